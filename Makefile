@@ -1,0 +1,57 @@
+# Aisle: `make run` starts the demo shop, `make test` runs every test, `make bench` measures.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BOT_VENV := .venv-bot
+DEMO_PRODUCTS ?= 2000
+# Rasa 3.6 needs Python 3.10: python3.10 on the PATH, else the newest 3.10 that pyenv has.
+PY310 := $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+
+.PHONY: help venv bot-venv seed run serve test test-fast bench clean-var
+help:
+	@echo "make run     install what is missing, seed the demo shop, start everything, print the URLs"
+	@echo "make test    install what is missing, run every test (SQLite and PostgreSQL)"
+	@echo "make bench   run the benchmarks under bench/ (figures in bench/results/)"
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"' \
+		|| { echo "Python 3.11 or newer is needed as $(PYTHON) (set PYTHON=...)"; exit 1; }
+	@echo "==> creating $(VENV) (Python 3.11+: storefront_api, analytics, dashboard, tests)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+venv: $(VENV)/.installed
+
+$(BOT_VENV)/.installed: bot/requirements.txt
+	@test -n "$(PY310)" || { echo "Python 3.10 is needed for Rasa 3.6: install it (e.g. pyenv install 3.10) and retry"; exit 1; }
+	@echo "==> creating $(BOT_VENV) with $(PY310) (Rasa 3.6; this takes a few minutes)"
+	@test -x $(BOT_VENV)/bin/python || $(PY310) -m venv $(BOT_VENV)
+	$(BOT_VENV)/bin/pip install --quiet -r bot/requirements.txt
+	@touch $@
+bot-venv: $(BOT_VENV)/.installed
+
+var/.seeded: | venv
+	@echo "==> seeding the demo shop ($(DEMO_PRODUCTS) products) into var/"
+	$(PY) -m storefront_api seed --products $(DEMO_PRODUCTS)
+	@touch $@
+seed: var/.seeded
+
+run: venv seed
+	$(PY) scripts/run.py
+
+test: venv
+	$(PY) -m pytest -q
+
+test-fast: venv
+	AISLE_SKIP_POSTGRES=1 $(PY) -m pytest -q -x
+
+bench: venv
+	$(PY) bench/run_all.py
+
+clean-var:
+	rm -rf var/

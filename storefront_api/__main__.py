@@ -1,0 +1,124 @@
+"""Command line: python -m storefront_api serve | migrate | seed | import-catalog FILE.csv"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+
+from .settings import Settings
+
+
+def _progress(message: str) -> None:
+    print(f"  {message}", flush=True)
+
+
+def cmd_migrate(settings: Settings, _args) -> int:
+    from .migrations import upgrade
+    upgrade(settings.database_url)
+    print(f"database schema is up to date ({_safe_url(settings.database_url)})")
+    return 0
+
+
+async def _seed(settings: Settings, args) -> dict:
+    from .catalog.demo_catalog import seed_catalog
+    from .db import Database
+    from .pricing.demo_pricing import seed_pricing
+    db = Database(settings.database_url)
+    try:
+        await seed_pricing(db, currency=settings.currency)
+        return await seed_catalog(db, args.products, seed=args.seed, currency=settings.currency,
+                                  reset=args.reset, progress=_progress)
+    finally:
+        await db.dispose()
+
+
+def cmd_seed(settings: Settings, args) -> int:
+    from .migrations import upgrade
+    upgrade(settings.database_url)
+    started = time.perf_counter()
+    print(f"seeding {args.products:,} demo products into {_safe_url(settings.database_url)}",
+          flush=True)
+    try:
+        counts = asyncio.run(_seed(settings, args))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"done in {time.perf_counter() - started:.1f} s: {counts}")
+    return 0
+
+
+def cmd_import_catalog(settings: Settings, args) -> int:
+    from .catalog.shopify_import import import_shopify_csv
+    from .db import Database
+    from .migrations import upgrade
+    upgrade(settings.database_url)
+
+    async def run():
+        db = Database(settings.database_url)
+        try:
+            return await import_shopify_csv(db, args.file, progress=_progress)
+        finally:
+            await db.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line, reason in report.skipped:
+        print(f"  skipped line {line}: {reason}")
+    print(f"imported {args.file}: {report.created} products created, {report.updated} updated, "
+          f"{report.variants_created} variants created, {report.variants_updated} updated, "
+          f"{len(report.skipped)} rows skipped")
+    return 0
+
+
+def cmd_serve(settings: Settings, args) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"storefront_api on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)",
+          flush=True)
+    web.run_app(create_app(settings), host=host, port=port, reuse_port=args.reuse_port,
+                access_log=None if args.quiet else logging.getLogger("aiohttp.access"),
+                print=None)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m storefront_api", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--reuse-port", action="store_true",
+                       help="let several processes share the port (one per core)")
+    serve.add_argument("--quiet", action="store_true", help="no access log")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    seed = sub.add_parser("seed", help="fill the database with the demo shop")
+    seed.add_argument("--products", type=int, default=2000)
+    seed.add_argument("--seed", type=int, default=42, help="random seed (same seed, same shop)")
+    seed.add_argument("--reset", action="store_true", help="replace an existing catalog")
+    imp = sub.add_parser("import-catalog", help="import a Shopify product CSV")
+    imp.add_argument("file")
+    args = parser.parse_args(argv)
+    if getattr(args, "products", 1) < 1 or getattr(args, "products", 1) > 5_000_000:
+        parser.error("--products must be between 1 and 5,000,000")
+    settings = Settings.from_env()
+    handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed,
+               "import-catalog": cmd_import_catalog}[args.command]
+    return handler(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The application factory: one aiohttp app, routes registered per domain."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import text
+
+from . import openapi
+from .app_keys import DB, SETTINGS
+from .db import Database
+from .migrations import upgrade_async
+from .problems import problem_middleware
+from .routing import json_response
+from .settings import Settings
+
+log = logging.getLogger("storefront_api")
+WEB_DIR = Path(__file__).resolve().parent / "web"
+
+
+def _domain_routes():
+    from .cart.routes import routes as cart
+    from .catalog.routes import routes as catalog
+    from .customers.routes import routes as customers
+    from .events.routes import routes as events
+    from .pricing.routes import routes as pricing
+    return [catalog, cart, customers, pricing, events]
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web.Application:
+    settings = settings or Settings.from_env()
+    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+
+    async def database(app: web.Application):
+        if migrate:
+            await upgrade_async(settings.database_url)
+        app[DB] = Database(settings.database_url, pool_size=settings.db_pool_size,
+                           echo=settings.log_sql)
+        yield
+        await app[DB].dispose()
+
+    app.cleanup_ctx.append(database)
+    app.router.add_get("/healthz", healthz)
+    openapi.register(app)
+    for routes in _domain_routes():
+        routes.register(app)
+    if WEB_DIR.is_dir():
+        app.router.add_static("/static", WEB_DIR, show_index=False)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness and database reachability, for load balancers and `make run`."""
+    try:
+        async with request.app[DB].read() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:  # the check's whole point is to report it, not to raise
+        log.warning("health check failed: %s", exc)
+        return json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    return json_response({"status": "ok", "database": "ok"})

@@ -1,0 +1,13 @@
+"""Typed keys for what the application holds."""
+
+from typing import Any
+
+from aiohttp import web
+
+from .db import Database
+from .settings import Settings
+
+DB = web.AppKey("db", Database)
+SETTINGS = web.AppKey("settings", Settings)
+OPERATIONS = web.AppKey("api_operations", list)  # routing.Operation, for the OpenAPI document
+OPENAPI_SPEC = web.AppKey("openapi_spec", dict[str, Any])

@@ -1,0 +1,132 @@
+"""The OpenAPI 3.1 document, generated from the route tables, and the /api/docs page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from . import __version__
+from .app_keys import OPENAPI_SPEC, OPERATIONS, SETTINGS
+from .routing import Operation, json_response
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 7807 problem document",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer"}, "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+_ERROR_TEXT = {400: "Malformed request", 401: "Missing or wrong credentials", 403: "Forbidden",
+               404: "Unknown id", 409: "Conflict with the current state", 410: "Gone",
+               413: "Request too large", 422: "Invalid input", 429: "Too many requests"}
+
+
+def _openapi_path(path: str) -> str:
+    return re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        components[name] = sub
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+              for name, kind in op.path_params.items()]
+    if op.query is not None:
+        schema = op.query.model_json_schema()
+        for name, prop in schema.get("properties", {}).items():
+            params.append({
+                "name": name, "in": "query", "required": name in schema.get("required", []),
+                "description": prop.get("description", ""),
+                "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
+            })
+    return params
+
+
+def build_spec(app: web.Application, title: str) -> dict[str, Any]:
+    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in app.get(OPERATIONS, []):
+        entry: dict[str, Any] = {
+            "operationId": op.handler.__name__,
+            "summary": op.summary,
+            "tags": [op.tag],
+            "parameters": _parameters(op),
+        }
+        if op.description:
+            entry["description"] = op.description
+        if op.body is not None:
+            entry["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": _schema(op.body, components)}}}
+        ok: dict[str, Any] = {"description": "OK" if op.status < 300 else "Done"}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}
+        responses: dict[str, Any] = {str(op.status): ok}
+        for status in sorted(set(op.errors) | ({401} if op.auth else set())):
+            responses[str(status)] = {
+                "description": _ERROR_TEXT.get(status, "Error"),
+                "content": {"application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"}}},
+            }
+        entry["responses"] = responses
+        if op.auth:
+            entry["security"] = [{"adminToken" if op.auth == "admin" else "customerToken": []}]
+        paths.setdefault(_openapi_path(op.path), {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"{title} — storefront API", "version": __version__,
+                 "description": "Catalog, search, carts and pricing of an Aisle shop. Errors "
+                                "are RFC 7807 problem documents; money is integer minor units "
+                                "with an ISO 4217 currency."},
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "adminToken": {"type": "http", "scheme": "bearer",
+                               "description": "ADMIN_TOKEN of the shop"},
+                "customerToken": {"type": "http", "scheme": "bearer",
+                                  "description": "token returned by sign-in"},
+            },
+        },
+    }
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    spec = request.app.get(OPENAPI_SPEC)
+    if spec is None:
+        spec = build_spec(request.app, request.app[SETTINGS].shop_name)
+        request.app[OPENAPI_SPEC] = spec
+    return json_response(spec)
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Aisle storefront API</title>
+<link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/api/docs/static/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#swagger-ui"});</script>
+</body></html>"""
+
+
+async def docs_page(_request: web.Request) -> web.Response:
+    return web.Response(text=DOCS_PAGE, content_type="text/html")
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/api/openapi.json", openapi_json)
+    app.router.add_get("/api/docs", docs_page)
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+        app.router.add_static("/api/docs/static", swagger_ui_path)
+    except ImportError:  # the docs page then shows the raw link only
+        pass

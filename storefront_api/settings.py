@@ -1,0 +1,95 @@
+"""Settings read from the environment, with defaults for the embedded mode (SQLite under var/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Default tax rates by country, in basis points (2000 = 20 %), added on top of shelf prices.
+# Merchants change them with PUT /api/admin/tax-rates/{country} or TAX_RATES (JSON).
+DEFAULT_TAX_RATES = {
+    "US": 0, "CA": 500, "GB": 2000, "IE": 2300, "FR": 2000, "DE": 1900, "ES": 2100,
+    "IT": 2200, "NL": 2100, "BE": 2100, "AT": 2000, "PT": 2300, "SE": 2500, "DK": 2500,
+    "FI": 2550, "PL": 2300, "CH": 810, "NO": 2500, "AU": 1000, "NZ": 1500, "JP": 1000,
+}
+
+
+def _var_dir() -> Path:
+    return Path(os.environ.get("AISLE_VAR_DIR", PROJECT_ROOT / "var"))
+
+
+def _secret_key(var_dir: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in var/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    var_dir: Path
+    secret_key: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    shop_name: str = "Aisle Demo Shop"
+    currency: str = "USD"
+    admin_token: str = ""
+    payment_gateway: str = "test"
+    stripe_api_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+    rasa_url: str = "http://127.0.0.1:5005"
+    storefront_url: str = "http://127.0.0.1:8080"
+    smtp_url: str = ""
+    tax_rates: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TAX_RATES))
+    db_pool_size: int = 10
+    log_sql: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        env = os.environ
+        var_dir = Path(overrides.pop("var_dir", None) or _var_dir())
+        default_db = f"sqlite+aiosqlite:///{var_dir / 'shop.db'}"
+        tax_rates = dict(DEFAULT_TAX_RATES)
+        if env.get("TAX_RATES"):
+            tax_rates.update({k.upper(): int(v) for k, v in json.loads(env["TAX_RATES"]).items()})
+        port = int(env.get("PORT", "8080"))
+        values = dict(
+            database_url=env.get("DATABASE_URL", default_db),
+            var_dir=var_dir,
+            secret_key=_secret_key(var_dir),
+            host=env.get("HOST", "127.0.0.1"),
+            port=port,
+            shop_name=env.get("SHOP_NAME", "Aisle Demo Shop"),
+            currency=env.get("SHOP_CURRENCY", "USD").upper(),
+            admin_token=env.get("ADMIN_TOKEN", "dev-admin-token"),
+            payment_gateway=env.get("PAYMENT_GATEWAY", "test"),
+            stripe_api_key=env.get("STRIPE_API_KEY", ""),
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
+            stripe_api_base=env.get("STRIPE_API_BASE", ""),
+            rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005"),
+            storefront_url=env.get("STOREFRONT_URL", f"http://127.0.0.1:{port}"),
+            smtp_url=env.get("SMTP_URL", ""),
+            tax_rates=tax_rates,
+            db_pool_size=int(env.get("DB_POOL_SIZE", "10")),
+            log_sql=env.get("LOG_SQL", "") == "1",
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

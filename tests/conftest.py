@@ -1,0 +1,83 @@
+"""Shared fixtures: every API test runs against SQLite and against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from databases import create_postgres_database, drop_postgres_database  # noqa: E402
+
+from storefront_api.app import create_app  # noqa: E402
+from storefront_api.db import Database  # noqa: E402
+from storefront_api.migrations import upgrade  # noqa: E402
+from storefront_api.settings import Settings  # noqa: E402
+
+BACKENDS = ["sqlite", "postgresql"]
+DEMO_PRODUCTS = 300  # small but varied: every category, sizes, colours, some out of stock
+
+
+def _new_database(backend: str, directory: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{directory / 'shop.db'}"
+    return create_postgres_database()
+
+
+def _cleanup(backend: str, url: str) -> None:
+    if backend == "postgresql":
+        drop_postgres_database(url)
+
+
+async def _seed(url: str) -> None:
+    from storefront_api.catalog.demo_catalog import seed_catalog
+    from storefront_api.pricing.demo_pricing import seed_pricing
+    db = Database(url)
+    try:
+        await seed_pricing(db)
+        await seed_catalog(db, DEMO_PRODUCTS, seed=7)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def shop_url(request, tmp_path_factory):
+    """A migrated database holding the demo shop, shared by the tests of one backend."""
+    url = _new_database(request.param, tmp_path_factory.mktemp(request.param))
+    upgrade(url)
+    asyncio.run(_seed(url))
+    yield url
+    _cleanup(request.param, url)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request, tmp_path):
+    """A migrated, empty database for tests that need a clean slate."""
+    url = _new_database(request.param, tmp_path)
+    upgrade(url)
+    yield url
+    _cleanup(request.param, url)
+
+
+@pytest.fixture
+def settings(shop_url, tmp_path) -> Settings:
+    return Settings.from_env(database_url=shop_url, var_dir=tmp_path, admin_token="test-admin")
+
+
+@pytest.fixture
+async def db(shop_url):
+    database = Database(shop_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings):
+    """An HTTP client for the real app on the shared demo shop database."""
+    return await aiohttp_client(create_app(settings, migrate=False))
+
+
+ADMIN = {"Authorization": "Bearer test-admin"}
