@@ -102,11 +102,11 @@ def build_spec(app: web.Application, title: str) -> dict[str, Any]:
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    spec = request.app.get(OPENAPI_SPEC)
-    if spec is None:
-        spec = build_spec(request.app, request.app[SETTINGS].shop_name)
-        request.app[OPENAPI_SPEC] = spec
-    return json_response(spec)
+    return json_response(request.app[OPENAPI_SPEC])
+
+
+async def _build_on_startup(app: web.Application) -> None:
+    app[OPENAPI_SPEC] = build_spec(app, app[SETTINGS].shop_name)
 
 
 DOCS_PAGE = """<!doctype html>
@@ -125,6 +125,7 @@ async def docs_page(_request: web.Request) -> web.Response:
 def register(app: web.Application) -> None:
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/api/docs", docs_page)
+    app.on_startup.append(_build_on_startup)
     try:
         from swagger_ui_bundle import swagger_ui_path
         app.router.add_static("/api/docs/static", swagger_ui_path)

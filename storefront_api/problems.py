@@ -36,8 +36,8 @@ class Problem(web.HTTPException):
         self.text = json.dumps(self.body_dict)
 
 
-def bad_request(detail: str, **extra) -> Problem:
-    return Problem(400, "Bad request", detail, type="bad-request", **extra)
+def bad_request(detail: str, *, type: str = "bad-request", **extra) -> Problem:
+    return Problem(400, "Bad request", detail, type=type, **extra)
 
 
 def not_found(what: str, ident: Any = None) -> Problem:

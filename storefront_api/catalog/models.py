@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer,
                         String, Text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -114,3 +114,38 @@ class SearchTerm(Base):
 
     term: Mapped[str] = mapped_column(String(80), primary_key=True)
     frequency: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ProductSearch(Base):
+    """Derived search projection of one active product (see migration 0002); rebuilt by the
+    search indexer, never written by hand. PostgreSQL adds a ``search_vector`` column."""
+
+    __tablename__ = "product_search"
+
+    id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                    primary_key=True, autoincrement=False)
+    category_id: Mapped[int | None] = mapped_column(Integer)
+    min_price: Mapped[int] = mapped_column(Integer)
+    max_price: Mapped[int] = mapped_column(Integer)
+    in_stock: Mapped[bool] = mapped_column(Boolean)
+    rating: Mapped[float] = mapped_column(Float)
+    rating_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    color_mask: Mapped[int] = mapped_column(BigInteger)
+    size_mask: Mapped[int] = mapped_column(BigInteger)
+    stock_color_mask: Mapped[int] = mapped_column(BigInteger)
+    stock_size_mask: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_product_search_category_price", "category_id", "min_price"),)
+
+
+class SearchFacetValue(Base):
+    """The bit that stands for one colour or size in ``product_search``'s masks."""
+
+    __tablename__ = "search_facet_values"
+
+    facet: Mapped[str] = mapped_column(String(10), primary_key=True)
+    value: Mapped[str] = mapped_column(String(60), primary_key=True)
+    label: Mapped[str] = mapped_column(String(60))
+    bit: Mapped[int] = mapped_column(BigInteger)
+    position: Mapped[int] = mapped_column(Integer)

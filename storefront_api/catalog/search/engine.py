@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Category, SearchTerm
+from ..models import Category, SearchFacetValue, SearchTerm
 from .text import Vocabulary, query_terms
 
 CACHE_SECONDS = 30.0
@@ -80,10 +80,20 @@ class CategoryTree:
         return {"id": cid, "slug": cat["slug"], "name": cat["name"], "path": cat["path"]}
 
 
+@dataclass(frozen=True)
+class FacetValue:
+    value: str  # lower-cased
+    label: str
+    bit: int
+    position: int
+
+
 @dataclass
 class _Cache:
     categories: CategoryTree
     vocabulary: Vocabulary
+    colors: dict[str, FacetValue]
+    sizes: dict[str, FacetValue]
     loaded_at: float = field(default_factory=time.monotonic)
 
 
@@ -109,7 +119,10 @@ async def catalog_cache(session: AsyncSession) -> _Cache:
         children.setdefault(r.parent_id, []).append(r.id)
     tree = CategoryTree(by_id, {r.slug: r.id for r in rows}, children)
     terms = dict((await session.execute(select(SearchTerm.term, SearchTerm.frequency))).all())
-    cache = _Cache(tree, Vocabulary.build(terms))
+    facet_values: dict[str, dict[str, FacetValue]] = {"color": {}, "size": {}}
+    for row in (await session.execute(select(SearchFacetValue))).scalars():
+        facet_values[row.facet][row.value] = FacetValue(row.value, row.label, row.bit, row.position)
+    cache = _Cache(tree, Vocabulary.build(terms), facet_values["color"], facet_values["size"])
     _caches[key] = cache
     return cache
 
@@ -121,7 +134,8 @@ class UnknownCategory(LookupError):
 # --- how text matches, per dialect -------------------------------------------------------
 
 class _TextMatch:
-    """FROM clause, WHERE condition and score expression for one way of matching text."""
+    """FROM clause, WHERE condition and score expression for one way of matching text.
+    Every source exposes the search projection as ``ps``."""
 
     def __init__(self, source: str, condition: str, score: str, params: dict[str, Any]):
         self.source, self.condition, self.score, self.params = source, condition, score, params
@@ -132,7 +146,7 @@ def _fts_sqlite(terms: list[str], any_term: bool) -> _TextMatch:
     if not any_term:
         quoted[-1] += "*"  # the last word may still be being typed
     match = (" OR " if any_term else " AND ").join(quoted)
-    return _TextMatch("product_fts JOIN products p ON p.id = product_fts.rowid",
+    return _TextMatch("product_fts JOIN product_search ps ON ps.id = product_fts.rowid",
                       "product_fts MATCH :match", "-bm25(product_fts, 10.0, 4.0, 1.0)",
                       {"match": match})
 
@@ -142,8 +156,8 @@ def _fts_postgres(terms: list[str], any_term: bool) -> _TextMatch:
     if not any_term:
         parts[-1] += ":*"
     match = (" | " if any_term else " & ").join(parts)
-    return _TextMatch("products p", "p.search_vector @@ to_tsquery('english', :match)",
-                      "ts_rank_cd(p.search_vector, to_tsquery('english', :match), 1)",
+    return _TextMatch("product_search ps", "ps.search_vector @@ to_tsquery('english', :match)",
+                      "ts_rank_cd(ps.search_vector, to_tsquery('english', :match), 1)",
                       {"match": match})
 
 
@@ -152,76 +166,93 @@ def _partial_words(terms: list[str], sqlite: bool) -> _TextMatch:
     params = {f"w{i}": f"%{t}%" for i, t in enumerate(terms)}
     if sqlite:
         cond = " AND ".join(f"product_trigram.title LIKE :w{i}" for i in range(len(terms)))
-        return _TextMatch("product_trigram JOIN products p ON p.id = product_trigram.rowid",
+        return _TextMatch("product_trigram JOIN product_search ps ON ps.id = product_trigram.rowid",
                           cond, "0", params)
     cond = " AND ".join(f"lower(p.title) LIKE :w{i}" for i in range(len(terms)))
-    return _TextMatch("products p", cond, "0", params)
+    return _TextMatch("products p JOIN product_search ps ON ps.id = p.id", cond, "0", params)
 
 
 def _no_text() -> _TextMatch:
-    return _TextMatch("products p", "1 = 1", "0", {})
+    return _TextMatch("product_search ps", "1 = 1", "0", {})
 
 
 # --- filters, sorting, facets -----------------------------------------------------------
 
-def _filters(params: SearchParams, tree: CategoryTree) -> tuple[list[str], dict[str, Any]]:
-    where = ["p.status = 'active'"]
+def _facet_bits(wanted: tuple[str, ...], known: dict[str, FacetValue],
+                synonyms: dict[str, str]) -> tuple[int, list[str]]:
+    """Mask of the requested values that have a bit, and those that have none."""
+    mask, unknown = 0, []
+    for raw in wanted:
+        value = synonyms.get(raw.lower(), raw.lower())
+        if value in known:
+            mask |= known[value].bit
+        else:
+            unknown.append(value)
+    return mask, unknown
+
+
+def _filters(params: SearchParams, cache: _Cache) -> tuple[list[str], dict[str, Any]]:
+    where: list[str] = []
     bind: dict[str, Any] = {}
+    tree = cache.categories
     if params.category:
         cid = tree.find(params.category)
         if cid is None:
             raise UnknownCategory(params.category)
         ids = ",".join(str(i) for i in tree.subtree(cid))
-        where.append(f"p.category_id IN ({ids})")
-    variant = []
-    if params.colors:
-        names = [COLOR_SYNONYMS.get(c.lower(), c.lower()) for c in params.colors]
-        bind.update({f"color{i}": c for i, c in enumerate(names)})
-        variant.append("lower(v.color) IN (%s)" % ",".join(f":color{i}" for i in range(len(names))))
-    if params.sizes:
-        bind.update({f"size{i}": s.lower() for i, s in enumerate(params.sizes)})
-        variant.append("lower(v.size) IN (%s)" % ",".join(f":size{i}" for i in range(len(params.sizes))))
-    if variant:
-        # Colour, size, price and stock must hold for the same variant ("a black M in stock").
-        if params.min_price is not None:
-            variant.append("v.price >= :min_price")
-        if params.max_price is not None:
-            variant.append("v.price <= :max_price")
-        if params.in_stock:
-            variant.append("v.stock > 0")
-        where.append("EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND "
-                     + " AND ".join(variant) + ")")
-    else:
-        if params.min_price is not None:
-            where.append("p.max_price >= :min_price")
-        if params.max_price is not None:
-            where.append("p.min_price <= :max_price")
-        if params.in_stock:
-            where.append("p.in_stock = TRUE")
+        where.append(f"ps.category_id IN ({ids})")
+    # The listed price is the product's "from" price: a price filter applies to it.
     if params.min_price is not None:
+        where.append("ps.min_price >= :min_price")
         bind["min_price"] = params.min_price
     if params.max_price is not None:
+        where.append("ps.min_price <= :max_price")
         bind["max_price"] = params.max_price
-    return where, bind
+    if params.in_stock:
+        where.append("ps.in_stock = TRUE")
+    color_mask, odd_colors = _facet_bits(params.colors, cache.colors, COLOR_SYNONYMS)
+    size_mask, odd_sizes = _facet_bits(params.sizes, cache.sizes, {})
+    prefix = "stock_" if params.in_stock else ""
+    # Bitmasks answer "has a black variant (in stock)" from the projection alone; the
+    # variants table is read only when colour and size must hold for the same variant
+    # ("a black M") or for a value too rare to have a bit.
+    if params.colors:
+        where.append(f"(ps.{prefix}color_mask & {color_mask}) <> 0" if not odd_colors
+                     else "1 = 1")
+    if params.sizes:
+        where.append(f"(ps.{prefix}size_mask & {size_mask}) <> 0" if not odd_sizes else "1 = 1")
+    if (params.colors and params.sizes) or odd_colors or odd_sizes:
+        variant = []
+        if params.colors:
+            names = [COLOR_SYNONYMS.get(c.lower(), c.lower()) for c in params.colors]
+            bind.update({f"color{i}": c for i, c in enumerate(names)})
+            variant.append("lower(v.color) IN (%s)" % ",".join(
+                f":color{i}" for i in range(len(names))))
+        if params.sizes:
+            bind.update({f"size{i}": s.lower() for i, s in enumerate(params.sizes)})
+            variant.append("lower(v.size) IN (%s)" % ",".join(
+                f":size{i}" for i in range(len(params.sizes))))
+        if params.in_stock:
+            variant.append("v.stock > 0")
+        where.append("EXISTS (SELECT 1 FROM variants v WHERE v.product_id = ps.id AND "
+                     + " AND ".join(variant) + ")")
+    return where or ["1 = 1"], bind
 
 
 def _order_by(sort: str, has_text: bool) -> str:
+    """ORDER BY over the columns of the match set ``m``."""
     if sort == "relevance" and not has_text:
         sort = "newest"
     return {
-        "relevance": "score DESC, p.rating DESC, p.id",
-        "price_asc": "p.min_price ASC, p.id",
-        "price_desc": "p.min_price DESC, p.id",
-        "rating": "p.rating DESC, p.rating_count DESC, p.id",
-        "newest": "p.created_at DESC, p.id DESC",
+        "relevance": "score DESC, rating DESC, id",
+        "price_asc": "min_price ASC, id",
+        "price_desc": "min_price DESC, id",
+        "rating": "rating DESC, rating_count DESC, id",
+        "newest": "created_at DESC, id DESC",
     }[sort]
 
 
-_BAND_SQL = "CASE " + " ".join(
-    f"WHEN m.min_price < {hi} THEN {i}" for i, (_lo, hi) in enumerate(PRICE_BANDS) if hi
-) + f" ELSE {len(PRICE_BANDS) - 1} END"
-
-_PAGE_COLUMNS = (
+_PRODUCT_COLUMNS = (
     "p.id, p.handle, p.title, p.vendor, p.category_id, p.currency, p.min_price, p.max_price,"
     " p.in_stock, p.colors, p.sizes, p.rating, p.rating_count,"
     " (SELECT max(v.compare_at_price) FROM variants v WHERE v.product_id = p.id"
@@ -231,59 +262,91 @@ _PAGE_COLUMNS = (
 )
 
 
-async def _page(session, match: _TextMatch, where: list[str], bind: dict, params: SearchParams,
-                has_text: bool) -> list[dict[str, Any]]:
-    sql = (f"SELECT {_PAGE_COLUMNS}, {match.score} AS score FROM {match.source} "
-           f"WHERE {match.condition} AND {' AND '.join(where)} "
-           f"ORDER BY {_order_by(params.sort, has_text)} LIMIT :limit OFFSET :offset")
-    rows = await session.execute(text(sql), {
-        **match.params, **bind, "limit": params.page_size,
-        "offset": (params.page - 1) * params.page_size})
-    return [dict(r._mapping) for r in rows]
+async def product_rows(session: AsyncSession, ids: list[int]) -> list[dict[str, Any]]:
+    """Listing rows (title, price, first image...) of products, in the order of ``ids``."""
+    if not ids:
+        return []
+    marks = ",".join(str(int(i)) for i in ids)
+    rows = await session.execute(text(
+        f"SELECT {_PRODUCT_COLUMNS} FROM products p WHERE p.id IN ({marks})"))
+    by_id = {r.id: dict(r._mapping) for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
 
 
-async def _facets(session, match: _TextMatch, where: list[str], bind: dict,
-                  with_facets: bool) -> dict[str, list]:
-    matched = (f"SELECT p.id, p.category_id, p.min_price FROM {match.source} "
-               f"WHERE {match.condition} AND {' AND '.join(where)}")
-    parts = ["SELECT 'total' AS facet, NULL AS value, count(*) AS n FROM m"]
-    if with_facets:
-        parts += [
-            "SELECT 'category', CAST(m.category_id AS TEXT), count(*) FROM m GROUP BY m.category_id",
-            f"SELECT 'price', CAST({_BAND_SQL} AS TEXT), count(*) FROM m GROUP BY 2",
-            "SELECT 'color', lower(v.color), count(DISTINCT v.product_id) FROM m "
-            "JOIN variants v ON v.product_id = m.id WHERE v.color IS NOT NULL GROUP BY 2",
-            "SELECT 'size', v.size, count(DISTINCT v.product_id) FROM m "
-            "JOIN variants v ON v.product_id = m.id WHERE v.size IS NOT NULL GROUP BY 2",
-        ]
-    sql = f"WITH m AS MATERIALIZED ({matched}) " + " UNION ALL ".join(parts)
-    out: dict[str, list] = {}
-    for facet, value, n in await session.execute(text(sql), {**match.params, **bind}):
-        out.setdefault(facet, []).append((value, n))
-    return out
+def _facet_columns(cache: _Cache, in_stock: bool) -> tuple[list[str], list[tuple[str, str]]]:
+    """Aggregate columns that count the price bands, colours and sizes of the matches."""
+    prefix = "stock_" if in_stock else ""
+    columns, keys = [], []
+    for i, (low, high) in enumerate(PRICE_BANDS):
+        cond = f"min_price >= {low}" + (f" AND min_price < {high}" if high else "")
+        columns.append(f"sum(CASE WHEN {cond} THEN 1 ELSE 0 END)")
+        keys.append(("price", str(i)))
+    for facet, values in (("color", cache.colors), ("size", cache.sizes)):
+        for fv in values.values():
+            columns.append(f"sum(CASE WHEN ({prefix}{facet}_mask & {fv.bit}) <> 0 "
+                           "THEN 1 ELSE 0 END)")
+            keys.append((facet, fv.value))
+    return columns, keys
 
 
-def _category_facet(counts: list, tree: CategoryTree, selected: int | None) -> list[dict]:
+async def _run(session, match: _TextMatch, where: list[str], bind: dict, cache: _Cache,
+               params: SearchParams, has_text: bool) -> tuple[int, dict[str, dict], list[int]]:
+    """Total and facet counts in one pass over the matches (grouped by category, every facet
+    a column), then the ids of one page. Two statements measure faster on SQLite than one
+    that materialises the matches for both."""
+    columns, keys = _facet_columns(cache, params.in_stock) if params.facets else ([], [])
+    def matches(score: str) -> str:
+        return (f"FROM (SELECT ps.*, {score} AS score FROM {match.source}"
+                f" WHERE {match.condition} AND {' AND '.join(where)}) m")
+
+    aggregates = "".join(", " + c for c in columns)
+    rows = await session.execute(text(
+        f"SELECT category_id, count(*){aggregates} {matches('0')} GROUP BY category_id"),
+        {**match.params, **bind})
+    total = 0
+    counts: dict[str, dict] = {"category": {}, "price": {}, "color": {}, "size": {}}
+    for row in rows:
+        total += row[1]
+        counts["category"][row[0]] = row[1]
+        for (facet, value), n in zip(keys, row[2:]):
+            counts[facet][value] = counts[facet].get(value, 0) + int(n or 0)
+    if not total:
+        return 0, counts, []
+    order_by = _order_by(params.sort, has_text)
+    score = match.score if order_by.startswith("score") else "0"
+    page = await session.execute(text(
+        f"SELECT id {matches(score)} ORDER BY {order_by}"
+        " LIMIT :limit OFFSET :offset"),
+        {**match.params, **bind, "limit": params.page_size,
+         "offset": (params.page - 1) * params.page_size})
+    return total, counts, [r[0] for r in page]
+
+
+def _category_facet(counts: dict, tree: CategoryTree, selected: int | None) -> list[dict]:
     """Counts one level below the selected category (or at the top), rolled up the tree."""
     rolled: dict[int, int] = {}
-    for value, n in counts:
-        if value is None:
+    for cid, n in counts.items():
+        if cid is None or cid not in tree.by_id:
             continue
-        child = tree.child_toward(selected, int(value))
+        child = tree.child_toward(selected, cid)
         if child is not None:
             rolled[child] = rolled.get(child, 0) + n
     facet = [{**tree.public(cid), "count": n} for cid, n in rolled.items()]
     return sorted(facet, key=lambda f: (-f["count"], f["name"]))
 
 
-def _price_facet(counts: list) -> list[dict]:
-    by_band = {int(value): n for value, n in counts}
-    return [{"min": lo, "max": hi, "count": by_band[i]}
-            for i, (lo, hi) in enumerate(PRICE_BANDS) if by_band.get(i)]
+def _price_facet(counts: dict) -> list[dict]:
+    return [{"min": lo, "max": hi, "count": counts[str(i)]}
+            for i, (lo, hi) in enumerate(PRICE_BANDS) if counts.get(str(i))]
 
 
-def _value_facet(counts: list) -> list[dict]:
-    return sorted(({"value": v, "count": n} for v, n in counts), key=lambda f: (-f["count"], f["value"]))
+def _value_facet(counts: dict, known: dict[str, FacetValue], by_count: bool) -> list[dict]:
+    facet = [{"value": known[v].label, "count": n, "_pos": known[v].position}
+             for v, n in counts.items() if n]
+    facet.sort(key=(lambda f: (-f["count"], f["_pos"])) if by_count else (lambda f: f["_pos"]))
+    for f in facet:
+        del f["_pos"]
+    return facet
 
 
 @dataclass
@@ -295,44 +358,45 @@ class SearchResult:
     categories: CategoryTree
 
 
+def _attempts(terms: list[str], cache: _Cache, sqlite: bool) -> list[tuple[_TextMatch, dict]]:
+    """Ways to match the text, strictest first: as typed, typos corrected, partial words in
+    titles, then any of the words."""
+    if not terms:
+        return [(_no_text(), {})]
+    fts = _fts_sqlite if sqlite else _fts_postgres
+    attempts = [(fts(terms, False), {})]
+    corrected = cache.vocabulary.correct_all(terms)
+    if corrected and corrected != terms:
+        attempts.append((fts(corrected, False), {"corrected": " ".join(corrected)}))
+    best = corrected or terms
+    note = {"relaxed": True, "corrected": " ".join(best) if best != terms else None}
+    attempts.append((_partial_words(best, sqlite), note))
+    if len(best) > 1:
+        attempts.append((fts(best, True), note))
+    return attempts
+
+
 async def search_products(session: AsyncSession, params: SearchParams) -> SearchResult:
     cache = await catalog_cache(session)
     tree = cache.categories
-    where, bind = _filters(params, tree)
-    sqlite = session.bind.dialect.name == "sqlite"
-    fts = _fts_sqlite if sqlite else _fts_postgres
+    where, bind = _filters(params, cache)
     terms = query_terms(params.q)
     query: dict[str, Any] = {"q": params.q, "terms": terms, "corrected": None, "relaxed": False}
-
-    attempts: list[tuple[_TextMatch, dict[str, Any]]] = []
-    if not terms:
-        attempts.append((_no_text(), {}))
-    else:
-        attempts.append((fts(terms, False), {}))
-        corrected = cache.vocabulary.correct_all(terms)
-        if corrected and corrected != terms:
-            attempts.append((fts(corrected, False), {"corrected": " ".join(corrected)}))
-        best = corrected or terms
-        attempts.append((_partial_words(best, sqlite), {"relaxed": True,
-                         "corrected": " ".join(best) if best != terms else None}))
-        if len(best) > 1:
-            attempts.append((fts(best, True), {"relaxed": True,
-                             "corrected": " ".join(best) if best != terms else None}))
-
+    attempts = _attempts(terms, cache, session.bind.dialect.name == "sqlite")
     for match, note in attempts:
-        facets = await _facets(session, match, where, bind, params.facets)
-        total = facets["total"][0][1]
-        if total or match is attempts[-1][0]:
+        total, counts, page_ids = await _run(session, match, where, bind, cache, params,
+                                             bool(terms))
+        if total:
             break
     query.update(note)
-    items = await _page(session, match, where, bind, params, bool(terms)) if total else []
+    items = await product_rows(session, page_ids)
     selected = tree.find(params.category) if params.category else None
-    return SearchResult(
-        items=items, total=total, query=query, categories=tree,
-        facets={
-            "category": _category_facet(facets.get("category", []), tree, selected),
-            "color": _value_facet(facets.get("color", [])),
-            "size": _value_facet(facets.get("size", [])),
-            "price": _price_facet(facets.get("price", [])),
-        } if params.facets else {},
-    )
+    facets = {}
+    if params.facets:
+        facets = {
+            "category": _category_facet(counts["category"], tree, selected),
+            "color": _value_facet(counts["color"], cache.colors, by_count=True),
+            "size": _value_facet(counts["size"], cache.sizes, by_count=False),
+            "price": _price_facet(counts["price"]),
+        }
+    return SearchResult(items=items, total=total, query=query, categories=tree, facets=facets)

@@ -1,0 +1,205 @@
+"""GET /api/products: text, typos, plurals, filters, sorting, pages and facets, checked
+against the catalog tables themselves (every case runs on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.usefixtures("shop_url")
+
+
+async def search(client, **params):
+    response = await client.get("/api/products", params={k: str(v) for k, v in params.items()})
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def all_ids(client, **params) -> set[int]:
+    ids, page = set(), 1
+    while True:
+        body = await search(client, page=page, page_size=100, facets="false", **params)
+        ids |= {item["id"] for item in body["items"]}
+        if page >= body["pages"]:
+            return ids
+        page += 1
+
+
+async def scalar_set(db, sql: str, **bind) -> set:
+    async with db.read() as s:
+        return {row[0] for row in await s.execute(text(sql), bind)}
+
+
+async def test_text_search_finds_products_by_type_and_title(client, db):
+    body = await search(client, q="hoodie")
+    assert body["total"] > 0
+    assert all("hoodie" in item["title"].lower() or item["category"]["slug"].endswith("hoodies")
+               for item in body["items"])
+    expected = await scalar_set(
+        db, "SELECT id FROM products WHERE lower(title) LIKE '%hoodie%' AND status = 'active'")
+    assert expected <= await all_ids(client, q="hoodie")
+
+
+async def test_typo_and_plural_tolerance(client):
+    exact = await search(client, q="hoodie")
+    typo = await search(client, q="hoddie")
+    plural = await search(client, q="hoodies")
+    assert typo["total"] == exact["total"] == plural["total"] > 0
+    assert typo["query"]["corrected"] == "hoodie"
+    assert exact["query"]["corrected"] is None
+    swapped = await search(client, q="jakcet")  # transposed letters
+    assert swapped["total"] > 0 and swapped["query"]["corrected"] == "jacket"
+
+
+async def test_unknown_words_relax_instead_of_returning_nothing(client):
+    body = await search(client, q="comfy blue joggers")
+    assert body["total"] > 0
+    assert all("blue" in item["colors"] for item in body["items"])
+
+
+async def test_colour_filter_matches_a_variant_of_that_colour(client, db):
+    ids = await all_ids(client, q="shirt", color="black")
+    assert ids
+    with_black = await scalar_set(db, "SELECT product_id FROM variants WHERE lower(color) = 'black'")
+    assert ids <= with_black
+
+
+async def test_colour_and_size_hold_for_the_same_variant(client, db):
+    ids = await all_ids(client, color="black", size="M", in_stock="true")
+    expected = await scalar_set(db, """SELECT DISTINCT v.product_id FROM variants v
+        JOIN products p ON p.id = v.product_id WHERE lower(v.color) = 'black' AND v.size = 'M'
+        AND v.stock > 0 AND p.status = 'active'""")
+    assert ids == expected and ids
+
+
+async def test_price_range_and_in_stock(client, db):
+    ids = await all_ids(client, min_price=2000, max_price=5000, in_stock="true")
+    expected = await scalar_set(db, """SELECT p.id FROM products p WHERE p.status = 'active'
+        AND p.min_price BETWEEN 2000 AND 5000
+        AND EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND v.stock > 0)""")
+    assert ids == expected and ids
+
+
+async def test_category_filter_includes_subcategories(client, db):
+    cats = (await (await client.get("/api/categories")).json())["categories"]
+    top = next(c for c in cats if c["children"])
+    ids = await all_ids(client, category=top["slug"])
+    expected = await scalar_set(db, """SELECT p.id FROM products p JOIN categories c
+        ON c.id = p.category_id WHERE (c.path = :path OR c.path LIKE :prefix)
+        AND p.status = 'active'""", path=top["path"], prefix=top["path"] + "/%")
+    assert ids == expected and ids
+    by_name = await search(client, category=top["name"].upper())
+    assert by_name["total"] == len(ids)
+
+
+@pytest.mark.parametrize("sort,key,reverse", [
+    ("price_asc", lambda i: i["price"]["amount"], False),
+    ("price_desc", lambda i: i["price"]["amount"], True),
+    ("rating", lambda i: i["rating"], True),
+])
+async def test_sorting(client, sort, key, reverse):
+    items = (await search(client, q="shirt", sort=sort, page_size=50))["items"]
+    assert len(items) > 5
+    values = [key(i) for i in items]
+    assert values == sorted(values, reverse=reverse)
+
+
+async def test_pagination_covers_every_result_once(client):
+    first = await search(client, q="shirt", page_size=5)
+    second = await search(client, q="shirt", page_size=5, page=2)
+    assert first["total"] == second["total"] > 10
+    assert not {i["id"] for i in first["items"]} & {i["id"] for i in second["items"]}
+    assert first["pages"] == -(-first["total"] // 5)
+    beyond = await search(client, q="shirt", page=1000)
+    assert beyond["items"] == [] and beyond["total"] == first["total"]
+
+
+async def test_facets_count_the_result_set(client):
+    body = await search(client, q="shirt")
+    facets = body["facets"]
+    assert sum(f["count"] for f in facets["category"]) == body["total"]
+    assert sum(f["count"] for f in facets["price"]) == body["total"]
+    black = next(f for f in facets["color"] if f["value"].lower() == "black")
+    narrowed = await search(client, q="shirt", color="black")
+    assert narrowed["total"] == black["count"]
+    size = facets["size"][0]
+    assert (await search(client, q="shirt", size=size["value"]))["total"] == size["count"]
+
+
+@pytest.mark.parametrize("q", [
+    "'; DROP TABLE products;--", '" OR 1=1 --', "hoodie AND NOT", 'NEAR("a" "b")', "*", "title:x",
+    "\\x00\\u0000", "%_%", "<script>alert(1)</script>", "ünïcödé ✓ 👕",
+])
+async def test_injection_strings_are_only_text(client, db, q):
+    before = await scalar_set(db, "SELECT count(*) FROM products")
+    response = await client.get("/api/products", params={"q": q})
+    assert response.status == 200
+    assert await scalar_set(db, "SELECT count(*) FROM products") == before
+
+
+@pytest.mark.parametrize("params,field", [
+    ({"min_price": "-1"}, "min_price"), ({"max_price": "lots"}, "max_price"),
+    ({"page": "0"}, "page"), ({"page_size": "1000"}, "page_size"), ({"sort": "cheapest"}, "sort"),
+    ({"q": "x" * 201}, "q"), ({"min_price": "500", "max_price": "100"}, None),
+    ({"in_stock": "perhaps"}, "in_stock"), ({"color": ",".join(["red"] * 11)}, "color"),
+])
+async def test_bad_parameters_are_422_problems(client, params, field):
+    response = await client.get("/api/products", params=params)
+    assert response.status == 422
+    assert response.content_type == "application/problem+json"
+    body = await response.json()
+    assert body["status"] == 422 and body["detail"]
+    if field:
+        assert any(e["field"] == field for e in body["errors"])
+
+
+async def test_unknown_category_is_404(client):
+    response = await client.get("/api/products", params={"category": "no-such-thing"})
+    assert response.status == 404
+    assert "no-such-thing" in (await response.json())["detail"]
+
+
+async def test_product_page_has_variants_and_availability(client, db):
+    pid = min(await scalar_set(db, """SELECT product_id FROM variants WHERE stock = 0""")) 
+    response = await client.get(f"/api/products/{pid}")
+    assert response.status == 200
+    product = await response.json()
+    assert product["variants"] and product["breadcrumb"]
+    stocks = dict((await db_rows(db, "SELECT id, stock FROM variants WHERE product_id = :p", p=pid)))
+    for variant in product["variants"]:
+        assert variant["stock"] == stocks[variant["id"]]
+        assert variant["available"] == (stocks[variant["id"]] > 0)
+        assert variant["availability"] in ("in_stock", "low_stock", "out_of_stock")
+    assert any(v["availability"] == "out_of_stock" for v in product["variants"])
+
+
+async def db_rows(db, sql, **bind):
+    async with db.read() as s:
+        return [tuple(r) for r in await s.execute(text(sql), bind)]
+
+
+@pytest.mark.parametrize("path", ["/api/products/99999999", "/api/products/99999999999999",
+                                  "/api/products/abc", "/api/products/0",
+                                  "/api/products/99999999/similar"])
+async def test_unknown_products_are_404_problems(client, path):
+    response = await client.get(path)
+    assert response.status == 404
+    assert response.content_type == "application/problem+json"
+
+
+async def test_similar_products_share_the_category(client):
+    product = (await search(client, q="hoodie"))["items"][0]
+    similar = (await (await client.get(f"/api/products/{product['id']}/similar")).json())["items"]
+    assert similar and product["id"] not in {s["id"] for s in similar}
+    assert {s["category"]["id"] for s in similar} == {product["category"]["id"]}
+
+
+async def test_search_and_product_views_are_recorded_as_events(client, db):
+    headers = {"X-Conversation-Id": "conv-search-1", "X-Channel": "socketio"}
+    await client.get("/api/products", params={"q": "hoodie"}, headers=headers)
+    item = (await search(client, q="hoodie"))["items"][0]
+    await client.get(f"/api/products/{item['id']}", headers=headers)
+    rows = await db_rows(db, """SELECT name, channel, item_id FROM events
+        WHERE conversation_id = 'conv-search-1' ORDER BY ts""")
+    assert [r[0] for r in rows] == ["view_item_list", "view_item"]
+    assert rows[0][1] == "socketio" and rows[1][2] == str(item["id"])
