@@ -57,6 +57,9 @@ class ApiRoutes:
         def decorate(handler):
             @functools.wraps(handler)
             async def wrapper(request: web.Request):
+                if auth == "admin":  # credentials first: no validation hints to strangers
+                    from .auth import require_admin
+                    require_admin(request)
                 kwargs: dict[str, Any] = {}
                 if query is not None:
                     kwargs["query"] = parse_query(request, query)

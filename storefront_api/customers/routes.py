@@ -1,0 +1,111 @@
+"""Customer HTTP routes: sign-up, sign-in (merging the guest cart), the signed-in cart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+
+from ..app_keys import DB, SETTINGS
+from ..auth import hash_password, require_customer, sign_customer_token, unauthorized
+from ..cart import service as carts
+from ..events.service import EventContext
+from ..routing import ApiRoutes, json_response
+from . import service
+from .models import Customer
+
+routes = ApiRoutes("customers")
+
+
+class SignUp(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=service.MAX_EMAIL_LENGTH + 20)
+    password: str = Field(min_length=8, max_length=256, description="at least 8 characters")
+    name: str = Field("", max_length=120)
+    marketing_consent: StrictBool = False
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        email = service.normalise_email(value)
+        if not service.is_valid_email(email):
+            raise ValueError("not a valid email address")
+        return email
+
+
+class SignInInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=1, max_length=service.MAX_EMAIL_LENGTH + 20)
+    password: str = Field(min_length=1, max_length=256)
+    cart_token: str | None = Field(None, max_length=64,
+                                   description="the guest cart to merge into the customer's")
+
+
+def customer_document(customer: Customer) -> dict[str, Any]:
+    return {"id": customer.id, "email": customer.email, "name": customer.name,
+            "marketing_consent": customer.marketing_consent,
+            "created_at": customer.created_at.isoformat() + "Z"}
+
+
+@routes.post("/api/customers", summary="Create a customer account", body=SignUp, status=201,
+             errors=(400, 409, 422))
+async def sign_up(request: web.Request, body: SignUp) -> web.Response:
+    password_hash = await hash_password(body.password)  # slow: outside the transaction
+    async with request.app[DB].write() as session:
+        customer = await service.register_customer(
+            session, email=body.email, password_hash=password_hash, name=body.name,
+            marketing_consent=body.marketing_consent)
+        document = customer_document(customer)
+    return json_response(document, status=201)
+
+
+@routes.post("/api/customers/sign-in", summary="Sign in; merges the guest cart",
+             body=SignInInput, errors=(400, 401, 422))
+async def sign_in(request: web.Request, body: SignInInput) -> web.Response:
+    """Returns ``customer_token`` (send it as ``Authorization: Bearer``) and the customer's
+    cart. The guest cart ``cart_token`` is merged into it and answers 410 afterwards."""
+    settings = request.app[SETTINGS]
+    async with request.app[DB].read() as session:  # the slow password check holds no lock
+        customer = await service.authenticate(session, body.email, body.password)
+    ctx = EventContext.from_request(request)
+    async with request.app[DB].write() as session:
+        result = await service.sign_in_cart(session, customer, body.cart_token, settings, ctx)
+        priced = await carts.price_cart(session, result.cart, settings)
+    priced.notices = result.notices
+    token = sign_customer_token(settings.secret_key, customer.id)
+    expires = datetime.fromtimestamp(token.expires_at, timezone.utc)
+    return json_response({
+        "customer_token": token.token,
+        "expires_at": expires.isoformat().replace("+00:00", "Z"),
+        "customer": customer_document(customer),
+        "cart_merged": result.merged,
+        "cart": carts.cart_document(priced),
+    })
+
+
+@routes.get("/api/customers/me", summary="The signed-in customer", auth="customer")
+async def me(request: web.Request) -> web.Response:
+    customer_id = require_customer(request)
+    async with request.app[DB].read() as session:
+        customer = await session.get(Customer, customer_id)
+    if customer is None:  # a valid token for an account that no longer exists
+        raise unauthorized("This account no longer exists.", "customer")
+    return json_response(customer_document(customer))
+
+
+@routes.get("/api/customers/me/cart", summary="The signed-in customer's cart", auth="customer")
+async def my_cart(request: web.Request) -> web.Response:
+    """Created empty on first use. Its token works with every /api/carts/{token} route."""
+    customer_id = require_customer(request)
+    ctx = EventContext.from_request(request)
+    settings = request.app[SETTINGS]
+    async with request.app[DB].write() as session:
+        cart = await service.customer_cart(session, customer_id, settings, ctx)
+        priced = await carts.price_cart(session, cart, settings)
+        if priced.lines:
+            await carts.record_view(session, priced, ctx)
+    return json_response(carts.cart_document(priced))
