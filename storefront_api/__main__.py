@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import multiprocessing
+import os
+import signal
 import sys
 import time
 
@@ -77,17 +79,32 @@ def cmd_import_catalog(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
-    from aiohttp import web
-
-    from .app import create_app
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from .app import serve
+    from .migrations import upgrade
     host, port = args.host or settings.host, args.port or settings.port
-    print(f"storefront_api on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)",
-          flush=True)
-    web.run_app(create_app(settings), host=host, port=port, reuse_port=args.reuse_port,
-                access_log=None if args.quiet else logging.getLogger("aiohttp.access"),
-                print=None)
-    return 0
+    upgrade(settings.database_url)  # once, before any worker accepts a request
+    workers = args.workers
+    print(f"storefront_api on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)"
+          + (f", {workers} worker processes" if workers > 1 else ""), flush=True)
+    if workers == 1:
+        serve(settings, host, port, reuse_port=args.reuse_port, quiet=args.quiet)
+        return 0
+    # Several processes share the port (SO_REUSEPORT); the kernel spreads connections.
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=serve, args=(settings, host, port),
+                                kwargs={"reuse_port": True, "quiet": args.quiet}, daemon=True)
+                for _ in range(workers)]
+    for child in children:
+        child.start()
+
+    def stop(*_):
+        for child in children:
+            child.terminate()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        child.join()
+    return 0 if all(child.exitcode in (0, -signal.SIGTERM) for child in children) else 1
 
 
 def _safe_url(url: str) -> str:
@@ -103,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--reuse-port", action="store_true",
                        help="let several processes share the port (one per core)")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "1")),
+                       help="worker processes sharing the port (default 1, or WEB_WORKERS)")
     serve.add_argument("--quiet", action="store_true", help="no access log")
     sub.add_parser("migrate", help="bring the database schema up to date")
     seed = sub.add_parser("seed", help="fill the database with the demo shop")
@@ -112,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     imp = sub.add_parser("import-catalog", help="import a Shopify product CSV")
     imp.add_argument("file")
     args = parser.parse_args(argv)
+    if getattr(args, "workers", 1) < 1 or getattr(args, "workers", 1) > 64:
+        parser.error("--workers must be between 1 and 64")
     if getattr(args, "products", 1) < 1 or getattr(args, "products", 1) > 5_000_000:
         parser.error("--products must be between 1 and 5,000,000")
     settings = Settings.from_env()

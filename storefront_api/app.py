@@ -61,3 +61,11 @@ async def healthz(request: web.Request) -> web.Response:
         log.warning("health check failed: %s", exc)
         return json_response({"status": "unavailable", "database": "unreachable"}, status=503)
     return json_response({"status": "ok", "database": "ok"})
+
+
+def serve(settings: Settings, host: str, port: int, *, reuse_port: bool = False,
+          quiet: bool = False) -> None:
+    """Run one server process (the schema must already be migrated)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    web.run_app(create_app(settings, migrate=False), host=host, port=port, reuse_port=reuse_port,
+                access_log=None if quiet else logging.getLogger("aiohttp.access"), print=None)
