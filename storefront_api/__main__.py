@@ -30,7 +30,7 @@ async def _seed(settings: Settings, args) -> dict:
     from .pricing.demo_pricing import seed_pricing
     db = Database(settings.database_url)
     try:
-        await seed_pricing(db, currency=settings.currency)
+        await seed_pricing(db, currency=settings.currency, tax_rates=settings.tax_rates)
         return await seed_catalog(db, args.products, seed=args.seed, currency=settings.currency,
                                   reset=args.reset, progress=_progress)
     finally:
@@ -61,7 +61,8 @@ def cmd_import_catalog(settings: Settings, args) -> int:
     async def run():
         db = Database(settings.database_url)
         try:
-            return await import_shopify_csv(db, args.file, progress=_progress)
+            return await import_shopify_csv(db, args.file, currency=settings.currency,
+                                            progress=_progress)
         finally:
             await db.dispose()
 

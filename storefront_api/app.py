@@ -9,8 +9,9 @@ from aiohttp import web
 from sqlalchemy import text
 
 from . import openapi
-from .app_keys import DB, SETTINGS
+from .app_keys import DB, SETTINGS, VIEW_EVENTS
 from .db import Database
+from .events.service import EventBuffer
 from .migrations import upgrade_async
 from .problems import problem_middleware
 from .routing import json_response
@@ -39,7 +40,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
             await upgrade_async(settings.database_url)
         app[DB] = Database(settings.database_url, pool_size=settings.db_pool_size,
                            echo=settings.log_sql)
+        app[VIEW_EVENTS] = EventBuffer(app[DB], interval=settings.view_event_flush_seconds)
+        app[VIEW_EVENTS].start()
         yield
+        await app[VIEW_EVENTS].stop()
         await app[DB].dispose()
 
     app.cleanup_ctx.append(database)

@@ -16,6 +16,7 @@ DEFAULT_TAX_RATES = {
     "US": 0, "CA": 500, "GB": 2000, "IE": 2300, "FR": 2000, "DE": 1900, "ES": 2100,
     "IT": 2200, "NL": 2100, "BE": 2100, "AT": 2000, "PT": 2300, "SE": 2500, "DK": 2500,
     "FI": 2550, "PL": 2300, "CH": 810, "NO": 2500, "AU": 1000, "NZ": 1500, "JP": 1000,
+    "MX": 1600, "SG": 900, "KR": 1000, "LU": 1700, "CZ": 2100, "GR": 2400, "HU": 2700,
 }
 
 
@@ -56,6 +57,7 @@ class Settings:
     smtp_url: str = ""
     tax_rates: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TAX_RATES))
     db_pool_size: int = 10
+    view_event_flush_seconds: float = 0.25
     log_sql: bool = False
 
     @classmethod
@@ -85,6 +87,7 @@ class Settings:
             smtp_url=env.get("SMTP_URL", ""),
             tax_rates=tax_rates,
             db_pool_size=int(env.get("DB_POOL_SIZE", "10")),
+            view_event_flush_seconds=float(env.get("VIEW_EVENT_FLUSH_SECONDS", "0.25")),
             log_sql=env.get("LOG_SQL", "") == "1",
         )
         values.update(overrides)

@@ -38,7 +38,7 @@ class CartLine(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"), index=True)
-    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"), index=True)
     quantity: Mapped[int] = mapped_column(Integer)
     saved_for_later: Mapped[bool] = mapped_column(Boolean, default=False)
     added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt,
                       model_validator)
 
-from ..app_keys import DB, SETTINGS
+from ..app_keys import DB, SETTINGS, VIEW_EVENTS
 from ..events.service import EventContext
 from ..pricing import service as pricing
 from ..problems import unprocessable
@@ -125,8 +125,8 @@ async def get_cart(request: web.Request) -> web.Response:
         cart = await service.find_cart(session, _token(request))
         priced = await service.price_cart(session, cart, request.app[SETTINGS])
     if priced.lines:
-        async with request.app[DB].write() as session:
-            await service.record_view(session, priced, ctx)
+        name, event_ctx, fields = service.view_event(priced, ctx)
+        request.app[VIEW_EVENTS].add(name, event_ctx, **fields)
     return json_response(service.cart_document(priced))
 
 

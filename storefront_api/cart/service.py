@@ -439,12 +439,12 @@ async def price_cart(session: AsyncSession, cart: Cart, settings: Settings,
     return PricedCart(cart, lines, saved, promo, quote, shipping_problem, totals)
 
 
-async def record_view(session: AsyncSession, priced: PricedCart, ctx: EventContext) -> None:
-    await record_event(session, "view_cart", _event_ctx(priced.cart, ctx),
-                       cart_id=str(priced.cart.id), value=priced.totals.subtotal,
-                       currency=priced.cart.currency,
-                       properties={"item_count": priced.item_count,
-                                   "lines": len(priced.lines)})
+def view_event(priced: PricedCart, ctx: EventContext) -> tuple[str, EventContext, dict]:
+    """The ``view_cart`` event of a priced cart, as arguments for the view-event buffer."""
+    return "view_cart", _event_ctx(priced.cart, ctx), {
+        "cart_id": str(priced.cart.id), "value": priced.totals.subtotal,
+        "currency": priced.cart.currency,
+        "properties": {"item_count": priced.item_count, "lines": len(priced.lines)}}
 
 
 # --- the cart as JSON ----------------------------------------------------------------------

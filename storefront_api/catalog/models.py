@@ -45,8 +45,8 @@ class Product(Base):
     min_price: Mapped[int] = mapped_column(Integer, default=0, index=True)
     max_price: Mapped[int] = mapped_column(Integer, default=0)
     in_stock: Mapped[bool] = mapped_column(Boolean, default=False)
-    colors: Mapped[str] = mapped_column(String(400), default="")  # "|black|navy|"
-    sizes: Mapped[str] = mapped_column(String(400), default="")   # "|S|M|L|"
+    colors: Mapped[str] = mapped_column(Text, default="")  # "|black|navy|"
+    sizes: Mapped[str] = mapped_column(Text, default="")   # "|S|M|L|"
 
     category: Mapped[Category | None] = relationship(lazy="raise")
     variants: Mapped[list["Variant"]] = relationship(
@@ -117,8 +117,8 @@ class SearchTerm(Base):
 
 
 class ProductSearch(Base):
-    """Derived search projection of one active product (see migration 0002); rebuilt by the
-    search indexer, never written by hand. PostgreSQL adds a ``search_vector`` column."""
+    """Derived search projection of one product (see migration 0002); written only by the
+    search indexer. PostgreSQL adds a ``search_vector`` column."""
 
     __tablename__ = "product_search"
 
@@ -135,8 +135,18 @@ class ProductSearch(Base):
     size_mask: Mapped[int] = mapped_column(BigInteger)
     stock_color_mask: Mapped[int] = mapped_column(BigInteger)
     stock_size_mask: Mapped[int] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(BigInteger, index=True)
 
-    __table_args__ = (Index("ix_product_search_category_price", "category_id", "min_price"),)
+
+class SearchState(Base):
+    """One row: the version of the search projection, bumped by every re-index."""
+
+    __tablename__ = "search_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)
+    rebuilt_version: Mapped[int] = mapped_column(BigInteger)
 
 
 class SearchFacetValue(Base):

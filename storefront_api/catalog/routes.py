@@ -7,8 +7,8 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..app_keys import DB
-from ..events.service import EventContext, record_event
+from ..app_keys import DB, VIEW_EVENTS
+from ..events.service import EventContext
 from ..money import money
 from ..problems import Problem, not_found
 from ..routing import ApiRoutes, int_param, json_response
@@ -97,12 +97,11 @@ async def list_products(request: web.Request, query: ProductQuery) -> web.Respon
             raise Problem(404, "Not found", f"There is no category {str(exc)!r}.",
                           type="unknown-category") from None
     items = [product_summary(row, result.categories) for row in result.items]
-    async with db.write() as session:
-        await record_event(session, "view_item_list", EventContext.from_request(request),
-                           properties={"q": query.q[:200], "category": query.category,
-                                       "color": query.color, "size": query.size,
-                                       "results": result.total,
-                                       "items": [i["id"] for i in items[:10]]})
+    request.app[VIEW_EVENTS].add("view_item_list", EventContext.from_request(request),
+                                 properties={"q": query.q[:200], "category": query.category,
+                                             "color": query.color, "size": query.size,
+                                             "results": result.total,
+                                             "items": [i["id"] for i in items[:10]]})
     return json_response({
         "items": items, "total": result.total, "page": query.page,
         "page_size": query.page_size,
@@ -146,9 +145,9 @@ async def get_product_page(request: web.Request) -> web.Response:
         "variants": [_variant(v, product.currency) for v in product.variants],
         "options": {"color": split_list(product.colors), "size": split_list(product.sizes)},
     })
-    async with db.write() as session:
-        await record_event(session, "view_item", EventContext.from_request(request),
-                           item_id=product.id, value=product.min_price, currency=product.currency)
+    request.app[VIEW_EVENTS].add("view_item", EventContext.from_request(request),
+                                 item_id=product.id, value=product.min_price,
+                                 currency=product.currency)
     return json_response(body)
 
 

@@ -76,7 +76,8 @@ async def refresh_product_summaries(session: AsyncSession,
         per_product = per_product.where(v.product_id.in_(list(product_ids)))
     rows = (await session.execute(per_product)).all()
     values = {r.product_id: r for r in rows}
-    lists = select(v.product_id, v.color, v.size).where(v.product_id.in_(list(values)))
+    lists = (select(v.product_id, v.color, v.size).where(v.product_id.in_(list(values)))
+             .order_by(v.product_id, v.position, v.id))
     colors: dict[int, list[str]] = {}
     sizes: dict[int, list[str]] = {}
     for pid, color, size in (await session.execute(lists)).all():

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from ..app_keys import DB, SETTINGS
+from ..app_keys import DB, SETTINGS, VIEW_EVENTS
 from ..auth import hash_password, require_customer, sign_customer_token, unauthorized
 from ..cart import service as carts
 from ..events.service import EventContext
@@ -106,6 +106,7 @@ async def my_cart(request: web.Request) -> web.Response:
     async with request.app[DB].write() as session:
         cart = await service.customer_cart(session, customer_id, settings, ctx)
         priced = await carts.price_cart(session, cart, settings)
-        if priced.lines:
-            await carts.record_view(session, priced, ctx)
+    if priced.lines:
+        name, event_ctx, fields = carts.view_event(priced, ctx)
+        request.app[VIEW_EVENTS].add(name, event_ctx, **fields)
     return json_response(carts.cart_document(priced))

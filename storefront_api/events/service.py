@@ -9,6 +9,8 @@ consent (``X-Consent: granted`` absent), personal identifiers are left out of th
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import uuid
 from dataclasses import dataclass, replace
@@ -18,8 +20,10 @@ from aiohttp import web
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db import utcnow
+from ..db import Database, utcnow
 from .models import Event
+
+log = logging.getLogger("storefront_api.events")
 
 _PERSONAL_KEYS = {"email", "customer_email", "name", "phone", "address", "ip", "customer_id"}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -98,3 +102,52 @@ def event_row(name: str, ctx: EventContext, *, cart_id: str | None = None,
 async def record_event(session: AsyncSession, name: str, ctx: EventContext, **fields) -> None:
     """Append one event in the caller's transaction."""
     await session.execute(insert(Event), [event_row(name, ctx, **fields)])
+
+
+class EventBuffer:
+    """Views (``view_item_list``, ``view_item``, ``view_cart``) happen on every read, and a
+    write per read would serialise readers on the database's write lock. They are collected
+    here and written in one transaction every ``interval`` seconds (or every ``max_rows``),
+    and on shutdown. What a view buffer can lose is at most one interval of views if the
+    process is killed; events of changes (cart, orders) are never buffered: they are written
+    in the transaction of the change itself."""
+
+    def __init__(self, db: Database, *, interval: float = 0.25, max_rows: int = 500):
+        self.db, self.interval, self.max_rows = db, interval, max_rows
+        self._rows: list[dict[str, Any]] = []
+        self._task: asyncio.Task | None = None
+        self._flushing = asyncio.Lock()
+
+    def add(self, name: str, ctx: EventContext, **fields) -> None:
+        self._rows.append(event_row(name, ctx, **fields))
+        if len(self._rows) >= self.max_rows:
+            asyncio.get_running_loop().create_task(self.flush())
+
+    async def flush(self) -> None:
+        async with self._flushing:
+            rows, self._rows = self._rows, []
+            if not rows:
+                return
+            try:
+                async with self.db.write() as session:
+                    await session.execute(insert(Event), rows)
+            except Exception:  # keep them for the next try; the database may be restarting
+                log.exception("could not write %d view events; will retry", len(rows))
+                self._rows[:0] = rows[-10 * self.max_rows:]
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.flush()

@@ -7,6 +7,7 @@ import uuid
 from cart_helpers import add_item, cart_id, cart_with, get_cart, new_cart, pick_variants
 from sqlalchemy import select
 
+from storefront_api.app_keys import VIEW_EVENTS
 from storefront_api.cart.models import Cart
 from storefront_api.events.models import Event
 
@@ -26,6 +27,7 @@ async def test_add_remove_and_view_events(client, db):
     line = next(line for line in cart["lines"] if line["variant_id"] == second["id"])
     await client.delete(f"/api/carts/{token}/items/{line['id']}")
     await get_cart(client, token)
+    await client.app[VIEW_EVENTS].flush()  # views are written in batches
 
     events = await events_of(db, token)
     assert [e.name for e in events] == ["add_to_cart", "add_to_cart", "remove_from_cart",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from storefront_api.app_keys import VIEW_EVENTS
+
 pytestmark = pytest.mark.usefixtures("shop_url")
 
 
@@ -199,6 +201,7 @@ async def test_search_and_product_views_are_recorded_as_events(client, db):
     await client.get("/api/products", params={"q": "hoodie"}, headers=headers)
     item = (await search(client, q="hoodie"))["items"][0]
     await client.get(f"/api/products/{item['id']}", headers=headers)
+    await client.app[VIEW_EVENTS].flush()  # views are written in batches
     rows = await db_rows(db, """SELECT name, channel, item_id FROM events
         WHERE conversation_id = 'conv-search-1' ORDER BY ts""")
     assert [r[0] for r in rows] == ["view_item_list", "view_item"]

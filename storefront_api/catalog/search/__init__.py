@@ -1,10 +1,10 @@
 """Product search behind one interface; the SQL proper to each database stays inside."""
 
 from .engine import (SORTS, CategoryTree, SearchParams, SearchResult, UnknownCategory,
-                     product_rows,
-                     catalog_cache, forget_cached_catalog, search_products)
+                     catalog_cache, catalog_snapshot, forget_cached_catalog, product_rows,
+                     search_products)
 from .index import rebuild_index, reindex_products
 
 __all__ = ["SORTS", "CategoryTree", "SearchParams", "SearchResult", "UnknownCategory",
-           "catalog_cache", "forget_cached_catalog", "product_rows", "rebuild_index",
-           "reindex_products", "search_products"]
+           "catalog_cache", "catalog_snapshot", "forget_cached_catalog", "product_rows",
+           "rebuild_index", "reindex_products", "search_products"]

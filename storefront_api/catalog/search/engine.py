@@ -1,13 +1,14 @@
-"""Product search: full text + filters + sorting + facets, on SQLite (FTS5) or PostgreSQL.
+"""Product search: full text in the database, filters, facets and sorting in memory.
 
-One search runs as at most a few statements: the page of products (with their first image),
-then the total and every facet in a single UNION ALL over a materialised match set. The
-dialects differ only in how a text query matches and scores (``_TextMatch``); filters,
-sorting and facets are the same SQL.
+The database answers the one question only it can answer fast: which products match the
+words (SQLite FTS5, PostgreSQL tsvector; trigram indexes for partial words). Everything else
+runs on the process's columnar snapshot of the search projection (``snapshot.py``): a filter
+is a vectorised comparison, every facet a vectorised count, so a search costs one or two
+index lookups plus one query for the page's titles and images, whatever the filters.
 
 When the words as typed match nothing, the search relaxes step by step and says so in
-``query``: typos corrected against the catalog vocabulary, then partial words in titles
-(trigram index), then any of the words instead of all of them.
+``query``: typos corrected against the catalog vocabulary, then partial words in titles,
+then any of the words instead of all of them.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Category, SearchFacetValue, SearchTerm
+from . import snapshot as snapshots
+from .snapshot import Snapshot
 from .text import Vocabulary, query_terms
 
 CACHE_SECONDS = 30.0
 PRICE_BANDS = [(0, 2500), (2500, 5000), (5000, 10000), (10000, 20000), (20000, None)]
-COLOR_SYNONYMS = {"gray": "grey", "charcoal": "grey", "navy blue": "navy", "offwhite": "off-white"}
+COLOR_SYNONYMS = {"gray": "grey", "navy blue": "navy", "offwhite": "off-white"}
 SORTS = ("relevance", "price_asc", "price_desc", "rating", "newest")
 
 
@@ -97,12 +101,24 @@ class _Cache:
     loaded_at: float = field(default_factory=time.monotonic)
 
 
+_snapshots: dict[str, Snapshot] = {}
+
+
 _caches: dict[str, _Cache] = {}
 
 
 def forget_cached_catalog() -> None:
-    """Drop this process's cached category tree and vocabulary (after a re-index)."""
+    """Drop this process's cached category tree, vocabulary and snapshot (after a re-index)."""
     _caches.clear()
+    _snapshots.clear()
+
+
+async def catalog_snapshot(session: AsyncSession) -> Snapshot:
+    key = str(session.bind.url)
+    snap = _snapshots.get(key)
+    snap = await snapshots.refresh(session, snap) if snap else await snapshots.load(session)
+    _snapshots[key] = snap
+    return snap
 
 
 async def catalog_cache(session: AsyncSession) -> _Cache:
@@ -131,56 +147,88 @@ class UnknownCategory(LookupError):
     pass
 
 
-# --- how text matches, per dialect -------------------------------------------------------
+# --- which products match the words, per dialect ------------------------------------------
 
-class _TextMatch:
-    """FROM clause, WHERE condition and score expression for one way of matching text.
-    Every source exposes the search projection as ``ps``."""
-
-    def __init__(self, source: str, condition: str, score: str, params: dict[str, Any]):
-        self.source, self.condition, self.score, self.params = source, condition, score, params
+@dataclass
+class _Matched:
+    ids: np.ndarray               # product ids
+    in_title: np.ndarray | None   # for relevance: does the title hold every word?
 
 
-def _fts_sqlite(terms: list[str], any_term: bool) -> _TextMatch:
-    quoted = [f'"{t}"' for t in terms]
-    if not any_term:
-        quoted[-1] += "*"  # the last word may still be being typed
-    match = (" OR " if any_term else " AND ").join(quoted)
-    return _TextMatch("product_fts JOIN product_search ps ON ps.id = product_fts.rowid",
-                      "product_fts MATCH :match", "-bm25(product_fts, 10.0, 4.0, 1.0)",
-                      {"match": match})
+async def _driver(session: AsyncSession):
+    connection = await session.connection()
+    return (await connection.get_raw_connection()).driver_connection
 
 
-def _fts_postgres(terms: list[str], any_term: bool) -> _TextMatch:
-    parts = list(terms)
-    if not any_term:
-        parts[-1] += ":*"
-    match = (" | " if any_term else " & ").join(parts)
-    return _TextMatch("product_search ps", "ps.search_vector @@ to_tsquery('english', :match)",
-                      "ts_rank_cd(ps.search_vector, to_tsquery('english', :match), 1)",
-                      {"match": match})
+async def _fetch_ids(session: AsyncSession, sqlite_sql: str, pg_sql: str,
+                     params: list) -> np.ndarray:
+    """Product ids from a query run on the driver itself, aggregated by the database into one
+    value (a comma-separated string on SQLite, an array on PostgreSQL): thousands of ids cost
+    one row, not thousands."""
+    raw = await _driver(session)
+    if session.bind.dialect.name == "sqlite":
+        async with raw.execute(f"SELECT group_concat(id) FROM ({sqlite_sql})", params) as cursor:
+            packed = (await cursor.fetchone())[0]
+        return np.array(packed.split(","), dtype=np.int64) if packed else _NO_IDS
+    packed = await raw.fetchval(f"SELECT array_agg(id) FROM ({pg_sql}) q", *params)
+    return np.array(packed, dtype=np.int64) if packed else _NO_IDS
 
 
-def _partial_words(terms: list[str], sqlite: bool) -> _TextMatch:
+_NO_IDS = np.empty(0, dtype=np.int64)
+
+
+def _contains(sorted_haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """Which needles are in an ascending array."""
+    if not len(sorted_haystack):
+        return np.zeros(len(needles), dtype=np.bool_)
+    where = np.minimum(np.searchsorted(sorted_haystack, needles), len(sorted_haystack) - 1)
+    return sorted_haystack[where] == needles
+
+
+async def _full_text(session: AsyncSession, terms: list[str], any_term: bool,
+                     vocabulary: Vocabulary, want_title: bool) -> _Matched:
+    # The last word may still be being typed: match it as a prefix unless it is a known word.
+    prefix = not any_term and not vocabulary.knows(terms[-1])
+    if session.bind.dialect.name == "sqlite":
+        quoted = [f'"{t}"' for t in terms]
+        if prefix:
+            quoted[-1] += "*"
+        match = (" OR " if any_term else " AND ").join(quoted)
+        sql = "SELECT rowid AS id FROM product_fts WHERE product_fts MATCH ? ORDER BY rowid"
+        ids = await _fetch_ids(session, sql, "", [match])
+        in_title = None
+        if want_title and len(ids):
+            in_title = _contains(await _fetch_ids(session, sql, "", [f"title : ({match})"]), ids)
+        return _Matched(ids, in_title)
+    parts = [t + (":*" if prefix and i == len(terms) - 1 else "") for i, t in enumerate(terms)]
+    joiner = " | " if any_term else " & "
+    query, title_query = joiner.join(parts), joiner.join(
+        p + ("A" if p.endswith(":*") else ":A") for p in parts)
+    sql = ("SELECT id FROM product_search WHERE search_vector @@ to_tsquery('english', $1)"
+           " ORDER BY id")
+    ids = await _fetch_ids(session, "", sql, [query])
+    in_title = None
+    if want_title and len(ids):
+        in_title = _contains(await _fetch_ids(session, "", sql, [title_query]), ids)
+    return _Matched(ids, in_title)
+
+
+async def _partial_words(session: AsyncSession, terms: list[str]) -> _Matched:
     """Titles containing every term as part of a word ("shirt" in "sweatshirt")."""
-    params = {f"w{i}": f"%{t}%" for i, t in enumerate(terms)}
-    if sqlite:
-        cond = " AND ".join(f"product_trigram.title LIKE :w{i}" for i in range(len(terms)))
-        return _TextMatch("product_trigram JOIN product_search ps ON ps.id = product_trigram.rowid",
-                          cond, "0", params)
-    cond = " AND ".join(f"lower(p.title) LIKE :w{i}" for i in range(len(terms)))
-    return _TextMatch("products p JOIN product_search ps ON ps.id = p.id", cond, "0", params)
+    likes = [f"%{t}%" for t in terms]
+    sqlite_sql = "SELECT rowid AS id FROM product_trigram WHERE " + " AND ".join(
+        "title LIKE ?" for _ in terms) + " ORDER BY rowid"
+    pg_sql = "SELECT id FROM products WHERE " + " AND ".join(
+        f"lower(title) LIKE ${i + 1}" for i in range(len(terms))) + " ORDER BY id"
+    ids = await _fetch_ids(session, sqlite_sql, pg_sql, likes)
+    return _Matched(ids, np.ones(len(ids), dtype=np.bool_))
 
 
-def _no_text() -> _TextMatch:
-    return _TextMatch("product_search ps", "1 = 1", "0", {})
+# --- filters, sorting, facets on the snapshot ---------------------------------------------
 
-
-# --- filters, sorting, facets -----------------------------------------------------------
-
-def _facet_bits(wanted: tuple[str, ...], known: dict[str, FacetValue],
+def _facet_mask(wanted: tuple[str, ...], known: dict[str, FacetValue],
                 synonyms: dict[str, str]) -> tuple[int, list[str]]:
-    """Mask of the requested values that have a bit, and those that have none."""
+    """Mask of the requested values that have a bit, and the values that have none."""
     mask, unknown = 0, []
     for raw in wanted:
         value = synonyms.get(raw.lower(), raw.lower())
@@ -191,65 +239,139 @@ def _facet_bits(wanted: tuple[str, ...], known: dict[str, FacetValue],
     return mask, unknown
 
 
-def _filters(params: SearchParams, cache: _Cache) -> tuple[list[str], dict[str, Any]]:
-    where: list[str] = []
-    bind: dict[str, Any] = {}
-    tree = cache.categories
+def _spellings(values: tuple[str, ...], known: dict[str, FacetValue],
+               synonyms: dict[str, str]) -> list[str]:
+    out = set()
+    for raw in values:
+        value = synonyms.get(raw.lower(), raw.lower())
+        out |= {raw, value, value.upper(), value.title()}
+        if value in known:
+            out.add(known[value].label)
+    return sorted(out)
+
+
+async def _same_variant(session: AsyncSession, params: SearchParams, cache: _Cache,
+                        candidates: np.ndarray) -> np.ndarray:
+    """Of the candidate products, those with one variant that has the colour and the size
+    (and the stock) asked for."""
+    colors = _spellings(params.colors, cache.colors, COLOR_SYNONYMS)
+    sizes = _spellings(params.sizes, cache.sizes, {})
+    where, bind = [], {}
+    if len(candidates) <= 5000:  # else one pass over the (colour, size) index is cheaper
+        where.append("product_id IN (%s)" % ",".join(str(int(i)) for i in candidates))
+    if colors:
+        where.append("color IN (%s)" % ",".join(f":c{i}" for i in range(len(colors))))
+        bind.update({f"c{i}": c for i, c in enumerate(colors)})
+    if sizes:
+        where.append("size IN (%s)" % ",".join(f":s{i}" for i in range(len(sizes))))
+        bind.update({f"s{i}": s for i, s in enumerate(sizes)})
+    if params.in_stock:
+        where.append("stock > 0")
+    rows = await session.execute(text(
+        "SELECT DISTINCT product_id FROM variants WHERE " + " AND ".join(where)), bind)
+    return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+
+async def _filter(session: AsyncSession, snap: Snapshot, rows: np.ndarray,
+                  params: SearchParams, cache: _Cache) -> np.ndarray:
+    """Which of ``rows`` pass the filters (a boolean mask over them)."""
+    keep = np.ones(len(rows), dtype=np.bool_)
     if params.category:
-        cid = tree.find(params.category)
+        cid = cache.categories.find(params.category)
         if cid is None:
             raise UnknownCategory(params.category)
-        ids = ",".join(str(i) for i in tree.subtree(cid))
-        where.append(f"ps.category_id IN ({ids})")
+        keep &= np.isin(snap.category[rows], cache.categories.subtree(cid))
     # The listed price is the product's "from" price: a price filter applies to it.
     if params.min_price is not None:
-        where.append("ps.min_price >= :min_price")
-        bind["min_price"] = params.min_price
+        keep &= snap.min_price[rows] >= params.min_price
     if params.max_price is not None:
-        where.append("ps.min_price <= :max_price")
-        bind["max_price"] = params.max_price
+        keep &= snap.min_price[rows] <= params.max_price
     if params.in_stock:
-        where.append("ps.in_stock = TRUE")
-    color_mask, odd_colors = _facet_bits(params.colors, cache.colors, COLOR_SYNONYMS)
-    size_mask, odd_sizes = _facet_bits(params.sizes, cache.sizes, {})
-    prefix = "stock_" if params.in_stock else ""
-    # Bitmasks answer "has a black variant (in stock)" from the projection alone; the
-    # variants table is read only when colour and size must hold for the same variant
-    # ("a black M") or for a value too rare to have a bit.
-    if params.colors:
-        where.append(f"(ps.{prefix}color_mask & {color_mask}) <> 0" if not odd_colors
-                     else "1 = 1")
-    if params.sizes:
-        where.append(f"(ps.{prefix}size_mask & {size_mask}) <> 0" if not odd_sizes else "1 = 1")
-    if (params.colors and params.sizes) or odd_colors or odd_sizes:
-        variant = []
-        if params.colors:
-            names = [COLOR_SYNONYMS.get(c.lower(), c.lower()) for c in params.colors]
-            bind.update({f"color{i}": c for i, c in enumerate(names)})
-            variant.append("lower(v.color) IN (%s)" % ",".join(
-                f":color{i}" for i in range(len(names))))
-        if params.sizes:
-            bind.update({f"size{i}": s.lower() for i, s in enumerate(params.sizes)})
-            variant.append("lower(v.size) IN (%s)" % ",".join(
-                f":size{i}" for i in range(len(params.sizes))))
-        if params.in_stock:
-            variant.append("v.stock > 0")
-        where.append("EXISTS (SELECT 1 FROM variants v WHERE v.product_id = ps.id AND "
-                     + " AND ".join(variant) + ")")
-    return where or ["1 = 1"], bind
+        keep &= snap.in_stock[rows]
+    colors, odd_colors = _facet_mask(params.colors, cache.colors, COLOR_SYNONYMS)
+    sizes, odd_sizes = _facet_mask(params.sizes, cache.sizes, {})
+    color_masks = snap.stock_color_mask if params.in_stock else snap.color_mask
+    size_masks = snap.stock_size_mask if params.in_stock else snap.size_mask
+    if params.colors and not odd_colors:
+        keep &= (color_masks[rows] & colors) != 0
+    if params.sizes and not odd_sizes:
+        keep &= (size_masks[rows] & sizes) != 0
+    # Bitmasks answer "has a black variant (in stock)"; the variants table is read only when
+    # colour and size must hold for one variant ("a black M"), or for a value with no bit.
+    if ((params.colors and params.sizes) or odd_colors or odd_sizes) and keep.any():
+        candidates = snap.ids[rows[keep]]
+        found = np.sort(await _same_variant(session, params, cache, candidates))
+        keep[keep] = _contains(found, candidates)
+    return keep
 
 
-def _order_by(sort: str, has_text: bool) -> str:
-    """ORDER BY over the columns of the match set ``m``."""
+def _sorted(snap: Snapshot, rows: np.ndarray, sort: str, in_title: np.ndarray | None,
+            has_text: bool) -> np.ndarray:
     if sort == "relevance" and not has_text:
         sort = "newest"
+    ids = snap.ids[rows]
+    if sort == "relevance":
+        # Every word in the title first, then the best rated (a shop's notion of relevance).
+        title = in_title if in_title is not None else np.zeros(len(rows), dtype=np.bool_)
+        keys = (ids, -snap.rating_count[rows], -snap.rating[rows], ~title)
+    elif sort == "price_asc":
+        keys = (ids, snap.min_price[rows])
+    elif sort == "price_desc":
+        keys = (ids, -snap.min_price[rows])
+    elif sort == "rating":
+        keys = (ids, -snap.rating_count[rows], -snap.rating[rows])
+    else:  # newest
+        keys = (-ids, -snap.created[rows])
+    return rows[np.lexsort(keys)]
+
+
+def _count_bits(masks: np.ndarray, values: dict[str, FacetValue]) -> dict[str, int]:
+    if not values or not len(masks):
+        return {}
+    names = list(values)
+    bits = np.array([values[n].bit for n in names], dtype=np.int64)
+    counts = ((masks[:, None] & bits[None, :]) != 0).sum(axis=0)
+    return {n: int(c) for n, c in zip(names, counts) if c}
+
+
+def _facets(snap: Snapshot, rows: np.ndarray, params: SearchParams, cache: _Cache) -> dict:
+    tree = cache.categories
+    selected = tree.find(params.category) if params.category else None
+    categories, counts = np.unique(snap.category[rows], return_counts=True)
+    edges = np.array([hi for _lo, hi in PRICE_BANDS if hi], dtype=np.int64)
+    bands = np.bincount(np.searchsorted(edges, snap.min_price[rows], side="right"),
+                        minlength=len(PRICE_BANDS))
+    color_masks = snap.stock_color_mask if params.in_stock else snap.color_mask
+    size_masks = snap.stock_size_mask if params.in_stock else snap.size_mask
     return {
-        "relevance": "score DESC, rating DESC, id",
-        "price_asc": "min_price ASC, id",
-        "price_desc": "min_price DESC, id",
-        "rating": "rating DESC, rating_count DESC, id",
-        "newest": "created_at DESC, id DESC",
-    }[sort]
+        "category": _category_facet(dict(zip(categories.tolist(), counts.tolist())), tree,
+                                    selected),
+        "color": _value_facet(_count_bits(color_masks[rows], cache.colors), cache.colors,
+                              by_count=True),
+        "size": _value_facet(_count_bits(size_masks[rows], cache.sizes), cache.sizes,
+                             by_count=False),
+        "price": [{"min": lo, "max": hi, "count": int(bands[i])}
+                  for i, (lo, hi) in enumerate(PRICE_BANDS) if bands[i]],
+    }
+
+
+def _category_facet(counts: dict, tree: CategoryTree, selected: int | None) -> list[dict]:
+    """Counts one level below the selected category (or at the top), rolled up the tree."""
+    rolled: dict[int, int] = {}
+    for cid, n in counts.items():
+        if cid not in tree.by_id:
+            continue
+        child = tree.child_toward(selected, cid)
+        if child is not None:
+            rolled[child] = rolled.get(child, 0) + n
+    facet = [{**tree.public(cid), "count": n} for cid, n in rolled.items()]
+    return sorted(facet, key=lambda f: (-f["count"], f["name"]))
+
+
+def _value_facet(counts: dict, known: dict[str, FacetValue], by_count: bool) -> list[dict]:
+    facet = sorted(counts.items(), key=(lambda kv: (-kv[1], known[kv[0]].position)) if by_count
+                   else (lambda kv: known[kv[0]].position))
+    return [{"value": known[v].label, "count": n} for v, n in facet]
 
 
 _PRODUCT_COLUMNS = (
@@ -273,82 +395,6 @@ async def product_rows(session: AsyncSession, ids: list[int]) -> list[dict[str, 
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _facet_columns(cache: _Cache, in_stock: bool) -> tuple[list[str], list[tuple[str, str]]]:
-    """Aggregate columns that count the price bands, colours and sizes of the matches."""
-    prefix = "stock_" if in_stock else ""
-    columns, keys = [], []
-    for i, (low, high) in enumerate(PRICE_BANDS):
-        cond = f"min_price >= {low}" + (f" AND min_price < {high}" if high else "")
-        columns.append(f"sum(CASE WHEN {cond} THEN 1 ELSE 0 END)")
-        keys.append(("price", str(i)))
-    for facet, values in (("color", cache.colors), ("size", cache.sizes)):
-        for fv in values.values():
-            columns.append(f"sum(CASE WHEN ({prefix}{facet}_mask & {fv.bit}) <> 0 "
-                           "THEN 1 ELSE 0 END)")
-            keys.append((facet, fv.value))
-    return columns, keys
-
-
-async def _run(session, match: _TextMatch, where: list[str], bind: dict, cache: _Cache,
-               params: SearchParams, has_text: bool) -> tuple[int, dict[str, dict], list[int]]:
-    """Total and facet counts in one pass over the matches (grouped by category, every facet
-    a column), then the ids of one page. Two statements measure faster on SQLite than one
-    that materialises the matches for both."""
-    columns, keys = _facet_columns(cache, params.in_stock) if params.facets else ([], [])
-    def matches(score: str) -> str:
-        return (f"FROM (SELECT ps.*, {score} AS score FROM {match.source}"
-                f" WHERE {match.condition} AND {' AND '.join(where)}) m")
-
-    aggregates = "".join(", " + c for c in columns)
-    rows = await session.execute(text(
-        f"SELECT category_id, count(*){aggregates} {matches('0')} GROUP BY category_id"),
-        {**match.params, **bind})
-    total = 0
-    counts: dict[str, dict] = {"category": {}, "price": {}, "color": {}, "size": {}}
-    for row in rows:
-        total += row[1]
-        counts["category"][row[0]] = row[1]
-        for (facet, value), n in zip(keys, row[2:]):
-            counts[facet][value] = counts[facet].get(value, 0) + int(n or 0)
-    if not total:
-        return 0, counts, []
-    order_by = _order_by(params.sort, has_text)
-    score = match.score if order_by.startswith("score") else "0"
-    page = await session.execute(text(
-        f"SELECT id {matches(score)} ORDER BY {order_by}"
-        " LIMIT :limit OFFSET :offset"),
-        {**match.params, **bind, "limit": params.page_size,
-         "offset": (params.page - 1) * params.page_size})
-    return total, counts, [r[0] for r in page]
-
-
-def _category_facet(counts: dict, tree: CategoryTree, selected: int | None) -> list[dict]:
-    """Counts one level below the selected category (or at the top), rolled up the tree."""
-    rolled: dict[int, int] = {}
-    for cid, n in counts.items():
-        if cid is None or cid not in tree.by_id:
-            continue
-        child = tree.child_toward(selected, cid)
-        if child is not None:
-            rolled[child] = rolled.get(child, 0) + n
-    facet = [{**tree.public(cid), "count": n} for cid, n in rolled.items()]
-    return sorted(facet, key=lambda f: (-f["count"], f["name"]))
-
-
-def _price_facet(counts: dict) -> list[dict]:
-    return [{"min": lo, "max": hi, "count": counts[str(i)]}
-            for i, (lo, hi) in enumerate(PRICE_BANDS) if counts.get(str(i))]
-
-
-def _value_facet(counts: dict, known: dict[str, FacetValue], by_count: bool) -> list[dict]:
-    facet = [{"value": known[v].label, "count": n, "_pos": known[v].position}
-             for v, n in counts.items() if n]
-    facet.sort(key=(lambda f: (-f["count"], f["_pos"])) if by_count else (lambda f: f["_pos"]))
-    for f in facet:
-        del f["_pos"]
-    return facet
-
-
 @dataclass
 class SearchResult:
     items: list[dict[str, Any]]
@@ -358,45 +404,52 @@ class SearchResult:
     categories: CategoryTree
 
 
-def _attempts(terms: list[str], cache: _Cache, sqlite: bool) -> list[tuple[_TextMatch, dict]]:
-    """Ways to match the text, strictest first: as typed, typos corrected, partial words in
-    titles, then any of the words."""
+async def _matching_rows(session, snap: Snapshot, cache: _Cache, terms: list[str],
+                         params: SearchParams) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Rows matching the words (and filters), trying stricter readings of the words first:
+    as typed, typos corrected, partial words in titles, then any of the words."""
     if not terms:
-        return [(_no_text(), {})]
-    fts = _fts_sqlite if sqlite else _fts_postgres
-    attempts = [(fts(terms, False), {})]
+        rows = np.flatnonzero(snap.active)
+        return rows[await _filter(session, snap, rows, params, cache)], None, {}
+    want_title = params.sort == "relevance"
     corrected = cache.vocabulary.correct_all(terms)
-    if corrected and corrected != terms:
-        attempts.append((fts(corrected, False), {"corrected": " ".join(corrected)}))
     best = corrected or terms
-    note = {"relaxed": True, "corrected": " ".join(best) if best != terms else None}
-    attempts.append((_partial_words(best, sqlite), note))
+    relaxed = {"relaxed": True, "corrected": " ".join(best) if best != terms else None}
+    attempts = [(lambda: _full_text(session, terms, False, cache.vocabulary, want_title), {})]
+    if corrected and corrected != terms:
+        attempts.append((lambda: _full_text(session, corrected, False, cache.vocabulary,
+                                             want_title), {"corrected": " ".join(corrected)}))
+    attempts.append((lambda: _partial_words(session, best), relaxed))
     if len(best) > 1:
-        attempts.append((fts(best, True), note))
-    return attempts
+        attempts.append((lambda: _full_text(session, best, True, cache.vocabulary, want_title),
+                         relaxed))
+    for attempt, note in attempts:
+        matched = await attempt()
+        ids = matched.ids
+        known = ids < len(snap.position)
+        rows = np.where(known, snap.position[np.where(known, ids, 0)], -1)
+        live = rows >= 0
+        live[live] = snap.active[rows[live]]
+        rows = rows[live]
+        keep = await _filter(session, snap, rows, params, cache)
+        if keep.any():
+            in_title = matched.in_title[live][keep] if matched.in_title is not None else None
+            return rows[keep], in_title, note
+    return np.empty(0, dtype=np.int64), None, attempts[-1][1]
 
 
 async def search_products(session: AsyncSession, params: SearchParams) -> SearchResult:
     cache = await catalog_cache(session)
-    tree = cache.categories
-    where, bind = _filters(params, cache)
+    snap = await catalog_snapshot(session)
     terms = query_terms(params.q)
-    query: dict[str, Any] = {"q": params.q, "terms": terms, "corrected": None, "relaxed": False}
-    attempts = _attempts(terms, cache, session.bind.dialect.name == "sqlite")
-    for match, note in attempts:
-        total, counts, page_ids = await _run(session, match, where, bind, cache, params,
-                                             bool(terms))
-        if total:
-            break
-    query.update(note)
-    items = await product_rows(session, page_ids)
-    selected = tree.find(params.category) if params.category else None
-    facets = {}
-    if params.facets:
-        facets = {
-            "category": _category_facet(counts["category"], tree, selected),
-            "color": _value_facet(counts["color"], cache.colors, by_count=True),
-            "size": _value_facet(counts["size"], cache.sizes, by_count=False),
-            "price": _price_facet(counts["price"]),
-        }
-    return SearchResult(items=items, total=total, query=query, categories=tree, facets=facets)
+    rows, in_title, note = await _matching_rows(session, snap, cache, terms, params)
+    query: dict[str, Any] = {"q": params.q, "terms": terms, "corrected": None, "relaxed": False,
+                             **note}
+    start = (params.page - 1) * params.page_size
+    ordered = _sorted(snap, rows, params.sort, in_title, bool(terms))
+    page_ids = snap.ids[ordered[start:start + params.page_size]].tolist()
+    return SearchResult(
+        items=await product_rows(session, page_ids), total=int(len(rows)), query=query,
+        categories=cache.categories,
+        facets=_facets(snap, rows, params, cache) if params.facets else {},
+    )

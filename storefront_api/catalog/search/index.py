@@ -31,11 +31,12 @@ _KEYWORDS_SQL = (
 
 _PROJECTION_SQL = (
     "INSERT INTO product_search (id, category_id, min_price, max_price, in_stock, rating,"
-    " rating_count, created_at, color_mask, size_mask, stock_color_mask, stock_size_mask)"
+    " rating_count, created_at, color_mask, size_mask, stock_color_mask, stock_size_mask,"
+    " active, version)"
     " SELECT p.id, p.category_id, coalesce(m.lo, p.min_price), coalesce(m.hi, p.max_price),"
     " coalesce(m.stocked, 0) > 0, p.rating, p.rating_count, p.created_at,"
     " coalesce(m.colors, 0), coalesce(m.sizes, 0), coalesce(m.stock_colors, 0),"
-    " coalesce(m.stock_sizes, 0)"
+    " coalesce(m.stock_sizes, 0), p.status = 'active', :version"
     " FROM products p LEFT JOIN ("
     "  SELECT v.product_id, min(v.price) AS lo, max(v.price) AS hi,"
     "   max(CASE WHEN v.stock > 0 THEN 1 ELSE 0 END) AS stocked,"
@@ -45,8 +46,7 @@ _PROJECTION_SQL = (
     "  FROM variants v"
     "  LEFT JOIN search_facet_values fc ON fc.facet = 'color' AND fc.value = lower(v.color)"
     "  LEFT JOIN search_facet_values fs ON fs.facet = 'size' AND fs.value = lower(v.size)"
-    "  {variant_where} GROUP BY v.product_id) m ON m.product_id = p.id"
-    " WHERE p.status = 'active' {product_where}"
+    "  {variant_where} GROUP BY v.product_id) m ON m.product_id = p.id {product_where}"
 )
 
 
@@ -101,16 +101,30 @@ async def _assign_bits(session: AsyncSession, full: bool) -> None:
                 {"pos": position, "f": facet, "v": value})
 
 
+async def _next_version(session: AsyncSession, full: bool) -> int:
+    await session.execute(text("UPDATE search_state SET version = version + 1 WHERE id = 1"))
+    if full:
+        await session.execute(text("UPDATE search_state SET rebuilt_version = version WHERE id = 1"))
+    return (await session.execute(text("SELECT version FROM search_state WHERE id = 1"))).scalar_one()
+
+
 async def _project(session: AsyncSession, ids: list[int] | None) -> None:
+    """Rewrite the projection rows (all, or of ``ids``) under a new version."""
+    version = await _next_version(session, full=ids is None)
     if ids is None:
         await session.execute(text("DELETE FROM product_search"))
-        await session.execute(text(_PROJECTION_SQL.format(variant_where="", product_where="")))
+        await session.execute(text(_PROJECTION_SQL.format(variant_where="", product_where="")),
+                              {"version": version})
         return
+    written = 0
     for marks in _chunks(ids):
         await session.execute(text(f"DELETE FROM product_search WHERE id IN ({marks})"))
-        await session.execute(text(_PROJECTION_SQL.format(
+        result = await session.execute(text(_PROJECTION_SQL.format(
             variant_where=f"WHERE v.product_id IN ({marks})",
-            product_where=f"AND p.id IN ({marks})")))
+            product_where=f"WHERE p.id IN ({marks})")), {"version": version})
+        written += result.rowcount
+    if written < len(ids):  # some products were deleted: readers must reload everything
+        await session.execute(text("UPDATE search_state SET rebuilt_version = version WHERE id = 1"))
 
 
 async def _full_text_sqlite(session: AsyncSession, ids: list[int] | None) -> None:

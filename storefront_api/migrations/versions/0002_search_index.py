@@ -1,8 +1,9 @@
 """Search index: a narrow projection of products plus full text proper to each database.
 
-``product_search`` holds, per active product, only what filters, sorts and facets read
-(category, prices, stock flag, rating, date, and colour/size bitmasks), so a search scans a
-few dozen bytes per product instead of whole product rows. ``search_facet_values`` gives each
+``product_search`` holds, per product, only what filters, sorts and facets read (category,
+prices, stock flag, rating, date, colour/size bitmasks), stamped with the ``search_state``
+version that last changed it: each server process keeps these few dozen bytes per product
+in memory and reloads only the rows with a newer version. ``search_facet_values`` gives each
 colour and size its bit.
 
 SQLite: FTS5 with the porter stemmer (plural/singular) over title, keywords and description,
@@ -35,13 +36,22 @@ def upgrade() -> None:
         sa.Column("rating", sa.Float, nullable=False),
         sa.Column("rating_count", sa.Integer, nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
         sa.Column("color_mask", sa.BigInteger, nullable=False),
         sa.Column("size_mask", sa.BigInteger, nullable=False),
         sa.Column("stock_color_mask", sa.BigInteger, nullable=False),
         sa.Column("stock_size_mask", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_product_search_category_price", "product_search",
-                    ["category_id", "min_price"])
+    op.create_index("ix_product_search_version", "product_search", ["version"])
+    op.create_table(
+        "search_state",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        # the version of the last full rebuild: readers older than it reload everything
+        sa.Column("rebuilt_version", sa.BigInteger, nullable=False),
+    )
+    op.execute("INSERT INTO search_state (id, version, rebuilt_version) VALUES (1, 0, 0)")
     op.create_table(
         "search_facet_values",
         sa.Column("facet", sa.String(10), primary_key=True),   # color | size
@@ -72,5 +82,6 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS product_fts")
     else:
         op.execute("DROP INDEX IF EXISTS ix_products_title_trgm")
+    op.drop_table("search_state")
     op.drop_table("search_facet_values")
     op.drop_table("product_search")
