@@ -13,6 +13,7 @@ then any of the words instead of all of them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,7 @@ class _Cache:
 
 
 _snapshots: dict[str, Snapshot] = {}
+_snapshot_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
 
 _caches: dict[str, _Cache] = {}
@@ -114,10 +116,17 @@ def forget_cached_catalog() -> None:
 
 
 async def catalog_snapshot(session: AsyncSession) -> Snapshot:
+    """This process's snapshot of the search projection, brought up to date (one loader at a
+    time: concurrent first searches wait for one load instead of each loading)."""
     key = str(session.bind.url)
     snap = _snapshots.get(key)
-    snap = await snapshots.refresh(session, snap) if snap else await snapshots.load(session)
-    _snapshots[key] = snap
+    if snap is not None and not snapshots.due(snap):
+        return snap
+    lock = _snapshot_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock:
+        snap = _snapshots.get(key)
+        snap = await snapshots.refresh(session, snap) if snap else await snapshots.load(session)
+        _snapshots[key] = snap
     return snap
 
 
@@ -160,18 +169,24 @@ async def _driver(session: AsyncSession):
     return (await connection.get_raw_connection()).driver_connection
 
 
-async def _fetch_ids(session: AsyncSession, sqlite_sql: str, pg_sql: str,
-                     params: list) -> np.ndarray:
-    """Product ids from a query run on the driver itself, aggregated by the database into one
-    value (a comma-separated string on SQLite, an array on PostgreSQL): thousands of ids cost
-    one row, not thousands."""
+def _unpack(packed: str | None) -> np.ndarray:
+    return np.fromstring(packed, dtype=np.int64, sep=",") if packed else _NO_IDS
+
+
+async def _fetch_id_lists(session: AsyncSession, sqlite_sqls: list[str], pg_sqls: list[str],
+                          params: list) -> list[np.ndarray]:
+    """Lists of product ids from queries run in one round trip on the driver itself, each
+    aggregated by the database into one value (a comma-separated string on SQLite, an array
+    on PostgreSQL): thousands of ids cost one row, not thousands."""
     raw = await _driver(session)
     if session.bind.dialect.name == "sqlite":
-        async with raw.execute(f"SELECT group_concat(id) FROM ({sqlite_sql})", params) as cursor:
-            packed = (await cursor.fetchone())[0]
-        return np.array(packed.split(","), dtype=np.int64) if packed else _NO_IDS
-    packed = await raw.fetchval(f"SELECT array_agg(id) FROM ({pg_sql}) q", *params)
-    return np.array(packed, dtype=np.int64) if packed else _NO_IDS
+        columns = ", ".join(f"(SELECT group_concat(id) FROM ({sql}))" for sql in sqlite_sqls)
+        async with raw.execute(f"SELECT {columns}", params) as cursor:
+            row = await cursor.fetchone()
+        return [_unpack(packed) for packed in row]
+    columns = ", ".join(f"(SELECT array_agg(id) FROM ({sql}) q{i})" for i, sql in enumerate(pg_sqls))
+    row = await raw.fetchrow(f"SELECT {columns}", *params)
+    return [np.array(ids, dtype=np.int64) if ids else _NO_IDS for ids in row]
 
 
 _NO_IDS = np.empty(0, dtype=np.int64)
@@ -195,22 +210,22 @@ async def _full_text(session: AsyncSession, terms: list[str], any_term: bool,
             quoted[-1] += "*"
         match = (" OR " if any_term else " AND ").join(quoted)
         sql = "SELECT rowid AS id FROM product_fts WHERE product_fts MATCH ? ORDER BY rowid"
-        ids = await _fetch_ids(session, sql, "", [match])
-        in_title = None
-        if want_title and len(ids):
-            in_title = _contains(await _fetch_ids(session, sql, "", [f"title : ({match})"]), ids)
-        return _Matched(ids, in_title)
+        if not want_title:
+            return _Matched((await _fetch_id_lists(session, [sql], [], [match]))[0], None)
+        ids, titles = await _fetch_id_lists(session, [sql, sql], [],
+                                            [match, f"title : ({match})"])
+        return _Matched(ids, _contains(titles, ids))
     parts = [t + (":*" if prefix and i == len(terms) - 1 else "") for i, t in enumerate(terms)]
     joiner = " | " if any_term else " & "
     query, title_query = joiner.join(parts), joiner.join(
         p + ("A" if p.endswith(":*") else ":A") for p in parts)
-    sql = ("SELECT id FROM product_search WHERE search_vector @@ to_tsquery('english', $1)"
+    sql = ("SELECT id FROM product_search WHERE search_vector @@ to_tsquery('english', ${})"
            " ORDER BY id")
-    ids = await _fetch_ids(session, "", sql, [query])
-    in_title = None
-    if want_title and len(ids):
-        in_title = _contains(await _fetch_ids(session, "", sql, [title_query]), ids)
-    return _Matched(ids, in_title)
+    if not want_title:
+        return _Matched((await _fetch_id_lists(session, [], [sql.format(1)], [query]))[0], None)
+    ids, titles = await _fetch_id_lists(session, [], [sql.format(1), sql.format(2)],
+                                        [query, title_query])
+    return _Matched(ids, _contains(titles, ids))
 
 
 async def _partial_words(session: AsyncSession, terms: list[str]) -> _Matched:
@@ -220,7 +235,7 @@ async def _partial_words(session: AsyncSession, terms: list[str]) -> _Matched:
         "title LIKE ?" for _ in terms) + " ORDER BY rowid"
     pg_sql = "SELECT id FROM products WHERE " + " AND ".join(
         f"lower(title) LIKE ${i + 1}" for i in range(len(terms))) + " ORDER BY id"
-    ids = await _fetch_ids(session, sqlite_sql, pg_sql, likes)
+    ids, = await _fetch_id_lists(session, [sqlite_sql], [pg_sql], likes)
     return _Matched(ids, np.ones(len(ids), dtype=np.bool_))
 
 

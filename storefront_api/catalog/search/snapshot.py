@@ -91,9 +91,14 @@ async def load(session: AsyncSession) -> Snapshot:
     return Snapshot(version=version, checked_at=time.monotonic(), position=position, **arrays)
 
 
+def due(snap: Snapshot) -> bool:
+    """Whether it is time to ask the database for changes."""
+    return time.monotonic() - snap.checked_at >= CHECK_EVERY
+
+
 async def refresh(session: AsyncSession, snap: Snapshot) -> Snapshot:
     """The same snapshot if nothing changed, else one that includes the changes."""
-    if time.monotonic() - snap.checked_at < CHECK_EVERY:
+    if not due(snap):
         return snap
     version, rebuilt = await _state(session)
     snap.checked_at = time.monotonic()

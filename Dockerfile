@@ -1,0 +1,29 @@
+# The storefront_api image (docker-compose.yml builds it for the `migrate` and
+# `storefront_api` services). Later parts (Rasa, the action server, the dashboard) get images
+# of their own.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+# README.md is the package's long description (pyproject.toml), so the build needs it.
+COPY pyproject.toml README.md ./
+COPY storefront_api ./storefront_api
+RUN pip install .
+
+# Run as a user of its own. var/ holds what settings.py keeps on disk (the generated
+# SECRET_KEY, if none is given).
+RUN useradd --system --create-home --uid 10001 aisle \
+    && mkdir -p /app/var && chown aisle /app/var
+USER aisle
+ENV AISLE_VAR_DIR=/app/var \
+    HOST=0.0.0.0 \
+    PORT=8080
+
+EXPOSE 8080
+# Migrate (a no-op when the schema is current), then serve. Several containers or processes
+# share the load behind a proxy; --reuse-port lets processes of one container share the port.
+CMD ["sh", "-c", "python -m storefront_api migrate && exec python -m storefront_api serve --host 0.0.0.0 --reuse-port"]
