@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
                            echo=settings.log_sql)
         app[VIEW_EVENTS] = EventBuffer(app[DB], interval=settings.view_event_flush_seconds)
         app[VIEW_EVENTS].start()
+        await _warm_up(app[DB])
         yield
         await app[VIEW_EVENTS].stop()
         await app[DB].dispose()
@@ -54,6 +55,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
     if WEB_DIR.is_dir():
         app.router.add_static("/static", WEB_DIR, show_index=False)
     return app
+
+
+async def _warm_up(db: Database) -> None:
+    """Load the search snapshot before the first shopper waits for it."""
+    from .catalog.search import catalog_cache, catalog_snapshot
+    async with db.read() as session:
+        await catalog_cache(session)
+        await catalog_snapshot(session)
 
 
 async def healthz(request: web.Request) -> web.Response:
