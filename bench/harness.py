@@ -64,16 +64,17 @@ def server(command: list[str], health_url: str, env: dict | None = None, timeout
             proc.kill()
 
 
-def trivial_server():
+def trivial_server(workers: int = 1):
     port = free_port()
-    return port, server([PY, str(ROOT / "bench" / "trivial_server.py"), str(port)],
+    return port, server([PY, str(ROOT / "bench" / "trivial_server.py"), str(port), str(workers)],
                         f"http://127.0.0.1:{port}/hello")
 
 
-def storefront_server(database_url: str, var_dir: Path):
+def storefront_server(database_url: str, var_dir: Path, workers: int = 1):
     port = free_port()
     env = {"DATABASE_URL": database_url, "AISLE_VAR_DIR": str(var_dir), "PORT": str(port)}
-    return port, server([PY, "-m", "storefront_api", "serve", "--quiet"],
+    return port, server([PY, "-m", "storefront_api", "serve", "--quiet",
+                         "--workers", str(workers)],
                         f"http://127.0.0.1:{port}/healthz", env=env)
 
 

@@ -1,14 +1,16 @@
 """Search and add-to-cart under concurrent HTTP load, on SQLite and PostgreSQL.
 
-    python bench/search_and_cart.py [--products 100000] [--concurrency 8] [--requests 3000]
+    python bench/search_and_cart.py [--products 100000] [--concurrency 1,4,8] [--workers 2]
 
 For each database: seed N products (reused between runs when already there), start
 storefront_api in its own process, then from this process send
 - searches: a product word plus two filters (colour and a price ceiling, or a size and
   in-stock), varied over the catalog's own types and colours;
-- add-to-cart: one cart per simulated shopper, a random in-stock variant, quantity 1;
-and the same load against a trivial aiohttp handler. Three rounds each; medians reported,
-with requests/s as a ratio of the trivial handler's.
+- add-to-cart: 200 carts, a random in-stock variant, quantity 1;
+and the same load against a trivial aiohttp handler run with as many processes (1 on
+SQLite, the embedded single-writer default; 2 on PostgreSQL, one per core). For each
+client concurrency, three rounds; the median round is reported, with requests/s as a ratio
+of the trivial handler's in the same round set.
 """
 
 from __future__ import annotations
@@ -109,44 +111,54 @@ def new_carts(base: str, n: int) -> list[str]:
     return tokens
 
 
-def bench_database(label: str, url: str, args) -> dict:
+def _round(label: str, base: str, trivial: str, urls: list[str], variants: list[int],
+           concurrency: int, requests: int, seed: int) -> dict:
+    """One round at one concurrency: the floor, then search, then add-to-cart."""
+    carts = new_carts(base, 200)
+    rng = random.Random(seed)
+    picks = [(carts[i % len(carts)], rng.choice(variants)) for i in range(requests + 100)]
+    out = {
+        "trivial_get": run_load(lambda i: ("GET", trivial, None),
+                                concurrency=concurrency, total=requests),
+        "search": run_load(lambda i: ("GET", urls[(i + seed * 97) % len(urls)], None),
+                           concurrency=concurrency, total=requests),
+        "trivial_post": run_load(lambda i: ("POST", trivial, {"variant_id": 1, "quantity": 1}),
+                                 concurrency=concurrency, total=requests),
+        "add_to_cart": run_load(
+            lambda i: ("POST", f"{base}/api/carts/{picks[i][0]}/items",
+                       {"variant_id": picks[i][1], "quantity": 1}),
+            concurrency=concurrency, total=requests, ok_status=(201,)),
+    }
+    log(f"[{label}] c={concurrency} round {seed + 1}: search p95 "
+        f"{out['search'].pct(0.95):.1f} ms, {out['search'].rps:.0f}/s; add-to-cart p95 "
+        f"{out['add_to_cart'].pct(0.95):.1f} ms, {out['add_to_cart'].rps:.0f}/s")
+    return out
+
+
+def bench_database(label: str, url: str, args, workers: int) -> dict:
     log(f"[{label}] preparing {args.products:,} products")
     prepare(url, args.products)
     types, colors, sizes, variants = asyncio.run(_vocabulary(url))
     out: dict = {}
     with tempfile.TemporaryDirectory() as var_dir:
-        port, srv = storefront_server(url, Path(var_dir))
-        with srv:
+        port, srv = storefront_server(url, Path(var_dir), workers=workers)
+        tport, tsrv = trivial_server(workers=workers)
+        with srv, tsrv:
             base = f"http://127.0.0.1:{port}"
+            trivial = f"http://127.0.0.1:{tport}/hello"
             urls = search_urls(base, types, colors, sizes)
-            tport, tsrv = trivial_server()
-            with tsrv:
-                trivial = f"http://127.0.0.1:{tport}/hello"
-                rounds = {"trivial": [], "search": [], "add_to_cart": [], "trivial_post": []}
+            for concurrency in args.concurrency:
+                runs: dict[str, list] = {}
                 for r in range(args.rounds):
-                    log(f"[{label}] round {r + 1}/{args.rounds}: trivial, search, add-to-cart")
-                    rounds["trivial"].append(run_load(
-                        lambda i: ("GET", trivial, None),
-                        concurrency=args.concurrency, total=args.requests))
-                    rounds["search"].append(run_load(
-                        lambda i: ("GET", urls[i % len(urls)], None),
-                        concurrency=args.concurrency, total=args.requests))
-                    carts = new_carts(base, 200)
-                    rng = random.Random(r)
-                    picks = [(carts[i % len(carts)], rng.choice(variants))
-                             for i in range(args.requests + 100)]
-                    rounds["add_to_cart"].append(run_load(
-                        lambda i: ("POST", f"{base}/api/carts/{picks[i][0]}/items",
-                                   {"variant_id": picks[i][1], "quantity": 1}),
-                        concurrency=args.concurrency, total=args.requests, ok_status=(201,)))
-                    rounds["trivial_post"].append(run_load(
-                        lambda i: ("POST", trivial, {"variant_id": 1, "quantity": 1}),
-                        concurrency=args.concurrency, total=args.requests))
-    for name, runs in rounds.items():
-        out[name] = median_of(runs)
-    out["search"]["rps_ratio_to_trivial"] = round(out["search"]["rps"] / out["trivial"]["rps"], 3)
-    out["add_to_cart"]["rps_ratio_to_trivial"] = round(
-        out["add_to_cart"]["rps"] / out["trivial_post"]["rps"], 3)
+                    for name, result in _round(label, base, trivial, urls, variants,
+                                               concurrency, args.requests, r).items():
+                        runs.setdefault(name, []).append(result)
+                summary = {name: median_of(results) for name, results in runs.items()}
+                summary["search"]["rps_ratio_to_trivial"] = round(
+                    summary["search"]["rps"] / summary["trivial_get"]["rps"], 3)
+                summary["add_to_cart"]["rps_ratio_to_trivial"] = round(
+                    summary["add_to_cart"]["rps"] / summary["trivial_post"]["rps"], 3)
+                out[f"concurrency_{concurrency}"] = summary
     return out
 
 
@@ -154,9 +166,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--products", type=int, default=100_000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=lambda v: [int(c) for c in v.split(",")],
+                        default=[1, 4, 8], help="comma-separated client connection counts")
+    parser.add_argument("--requests", type=int, default=1500, help="requests per run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sqlite-workers", type=int, default=1,
+                        help="server processes on SQLite (the embedded, single-writer default)")
+    parser.add_argument("--pg-workers", type=int, default=2,
+                        help="server processes on PostgreSQL (one per core)")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     from databases import POSTGRES_URL  # tests/databases.py
@@ -170,12 +187,17 @@ def main() -> int:
     if args.only:
         targets = {args.only: targets[args.only]}
     results = {"products": args.products, "concurrency": args.concurrency,
-               "requests_per_round": args.requests, "rounds": args.rounds}
+               "requests_per_run": args.requests, "rounds": args.rounds,
+               "server_workers": {"sqlite": args.sqlite_workers,
+                                  "postgresql": args.pg_workers},
+               "search_query": "a product word plus two filters (colour + price ceiling, "
+                               "or size + in stock)"}
     for label, url in targets.items():
         if label == "postgresql" and not _ensure_pg_database(url):
             results[label] = {"skipped": "PostgreSQL unreachable on 127.0.0.1:5432"}
             continue
-        results[label] = bench_database(label, url, args)
+        workers = args.sqlite_workers if label == "sqlite" else args.pg_workers
+        results[label] = bench_database(label, url, args, workers)
     write_result("search_and_cart", results)
     return 0
 

@@ -30,9 +30,14 @@ async def _seed(settings: Settings, args) -> dict:
     from .pricing.demo_pricing import seed_pricing
     db = Database(settings.database_url)
     try:
+        counts = {}
+        if not args.pricing_only:  # first: it refuses a database that has a catalog already
+            counts = await seed_catalog(db, args.products, seed=args.seed,
+                                        currency=settings.currency, reset=args.reset,
+                                        progress=_progress)
         await seed_pricing(db, currency=settings.currency, tax_rates=settings.tax_rates)
-        return await seed_catalog(db, args.products, seed=args.seed, currency=settings.currency,
-                                  reset=args.reset, progress=_progress)
+        _progress("shipping zones and rates, tax rates and demo promo codes are in place")
+        return counts
     finally:
         await db.dispose()
 
@@ -41,8 +46,8 @@ def cmd_seed(settings: Settings, args) -> int:
     from .migrations import upgrade
     upgrade(settings.database_url)
     started = time.perf_counter()
-    print(f"seeding {args.products:,} demo products into {_safe_url(settings.database_url)}",
-          flush=True)
+    what = "pricing rules" if args.pricing_only else f"{args.products:,} demo products"
+    print(f"seeding {what} into {_safe_url(settings.database_url)}", flush=True)
     try:
         counts = asyncio.run(_seed(settings, args))
     except ValueError as exc:
@@ -129,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--products", type=int, default=2000)
     seed.add_argument("--seed", type=int, default=42, help="random seed (same seed, same shop)")
     seed.add_argument("--reset", action="store_true", help="replace an existing catalog")
+    seed.add_argument("--pricing-only", action="store_true",
+                      help="only the default shipping zones, rates, tax rates and promo codes "
+                           "(for a shop whose catalog comes from import-catalog)")
     imp = sub.add_parser("import-catalog", help="import a Shopify product CSV")
     imp.add_argument("file")
     args = parser.parse_args(argv)

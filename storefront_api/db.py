@@ -7,6 +7,7 @@ failing with "database is locked" when a read lock is upgraded.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -48,7 +49,11 @@ def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+        # PostgreSQL's default cost of a random read assumes spinning disks, and then its
+        # planner scans the whole search table instead of the full-text GIN index (measured:
+        # 17 ms against 5 ms for a 6 % match). These connections assume SSD-like storage.
+        connect_args={"server_settings": {"random_page_cost": "1.1"}},
     )
 
 
@@ -86,6 +91,10 @@ class Database:
         self._writer = async_sessionmaker(
             self.engine.execution_options(write=True), expire_on_commit=False
         )
+        # SQLite has one writer at a time; queueing this process's writers here, instead of
+        # letting them meet SQLite's busy handler (which sleeps 1-100 ms between tries),
+        # keeps write latency flat under concurrency. (Other processes still use the file lock.)
+        self._write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -95,9 +104,13 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed on success, rolled back on any error."""
-        async with self._writer() as session:
-            async with session.begin():
+        if not self.is_sqlite:
+            async with self._writer() as session, session.begin():
                 yield session
+            return
+        lock = self._write_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock, self._writer() as session, session.begin():
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -102,7 +102,7 @@ class ApiRoutes:
 def validation_problem(exc: ValidationError, where: str) -> Problem:
     errors = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in err["loc"]) or where
+        loc = ".".join(str(part) for part in err["loc"]) or "(all)"
         errors.append({"field": loc, "message": err["msg"]})
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return Problem(422, "Invalid request", f"Invalid {where}: {summary}",

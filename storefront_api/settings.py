@@ -67,7 +67,13 @@ class Settings:
         default_db = f"sqlite+aiosqlite:///{var_dir / 'shop.db'}"
         tax_rates = dict(DEFAULT_TAX_RATES)
         if env.get("TAX_RATES"):
-            tax_rates.update({k.upper(): int(v) for k, v in json.loads(env["TAX_RATES"]).items()})
+            try:
+                tax_rates.update({k.upper(): int(v)
+                                  for k, v in json.loads(env["TAX_RATES"]).items()})
+            except (ValueError, AttributeError, TypeError) as exc:
+                raise SystemExit(
+                    "TAX_RATES must be a JSON object of country code to basis points, "
+                    f'e.g. TAX_RATES=\'{{"DE": 1900, "US": 0}}\' ({exc})') from None
         port = int(env.get("PORT", "8080"))
         values = dict(
             database_url=env.get("DATABASE_URL", default_db),

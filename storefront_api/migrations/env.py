@@ -13,7 +13,15 @@ from storefront_api import models
 target_metadata = models.Base.metadata
 
 
+MIGRATION_LOCK = 7_355_608  # any constant: serialises concurrent `migrate` runs on PostgreSQL
+
+
 def _run(connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Several replicas may start at once on an empty database: one migrates, the others
+        # wait here and then find the schema current. (SQLite serialises on its file lock.)
+        connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+        connection.commit()  # the lock is the session's; alembic opens its own transaction
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

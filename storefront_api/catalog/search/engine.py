@@ -219,12 +219,18 @@ async def _full_text(session: AsyncSession, terms: list[str], any_term: bool,
     joiner = " | " if any_term else " & "
     query, title_query = joiner.join(parts), joiner.join(
         p + ("A" if p.endswith(":*") else ":A") for p in parts)
-    sql = ("SELECT id FROM product_search WHERE search_vector @@ to_tsquery('english', ${})"
-           " ORDER BY id")
     if not want_title:
-        return _Matched((await _fetch_id_lists(session, [], [sql.format(1)], [query]))[0], None)
-    ids, titles = await _fetch_id_lists(session, [], [sql.format(1), sql.format(2)],
-                                        [query, title_query])
+        sql = ("SELECT id FROM product_search WHERE search_vector @@ to_tsquery('english', $1)"
+               " ORDER BY id")
+        return _Matched((await _fetch_id_lists(session, [], [sql], [query]))[0], None)
+    # One scan reads each matching tsvector once and answers both questions.
+    raw = await _driver(session)
+    ids, titles = await raw.fetchrow(
+        "SELECT array_agg(id ORDER BY id), array_agg(id ORDER BY id) FILTER"
+        " (WHERE search_vector @@ to_tsquery('english', $2)) FROM product_search"
+        " WHERE search_vector @@ to_tsquery('english', $1)", query, title_query)
+    ids = np.array(ids, dtype=np.int64) if ids else _NO_IDS
+    titles = np.array(titles, dtype=np.int64) if titles else _NO_IDS
     return _Matched(ids, _contains(titles, ids))
 
 

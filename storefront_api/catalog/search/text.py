@@ -34,15 +34,17 @@ def query_terms(q: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def singular(word: str) -> str:
-    """A crude singular, only to tell whether a plural is a known word (the index stems)."""
+def singulars(word: str) -> set[str]:
+    """Crude singulars ("hoodies" -> hoodie, hoody), only to tell whether a plural is a known
+    word: matching itself is done by the index's stemmer."""
+    out = set()
     if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
+        out.add(word[:-3] + "y")
     if word.endswith(("ses", "xes", "shes", "ches")):
-        return word[:-2]
+        out.add(word[:-2])
     if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        return word[:-1]
-    return word
+        out.add(word[:-1])
+    return out
 
 
 def _max_distance(word: str) -> int:
@@ -88,7 +90,8 @@ class Vocabulary:
         return vocab
 
     def knows(self, word: str) -> bool:
-        return word in self.frequency or singular(word) in self.frequency or word.isdigit()
+        return (word in self.frequency or word.isdigit()
+                or any(w in self.frequency for w in singulars(word)))
 
     def correct(self, word: str) -> str | None:
         """The best known word for a misspelt one, or None when nothing is close enough."""

@@ -1,0 +1,40 @@
+"""`make bench`: every benchmark, one after the other; results in bench/results/*.json.
+
+    python bench/run_all.py [--quick]
+
+--quick uses 20,000 products and fewer requests (a smoke run, minutes not tens of minutes).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(args: list[str]) -> int:
+    print(f"\n==> {' '.join(args)}", flush=True)
+    started = time.perf_counter()
+    code = subprocess.call([sys.executable, *args], cwd=HERE.parent)
+    print(f"<== {'ok' if code == 0 else f'failed ({code})'} in {time.perf_counter() - started:.0f} s",
+          flush=True)
+    return code
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv
+    products = "20000" if quick else "100000"
+    codes = [
+        run([str(HERE / "seed_catalog.py"), "--products", products]),
+        run([str(HERE / "search_and_cart.py"), "--products", products]
+            + (["--requests", "400", "--rounds", "1"] if quick else [])),
+    ]
+    print(f"\nresults in {HERE / 'results'}")
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
