@@ -24,10 +24,11 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 def _domain_routes():
     from .cart.routes import routes as cart
     from .catalog.routes import routes as catalog
+    from .checkout.routes import routes as checkout
     from .customers.routes import routes as customers
     from .events.routes import routes as events
     from .pricing.routes import routes as pricing
-    return [catalog, cart, customers, pricing, events]
+    return [catalog, cart, checkout, customers, pricing, events]
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web.Application:

@@ -8,3 +8,11 @@ from .db import Base  # noqa: F401
 from .events.models import Event  # noqa: F401
 from .pricing.models import (PromoCode, ShippingRate, ShippingZone,  # noqa: F401
                              ShippingZoneCountry, TaxRate)
+from .aftersales.models import ReturnLine, ReturnRequest  # noqa: F401
+from .catalog.models import StockReservation  # noqa: F401
+from .checkout.models import Checkout  # noqa: F401
+from .fulfilment.models import BackInStockSubscription, Shipment, TrackingEvent  # noqa: F401
+from .orders.models import Order, OrderLine, OrderStatusChange  # noqa: F401
+from .outbox.models import OutboxMessage  # noqa: F401
+from .payments.models import PaymentEvent, Refund  # noqa: F401
+from .support.models import SupportTicket  # noqa: F401

@@ -38,6 +38,16 @@ def _secret_key(var_dir: Path) -> str:
     return key
 
 
+def _whole_days(raw: str, name: str) -> int:
+    try:
+        days = int(raw)
+    except ValueError:
+        days = -1
+    if not 0 <= days <= 3650:
+        raise SystemExit(f"{name} must be a whole number of days from 0 to 3650, not {raw!r}")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -58,7 +68,17 @@ class Settings:
     tax_rates: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TAX_RATES))
     db_pool_size: int = 10
     view_event_flush_seconds: float = 0.25
+    checkout_minutes: int = 30  # how long a payment link (and its stock hold) lasts
     log_sql: bool = False
+    # Orders, fulfilment, outbox (issue 3)
+    mail_from: str = ""  # "Shop <orders@example.com>"; empty: SHOP_NAME <orders@storefront host>
+    outbox_poll_seconds: float = 1.0  # 0 disables this process's outbox sender
+    order_lookups_per_minute: int = 20  # per client, GET /api/orders/{number} and tracking
+    trust_proxy: bool = False  # take the client address from X-Forwarded-For (last hop)
+    # Addresses of our own services (the action server): their lookups are limited per
+    # conversation (X-Conversation-Id), not per address, since every chat shopper shares it.
+    trusted_clients: tuple[str, ...] = ()
+    return_window_days: int = 30  # returns accepted this many days after delivery
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -94,7 +114,16 @@ class Settings:
             tax_rates=tax_rates,
             db_pool_size=int(env.get("DB_POOL_SIZE", "10")),
             view_event_flush_seconds=float(env.get("VIEW_EVENT_FLUSH_SECONDS", "0.25")),
+            checkout_minutes=int(env.get("CHECKOUT_MINUTES", "30")),
             log_sql=env.get("LOG_SQL", "") == "1",
+            mail_from=env.get("MAIL_FROM", ""),
+            outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", "1")),
+            order_lookups_per_minute=int(env.get("ORDER_LOOKUPS_PER_MINUTE", "20")),
+            trust_proxy=env.get("TRUST_PROXY", "") == "1",
+            trusted_clients=tuple(part.strip() for part in
+                                  env.get("TRUSTED_CLIENTS", "").split(",") if part.strip()),
+            return_window_days=_whole_days(env.get("RETURN_WINDOW_DAYS", "30"),
+                                           "RETURN_WINDOW_DAYS"),
         )
         values.update(overrides)
         return cls(**values)

@@ -99,6 +99,13 @@ def _ensure_open(cart: Cart) -> None:
                        type="cart-converted")
 
 
+async def mark_converted(session: AsyncSession, cart_id: int) -> None:
+    """The cart became an order: it is kept (readable) but no longer changes."""
+    cart = await session.get(Cart, cart_id)
+    if cart is not None:
+        cart.status, cart.updated_at = "converted", utcnow()
+
+
 def _touch(cart: Cart, ctx: EventContext) -> None:
     cart.updated_at = utcnow()
     # A cart started on the web page and continued in the chat gets joined to the conversation.

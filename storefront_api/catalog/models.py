@@ -147,6 +147,9 @@ class SearchState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger)
     rebuilt_version: Mapped[int] = mapped_column(BigInteger)
+    # the version at which product text last changed: cached text matches older than it
+    # are stale (stock and price changes do not touch it)
+    text_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class SearchFacetValue(Base):
@@ -159,3 +162,20 @@ class SearchFacetValue(Base):
     label: Mapped[str] = mapped_column(String(60))
     bit: Mapped[int] = mapped_column(BigInteger)
     position: Mapped[int] = mapped_column(Integer)
+
+
+class StockReservation(Base):
+    """Units of a variant held for an open checkout; released when it expires or fails,
+    consumed when the order is created. Available stock = stock - active reservations."""
+
+    __tablename__ = "stock_reservations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checkout_id: Mapped[int] = mapped_column(ForeignKey("checkouts.id", ondelete="CASCADE"),
+                                             index=True)  # who holds them
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|released|consumed
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_stock_reservations_variant_status", "variant_id", "status"),)

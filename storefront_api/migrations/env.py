@@ -16,6 +16,11 @@ target_metadata = models.Base.metadata
 MIGRATION_LOCK = 7_355_608  # any constant: serialises concurrent `migrate` runs on PostgreSQL
 
 
+def _include(obj, name, type_, reflected, compare_to) -> bool:
+    """Leave the full-text tables (FTS5 virtual tables and their shadows) to migration 0002."""
+    return not (type_ == "table" and name and name.startswith(("product_fts", "product_trigram")))
+
+
 def _run(connection) -> None:
     if connection.dialect.name == "postgresql":
         # Several replicas may start at once on an empty database: one migrates, the others
@@ -26,6 +31,7 @@ def _run(connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=_include,
         compare_type=True,
     )
     with context.begin_transaction():

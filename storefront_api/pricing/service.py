@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -292,3 +292,9 @@ def as_utc_naive(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         return moment
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+async def mark_promo_used(session: AsyncSession, promo_id: int) -> None:
+    """Count one use of a code by a paid order (atomic, whatever runs concurrently)."""
+    await session.execute(update(PromoCode).where(PromoCode.id == promo_id)
+                          .values(times_used=PromoCode.times_used + 1))

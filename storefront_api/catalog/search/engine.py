@@ -14,7 +14,9 @@ then any of the words instead of all of them.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +115,7 @@ def forget_cached_catalog() -> None:
     """Drop this process's cached category tree, vocabulary and snapshot (after a re-index)."""
     _caches.clear()
     _snapshots.clear()
+    _match_cache.__init__(_match_cache.max_ids)
 
 
 async def catalog_snapshot(session: AsyncSession) -> Snapshot:
@@ -200,8 +203,47 @@ def _contains(sorted_haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
     return sorted_haystack[where] == needles
 
 
+class _MatchCache:
+    """Recent text matches of this process, valid while no product's text changes (stock and
+    price changes keep them). Popular searches then cost no database round trip at all.
+    Bounded by the number of ids held, not of entries."""
+
+    def __init__(self, max_ids: int):
+        self.max_ids = max_ids
+        self._entries: OrderedDict[tuple, _Matched] = OrderedDict()
+        self._ids = 0
+
+    def get(self, key: tuple) -> _Matched | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple, matched: _Matched) -> None:
+        if not self.max_ids or len(matched.ids) > self.max_ids // 4:
+            return
+        self._entries[key] = matched
+        self._ids += len(matched.ids)
+        while self._ids > self.max_ids:
+            _key, old = self._entries.popitem(last=False)
+            self._ids -= len(old.ids)
+
+
+_match_cache = _MatchCache(int(os.environ.get("SEARCH_MATCH_CACHE_IDS", "2000000")))
+
+
 async def _full_text(session: AsyncSession, terms: list[str], any_term: bool,
-                     vocabulary: Vocabulary, want_title: bool) -> _Matched:
+                     vocabulary: Vocabulary, want_title: bool, text_version: int) -> _Matched:
+    key = (str(session.bind.url), text_version, tuple(terms), any_term, want_title)
+    cached = _match_cache.get(key)
+    if cached is None:
+        cached = await _full_text_query(session, terms, any_term, vocabulary, want_title)
+        _match_cache.put(key, cached)
+    return cached
+
+
+async def _full_text_query(session: AsyncSession, terms: list[str], any_term: bool,
+                           vocabulary: Vocabulary, want_title: bool) -> _Matched:
     # The last word may still be being typed: match it as a prefix unless it is a known word.
     prefix = not any_term and not vocabulary.knows(terms[-1])
     if session.bind.dialect.name == "sqlite":
@@ -436,14 +478,17 @@ async def _matching_rows(session, snap: Snapshot, cache: _Cache, terms: list[str
     corrected = cache.vocabulary.correct_all(terms)
     best = corrected or terms
     relaxed = {"relaxed": True, "corrected": " ".join(best) if best != terms else None}
-    attempts = [(lambda: _full_text(session, terms, False, cache.vocabulary, want_title), {})]
+    version = snap.text_version
+    attempts = [(lambda: _full_text(session, terms, False, cache.vocabulary, want_title,
+                                    version), {})]
     if corrected and corrected != terms:
         attempts.append((lambda: _full_text(session, corrected, False, cache.vocabulary,
-                                             want_title), {"corrected": " ".join(corrected)}))
+                                             want_title, version),
+                         {"corrected": " ".join(corrected)}))
     attempts.append((lambda: _partial_words(session, best), relaxed))
     if len(best) > 1:
-        attempts.append((lambda: _full_text(session, best, True, cache.vocabulary, want_title),
-                         relaxed))
+        attempts.append((lambda: _full_text(session, best, True, cache.vocabulary, want_title,
+                                            version), relaxed))
     for attempt, note in attempts:
         matched = await attempt()
         ids = matched.ids

@@ -101,16 +101,19 @@ async def _assign_bits(session: AsyncSession, full: bool) -> None:
                 {"pos": position, "f": facet, "v": value})
 
 
-async def _next_version(session: AsyncSession, full: bool) -> int:
+async def _next_version(session: AsyncSession, *, full: bool, text_changed: bool) -> int:
     await session.execute(text("UPDATE search_state SET version = version + 1 WHERE id = 1"))
     if full:
         await session.execute(text("UPDATE search_state SET rebuilt_version = version WHERE id = 1"))
+    if full or text_changed:
+        await session.execute(text("UPDATE search_state SET text_version = version WHERE id = 1"))
     return (await session.execute(text("SELECT version FROM search_state WHERE id = 1"))).scalar_one()
 
 
-async def _project(session: AsyncSession, ids: list[int] | None) -> None:
+async def _project(session: AsyncSession, ids: list[int] | None, *,
+                   text_changed: bool = True) -> None:
     """Rewrite the projection rows (all, or of ``ids``) under a new version."""
-    version = await _next_version(session, full=ids is None)
+    version = await _next_version(session, full=ids is None, text_changed=text_changed)
     if ids is None:
         await session.execute(text("DELETE FROM product_search"))
         await session.execute(text(_PROJECTION_SQL.format(variant_where="", product_where="")),
@@ -170,13 +173,17 @@ async def _full_text_postgres(session: AsyncSession, ids: list[int] | None) -> N
         await session.execute(text(_PG_VECTOR_SQL.format(where=f"WHERE p.id IN ({marks})")))
 
 
-async def reindex_products(session: AsyncSession, product_ids: Iterable[int]) -> None:
-    """Re-index some products inside the caller's transaction (after edits or stock changes)."""
+async def reindex_products(session: AsyncSession, product_ids: Iterable[int], *,
+                           text_changed: bool = True) -> None:
+    """Re-index some products inside the caller's transaction. After stock or price changes
+    only (``text_changed=False``) the full-text index and cached text matches stay valid."""
     ids = sorted(set(product_ids))
     if not ids:
         return
     await _assign_bits(session, full=False)
-    await _project(session, ids)
+    await _project(session, ids, text_changed=text_changed)
+    if not text_changed:
+        return
     if session.bind.dialect.name == "sqlite":
         await _full_text_sqlite(session, ids)
     else:

@@ -24,6 +24,7 @@ _COLUMNS = ("id, category_id, min_price, rating, rating_count, created_at, in_st
 @dataclass
 class Snapshot:
     version: int
+    text_version: int         # cached text matches are valid while this stays the same
     checked_at: float
     position: np.ndarray      # product id -> row (-1: unknown)
     ids: np.ndarray
@@ -74,21 +75,22 @@ def _arrays(rows: list) -> dict[str, np.ndarray]:
     }
 
 
-async def _state(session: AsyncSession) -> tuple[int, int]:
+async def _state(session: AsyncSession) -> tuple[int, int, int]:
     row = (await session.execute(text(
-        "SELECT version, rebuilt_version FROM search_state WHERE id = 1"))).one()
-    return int(row[0]), int(row[1])
+        "SELECT version, rebuilt_version, text_version FROM search_state WHERE id = 1"))).one()
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 async def load(session: AsyncSession) -> Snapshot:
-    version, _rebuilt = await _state(session)
+    version, _rebuilt, text_version = await _state(session)
     rows = (await session.execute(text(
         f"SELECT {_COLUMNS} FROM product_search ORDER BY id"))).all()
     arrays = _arrays(rows)
     size = int(arrays["ids"].max()) + 1 if len(rows) else 1
     position = np.full(size, -1, dtype=np.int64)
     position[arrays["ids"]] = np.arange(len(rows))
-    return Snapshot(version=version, checked_at=time.monotonic(), position=position, **arrays)
+    return Snapshot(version=version, text_version=text_version, checked_at=time.monotonic(),
+                    position=position, **arrays)
 
 
 def due(snap: Snapshot) -> bool:
@@ -100,7 +102,7 @@ async def refresh(session: AsyncSession, snap: Snapshot) -> Snapshot:
     """The same snapshot if nothing changed, else one that includes the changes."""
     if not due(snap):
         return snap
-    version, rebuilt = await _state(session)
+    version, rebuilt, text_version = await _state(session)
     snap.checked_at = time.monotonic()
     if version == snap.version:
         return snap
@@ -116,5 +118,5 @@ async def refresh(session: AsyncSession, snap: Snapshot) -> Snapshot:
     for name, values in changed.items():
         if name != "ids":
             getattr(snap, name)[where] = values
-    snap.version = version
+    snap.version, snap.text_version = version, text_version
     return snap

@@ -1,0 +1,72 @@
+"""Checkout HTTP routes: start a checkout (the payment link), read where it stands."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..app_keys import DB, SETTINGS
+from ..customers.service import is_valid_email, normalise_email
+from ..events.service import EventContext
+from ..orders import service as orders
+from ..problems import Problem
+from ..routing import ApiRoutes, json_response
+from .address import Address
+from .service import CheckoutRequest, checkout_by_token, checkout_document, start_checkout
+
+routes = ApiRoutes("checkout")
+
+
+class CheckoutInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=274, description="where the confirmation goes")
+    shipping_address: Address
+    shipping_method: str = Field(pattern=r"^[a-z_]{1,20}$",
+                                 description="standard | express | pickup")
+    promo_code: str | None = Field(None, min_length=1, max_length=40)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        email = normalise_email(value)
+        if not is_valid_email(email):
+            raise ValueError("not a valid email address")
+        return email
+
+
+def _gateway(request: web.Request):
+    from .. import app_keys
+    from ..payments.gateway import gateway_for
+    key = getattr(app_keys, "PAYMENT_GATEWAY", None)
+    if key is not None and key in request.app:
+        return request.app[key]
+    return gateway_for(request.app[SETTINGS])
+
+
+@routes.post("/api/carts/{token}/checkout", summary="Check out: the summary and a payment link",
+             body=CheckoutInput, status=201, errors=(400, 404, 409, 410, 422, 502))
+async def post_checkout(request: web.Request, body: CheckoutInput) -> web.Response:
+    """Validates the address for its country, the shipping method for that country, the
+    promo code and the stock; holds the stock for CHECKOUT_MINUTES; returns the summary
+    (lines, shipping, discount, tax, total) and the payment link. Asking again with the
+    same cart and details returns the same open link."""
+    checkout = await start_checkout(
+        request.app[DB], _gateway(request), request.app[SETTINGS], request.match_info["token"],
+        CheckoutRequest(email=body.email, address=body.shipping_address,
+                        shipping_method=body.shipping_method, promo_code=body.promo_code),
+        EventContext.from_request(request))
+    return json_response(checkout_document(checkout), status=201)
+
+
+@routes.get("/api/checkouts/{token}", summary="Where a checkout stands (open, completed...)",
+            errors=(404,))
+async def get_checkout(request: web.Request) -> web.Response:
+    """``completed`` carries the order number; ``expired`` and ``failed`` carry the reason
+    (a new checkout on the same cart gives a new link)."""
+    async with request.app[DB].read() as session:
+        checkout = await checkout_by_token(session, request.match_info["token"])
+        if checkout is None:
+            raise Problem(404, "Not found", "No checkout with this token.", type="not-found")
+        order = await orders.order_for_checkout(session, checkout.id)
+    return json_response(checkout_document(checkout, order.number if order else None))
