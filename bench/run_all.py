@@ -31,6 +31,8 @@ def main() -> int:
         run([str(HERE / "seed_catalog.py"), "--products", products]),
         run([str(HERE / "search_and_cart.py"), "--products", products]
             + (["--requests", "400", "--rounds", "1"] if quick else [])),
+        run([str(HERE / "checkout_orders.py")]
+            + (["--orders", "60", "--rounds", "1", "--concurrency", "4"] if quick else [])),
     ]
     print(f"\nresults in {HERE / 'results'}")
     return 0 if all(code == 0 for code in codes) else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -9,10 +10,15 @@ from aiohttp import web
 from sqlalchemy import text
 
 from . import openapi
-from .app_keys import DB, SETTINGS, VIEW_EVENTS
+from .access_log import RedactingAccessLogger
+from .checkout.sweeper import run_sweeper
+from .app_keys import DB, OUTBOX, PAYMENT_GATEWAY, SETTINGS, VIEW_EVENTS
 from .db import Database
 from .events.service import EventBuffer
 from .migrations import upgrade_async
+from .outbox.dispatcher import OutboxDispatcher
+from .payments.gateway import gateway_for
+from .payments.pages import register_pages
 from .problems import problem_middleware
 from .routing import json_response
 from .settings import Settings
@@ -22,13 +28,19 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 
 
 def _domain_routes():
+    from .aftersales.routes import routes as aftersales
     from .cart.routes import routes as cart
     from .catalog.routes import routes as catalog
     from .checkout.routes import routes as checkout
     from .customers.routes import routes as customers
     from .events.routes import routes as events
+    from .fulfilment.routes import routes as fulfilment
+    from .orders.routes import routes as orders
+    from .payments.routes import routes as payments
     from .pricing.routes import routes as pricing
-    return [catalog, cart, checkout, customers, pricing, events]
+    from .support.routes import routes as support
+    return [catalog, cart, checkout, payments, orders, fulfilment, customers, pricing, events,
+            aftersales, support]
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web.Application:
@@ -43,14 +55,29 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
                            echo=settings.log_sql)
         app[VIEW_EVENTS] = EventBuffer(app[DB], interval=settings.view_event_flush_seconds)
         app[VIEW_EVENTS].start()
+        app[OUTBOX] = OutboxDispatcher(app[DB], settings)  # OUTBOX_POLL_SECONDS=0: not here
+        app[OUTBOX].start()
         await _warm_up(app[DB])
         yield
+        await app[OUTBOX].stop()
         await app[VIEW_EVENTS].stop()
         await app[DB].dispose()
 
+    async def payment_gateway(app: web.Application):
+        app[PAYMENT_GATEWAY] = gateway_for(settings)
+        stop = asyncio.Event()
+        sweeper = asyncio.get_running_loop().create_task(
+            run_sweeper(app[DB], app[PAYMENT_GATEWAY], stop))  # unpaid checkouts expire
+        yield
+        stop.set()
+        await sweeper
+        await app[PAYMENT_GATEWAY].close()  # the Stripe client's HTTP connections
+
     app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(payment_gateway)
     app.router.add_get("/healthz", healthz)
     openapi.register(app)
+    register_pages(app)  # the test gateway's hosted payment page, /pay/{session_id}
     for routes in _domain_routes():
         routes.register(app)
     if WEB_DIR.is_dir():
@@ -82,4 +109,5 @@ def serve(settings: Settings, host: str, port: int, *, reuse_port: bool = False,
     """Run one server process (the schema must already be migrated)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     web.run_app(create_app(settings, migrate=False), host=host, port=port, reuse_port=reuse_port,
-                access_log=None if quiet else logging.getLogger("aiohttp.access"), print=None)
+                access_log=None if quiet else logging.getLogger("aiohttp.access"), print=None,
+                access_log_class=RedactingAccessLogger)  # no e-mails from lookup URLs in logs

@@ -64,7 +64,9 @@ def empty_url(request, tmp_path):
 
 @pytest.fixture
 def settings(shop_url, tmp_path) -> Settings:
-    return Settings.from_env(database_url=shop_url, var_dir=tmp_path, admin_token="test-admin")
+    # RASA_URL: a closed port, so chat notices of test orders never reach a real Rasa
+    return Settings.from_env(database_url=shop_url, var_dir=tmp_path, admin_token="test-admin",
+                             rasa_url="http://127.0.0.1:9")
 
 
 @pytest.fixture

@@ -99,6 +99,10 @@ def _ensure_open(cart: Cart) -> None:
                        type="cart-converted")
 
 
+async def is_converted(session: AsyncSession, cart_id: int) -> bool:
+    return await session.scalar(select(Cart.status).where(Cart.id == cart_id)) == "converted"
+
+
 async def mark_converted(session: AsyncSession, cart_id: int) -> None:
     """The cart became an order: it is kept (readable) but no longer changes."""
     cart = await session.get(Cart, cart_id)

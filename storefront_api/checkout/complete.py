@@ -10,6 +10,7 @@ confirmation e-mail and chat notice put in the outbox.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from ..catalog import inventory
 from ..catalog.search import reindex_products
 from ..catalog.models import Variant
 from ..events.service import EventContext
+from ..faults import crash_point
 from ..money import format_money
 from ..orders import service as orders
 from ..orders.models import Order
@@ -27,6 +29,8 @@ from ..outbox.service import enqueue_conversation_notice, enqueue_email
 from ..pricing import service as pricing
 from ..settings import Settings
 from .models import Checkout
+
+log = logging.getLogger("storefront_api.checkout")
 
 
 @dataclass
@@ -67,6 +71,12 @@ async def complete_checkout(session: AsyncSession, checkout: Checkout, *,
                           outcome=f"already completed: order {order.number if order else '?'}")
     quantities = _quantities(checkout)
     checkout.payment_reference = payment_reference
+    if await carts.is_converted(session, checkout.cart_id):
+        # A replaced checkout's old link was paid after another checkout of the same cart
+        # became an order: one cart, one order; this payment goes back.
+        return await _refund_instead(session, checkout, "this cart was already ordered",
+                                     "cart_already_ordered",
+                                     failure="paid after this cart was already ordered")
     try:
         await inventory.consume(session, checkout.id, quantities)
     except inventory.InsufficientStock as exc:
@@ -75,9 +85,12 @@ async def complete_checkout(session: AsyncSession, checkout: Checkout, *,
     order = await orders.create_order(session, checkout=checkout, summary=checkout.summary,
                                       payment_reference=payment_reference,
                                       ctx=_context(checkout))
+    await session.flush()
+    crash_point("order-created")  # fault tests: die with the order written but not committed
     if checkout.promo_code_id:
         await pricing.mark_promo_used(session, checkout.promo_code_id)
     await carts.mark_converted(session, checkout.cart_id)
+    await _close_siblings(session, checkout)
     await _reindex(session, quantities)
     from ..orders.emails import enqueue_confirmation
     await enqueue_confirmation(session, order, settings)
@@ -97,26 +110,52 @@ async def _reindex(session: AsyncSession, quantities: dict[int, int]) -> None:
     await reindex_products(session, product_ids, text_changed=False)
 
 
+async def _close_siblings(session: AsyncSession, checkout: Checkout) -> None:
+    """Other open checkouts of the same cart will not become orders: give their stock back."""
+    siblings = (await session.execute(select(Checkout).where(
+        Checkout.cart_id == checkout.cart_id, Checkout.id != checkout.id,
+        Checkout.status == "open"))).scalars()
+    for sibling in siblings:
+        await close_checkout(session, sibling, status="expired",
+                             reason="another checkout of this cart was paid")
+
+
 async def _sold_out_while_paying(session: AsyncSession, checkout: Checkout,
                                  exc: inventory.InsufficientStock) -> Completion:
-    """The payment arrived after the hold expired and someone else bought the last units:
-    no order; the caller refunds the payment and the shopper is told why."""
+    """The payment arrived after the hold expired and someone else bought the last units."""
+    return await _refund_instead(
+        session, checkout, f"{exc.variant.product_title} sold out while your payment was being "
+        "processed, after your reservation had expired", "sold_out",
+        failure=f"paid after {exc.variant.sku} sold out", sku=exc.variant.sku)
+
+
+async def _refund_instead(session: AsyncSession, checkout: Checkout, why: str, reason: str, *,
+                          failure: str, **entities) -> Completion:
+    """No order for this payment: the caller refunds it all and the shopper is told why."""
     checkout.status = "failed"
-    checkout.failure_reason = f"sold out while paying: {exc.variant.sku}"[:250]
+    checkout.failure_reason = failure[:250]
     await inventory.release(session, checkout.id)
     await enqueue_email(
-        session, to=checkout.email, tag="payment-refunded-sold-out",
+        session, to=checkout.email, tag=f"payment-refunded-{reason}",
         subject="We could not complete your order — your payment is being refunded",
-        text=(f"Sorry: {exc.variant.product_title} sold out while your payment was being "
-              f"processed, after your reservation had expired. We are refunding the full "
+        text=(f"Sorry: {why}. We are refunding the full "
               f"{format_money(checkout.total, checkout.currency)}; it reaches your account "
               "within a few days. Nothing else is needed from you."))
     if checkout.conversation_id:
         await enqueue_conversation_notice(
             session, conversation_id=checkout.conversation_id, intent="EXTERNAL_payment_failed",
-            entities={"reason": "sold_out", "sku": exc.variant.sku})
-    return Completion(None, refund_needed=True,
-                      outcome=f"paid after {exc.variant.sku} sold out: full refund")
+            entities={"reason": reason, **entities})
+    return Completion(None, refund_needed=True, outcome=f"{failure}: full refund")
+
+
+async def expire_quietly(gateway, session_id: str) -> None:
+    """Close a payment session at the gateway; one that is already closed or paid there is
+    fine (its webhook tells us what happened)."""
+    from ..payments.gateway import GatewayError
+    try:
+        await gateway.expire_session(session_id)
+    except GatewayError as exc:
+        log.info("could not expire payment session %s: %s", session_id, exc)
 
 
 async def close_checkout(session: AsyncSession, checkout: Checkout, *, status: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..app_keys import DB, SETTINGS
+from ..app_keys import DB, PAYMENT_GATEWAY, SETTINGS
 from ..customers.service import is_valid_email, normalise_email
 from ..events.service import EventContext
 from ..orders import service as orders
@@ -35,15 +35,6 @@ class CheckoutInput(BaseModel):
         return email
 
 
-def _gateway(request: web.Request):
-    from .. import app_keys
-    from ..payments.gateway import gateway_for
-    key = getattr(app_keys, "PAYMENT_GATEWAY", None)
-    if key is not None and key in request.app:
-        return request.app[key]
-    return gateway_for(request.app[SETTINGS])
-
-
 @routes.post("/api/carts/{token}/checkout", summary="Check out: the summary and a payment link",
              body=CheckoutInput, status=201, errors=(400, 404, 409, 410, 422, 502))
 async def post_checkout(request: web.Request, body: CheckoutInput) -> web.Response:
@@ -52,7 +43,7 @@ async def post_checkout(request: web.Request, body: CheckoutInput) -> web.Respon
     (lines, shipping, discount, tax, total) and the payment link. Asking again with the
     same cart and details returns the same open link."""
     checkout = await start_checkout(
-        request.app[DB], _gateway(request), request.app[SETTINGS], request.match_info["token"],
+        request.app[DB], request.app[PAYMENT_GATEWAY], request.app[SETTINGS], request.match_info["token"],
         CheckoutRequest(email=body.email, address=body.shipping_address,
                         shipping_method=body.shipping_method, promo_code=body.promo_code),
         EventContext.from_request(request))

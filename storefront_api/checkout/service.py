@@ -30,7 +30,7 @@ from ..payments.gateway import GatewayError, LineItem, PaymentGateway, PaymentRe
 from ..problems import Problem, conflict, unprocessable
 from ..settings import Settings
 from .address import Address
-from .complete import close_checkout
+from .complete import close_checkout, expire_quietly
 from .models import Checkout
 
 REUSE_MARGIN = timedelta(minutes=5)  # an open link closer than this to expiry is not reused
@@ -98,9 +98,10 @@ async def _open_checkouts(session: AsyncSession, cart_id: int) -> list[Checkout]
 
 
 async def _prepare(session: AsyncSession, token: str, request: CheckoutRequest,
-                   settings: Settings, gateway_name: str,
-                   ctx: EventContext) -> tuple[Checkout, bool]:
-    """Step 1. Returns the checkout and whether it is a reused, already-linked one."""
+                   settings: Settings, gateway_name: str, ctx: EventContext,
+                   replaced: list[str]) -> tuple[Checkout, bool]:
+    """Step 1. Returns the checkout and whether it is a reused, already-linked one; the
+    payment sessions of checkouts it replaced are added to ``replaced``."""
     cart = await carts.find_cart(session, token, for_update=True)
     if cart.status == "converted":
         raise conflict("This cart has already been checked out; start a new cart.",
@@ -122,6 +123,8 @@ async def _prepare(session: AsyncSession, token: str, request: CheckoutRequest,
             await inventory.reserve(session, old.id, _quantities(old.summary), old.expires_at)
             return old, True
         await close_checkout(session, old, status="expired", reason="replaced by a new checkout")
+        if old.gateway_session_id:
+            replaced.append(old.gateway_session_id)
     checkout = Checkout(
         token=secrets.token_urlsafe(24), cart_id=cart.id, customer_id=cart.customer_id,
         email=request.email, shipping_address=request.address.model_dump(),
@@ -157,7 +160,8 @@ def _quantities(summary: dict) -> dict[int, int]:
     return out
 
 
-def _payment_request(checkout: Checkout, settings: Settings) -> PaymentRequest:
+def payment_request(checkout: Checkout, settings: Settings) -> PaymentRequest:
+    """What the gateway is asked to charge for a checkout (also what the test page shows)."""
     summary = checkout.summary
     items = [LineItem(f"{l['title']} ({l['variant_title']})" if l["variant_title"] else l["title"],
                       l["unit_price"], l["quantity"]) for l in summary["lines"]]
@@ -192,12 +196,16 @@ def _discounted(items: list[LineItem], discount: int) -> list[LineItem]:
 
 async def start_checkout(db: Database, gateway: PaymentGateway, settings: Settings, token: str,
                          request: CheckoutRequest, ctx: EventContext) -> Checkout:
+    replaced: list[str] = []
     async with db.write() as session:
-        checkout, reused = await _prepare(session, token, request, settings, gateway.name, ctx)
+        checkout, reused = await _prepare(session, token, request, settings, gateway.name, ctx,
+                                          replaced)
+    for session_id in replaced:  # an old link must not be payable any more
+        await expire_quietly(gateway, session_id)
     if reused:
         return checkout
     try:
-        payment = await gateway.create_session(_payment_request(checkout, settings))
+        payment = await gateway.create_session(payment_request(checkout, settings))
     except GatewayError as exc:
         async with db.write() as session:
             failed = await session.get(Checkout, checkout.id)

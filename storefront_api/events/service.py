@@ -117,6 +117,7 @@ class EventBuffer:
         self._rows: list[dict[str, Any]] = []
         self._task: asyncio.Task | None = None
         self._flushing = asyncio.Lock()
+        self._stop = asyncio.Event()
 
     def add(self, name: str, ctx: EventContext, **fields) -> None:
         self._rows.append(event_row(name, ctx, **fields))
@@ -136,18 +137,19 @@ class EventBuffer:
                 self._rows[:0] = rows[-10 * self.max_rows:]
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.interval)
+            except asyncio.TimeoutError:
+                pass
             await self.flush()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Stop between flushes (never cancel a write mid-way), then write what is left."""
+        self._stop.set()
         if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await self._task
         await self.flush()

@@ -74,6 +74,10 @@ class PaymentGateway(Protocol):
         """The event as a dict, or InvalidWebhook."""
         ...
 
+    async def close(self) -> None:
+        """Release connections (on shutdown)."""
+        ...
+
 
 def gateway_for(settings: Settings) -> PaymentGateway:
     if settings.payment_gateway == "stripe":

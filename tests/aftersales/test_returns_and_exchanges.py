@@ -1,0 +1,249 @@
+"""Returns and exchanges: the shopper's request, the merchant's approve / reject / receive,
+partial refunds, the return window and the legal transitions."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pytest
+from aftersales_factories import (
+    ADMIN,
+    events_of,
+    exchangeable_pair,
+    make_order,
+    order_row,
+    outbox_for,
+    refunds_of,
+    stock_of,
+    token_for,
+)
+from cart_helpers import assert_problem, pick_variants
+from sqlalchemy import select
+
+from storefront_api.aftersales.service import refund_for_units
+from storefront_api.orders.models import OrderLine
+
+RMA = re.compile(r"RMA-[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}")
+
+
+async def ask_return(client, order, items, *, kind="return", expect=201, **extra):
+    body = {"email": order["email"], "kind": kind, "items": items, "reason": "Too small"}
+    resp = await client.post(f"/api/orders/{order['number']}/returns", json=body | extra,
+                             headers={"X-Conversation-Id": "conv-return"})
+    data = await resp.json()
+    assert resp.status == expect, data
+    return data
+
+
+async def admin(client, rma, action, expect=200, **body):
+    resp = await client.post(f"/api/admin/returns/{rma}/{action}", json=body, headers=ADMIN)
+    data = await resp.json()
+    assert resp.status == expect, data
+    return data
+
+
+async def returned_quantity(db, order_id) -> list[int]:
+    async with db.read() as session:
+        return list((await session.scalars(select(OrderLine.returned_quantity).where(
+            OrderLine.order_id == order_id).order_by(OrderLine.id))).all())
+
+
+async def test_return_one_of_two_units_is_a_partial_refund(client, db):
+    [variant] = await pick_variants(db, 1, min_stock=5)
+    stock = await stock_of(db, variant["id"])
+    order = await make_order(db, [(variant, 2)], status="delivered", shipping=500)
+    sku = variant["sku"]
+
+    created = await ask_return(client, order, [{"sku": sku.lower(), "quantity": 1}])
+    assert RMA.fullmatch(created["rma_number"]) and created["status"] == "requested"
+    assert created["items"] == [{"sku": sku, "title": f"Item {sku}", "quantity": 1,
+                                 "exchange_sku": None}]
+    [event] = await events_of(db, order["number"], "return_requested")
+    assert event.value == variant["price"] and event.properties["kind"] == "return"
+    assert event.conversation_id == "conv-return"
+
+    rma = created["rma_number"]
+    approved = await admin(client, rma, "approve", note="Use the prepaid label in the box.")
+    assert approved["status"] == "approved" and approved["note"].startswith("Use the")
+    received = await admin(client, rma, "receive")
+    assert received["status"] == "refunded"
+    assert received["refund"]["status"] == "succeeded"
+    assert received["refund"]["amount"]["amount"] == variant["price"]  # shipping kept
+    assert received["refund_amount"]["amount"] == variant["price"]
+    row = await order_row(db, order["number"])
+    assert (row.status, row.refunded) == ("delivered", variant["price"])
+    assert await returned_quantity(db, order["id"]) == [1]
+    assert await stock_of(db, variant["id"]) == stock - 1
+    [refund_event] = await events_of(db, order["number"], "refund")
+    assert refund_event.value == variant["price"]
+
+    second = await ask_return(client, order, [{"sku": sku, "quantity": 1}])
+    await admin(client, second["rma_number"], "approve")
+    await admin(client, second["rma_number"], "receive")
+    row = await order_row(db, order["number"])
+    assert (row.status, row.refunded) == ("refunded", 2 * variant["price"])
+    assert await stock_of(db, variant["id"]) == stock
+    assert len(await refunds_of(db, order["id"])) == 2
+    tags = [m["tag"] for m in await outbox_for(db, email=order["email"])]
+    assert tags.count("return-requested") == 2 and tags.count("refund-issued") == 2
+
+    resp = await client.get(f"/api/orders/{order['number']}/returns",
+                            params={"email": order["email"]})
+    listed = await resp.json()
+    assert [r["status"] for r in listed["returns"]] == ["refunded", "refunded"]
+    resp = await client.get(f"/api/orders/{order['number']}/refunds",
+                            params={"email": order["email"]})
+    refunds = await resp.json()
+    assert [(r["reason"], r["status"], r["amount"]["amount"], r["rma_number"])
+            for r in refunds["refunds"]] == [
+        ("return", "succeeded", variant["price"], rma),
+        ("return", "succeeded", variant["price"], second["rma_number"])]
+    assert refunds["refunded"]["amount"] == 2 * variant["price"]
+    assert refunds["order_status"] == "refunded"
+    assert all(r["created_at"] and r["updated_at"] for r in refunds["refunds"])
+
+
+def test_refunds_share_out_what_was_paid_without_drift():
+    # 3 units of 999, a 10 % code, 4.95 shipping, 19 % tax on goods and shipping
+    subtotal, discount, shipping = 2997, 300, 495
+    tax = (subtotal - discount + shipping) * 19 // 100
+    order = SimpleNamespace(subtotal=subtotal, discount=discount, shipping=shipping,
+                            total=subtotal - discount + shipping + tax)
+    parts = [refund_for_units(order, 999 * n, 999) for n in range(3)]
+    goods_paid = order.total * (subtotal - discount) // (subtotal - discount + shipping)
+    assert sum(parts) == goods_paid and max(parts) - min(parts) <= 1
+    assert refund_for_units(order, 0, 2997) == goods_paid
+
+
+@pytest.mark.parametrize("days,expect", [(29, 201), (31, 422)])
+async def test_the_return_window_counts_from_delivery(client, db, settings, days, expect):
+    [variant] = await pick_variants(db, 1, min_stock=3)
+    order = await make_order(db, [(variant, 1)], status="delivered", delivered_days_ago=days)
+    data = await ask_return(client, order, [{"sku": variant["sku"], "quantity": 1}],
+                            expect=expect)
+    if expect == 422:
+        closed = (date.today() - timedelta(days=days - settings.return_window_days))
+        assert data["type"].endswith("return-window-closed")
+        assert abs(date.fromisoformat(data["window_closed_on"]) - closed) <= timedelta(days=1)
+        assert data["window_closed_on"] in data["detail"]
+        assert not await events_of(db, order["number"], "return_requested")
+
+
+async def test_not_delivered_yet_is_a_409(client, db):
+    [variant] = await pick_variants(db, 1, min_stock=3)
+    for status in ("awaiting_preparation", "shipped"):
+        order = await make_order(db, [(variant, 1)], status=status)
+        resp = await client.post(f"/api/orders/{order['number']}/returns", json={
+            "email": order["email"], "kind": "return", "reason": "x",
+            "items": [{"sku": variant["sku"], "quantity": 1}]})
+        body = await resp.json()
+        assert_problem(resp.status, resp.content_type, body, 409)
+        assert body["type"].endswith("order-not-delivered")
+
+
+async def test_quantities_are_limited_to_what_is_left(client, db):
+    a, b = await pick_variants(db, 2, min_stock=3)
+    order = await make_order(db, [(a, 2), (b, 1)], status="delivered")
+    too_many = await ask_return(client, order, [{"sku": a["sku"], "quantity": 3}], expect=422)
+    assert too_many["type"].endswith("too-many-units") and too_many["returnable"] == 2
+    unknown = await ask_return(client, order, [{"sku": "NOT-IN-ORDER", "quantity": 1}],
+                               expect=422)
+    assert unknown["skus"] == ["NOT-IN-ORDER"] and a["sku"] in unknown["order_skus"]
+    first = await ask_return(client, order, [{"sku": a["sku"], "quantity": 2},
+                                             {"sku": b["sku"], "quantity": 1}])
+    again = await ask_return(client, order, [{"sku": a["sku"], "quantity": 1}], expect=422)
+    assert again["returnable"] == 0
+    await admin(client, first["rma_number"], "reject", note="Worn items cannot be returned.")
+    resp = await client.get(f"/api/orders/{order['number']}/returns",
+                            params={"email": order["email"]})
+    [rejected] = (await resp.json())["returns"]
+    assert rejected["status"] == "rejected" and rejected["note"].startswith("Worn")
+    await ask_return(client, order, [{"sku": a["sku"], "quantity": 1}])  # freed again
+
+
+async def test_only_legal_transitions(client, db):
+    [variant] = await pick_variants(db, 1, min_stock=3)
+    stock = await stock_of(db, variant["id"])
+    order = await make_order(db, [(variant, 1)], status="delivered")
+    rma = (await ask_return(client, order, [{"sku": variant["sku"], "quantity": 1}],
+                            token=None))["rma_number"]
+    early = await admin(client, rma, "receive", expect=409)
+    assert early["type"].endswith("illegal-return-transition")
+    assert early["allowed"] == ["approved", "rejected"]
+    await admin(client, rma, "approve")
+    await admin(client, rma, "approve", expect=409)
+    await admin(client, rma, "receive", restock=False)
+    await admin(client, rma, "receive", expect=409)
+    await admin(client, rma, "reject", expect=409, note="too late")
+    assert await stock_of(db, variant["id"]) == stock - 1  # damaged: not put back
+    assert len(await refunds_of(db, order["id"])) == 1
+    await admin(client, "RMA-ZZZZZZ", "approve", expect=404)
+    resp = await client.post(f"/api/admin/returns/{rma}/approve", json={})
+    assert resp.status == 401
+
+
+async def test_exchange_swaps_stock_and_refunds_nothing(client, db, settings):
+    original, other = await exchangeable_pair(db)
+    order = await make_order(db, [(original, 1)], status="delivered")
+    stock = {v["id"]: await stock_of(db, v["id"]) for v in (original, other)}
+    resp = await client.post(f"/api/orders/{order['number']}/returns", json={
+        "token": token_for(settings, order["number"]), "kind": "exchange",
+        "reason": "Too small, one size up please",
+        "items": [{"sku": original["sku"], "quantity": 1, "exchange_sku": other["sku"]}]})
+    created = await resp.json()
+    assert resp.status == 201, created
+    assert created["kind"] == "exchange" and created["items"][0]["exchange_sku"] == other["sku"]
+    await admin(client, created["rma_number"], "approve")
+    received = await admin(client, created["rma_number"], "receive")
+    assert received["status"] == "exchanged" and received["refund"] is None
+    assert await stock_of(db, original["id"]) == stock[original["id"]] + 1
+    assert await stock_of(db, other["id"]) == stock[other["id"]] - 1
+    assert not await refunds_of(db, order["id"])
+    assert (await order_row(db, order["number"])).status == "delivered"
+
+
+async def test_exchange_must_be_the_same_product(client, db):
+    a, b = await pick_variants(db, 2, min_stock=3)
+    order = await make_order(db, [(a, 1)], status="delivered")
+    data = await ask_return(client, order, [{"sku": a["sku"], "quantity": 1,
+                                             "exchange_sku": b["sku"]}],
+                            kind="exchange", expect=422)
+    assert data["type"].endswith("exchange-not-possible")
+    data = await ask_return(client, order, [{"sku": a["sku"], "quantity": 1,
+                                             "exchange_sku": "NO-SUCH-SKU"}],
+                            kind="exchange", expect=422)
+    assert data["type"].endswith("unknown-exchange-sku")
+
+
+async def test_admin_lists_returns(client, db):
+    [variant] = await pick_variants(db, 1, min_stock=3)
+    order = await make_order(db, [(variant, 1)], status="delivered")
+    rma = (await ask_return(client, order, [{"sku": variant["sku"], "quantity": 1}]))[
+        "rma_number"]
+    resp = await client.get("/api/admin/returns", params={"status": "requested"}, headers=ADMIN)
+    listed = (await resp.json())["returns"]
+    assert rma in [r["rma_number"] for r in listed]
+    assert all(r["status"] == "requested" for r in listed)
+
+
+async def test_concurrent_requests_and_receipts_never_oversell_or_refund_twice(client, db):
+    [variant] = await pick_variants(db, 1, min_stock=3)
+    order = await make_order(db, [(variant, 1)], status="delivered")
+    body = {"email": order["email"], "kind": "return", "reason": "x",
+            "items": [{"sku": variant["sku"], "quantity": 1}]}
+    answers = await asyncio.gather(*(
+        client.post(f"/api/orders/{order['number']}/returns", json=body) for _ in range(2)))
+    assert sorted(r.status for r in answers) == [201, 422]
+    [created] = [await r.json() for r in answers if r.status == 201]
+    rma = created["rma_number"]
+    await admin(client, rma, "approve")
+    receipts = await asyncio.gather(*(
+        client.post(f"/api/admin/returns/{rma}/receive", json={}, headers=ADMIN)
+        for _ in range(2)))
+    assert sorted(r.status for r in receipts) == [200, 409]
+    assert len(await refunds_of(db, order["id"])) == 1
+    row = await order_row(db, order["number"])
+    assert (row.status, row.refunded) == ("refunded", variant["price"])
