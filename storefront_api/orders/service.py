@@ -35,8 +35,9 @@ _LETTERS = "".join(c for c in string.ascii_uppercase if c not in "IOQ")  # none 
 class IllegalTransition(Exception):
     def __init__(self, order: Order, to_status: str):
         allowed = sorted(TRANSITIONS.get(order.status, ()))
-        super().__init__(f"order {order.number} is {order.status.replace('_', ' ')}; it can "
-                         f"become {', '.join(allowed) or 'nothing else'}, not {to_status}")
+        names = " or ".join(a.replace("_", " ") for a in allowed) or "nothing else"
+        super().__init__(f"Order {order.number} is {order.status.replace('_', ' ')}: it cannot "
+                         f"become {to_status.replace('_', ' ')}, only {names}.")
         self.order, self.to_status, self.allowed = order, to_status, allowed
 
 
