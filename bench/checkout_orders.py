@@ -131,7 +131,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=lambda v: [int(c) for c in v.split(",")],
                         default=[4, 8])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sqlite-workers", type=int, default=1)
+    parser.add_argument("--sqlite-workers", type=int, default=2)
     parser.add_argument("--pg-workers", type=int, default=2)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()

@@ -7,8 +7,8 @@ storefront_api in its own process, then from this process send
 - searches: a product word plus two filters (colour and a price ceiling, or a size and
   in-stock), varied over the catalog's own types and colours;
 - add-to-cart: 200 carts, a random in-stock variant, quantity 1;
-and the same load against a trivial aiohttp handler run with as many processes (1 on
-SQLite, the embedded single-writer default; 2 on PostgreSQL, one per core). For each
+and the same load against a trivial aiohttp handler run with as many processes (2: one
+per core). For each
 client concurrency, three rounds; the median round is reported, with requests/s as a ratio
 of the trivial handler's in the same round set.
 """
@@ -170,8 +170,8 @@ def main() -> int:
                         default=[1, 4, 8], help="comma-separated client connection counts")
     parser.add_argument("--requests", type=int, default=1500, help="requests per run")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sqlite-workers", type=int, default=1,
-                        help="server processes on SQLite (the embedded, single-writer default)")
+    parser.add_argument("--sqlite-workers", type=int, default=2,
+                        help="server processes on SQLite (WAL: readers in parallel, one writer)")
     parser.add_argument("--pg-workers", type=int, default=2,
                         help="server processes on PostgreSQL (one per core)")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
