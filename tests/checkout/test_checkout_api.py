@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from checkout_factories import ADDRESS, US_ADDRESS, cart_with, checkout_body, make_variant
+from shop_factories import ADDRESS, US_ADDRESS, cart_with, checkout_body, make_variant
 from sqlalchemy import func, select
 
 from storefront_api.catalog import inventory

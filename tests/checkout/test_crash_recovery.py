@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from checkout_factories import ADDRESS
+from shop_factories import ADDRESS
 from databases import create_postgres_database, drop_postgres_database
 from sqlalchemy import func, select
 

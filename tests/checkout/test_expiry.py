@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from checkout_factories import cart_with, checkout_body, make_variant
+from shop_factories import cart_with, checkout_body, make_variant
 from sqlalchemy import select, update
 
 from storefront_api.catalog import inventory

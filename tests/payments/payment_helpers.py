@@ -8,48 +8,16 @@ import time
 from typing import Any
 
 from fake_stripe import sign_event
+from shop_factories import ADDRESS, cart_with, checkout_body, make_variant  # noqa: F401
 from sqlalchemy import func, select
 
 from storefront_api.catalog import inventory
-from storefront_api.catalog.models import Product, Variant
-from storefront_api.catalog.search import reindex_products
 from storefront_api.checkout.models import Checkout
 from storefront_api.orders.models import Order
 from storefront_api.payments.models import PaymentEvent, Refund
 from storefront_api.payments.test_gateway import webhook_secret_for
 
 WEBHOOK = "/api/payments/webhook"
-ADDRESS = {"name": "Ada Lovelace", "line1": "12 Marylebone High St", "city": "London",
-           "postal_code": "W1U 4PQ", "country": "GB"}
-
-
-async def make_variant(db, *, stock: int, price: int = 2500) -> dict:
-    """A product of the test's own with exactly this stock (the demo shop's is left alone)."""
-    tag = secrets.token_hex(4)
-    async with db.write() as session:
-        product = Product(handle=f"pay-tee-{tag}", title=f"Payment Tee {tag}", vendor="Aisle Test",
-                          product_type="T-Shirt", min_price=price, max_price=price,
-                          in_stock=stock > 0, colors="|white|", sizes="|M|")
-        session.add(product)
-        await session.flush()
-        variant = Variant(product_id=product.id, sku=f"PAY-{tag}-WHT-M", title="White / M",
-                          size="M", color="White", price=price, stock=stock)
-        session.add(variant)
-        await session.flush()
-        await reindex_products(session, [product.id])
-        return {"id": variant.id, "sku": variant.sku, "price": price}
-
-
-async def cart_with(client, variant_id: int, quantity: int = 1) -> str:
-    cart = await (await client.post("/api/carts", json={})).json()
-    response = await client.post(f"/api/carts/{cart['token']}/items",
-                                 json={"variant_id": variant_id, "quantity": quantity})
-    assert response.status == 201, await response.text()
-    return cart["token"]
-
-
-def checkout_body(email: str = "ada@example.com", method: str = "standard") -> dict:
-    return {"email": email, "shipping_address": ADDRESS, "shipping_method": method}
 
 
 async def open_checkout(client, db, *, stock: int = 5, price: int = 2500, quantity: int = 1,

@@ -1,5 +1,5 @@
-"""A product of the test's own, with exactly the stock a test needs (the shared demo shop's
-stock is left alone)."""
+"""Shared test factories: a product of the test's own with exactly the stock it needs (the
+shared demo shop's stock is left alone), a cart holding it, a checkout body."""
 
 from __future__ import annotations
 
