@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from . import openapi
 from .access_log import RedactingAccessLogger
+from .chat_page import register_chat_page
 from .checkout.sweeper import run_sweeper
 from .app_keys import DB, OUTBOX, PAYMENT_GATEWAY, SETTINGS, VIEW_EVENTS
 from .db import Database
@@ -38,9 +39,10 @@ def _domain_routes():
     from .orders.routes import routes as orders
     from .payments.routes import routes as payments
     from .pricing.routes import routes as pricing
+    from .recovery.routes import routes as recovery
     from .support.routes import routes as support
     return [catalog, cart, checkout, payments, orders, fulfilment, customers, pricing, events,
-            aftersales, support]
+            aftersales, support, recovery]
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web.Application:
@@ -75,14 +77,27 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
 
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(payment_gateway)
+    if settings.recovery_interval_minutes:
+        app.cleanup_ctx.append(_cart_reminders)
     app.router.add_get("/healthz", healthz)
     openapi.register(app)
     register_pages(app)  # the test gateway's hosted payment page, /pay/{session_id}
+    register_chat_page(app)  # the web chat, /chat
     for routes in _domain_routes():
         routes.register(app)
     if WEB_DIR.is_dir():
         app.router.add_static("/static", WEB_DIR, show_index=False)
     return app
+
+
+async def _cart_reminders(app: web.Application):
+    """RECOVERY_INTERVAL_MINUTES > 0: this process also runs the abandoned-cart reminders."""
+    from .recovery.service import run_periodically
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(run_periodically(app[DB], app[SETTINGS], stop))
+    yield
+    stop.set()
+    await task
 
 
 async def _warm_up(db: Database) -> None:

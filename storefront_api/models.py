@@ -15,4 +15,5 @@ from .fulfilment.models import BackInStockSubscription, Shipment, TrackingEvent 
 from .orders.models import Order, OrderLine, OrderStatusChange  # noqa: F401
 from .outbox.models import OutboxMessage  # noqa: F401
 from .payments.models import PaymentEvent, Refund  # noqa: F401
-from .support.models import SupportTicket  # noqa: F401
+from .recovery.models import CartReminder  # noqa: F401
+from .support.models import Handoff, HandoffMessage, SupportTicket  # noqa: F401

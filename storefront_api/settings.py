@@ -48,6 +48,36 @@ def _whole_days(raw: str, name: str) -> int:
     return days
 
 
+def _int_between(raw: str, name: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise SystemExit(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+    return value
+
+
+def _recovery_settings(env) -> dict[str, int]:
+    return dict(
+        recovery_idle_minutes=_int_between(
+            env.get("RECOVERY_IDLE_MINUTES", "60"), "RECOVERY_IDLE_MINUTES", 1, 525600),
+        recovery_cooldown_hours=_int_between(
+            env.get("RECOVERY_COOLDOWN_HOURS", "72"), "RECOVERY_COOLDOWN_HOURS", 0, 8760),
+        recovery_max_reminders=_int_between(
+            env.get("RECOVERY_MAX_REMINDERS", "2"), "RECOVERY_MAX_REMINDERS", 0, 10),
+        recovery_window_days=_int_between(
+            env.get("RECOVERY_WINDOW_DAYS", "7"), "RECOVERY_WINDOW_DAYS", 1, 365),
+        recovery_promo_percent=_int_between(
+            env.get("RECOVERY_PROMO_PERCENT", "0"), "RECOVERY_PROMO_PERCENT", 0, 100),
+        recovery_web_session_minutes=_int_between(
+            env.get("RECOVERY_WEB_SESSION_MINUTES", "30"), "RECOVERY_WEB_SESSION_MINUTES", 0,
+            1440),
+        recovery_interval_minutes=_int_between(
+            env.get("RECOVERY_INTERVAL_MINUTES", "0"), "RECOVERY_INTERVAL_MINUTES", 0, 10080),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -63,6 +93,7 @@ class Settings:
     stripe_webhook_secret: str = ""
     stripe_api_base: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
+    chat_socket_url: str = "http://127.0.0.1:5005"  # Rasa's socketio channel, as browsers see it
     storefront_url: str = "http://127.0.0.1:8080"
     smtp_url: str = ""
     tax_rates: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TAX_RATES))
@@ -79,6 +110,14 @@ class Settings:
     # conversation (X-Conversation-Id), not per address, since every chat shopper shares it.
     trusted_clients: tuple[str, ...] = ()
     return_window_days: int = 30  # returns accepted this many days after delivery
+    # Abandoned-cart recovery (storefront_api/recovery, docs/cart-recovery.md)
+    recovery_idle_minutes: int = 60  # a cart untouched this long is abandoned
+    recovery_cooldown_hours: int = 72  # at least this long between two reminders of a cart
+    recovery_max_reminders: int = 2  # reminder rounds per cart, at most
+    recovery_window_days: int = 7  # an order this soon after a reminder counts as recovered
+    recovery_promo_percent: int = 0  # single-use code in the reminder; 0: no code
+    recovery_web_session_minutes: int = 30  # web chat counts as open this long after activity
+    recovery_interval_minutes: int = 0  # serve runs the job this often; 0: only by command
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -109,6 +148,8 @@ class Settings:
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
             stripe_api_base=env.get("STRIPE_API_BASE", ""),
             rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005"),
+            chat_socket_url=(env.get("CHAT_SOCKET_URL")
+                             or env.get("RASA_URL", "http://127.0.0.1:5005")),
             storefront_url=env.get("STOREFRONT_URL", f"http://127.0.0.1:{port}"),
             smtp_url=env.get("SMTP_URL", ""),
             tax_rates=tax_rates,
@@ -124,6 +165,7 @@ class Settings:
                                   env.get("TRUSTED_CLIENTS", "").split(",") if part.strip()),
             return_window_days=_whole_days(env.get("RETURN_WINDOW_DAYS", "30"),
                                            "RETURN_WINDOW_DAYS"),
+            **_recovery_settings(env),
         )
         values.update(overrides)
         return cls(**values)

@@ -19,6 +19,7 @@ SERVER_EVENTS = frozenset({
     "view_item_list", "view_item", "add_to_cart", "remove_from_cart", "view_cart",
     "begin_checkout", "add_shipping_info", "add_payment_info", "purchase", "refund",
     "handoff_requested", "handoff_resolved", "order_status_changed", "return_requested",
+    "cart_reminder_sent",
 })
 
 

@@ -1,11 +1,12 @@
-"""Support tickets: complaints and questions, linked to an order when there is one."""
+"""Support tickets (complaints and questions, linked to an order when there is one) and
+handoffs: chat conversations waiting for, or talking with, a human agent."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, utcnow
 
@@ -24,3 +25,54 @@ class SupportTicket(Base):
     conversation_id: Mapped[str | None] = mapped_column(String(128))
     channel: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# waiting (in the queue) -> active (an agent claimed it) -> closed (handed back to the bot)
+HANDOFF_STATUSES = ("waiting", "active", "closed")
+_OPEN = text("status <> 'closed'")
+
+
+class Handoff(Base):
+    """A conversation the bot handed to a person. The bot is paused in Rasa meanwhile."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        # At most one open handoff per conversation, even when two requests race.
+        Index("uq_handoffs_open_conversation", "conversation_id", unique=True,
+              sqlite_where=_OPEN, postgresql_where=_OPEN),
+        Index("ix_handoffs_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)  # "H-4F7K2M", for people
+    conversation_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    agent: Mapped[str | None] = mapped_column(String(80))
+    email: Mapped[str | None] = mapped_column(String(254))
+    cart_token: Mapped[str | None] = mapped_column(String(64))
+    order_numbers: Mapped[list] = mapped_column(JSON, default=list)
+    transcript: Mapped[list] = mapped_column(JSON, default=list)  # as the bot saw it
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    messages: Mapped[list["HandoffMessage"]] = relationship(
+        lazy="raise", order_by="HandoffMessage.id", cascade="all, delete-orphan")
+
+
+class HandoffMessage(Base):
+    """What an agent wrote to the shopper, kept whether or not Rasa delivered it."""
+
+    __tablename__ = "handoff_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"),
+                                            index=True)
+    agent: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(String(300))  # why Rasa did not take it
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,11 +1,15 @@
 """Support HTTP routes: a complaint or question about an order (opened like the order
-lookup, with its e-mail or token), one without an order, and the merchant's ticket list."""
+lookup, with its e-mail or token), one without an order, the merchant's ticket list, and the
+handoff queue (the bot asks for a person; agents claim, answer and hand back)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ..aftersales.routes import OrderProof, count_order_lookup
@@ -13,8 +17,12 @@ from ..app_keys import DB, SETTINGS
 from ..customers.service import is_valid_email, normalise_email
 from ..events.service import EventContext
 from ..orders import service as orders
-from ..routing import ApiRoutes, json_response
-from . import service
+from ..aftersales.service import iso
+from ..problems import Problem
+from ..routing import ApiRoutes, int_param, json_response
+from . import handoffs, service
+from .conversations import RasaConversation, RasaUnavailable
+from .models import HandoffMessage
 
 routes = ApiRoutes("support")
 
@@ -99,3 +107,215 @@ async def list_tickets(request: web.Request, query: TicketsQuery) -> web.Respons
         documents = await service.merchant_tickets(session, status=query.status, kind=query.kind,
                                                    limit=query.limit, offset=query.offset)
     return json_response({"tickets": documents})
+
+
+# --- handoffs: the bot asks for a person; agents take the conversation ---------------------
+
+TOKEN = r"^[A-Za-z0-9_-]{20,64}$"  # a cart token, as carts are addressed
+ORDER_NUMBER = r"^[A-Za-z]{2}-\d{5}$"
+Printable = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class TranscriptTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sender: Literal["user", "bot"]
+    text: str = Field(max_length=4000)
+    ts: datetime | None = Field(None, description="unix seconds (as Rasa's events) or ISO 8601")
+
+
+class HandoffInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: Annotated[Printable, StringConstraints(max_length=128)] = Field(
+        description="Rasa's sender id")
+    channel: str = Field(pattern=r"^[a-z0-9_.-]{1,40}$", description="Rasa's input channel")
+    reason: Annotated[Printable, StringConstraints(max_length=200)] = Field(
+        description="why: asked_for_human, repeated_fallback, complaint... or free text")
+    transcript: list[TranscriptTurn] = Field(default_factory=list, max_length=200,
+                                             description="the conversation so far, oldest first")
+    cart_token: str | None = Field(None, pattern=TOKEN)
+    email: str | None = Field(None, max_length=320)
+    order_numbers: list[Annotated[str, StringConstraints(pattern=ORDER_NUMBER)]] = Field(
+        default_factory=list, max_length=20)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        email = normalise_email(value)
+        if not is_valid_email(email):
+            raise ValueError("not a valid email address")
+        return email
+
+    def turns(self) -> list[dict]:
+        return [{"sender": t.sender, "text": t.text,
+                 "ts": iso(t.ts.astimezone(timezone.utc).replace(tzinfo=None)) if t.ts else None}
+                for t in self.transcript]
+
+
+class HandoffsQuery(BaseModel):
+    status: Literal["open", "waiting", "active", "closed"] = Field(
+        "open", description="open: waiting and active")
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=10**6)
+
+
+AgentName = Annotated[Printable, StringConstraints(max_length=80)]
+
+
+class ClaimInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: AgentName = Field(description="shown to the shopper")
+
+
+class AgentMessageInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=2000)]
+
+
+class ReleaseInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: AgentName | None = None
+    resolution: Annotated[Printable, StringConstraints(max_length=200)] = "resolved"
+
+
+def _rasa(request: web.Request, conversation_id: str) -> RasaConversation:
+    return RasaConversation(request.app[SETTINGS].rasa_url, conversation_id)
+
+
+def _chat_problem(error: RasaUnavailable, what: str, **extra) -> Problem:
+    title = "Bad gateway" if error.status == 502 else "Service unavailable"
+    return Problem(error.status, title, f"{error.detail} {what}", type="rasa-unavailable",
+                   **extra)
+
+
+@routes.post("/api/support/handoffs", summary="Hand the conversation to a person",
+             body=HandoffInput, status=201, errors=(400, 413, 422))
+async def request_handoff(request: web.Request, body: HandoffInput) -> web.Response:
+    """Called by the bot's handoff action, which then pauses the conversation. Answers 201
+    with the queue position, or 200 with the conversation's handoff that is still open."""
+    ctx = replace(EventContext.from_request(request), conversation_id=body.conversation_id,
+                  channel=body.channel)
+    try:
+        async with request.app[DB].write() as session:
+            handoff, created = await handoffs.request_handoff(
+                session, conversation_id=body.conversation_id, channel=body.channel,
+                reason=body.reason, transcript=body.turns(), email=body.email,
+                cart_token=body.cart_token, order_numbers=[n.upper() for n in body.order_numbers],
+                ctx=ctx)
+            document = handoffs.summary_document(
+                handoff, await handoffs.position_of(session, handoff))
+    except IntegrityError:  # the same conversation asked twice at once: the other one won
+        async with request.app[DB].read() as session:
+            handoff = await handoffs.open_handoff_of(session, body.conversation_id)
+            if handoff is None:
+                raise
+            document = handoffs.summary_document(
+                handoff, await handoffs.position_of(session, handoff))
+        created = False
+    return json_response(document, status=201 if created else 200)
+
+
+@routes.get("/api/admin/support/handoffs", summary="The handoff queue",
+            query=HandoffsQuery, auth="admin", errors=(401, 422))
+async def list_handoffs(request: web.Request, query: HandoffsQuery) -> web.Response:
+    """Open handoffs in queue order with each waiting one's position and how long the
+    shopper has waited; closed ones newest first."""
+    async with request.app[DB].read() as session:
+        documents = await handoffs.queue(session, status=query.status, limit=query.limit,
+                                         offset=query.offset)
+    return json_response({"handoffs": documents})
+
+
+@routes.get("/api/admin/support/handoffs/{id}", summary="A handoff with its conversation",
+            auth="admin", errors=(401, 404))
+async def handoff_detail(request: web.Request) -> web.Response:
+    """The transcript (what the bot saw, then what the shopper wrote since, read live from
+    Rasa's tracker, and the agents' replies), the shopper's cart as it is now and their
+    orders. ``live.available`` is false when Rasa could not be read."""
+    handoff_id = int_param(request, "id", "handoff")
+    settings = request.app[SETTINGS]
+    async with request.app[DB].read() as session:
+        handoff = await handoffs.find_handoff(session, handoff_id)
+        document = handoffs.summary_document(handoff,
+                                              await handoffs.position_of(session, handoff))
+        document |= {"cart_token": handoff.cart_token, "order_numbers": handoff.order_numbers,
+                     "cart": await handoffs.cart_of(session, handoff, settings),
+                     "orders": await handoffs.orders_of(session, handoff)}
+    try:
+        shopper = await _rasa(request, handoff.conversation_id).shopper_messages(
+            handoff.created_at, handoff.closed_at)
+        document["live"] = {"available": True}
+    except RasaUnavailable as error:
+        shopper, document["live"] = [], {"available": False, "detail": error.detail}
+    document["transcript"] = handoffs.timeline(handoff, shopper)
+    return json_response(document)
+
+
+@routes.post("/api/admin/support/handoffs/{id}/claim", summary="Take a waiting conversation",
+             body=ClaimInput, auth="admin", errors=(401, 404, 409, 422))
+async def claim_handoff(request: web.Request, body: ClaimInput) -> web.Response:
+    """409 if another agent has it or it was handed back; claiming one's own is a no-op."""
+    async with request.app[DB].write() as session:
+        handoff = await handoffs.find_handoff(session, int_param(request, "id", "handoff"),
+                                              for_update=True)
+        handoffs.claim(handoff, body.agent)
+        document = handoffs.summary_document(handoff, None)
+    return json_response(document)
+
+
+@routes.post("/api/admin/support/handoffs/{id}/messages", summary="Write to the shopper",
+             body=AgentMessageInput, status=201, auth="admin",
+             errors=(401, 404, 409, 422, 502, 503))
+async def send_agent_message(request: web.Request, body: AgentMessageInput) -> web.Response:
+    """Delivered through Rasa (slot ``agent_message``, then ``action_relay_agent_message``
+    on the shopper's channel) and kept in the transcript. If Rasa cannot take it: 502/503,
+    and the message stays in the transcript with ``delivered: false``."""
+    async with request.app[DB].write() as session:
+        handoff = await handoffs.find_handoff(session, int_param(request, "id", "handoff"),
+                                              for_update=True)
+        message = handoffs.add_agent_message(session, handoff, body.text)
+        await session.flush()
+        message_id, conversation_id = message.id, handoff.conversation_id
+    failure = None
+    try:
+        await _rasa(request, conversation_id).deliver_agent_message(body.text)
+    except RasaUnavailable as error:
+        failure = error
+    async with request.app[DB].write() as session:
+        await handoffs.record_delivery(session, message_id, failure.detail if failure else None)
+        document = handoffs.message_document(await session.get(HandoffMessage, message_id))
+    if failure:
+        raise _chat_problem(failure, "The message was kept as undelivered; send it again "
+                                     "once Rasa is back.", message=document)
+    return json_response(document, status=201)
+
+
+@routes.post("/api/admin/support/handoffs/{id}/release", summary="Hand the conversation back",
+             body=ReleaseInput, auth="admin", errors=(401, 404, 422, 502, 503))
+async def release_handoff(request: web.Request, body: ReleaseInput) -> web.Response:
+    """Resumes the bot in Rasa (``resume`` event, then ``action_handoff_ended``) and closes
+    the handoff. If Rasa cannot be reached the handoff stays open (502/503): the bot must not
+    stay silent for a conversation the queue no longer shows. Releasing a closed handoff
+    again answers it unchanged."""
+    handoff_id = int_param(request, "id", "handoff")
+    async with request.app[DB].read() as session:
+        handoff = await handoffs.find_handoff(session, handoff_id)
+    if handoff.status != "closed":
+        try:
+            await _rasa(request, handoff.conversation_id).hand_back()
+        except RasaUnavailable as error:
+            raise _chat_problem(error, "The handoff stays open; try again.") from None
+    async with request.app[DB].write() as session:
+        handoff = await handoffs.find_handoff(session, handoff_id, for_update=True)
+        if handoff.status != "closed":  # another agent's release may have won meanwhile
+            await handoffs.close(session, handoff, agent=body.agent, resolution=body.resolution)
+        document = handoffs.summary_document(handoff, None)
+    return json_response(document)

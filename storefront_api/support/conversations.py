@@ -1,0 +1,104 @@
+"""The handoff's side of Rasa's HTTP API (Rasa 3.6, server started with --enable-api).
+
+An agent's reply and the hand-back are sent inline, while the agent waits, with a short
+timeout: the agent must know at once whether the shopper got the message, and a reply
+retried by the outbox minutes later, after newer ones, would read out of order. Chat notices
+about orders (payment received, shipped) go through the outbox instead, because nobody is
+waiting for them.
+
+While a conversation is paused Rasa still records what the shopper writes but predicts
+nothing, so ``execute`` with a custom action is the way to say something:
+- reply: append the slot event ``agent_message``, then execute ``action_relay_agent_message``
+  with ``output_channel=latest`` (the shopper's socket, or the messaging channel);
+- hand back: append ``{"event": "resume"}``, then execute ``action_handoff_ended``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+RASA_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=2)
+RELAY_ACTION = "action_relay_agent_message"
+HANDED_BACK_ACTION = "action_handoff_ended"
+
+
+class RasaUnavailable(Exception):
+    """Rasa did not answer, or answered with an error; ``status`` is the HTTP answer for the
+    agent: 503 when it could not be reached, 502 when it answered badly."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+class RasaConversation:
+    def __init__(self, rasa_url: str, conversation_id: str):
+        self.base = (f"{rasa_url.rstrip('/')}/conversations/"
+                     f"{quote(conversation_id, safe='')}")  # an id can never change the path
+
+    async def _call(self, method: str, path: str, *, params=None, body=None) -> Any:
+        try:
+            async with aiohttp.ClientSession(timeout=RASA_TIMEOUT) as http:
+                async with http.request(method, self.base + path, params=params,
+                                        json=body) as response:
+                    if response.status >= 300:
+                        text = (await response.text())[:200]
+                        raise RasaUnavailable(
+                            502, f"Rasa answered {response.status} to {method} {path}: {text}")
+                    try:
+                        return await response.json(content_type=None)
+                    except ValueError:
+                        raise RasaUnavailable(
+                            502, f"Rasa answered {method} {path} with something not JSON."
+                        ) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise RasaUnavailable(503, f"Rasa could not be reached ({type(exc).__name__}"
+                                       f"{': ' + str(exc) if str(exc) else ''}).") from None
+
+    async def append_events(self, events: list[dict[str, Any]]) -> None:
+        await self._call("POST", "/tracker/events", body=events)
+
+    async def execute(self, action: str) -> None:
+        await self._call("POST", "/execute", params={"output_channel": "latest"},
+                         body={"name": action})
+
+    async def deliver_agent_message(self, text: str) -> None:
+        await self.append_events([{"event": "slot", "name": "agent_message", "value": text,
+                                   "timestamp": _now()}])
+        await self.execute(RELAY_ACTION)
+
+    async def hand_back(self) -> None:
+        await self.append_events([{"event": "resume", "timestamp": _now()}])
+        await self.execute(HANDED_BACK_ACTION)
+
+    async def shopper_messages(self, since: datetime,
+                               until: datetime | None) -> list[dict[str, Any]]:
+        """What the shopper wrote between ``since`` and ``until`` (naive UTC), from the
+        tracker: the bot is paused then, so these are the messages only an agent answers."""
+        tracker = await self._call("GET", "/tracker")
+        start = _timestamp(since)
+        end = _timestamp(until) if until else float("inf")
+        return [{"sender": "user", "text": event.get("text") or "",
+                 "ts": _iso(event["timestamp"])}
+                for event in (tracker or {}).get("events") or []
+                if event.get("event") == "user"
+                and isinstance(event.get("timestamp"), (int, float))
+                and start < event["timestamp"] <= end]
+
+
+def _now() -> float:
+    return datetime.now(timezone.utc).timestamp()
+
+
+def _timestamp(moment: datetime) -> float:
+    return moment.replace(tzinfo=timezone.utc).timestamp()
+
+
+def _iso(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
+    return moment.isoformat() + "Z"

@@ -1,0 +1,230 @@
+"""Handoffs: the queue of chat conversations waiting for a person, and what an agent does
+with one (claim it, write to the shopper, hand it back to the bot).
+
+A conversation has at most one open handoff (waiting or active); asking again while one is
+open returns it, so a shopper who repeats "human please" keeps their place in the queue. Each
+change records its analytics event (``handoff_requested``, ``handoff_resolved``) in the same
+transaction. Talking to Rasa happens in the routes, outside any transaction
+(``conversations.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from ..aftersales.service import iso, reference
+from ..cart import service as carts
+from ..cart.models import Cart
+from ..db import utcnow
+from ..events.service import EventContext, record_event
+from ..orders.documents import order_summary
+from ..orders.models import Order
+from ..problems import Problem, conflict
+from ..settings import Settings
+from .models import Handoff, HandoffMessage
+
+OPEN_STATUSES = ("waiting", "active")
+MAX_ORDERS_SHOWN = 20
+
+
+def handoff_not_found(ident: Any) -> Problem:
+    return Problem(404, "Not found", f"No handoff with id {ident!r}.", type="handoff-not-found")
+
+
+async def _unused_reference(session: AsyncSession) -> str:
+    for _ in range(20):
+        candidate = reference("H-")
+        if await session.scalar(select(Handoff.id).where(Handoff.reference == candidate)) is None:
+            return candidate
+    raise RuntimeError("could not find a free handoff reference")  # 20 collisions in 887M
+
+
+async def open_handoff_of(session: AsyncSession, conversation_id: str) -> Handoff | None:
+    return await session.scalar(select(Handoff).where(
+        Handoff.conversation_id == conversation_id, Handoff.status.in_(OPEN_STATUSES)))
+
+
+async def request_handoff(session: AsyncSession, *, conversation_id: str, channel: str,
+                          reason: str, transcript: list[dict[str, Any]], email: str | None,
+                          cart_token: str | None, order_numbers: list[str],
+                          ctx: EventContext) -> tuple[Handoff, bool]:
+    """(the conversation's open handoff, whether it was created now)."""
+    existing = await open_handoff_of(session, conversation_id)
+    if existing is not None:
+        return existing, False
+    handoff = Handoff(reference=await _unused_reference(session),
+                      conversation_id=conversation_id, channel=channel, reason=reason,
+                      status="waiting", email=email, cart_token=cart_token,
+                      order_numbers=order_numbers, transcript=transcript, created_at=utcnow())
+    session.add(handoff)
+    await session.flush()  # the open-conversation unique index refuses a concurrent twin
+    cart = await carts.cart_by_token(session, cart_token) if cart_token else None
+    await record_event(session, "handoff_requested", ctx,
+                       cart_id=str(cart.id) if cart else None,
+                       properties={"reason": reason, "handoff": handoff.reference,
+                                   "transcript_turns": len(transcript)})
+    return handoff, True
+
+
+async def position_of(session: AsyncSession, handoff: Handoff) -> int | None:
+    """1 for the next conversation an agent should take; None unless waiting."""
+    if handoff.status != "waiting":
+        return None
+    ahead = await session.scalar(select(func.count()).select_from(Handoff).where(
+        Handoff.status == "waiting",
+        tuple_(Handoff.created_at, Handoff.id) < tuple_(handoff.created_at, handoff.id)))
+    return ahead + 1
+
+
+def waited_seconds(handoff: Handoff, now: datetime) -> int:
+    """How long the shopper waited for a person (so far, if nobody has claimed it)."""
+    until = handoff.claimed_at or handoff.closed_at or now
+    return max(0, int((until - handoff.created_at).total_seconds()))
+
+
+def summary_document(handoff: Handoff, position: int | None,
+                     now: datetime | None = None) -> dict[str, Any]:
+    return {
+        "id": handoff.id, "reference": handoff.reference, "status": handoff.status,
+        "position": position, "conversation_id": handoff.conversation_id,
+        "channel": handoff.channel, "reason": handoff.reason, "agent": handoff.agent,
+        "email": handoff.email, "waited_seconds": waited_seconds(handoff, now or utcnow()),
+        "created_at": iso(handoff.created_at), "claimed_at": iso(handoff.claimed_at),
+        "closed_at": iso(handoff.closed_at),
+    }
+
+
+async def queue(session: AsyncSession, *, status: str, limit: int,
+                offset: int) -> list[dict[str, Any]]:
+    """Open handoffs in queue order (oldest first); closed ones newest first."""
+    statuses = OPEN_STATUSES if status == "open" else (status,)
+    query = select(Handoff).where(Handoff.status.in_(statuses)).limit(limit).offset(offset)
+    if status == "closed":
+        query = query.order_by(Handoff.closed_at.desc(), Handoff.id.desc())
+    else:
+        query = query.order_by(Handoff.created_at, Handoff.id)
+    handoffs = (await session.scalars(query)).all()
+    now, documents, next_position = utcnow(), [], None
+    for handoff in handoffs:
+        position = None
+        if handoff.status == "waiting":  # in queue order, waiting ones follow each other
+            if next_position is None:
+                next_position = await position_of(session, handoff)
+            position, next_position = next_position, next_position + 1
+        documents.append(summary_document(handoff, position, now))
+    return documents
+
+
+async def find_handoff(session: AsyncSession, handoff_id: int, *,
+                       for_update: bool = False) -> Handoff:
+    query = (select(Handoff).where(Handoff.id == handoff_id)
+             .options(selectinload(Handoff.messages)))
+    if for_update:  # PostgreSQL: one agent action at a time per handoff
+        query = query.with_for_update()
+    handoff = await session.scalar(query)
+    if handoff is None:
+        raise handoff_not_found(handoff_id)
+    return handoff
+
+
+def _ensure_open(handoff: Handoff) -> None:
+    if handoff.status == "closed":
+        raise conflict(f"Handoff {handoff.reference} was already handed back to the bot.",
+                       type="handoff-closed")
+
+
+def claim(handoff: Handoff, agent: str) -> None:
+    """The agent takes the conversation. Claiming one's own again changes nothing."""
+    _ensure_open(handoff)
+    if handoff.status == "active" and handoff.agent != agent:
+        raise conflict(f"{handoff.agent} is already talking with this shopper.",
+                       type="handoff-claimed", agent=handoff.agent)
+    if handoff.status == "waiting":
+        handoff.status, handoff.agent, handoff.claimed_at = "active", agent, utcnow()
+
+
+def add_agent_message(session: AsyncSession, handoff: Handoff, text: str) -> HandoffMessage:
+    """Kept before it is sent, so the transcript shows it even if Rasa never takes it."""
+    _ensure_open(handoff)
+    if handoff.status != "active":
+        raise conflict("Claim the handoff before writing to the shopper "
+                       f"(POST /api/admin/support/handoffs/{handoff.id}/claim).",
+                       type="handoff-not-claimed")
+    message = HandoffMessage(handoff_id=handoff.id, agent=handoff.agent or "", text=text,
+                             delivered=False, created_at=utcnow())
+    session.add(message)
+    return message
+
+
+async def record_delivery(session: AsyncSession, message_id: int, error: str | None) -> None:
+    message = await session.get(HandoffMessage, message_id)
+    if error is None:
+        message.delivered, message.delivered_at, message.error = True, utcnow(), None
+    else:
+        message.error = error[:300]
+
+
+async def close(session: AsyncSession, handoff: Handoff, *, agent: str | None,
+                resolution: str) -> None:
+    """The bot has the conversation again (Rasa already resumed it)."""
+    now = utcnow()
+    handoff.status, handoff.closed_at = "closed", now
+    handoff.agent = handoff.agent or agent
+    ctx = EventContext(conversation_id=handoff.conversation_id, channel=handoff.channel)
+    await record_event(session, "handoff_resolved", ctx, properties={
+        "reason": handoff.reason, "handoff": handoff.reference, "resolution": resolution,
+        "agent": handoff.agent, "claimed": handoff.claimed_at is not None,
+        "wait_seconds": waited_seconds(handoff, now),
+        "duration_seconds": int((now - handoff.created_at).total_seconds()),
+        "agent_messages": len(handoff.messages)})
+
+
+# --- what the agent sees -------------------------------------------------------------------
+
+def message_document(message: HandoffMessage) -> dict[str, Any]:
+    return {"id": message.id, "sender": "agent", "agent": message.agent, "text": message.text,
+            "ts": iso(message.created_at), "delivered": message.delivered,
+            "error": message.error}
+
+
+def timeline(handoff: Handoff, shopper_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation as the bot saw it up to the handoff, then, in time order, what the
+    shopper wrote since (from Rasa) and what agents answered."""
+    since = sorted(shopper_messages + [message_document(m) for m in handoff.messages],
+                   key=lambda item: datetime.fromisoformat(item["ts"].rstrip("Z")))
+    return list(handoff.transcript) + since
+
+
+async def cart_of(session: AsyncSession, handoff: Handoff,
+                  settings: Settings) -> dict[str, Any] | None:
+    """The shopper's cart as it is now: the one the bot named, else the conversation's."""
+    cart = None
+    if handoff.cart_token:
+        cart = await carts.cart_by_token(session, handoff.cart_token)
+    if cart is None:
+        token = await session.scalar(
+            select(Cart.token).where(Cart.conversation_id == handoff.conversation_id,
+                                     Cart.status == "active")
+            .order_by(Cart.updated_at.desc(), Cart.id.desc()).limit(1))
+        cart = await carts.cart_by_token(session, token) if token else None
+    if cart is None:
+        return None
+    return carts.cart_document(await carts.price_cart(session, cart, settings))
+
+
+async def orders_of(session: AsyncSession, handoff: Handoff) -> list[dict[str, Any]]:
+    """Orders of the shopper's e-mail, of this conversation, or named by the bot."""
+    who = [Order.conversation_id == handoff.conversation_id]
+    if handoff.email:
+        who.append(Order.email == handoff.email)
+    if handoff.order_numbers:
+        who.append(Order.number.in_(handoff.order_numbers))
+    orders = (await session.scalars(select(Order).where(or_(*who))
+                                    .order_by(Order.created_at.desc(), Order.id.desc())
+                                    .limit(MAX_ORDERS_SHOWN))).all()
+    return [order_summary(order) for order in orders]

@@ -1,0 +1,47 @@
+"""`python -m storefront_api remind-carts` and the periodic job inside `serve`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from recovery_factories import abandoned_cart, reminders_of, table_counts
+from shop_factories import make_variant
+
+from storefront_api.app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": settings.database_url,
+           "AISLE_VAR_DIR": str(settings.var_dir), "OUTBOX_POLL_SECONDS": "0"}
+    return subprocess.run([sys.executable, "-m", "storefront_api", "remind-carts", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_command_dry_run_then_real_run(db, settings):
+    variant = await make_variant(db, stock=5, price=1000)
+    cart = await abandoned_cart(db, variant, checkout_consent=True)
+    before = await table_counts(db)
+    dry = _run(settings, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    listed = json.loads(dry.stdout)
+    assert listed["dry_run"] is True
+    assert cart["id"] in [c["cart_id"] for c in listed["carts"]]
+    assert await table_counts(db) == before
+    real = _run(settings)
+    assert real.returncode == 0, real.stderr
+    assert cart["id"] in [c["cart_id"] for c in json.loads(real.stdout)["carts"]]
+    assert [r.kind for r in await reminders_of(db, cart["id"])] == ["email"]
+
+
+async def test_serve_with_an_interval_starts_and_stops_the_job(aiohttp_client, settings):
+    settings = dataclasses.replace(settings, recovery_interval_minutes=60)
+    client = await aiohttp_client(create_app(settings, migrate=False))
+    assert (await client.get("/healthz")).status == 200
+    await client.close()  # the job task is waiting for its next run: it must stop at once

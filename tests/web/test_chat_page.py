@@ -1,0 +1,238 @@
+"""The web chat page in a real headless Chromium, talking Socket.IO to Rasa's own socketio
+channel (tests/web/socketio_peer.py runs it in .venv-bot with a scripted bot behind it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from storefront_api.app import create_app
+from storefront_api.chat_page import render_chat_page
+from storefront_api.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+BOT_PYTHON = ROOT / ".venv-bot" / "bin" / "python"
+PEER = Path(__file__).resolve().parent / "socketio_peer.py"
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "var" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("AISLE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{what} and AISLE_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(what)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Peer:
+    """The socketio peer process; ``restart`` brings it back on the same port."""
+
+    def __init__(self, port: int, pay_url: str):
+        self.port, self.pay_url, self.process = port, pay_url, None
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(
+            [str(BOT_PYTHON), str(PEER), str(self.port), self.pay_url], cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                try:
+                    async with http.get(self.url + "/received") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                if self.process.poll() is not None:
+                    raise AssertionError(self.process.stderr.read().decode()[-2000:])
+                await asyncio.sleep(0.1)
+        raise AssertionError("the socketio peer did not start within 20 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    async def received(self) -> list[dict]:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(self.url + "/received") as resp:
+                return await resp.json()
+
+    async def push(self, session_id: str, message: dict) -> None:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(self.url + "/push", json={"session_id": session_id,
+                                                           "message": message}) as resp:
+                assert resp.status == 200, await resp.text()
+
+
+@pytest.fixture
+async def shop(aiohttp_server, tmp_path):
+    """storefront_api on an empty SQLite shop; its chat page points at the peer's port."""
+    if not Path(CHROMIUM).exists():
+        _missing(f"{CHROMIUM} is not installed")
+    if not BOT_PYTHON.exists():
+        _missing(".venv-bot (Rasa 3.6, python-socketio 5.8) is not installed")
+    peer_port = free_port()
+    settings = Settings.from_env(database_url=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
+                                 var_dir=tmp_path, rasa_url="http://127.0.0.1:9",
+                                 chat_socket_url=f"http://127.0.0.1:{peer_port}")
+    server = await aiohttp_server(create_app(settings))
+    peer = Peer(peer_port, str(server.make_url("/healthz")))
+    await peer.start()
+    yield server, peer
+    peer.stop()
+
+
+@pytest.fixture
+async def browser():
+    from playwright.async_api import async_playwright
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+async def until(page, expression: str, timeout: float = 10) -> None:
+    """Poll a JavaScript expression (page.wait_for_function would eval it, which the page's
+    Content-Security-Policy forbids)."""
+    for _ in range(int(timeout / 0.1)):
+        if await page.evaluate(expression):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"still false after {timeout} s: {expression}")
+
+
+async def bot_texts(page) -> list[str]:
+    return await page.locator(".aisle-chat__msg--bot .aisle-chat__bubble").all_inner_texts()
+
+
+async def received_texts(peer: Peer, count: int) -> list[dict]:
+    for _ in range(50):
+        received = await peer.received()
+        if len(received) >= count:
+            return received
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the peer received {await peer.received()}, expected {count} messages")
+
+
+async def test_chat_page_talks_to_rasas_socketio_channel(shop, browser):
+    server, peer = shop
+    context = await browser.new_context(viewport={"width": 390, "height": 844},
+                                        device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(str(server.make_url("/chat")))
+    await page.wait_for_selector("[data-connection=online]", timeout=10000)
+
+    await page.fill(".aisle-chat__input", "red tees")
+    await page.press(".aisle-chat__input", "Enter")
+    await page.wait_for_selector(".aisle-chat__card", timeout=10000)
+    session_id = json.loads(await page.evaluate(
+        "localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('aisle-chat:')))"
+    ))["sessionId"]
+    [first] = await received_texts(peer, 1)
+    assert first == {"session_id": session_id, "text": "red tees", "channel": "socketio"}
+
+    # text in two bubbles (Rasa splits at blank lines), the payment link clickable
+    texts = await bot_texts(page)
+    assert texts[0] == "Here is what I found for “red tees”."
+    assert texts[1].startswith("Pay here when ready:")
+    link = page.locator(".aisle-chat__bubble a")
+    assert await link.get_attribute("href") == peer.pay_url
+    async with page.expect_popup() as popup:
+        await link.click()
+    opened = await popup.value
+    await opened.wait_for_load_state()
+    assert opened.url == peer.pay_url and '"status"' in await opened.content()
+    await opened.close()
+
+    # the cards as a carousel with price and image
+    cards = page.locator(".aisle-chat__card")
+    assert await cards.count() == 2
+    assert await cards.nth(0).locator(".aisle-chat__card-title").inner_text() == "Alpine tee"
+    assert await cards.nth(1).locator(".aisle-chat__card-price").inner_text() == "$59.00"
+    await until(page, "document.querySelector('.aisle-chat__card img').naturalWidth > 0")
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    # a card button sends its payload and shows its title
+    await cards.nth(0).get_by_role("button", name="Add to cart").click()
+    await until(page, "[...document.querySelectorAll('.aisle-chat__msg--bot .aisle-chat__bubble')]"
+                      ".some(b => b.textContent.includes('Added the Alpine tee'))")
+    received = await received_texts(peer, 2)
+    assert received[1]["text"] == '/add_to_cart{"product_id": 12}'
+    user = await page.locator(".aisle-chat__msg--user .aisle-chat__bubble").all_inner_texts()
+    assert user == ["red tees", "Add to cart"]
+
+    # a quick reply: the agent answers, and the page says who is talking
+    await page.get_by_role("button", name="Talk to a person").click()
+    await page.wait_for_selector(".aisle-chat__msg--agent", timeout=10000)
+    assert (await received_texts(peer, 3))[2]["text"] == "/human_handoff"
+    assert await page.locator(".aisle-chat__msg--agent .aisle-chat__who").inner_text() == "Ana"
+    assert "You are talking with Ana" in await page.locator(".aisle-chat__banner").inner_text()
+    assert await page.get_by_role("button", name="Show more").is_disabled()
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / "chat.png"))
+    assert (SCREENSHOTS / "chat.png").stat().st_size > 10000
+
+    # a reload keeps the conversation: same session, same messages, pushes still arrive
+    shown = await page.locator(".aisle-chat__msg").count()
+    await page.reload()
+    await page.wait_for_selector("[data-connection=online]", timeout=10000)
+    assert await page.locator(".aisle-chat__msg").count() == shown
+    await peer.push(session_id, {"text": "Your parcel left the warehouse."})
+    await until(page, "[...document.querySelectorAll('.aisle-chat__bubble')]"
+                      ".some(b => b.textContent === 'Your parcel left the warehouse.')")
+    await page.fill(".aisle-chat__input", "thanks")
+    await page.press(".aisle-chat__input", "Enter")
+    assert (await received_texts(peer, 4))[3]["session_id"] == session_id
+    assert errors == []
+    await context.close()
+
+
+async def test_chat_reconnects_after_rasa_restarts(shop, browser):
+    server, peer = shop
+    page = await browser.new_page()
+    await page.goto(str(server.make_url("/chat")))
+    await page.wait_for_selector("[data-connection=online]", timeout=10000)
+    peer.stop()
+    await page.wait_for_selector("[data-connection=offline]", timeout=10000)
+    await page.fill(".aisle-chat__input", "are you back?")  # waits in the page meanwhile
+    await page.press(".aisle-chat__input", "Enter")
+    await peer.start()
+    await page.wait_for_selector("[data-connection=online]", timeout=20000)
+    [message] = await received_texts(peer, 1)
+    assert message["text"] == "are you back?"
+    await page.wait_for_selector(".aisle-chat__card", timeout=10000)
+    await page.close()
+
+
+async def test_chat_page_is_served_with_its_settings(aiohttp_client, tmp_path):
+    settings = Settings.from_env(database_url=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
+                                 var_dir=tmp_path, shop_name='Ada & "Co" <shop>',
+                                 chat_socket_url="https://chat.example.com")
+    client = await aiohttp_client(create_app(settings))
+    resp = await client.get("/chat")
+    html = await resp.text()
+    assert resp.status == 200 and resp.content_type == "text/html"
+    assert 'data-socket-url="https://chat.example.com"' in html
+    assert "Ada &amp; &quot;Co&quot; &lt;shop&gt;" in html and "<shop>" not in html
+    assert "connect-src 'self' wss://chat.example.com" in resp.headers["Content-Security-Policy"]
+    for name in ("chat.js", "chat.css"):
+        static = await client.get(f"/static/{name}")
+        assert static.status == 200 and len(await static.read()) > 1000
+    assert render_chat_page(settings) == html
