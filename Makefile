@@ -6,12 +6,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BOT_VENV := .venv-bot
+BOT_PY := $(BOT_VENV)/bin/python
+RASA := $(BOT_VENV)/bin/rasa
+RASA_PROJECT := --config config.yml --domain bot/domain --data bot/data
+# Rasa's telemetry would try to reach the internet (and retry for a long time without it).
+export RASA_TELEMETRY_ENABLED := false
 DEMO_PRODUCTS ?= 2000
 # Rasa 3.6 needs Python 3.10: python3.10 on the PATH, else the newest 3.10 that pyenv has.
 PY310 := $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help venv bot-venv seed run serve test test-fast bench clean-var
+.PHONY: help venv bot-venv seed bot-lookups train run serve test test-fast bench clean-var
 help:
 	@echo "make run     install what is missing, seed the demo shop, start everything, print the URLs"
 	@echo "make test    install what is missing, run every test (SQLite and PostgreSQL)"
@@ -27,30 +32,43 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 venv: $(VENV)/.installed
 
-$(BOT_VENV)/.installed: bot/requirements.txt
+$(BOT_VENV)/.installed: bot/requirements.txt bot/requirements-test.txt
 	@test -n "$(PY310)" || { echo "Python 3.10 is needed for Rasa 3.6: install it (e.g. pyenv install 3.10) and retry"; exit 1; }
 	@echo "==> creating $(BOT_VENV) with $(PY310) (Rasa 3.6; this takes a few minutes)"
-	@test -x $(BOT_VENV)/bin/python || $(PY310) -m venv $(BOT_VENV)
-	$(BOT_VENV)/bin/pip install --quiet -r bot/requirements.txt
+	@test -x $(BOT_PY) || $(PY310) -m venv $(BOT_VENV)
+	$(BOT_PY) -m pip install --quiet -r bot/requirements.txt -r bot/requirements-test.txt
 	@touch $@
 bot-venv: $(BOT_VENV)/.installed
 
 var/.seeded: | venv
 	@echo "==> seeding the demo shop ($(DEMO_PRODUCTS) products) into var/"
 	$(PY) -m storefront_api seed --products $(DEMO_PRODUCTS)
+	@echo "==> adding 120 days of synthetic shop traffic for the dashboard (demo only)"
+	$(PY) -m analytics synthesize --events 200000 --days 120 --into
 	@touch $@
 seed: var/.seeded
 
-run: venv seed
+# Lookup tables and synonyms for the NLU, generated from the demo shop's catalog.
+bot-lookups: venv seed
+	$(PY) -m storefront_api export-bot-lookups --out bot/data/lookups
+
+# Rasa keeps the last model when nothing in config, domain or data changed ("Nothing
+# changed"), so this only trains on the first run and after an edit.
+train: bot-venv bot-lookups
+	@echo "==> training the assistant if its data changed (bot/models/aisle.tar.gz)"
+	$(RASA) train $(RASA_PROJECT) --out bot/models --fixed-model-name aisle
+
+run: venv bot-venv seed train
 	$(PY) scripts/run.py
 
-test: venv
+test: venv bot-venv train
 	$(PY) -m pytest -q
+	$(BOT_PY) -m pytest -q bot/tests/actions
 
 test-fast: venv
 	AISLE_SKIP_POSTGRES=1 $(PY) -m pytest -q -x
 
-bench: venv
+bench: venv train
 	$(PY) bench/run_all.py
 
 clean-var:

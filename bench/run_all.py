@@ -33,6 +33,9 @@ def main() -> int:
             + (["--requests", "400", "--rounds", "1"] if quick else [])),
         run([str(HERE / "checkout_orders.py")]
             + (["--orders", "60", "--rounds", "1", "--concurrency", "4"] if quick else [])),
+        run([str(HERE / "funnel_engines.py")] + (["--quick"] if quick else [])),
+        run([str(HERE / "train_time.py")]),
+        run([str(HERE / "chat_turns.py")] + (["--quick"] if quick else [])),
     ]
     print(f"\nresults in {HERE / 'results'}")
     return 0 if all(code == 0 for code in codes) else 1

@@ -1,0 +1,115 @@
+"""``synthesize``: synthetic shop traffic into Parquet, or into a shop database's events table
+(months of history for the dashboard right after ``make run``).
+
+Synthetic events have ids starting with ``syn``; loading into a database that already holds
+them does nothing (``--replace`` swaps them for a new set), so the demo set-up can run it
+every time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .loaders import _engine, _safe, default_events_source, is_database_url, sql_types
+from .schema import STORED_COLUMNS, InputError
+from .synthetic import DEFAULT_START, iter_chunks, write_parquet
+
+SYNTHETIC_PREFIX = "syn"
+
+
+def _count_synthetic(conn) -> int:
+    from sqlalchemy import text
+    return conn.execute(text("SELECT count(*) FROM events WHERE event_id LIKE :p"),
+                        {"p": SYNTHETIC_PREFIX + "%"}).scalar_one()
+
+
+def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetime,
+                       days: int, replace: bool = False) -> dict:
+    """Insert synthetic events into the ``events`` table at ``url`` (created by the shop's
+    migrations); one transaction, so a failure leaves the table as it was."""
+    from sqlalchemy import column, insert, table, text
+    from sqlalchemy.exc import SQLAlchemyError
+    events = table("events", *[column(c, t) for c, t in sql_types().items()])
+    engine, started, inserted = _engine(url), time.perf_counter(), 0
+    try:
+        with engine.begin() as conn:
+            present = _count_synthetic(conn)
+            if present and not replace:
+                return {"database": _safe(url), "inserted": 0, "already_present": present,
+                        "note": "synthetic history is already there (--replace to renew it)"}
+            conn.execute(text("DELETE FROM events WHERE event_id LIKE :p"),
+                         {"p": SYNTHETIC_PREFIX + "%"})
+            for chunk in iter_chunks(n_events, seed=seed, start=start, days=days):
+                rows = chunk.select(STORED_COLUMNS).to_dicts()
+                for row in rows:  # the column is JSON: the driver encodes it
+                    row["properties"] = json.loads(row["properties"])
+                for i in range(0, len(rows), 20_000):
+                    conn.execute(insert(events), rows[i:i + 20_000])
+                    inserted += len(rows[i:i + 20_000])
+                    print(f"  {inserted:,} / {n_events:,} events "
+                          f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+    except SQLAlchemyError as exc:
+        raise InputError(f"could not write to {_safe(url)}: {str(exc).splitlines()[0]}; "
+                         "is it a migrated shop database (python -m storefront_api "
+                         "migrate)?") from None
+    finally:
+        engine.dispose()
+    return {"database": _safe(url), "inserted": inserted, "replaced": present if replace else 0,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _start(args) -> datetime:
+    if args.start:
+        from .cli import parse_when
+        return parse_when(args.start)
+    if args.into:  # demo history ends today, so "last 30 days" shows data
+        today = datetime.combine(datetime.utcnow().date(), datetime.min.time())
+        return today - timedelta(days=args.days)
+    return DEFAULT_START
+
+
+def _run(args) -> dict:
+    if args.count < 0 or args.days < 1 or args.files < 1:
+        raise InputError("--events must be >= 0, --days and --files >= 1")
+    if args.into == "":
+        args.into = default_events_source()
+    start = _start(args)
+    if args.into:
+        if not is_database_url(args.into):
+            raise InputError(f"--into takes a database URL (sqlite:///var/shop.db), "
+                             f"not {args.into!r}; use --output for a Parquet file")
+        return append_to_database(args.into, args.count, seed=args.seed, start=start,
+                                  days=args.days, replace=args.replace)
+    if not args.output:
+        raise InputError("say where the events go: --output FILE.parquet (or a directory "
+                         "with --files N) or --into DATABASE_URL")
+    started = time.perf_counter()
+    files = write_parquet(Path(args.output), args.count, seed=args.seed, start=start,
+                          days=args.days, files=args.files)
+    return {"files": [str(f) for f in files], "events": args.count, "seed": args.seed,
+            "start": start, "days": args.days,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "synthesize", help="synthetic shop traffic into Parquet or a shop database",
+        description="Deterministic by --seed. Example: synthesize --events 10000000 "
+                    "--output var/synthetic.parquet")
+    parser.add_argument("--events", dest="count", type=int, default=200_000, metavar="N")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--days", type=int, default=90, help="length of the history")
+    parser.add_argument("--start", metavar="DATE",
+                        help="first day (default 2026-09-01; with --into: --days ago)")
+    parser.add_argument("--output", metavar="PATH", help="Parquet file (or directory)")
+    parser.add_argument("--files", type=int, default=1, help="split into N Parquet files")
+    parser.add_argument("--into", nargs="?", const="", metavar="DATABASE_URL",
+                        help="append to a shop database's events table (no value: "
+                             "$ANALYTICS_EVENTS_URL / $DATABASE_URL / var/shop.db)")
+    parser.add_argument("--replace", action="store_true",
+                        help="with --into: replace synthetic events already there")
+    parser.set_defaults(handler=_run)

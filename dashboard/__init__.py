@@ -1,0 +1,1 @@
+"""Aisle's merchant dashboard (Streamlit): `streamlit run dashboard/app.py`."""

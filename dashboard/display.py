@@ -1,0 +1,71 @@
+"""How numbers read on the dashboard: money from minor units, rates, changes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+# ISO 4217 currencies without minor units (or with three); the rest have cents.
+_EXPONENTS = {**dict.fromkeys(["JPY", "KRW", "CLP", "ISK", "VND", "XAF", "XOF", "HUF"], 0),
+              **dict.fromkeys(["BHD", "KWD", "OMR", "JOD", "TND"], 3)}
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
+
+
+def exponent(currency: str | None) -> int:
+    return _EXPONENTS.get((currency or "").upper(), 2)
+
+
+def units(minor: int | float | None, currency: str | None) -> float:
+    """Minor units as currency units (for charts; labels use ``money``)."""
+    return float(Decimal(int(minor or 0)).scaleb(-exponent(currency)))
+
+
+def money(minor: int | float | None, currency: str | None) -> str:
+    """``12345, "EUR"`` -> ``€123.45``; thousands separated."""
+    if minor is None:
+        return "–"
+    digits = exponent(currency)
+    amount = Decimal(int(round(minor))).scaleb(-digits)
+    text = f"{amount:,.{digits}f}"
+    symbol = _SYMBOLS.get((currency or "").upper())
+    if symbol:
+        return f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}"
+    return f"{text} {currency or ''}".strip()
+
+
+def percent(rate: float | None, digits: int = 1) -> str:
+    return "–" if rate is None else f"{rate * 100:.{digits}f}%"
+
+
+def count(n: int | float | None) -> str:
+    return "–" if n is None else f"{int(n):,}"
+
+
+def change(current: float | None, previous: float | None) -> str | None:
+    """Relative change for st.metric's delta, or None when there is nothing to compare."""
+    if current is None or previous in (None, 0):
+        return None
+    return f"{(current - previous) / abs(previous) * 100:+.1f}%"
+
+
+def points_change(current: float | None, previous: float | None) -> str | None:
+    """Change of a rate in percentage points (a rate's relative change misleads)."""
+    if current is None or previous is None:
+        return None
+    return f"{(current - previous) * 100:+.1f} pp"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+# st.metric options for a delta that is a note ("115 carts"), not a change
+NOTE = {"delta_color": "off", "delta_arrow": "off"}

@@ -1,0 +1,56 @@
+"""The sidebar every page shares: date range and channels, kept in st.session_state."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard import data
+
+DATE_KEY = "date_range"
+CHANNELS_KEY = "channels"
+ERROR_KEY = "events_error"
+
+
+def render() -> None:
+    """Draw the filters and store the chosen ``data.Filters`` (None when there is no data)."""
+    events, error = data.try_all_events()
+    st.session_state[ERROR_KEY] = error
+    if events is None or events.is_empty():
+        st.session_state[data.FILTERS_KEY] = None
+        st.sidebar.caption("No events to filter yet.")
+        return
+    first, last = data.data_days(events)
+    default = data.default_filters(events)
+    with st.sidebar:
+        st.subheader("Filters")
+        picked = st.date_input("Date range (UTC)", value=(default.first_day, default.last_day),
+                               min_value=first, max_value=last, key=DATE_KEY,
+                               help="Both days included. KPIs compare with the period of "
+                                    "the same length just before.")
+        channels = st.multiselect("Channels", _channels(events), key=CHANNELS_KEY,
+                                  placeholder="All channels",
+                                  help="site = the shop's own pages; the others are chats")
+        st.caption(f"Events: `{_short(data.events_source())}` · data from {first:%d %b %Y} "
+                   f"to {last:%d %b %Y}")
+    # While a range is being picked the widget holds only its first day: keep the last
+    # complete range until the second day is chosen.
+    if isinstance(picked, (tuple, list)) and len(picked) == 2:
+        st.session_state[data.FILTERS_KEY] = data.Filters(picked[0], picked[1],
+                                                          tuple(sorted(channels)))
+    else:
+        kept = st.session_state.get(data.FILTERS_KEY) or default
+        st.session_state[data.FILTERS_KEY] = data.Filters(kept.first_day, kept.last_day,
+                                                          tuple(sorted(channels)))
+
+
+def _channels(events: pl.DataFrame) -> list[str]:
+    return sorted(events.get_column("channel").drop_nulls().unique().to_list())
+
+
+def _short(source: str) -> str:
+    """The source without a password, for the caption."""
+    if "://" not in source:
+        return source
+    from sqlalchemy.engine import make_url
+    return make_url(source).render_as_string(hide_password=True)

@@ -1,0 +1,78 @@
+"""Conversations: how the assistant performs, and what its chats are worth."""
+
+import polars as pl
+import streamlit as st
+
+from analytics.chat import chat_metrics
+from analytics.funnel import Funnel, Step, compute_funnel
+from dashboard import charts, data, display
+from dashboard.kpis import main_currency
+
+st.title("Conversations")
+page = data.page_data()
+st.caption(page.filters.label())
+
+tracker = data.filtered_conversations(page)
+metrics = chat_metrics(page.events, tracker)
+if not metrics["conversations"]:
+    data.no_data(f"No conversations for {page.filters.label()}.",
+                 "Chats on the web page or a messaging channel show up here.")
+currency = main_currency(page.events) or main_currency(page.everything.lazy())
+revenue = next((row for row in metrics["attributed_revenue"] if row["currency"] == currency),
+               {})
+fallback = metrics["fallback"]
+reply = metrics["first_agent_reply"]
+
+cols = st.columns(3)
+cols[0].metric("Conversations", display.count(metrics["conversations"]), border=True)
+cols[1].metric("Containment", display.percent(metrics["containment_rate"]), border=True,
+               help="Conversations resolved without a human agent")
+cols[2].metric("Handoff rate", display.percent(metrics["handoff_rate"]),
+               f"{metrics['handoffs']:,} handoffs", **display.NOTE, border=True)
+cols = st.columns(3)
+cols[0].metric("Fallback rate", display.percent(fallback["fallback_rate"]) if fallback else "–",
+               border=True,
+               help="User messages the bot did not understand (needs Rasa's tracker store)")
+cols[1].metric("Time to first agent reply (median)", display.duration(reply["median_seconds"]),
+               f"p90 {display.duration(reply['p90_seconds'])}" if reply["p90_seconds"]
+               is not None else None, **display.NOTE, border=True)
+cols[2].metric(f"Attributed revenue ({currency})", display.money(revenue.get("net"), currency),
+               f"{revenue.get('orders', 0):,} orders", **display.NOTE, border=True,
+               help=f"Purchases in a conversation or within "
+                    f"{metrics['attribution_window_seconds'] / 86400:g} days after one, "
+                    "refunds deducted")
+if tracker is None:
+    st.caption(f"Rasa's tracker store ({data.tracker_url()}) is not there: fallbacks and "
+               "intents appear once the assistant has talked to shoppers.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Why shoppers asked for a human")
+    reasons = pl.DataFrame(metrics["handoff_reasons"])
+    if reasons.is_empty():
+        st.info("No handoffs in this period.", icon=":material/info:")
+    else:
+        st.altair_chart(charts.horizontal_bars(reasons, value="handoffs", label="reason",
+                                               title="Reason", value_title="Handoffs"),
+                        width="stretch")
+with right:
+    st.subheader("Top intents")
+    intents = pl.DataFrame(metrics["top_intents"])
+    if intents.is_empty():
+        st.info("No user messages from Rasa's tracker store in this period.",
+                icon=":material/info:")
+    else:
+        st.altair_chart(charts.horizontal_bars(intents, value="messages", label="intent",
+                                               title="Intent", value_title="Messages"),
+                        width="stretch")
+
+st.subheader("Do chats sell?")
+st.caption("Sessions from an item view to a purchase within 24 h, with and without a chat.")
+chat_funnel = Funnel([Step("view_item"), Step("add_to_cart"), Step("purchase")],
+                     unit="session", breakdown="chat")
+result = compute_funnel(page.events, chat_funnel)
+if result.is_empty():
+    st.info("No item views in this period.", icon=":material/info:")
+else:
+    st.altair_chart(charts.funnel_bars(result, percent=True, unit="sessions"),
+                    width="stretch")

@@ -1,0 +1,58 @@
+"""Funnel: build a funnel from any events, see where shoppers drop off and how fast they go."""
+
+import json
+
+import polars as pl
+import streamlit as st
+
+from analytics.funnel import compute_funnel
+from analytics.schema import InputError
+from dashboard import charts, data, display
+from dashboard.funnel_builder import command_line, funnel_from_widgets
+
+st.title("Funnel")
+page = data.page_data()
+st.caption(page.filters.label())
+
+with st.container(border=True):
+    try:
+        funnel = funnel_from_widgets(page.everything)
+    except InputError as exc:  # e.g. a window the engine refuses
+        data.no_data(f"This funnel cannot be computed: {exc}.", "Change the settings above.")
+
+result = compute_funnel(page.events, funnel)
+if result.is_empty():
+    data.no_data(f"Nobody did “{funnel.steps[0].title}” in {page.filters.label()}.",
+                 "Pick another first step, widen the date range or clear the channel filter.")
+
+unit = f"{funnel.unit}s"
+totals = (result.group_by("step_index").agg(pl.col("entered").sum()).sort("step_index")
+          ["entered"].to_list())
+cols = st.columns(3)
+cols[0].metric(f"Entered step 1 ({unit})", display.count(totals[0]), border=True)
+cols[1].metric(f"Reached the last step ({unit})", display.count(totals[-1]), border=True)
+cols[2].metric("Overall conversion", display.percent(totals[-1] / totals[0]), border=True)
+
+show = st.segmented_control("Bars show", ["% of step 1", unit], default="% of step 1",
+                            key="funnel_scale") or "% of step 1"
+st.altair_chart(charts.funnel_bars(result, percent=show != unit, unit=unit), width="stretch")
+
+st.subheader("Steps")
+st.dataframe(charts.funnel_table(result, breakdown=funnel.breakdown), hide_index=True,
+             width="stretch", column_config=charts.FUNNEL_COLUMNS)
+
+st.subheader("Time to convert")
+st.caption("From the previous step, for the units that made it (their best attempt).")
+timing = result.filter(pl.col("step_index") > 1, pl.col("median_seconds_to_convert")
+                       .is_not_null())
+if timing.is_empty():
+    st.info("Nobody went past step 1, so there is no time to convert.",
+            icon=":material/info:")
+else:
+    st.altair_chart(charts.time_to_convert(timing), width="stretch")
+
+with st.expander("This funnel on the command line, or as JSON"):
+    st.code(command_line(funnel, page.filters), language="bash")
+    st.download_button("Download the funnel definition (JSON)",
+                       json.dumps(funnel.to_dict(), indent=2), file_name="funnel.json",
+                       mime="application/json", on_click="ignore")

@@ -1,0 +1,70 @@
+"""Segments page: RFM and rule segments, the propensity model's evaluation and the audience
+export count come from the analytics package for the page's filters."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from dashboard_fixtures import in_period, metrics
+from threadpoolctl import threadpool_limits
+
+from analytics.audience import audience_hashes
+from analytics.propensity import session_features, train_and_evaluate
+from analytics.segments import members, rfm, rule_segments
+from dashboard import display
+
+
+def _segments(events, filters):
+    period = in_period(events, filters).lazy()
+    now = min(filters.end, events["ts"].max())
+    return period, rfm(period, now=now), rule_segments(period, now=now)
+
+
+def test_segment_sizes_audience_and_propensity(app, shop_events):
+    app.switch_page("views/segments.py").run()
+    assert not app.exception
+    filters = app.session_state["filters"]
+    period, rfm_frame, rules = _segments(shop_events, filters)
+    shown = metrics(app)
+    assert shown["Buyers scored (RFM)"][0] == display.count(rfm_frame.height)
+    reachable = rfm_frame.filter(pl.col("consent") & pl.col("email").is_not_null()).height
+    assert shown["Reachable buyers"][0] == display.count(reachable)
+    assert shown["Users in rule segments"][0] == display.count(rules["user_id"].n_unique())
+
+    rule_table = pl.from_pandas(app.dataframe[0].value)
+    sizes = rules.group_by("segment").len()
+    assert dict(zip(rule_table["segment"], rule_table["users"])) == dict(
+        zip(sizes["segment"], sizes["len"]))
+
+    segment = app.selectbox(key="audience_segment").value
+    chosen = members(rfm_frame, rules, segment)
+    assert shown["Exported (consented, with e-mail)"][0] == \
+        f"{audience_hashes(chosen).len():,} of {chosen.height:,}"
+
+    with threadpool_limits(limits=1):
+        report = train_and_evaluate(session_features(period), "purchased",
+                                    time_column="started_at")
+    assert shown["ROC-AUC"][0] == f"{report.roc_auc:.3f}"
+    assert shown["PR-AUC"][0] == f"{report.pr_auc:.3f}"
+    assert shown["Base rate"][0] == display.percent(report.base_rate)
+    assert report.roc_auc > 0.6  # the synthetic shop's buyers are predictable
+
+
+def test_choosing_another_segment_changes_the_export(app, shop_events):
+    app.switch_page("views/segments.py").run()
+    app.selectbox(key="audience_segment").set_value("high_value_cart_abandoners").run()
+    assert not app.exception
+    _, rfm_frame, rules = _segments(shop_events, app.session_state["filters"])
+    chosen = members(rfm_frame, rules, "high_value_cart_abandoners")
+    assert metrics(app)["Exported (consented, with e-mail)"][0] == \
+        f"{audience_hashes(chosen).len():,} of {chosen.height:,}"
+
+
+def test_a_period_without_buyers_explains_itself(app):
+    """One day of a single channel: browsing, maybe no purchase, never a traceback."""
+    app.sidebar.date_input(key="date_range").set_value((date(2026, 9, 1), date(2026, 9, 1)))
+    app.sidebar.multiselect(key="channels").set_value(["slack"]).run()
+    app.switch_page("views/segments.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Segments"
