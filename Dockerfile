@@ -1,6 +1,6 @@
-# The storefront_api image (docker-compose.yml builds it for the `migrate` and
-# `storefront_api` services). Later parts (Rasa, the action server, the dashboard) get images
-# of their own.
+# The Python 3.11 image: storefront_api (the `migrate`, `storefront_api` and `lookups`
+# services of docker-compose.yml) and the merchant dashboard (`dashboard`). Rasa and the action
+# server run on Python 3.10 in their own image, bot/Dockerfile.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,6 +12,8 @@ WORKDIR /app
 # README.md is the package's long description (pyproject.toml), so the build needs it.
 COPY pyproject.toml README.md ./
 COPY storefront_api ./storefront_api
+COPY analytics ./analytics
+COPY dashboard ./dashboard
 RUN pip install .
 
 # Run as a user of its own. var/ holds what settings.py keeps on disk (the generated

@@ -74,7 +74,20 @@ def test_compose_has_the_production_services():
     result = _compose("config", "--services")
     assert result.returncode == 0, result.stderr
     services = set(result.stdout.split())
-    assert {"postgres", "storefront_api", "proxy"} <= services
+    assert {"postgres", "storefront_api", "proxy", "rasa", "actions", "dashboard", "redis",
+            "rabbitmq"} <= services
+
+
+def test_rasa_replicas_share_a_lock_store_and_keep_conversations_apart_from_shop_events():
+    result = _compose("config")
+    assert result.returncode == 0, result.stderr
+    command = _service_command(result.stdout, "rasa")
+    assert "bot/endpoints.production.yml" in command and "--enable-api" in command
+    production = (ROOT / "bot" / "endpoints.production.yml").read_text()
+    assert "type: redis" in production and "type: pika" in production
+    # Rasa's tracker table is called `events`, like the shop's: separate databases.
+    assert "@postgres:5432/rasa" in result.stdout
+    assert "CREATE DATABASE rasa" in (ROOT / "deploy" / "postgres-init.sql").read_text()
 
 
 def test_storefront_api_runs_migrations_before_serving():
