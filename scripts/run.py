@@ -12,12 +12,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "var" / "log"
 PY = str(ROOT / ".venv" / "bin" / "python")
+RASA = str(ROOT / ".venv-bot" / "bin" / "rasa")
 
 
 @dataclass
@@ -27,17 +28,53 @@ class Service:
     health_url: str
     urls: dict[str, str]
     timeout: float = 60.0
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def services() -> list[Service]:
     port = os.environ.get("PORT", "8080")
     base = f"http://127.0.0.1:{port}"
-    return [
+    rasa_port = os.environ.get("RASA_PORT", "5005")
+    actions_port = os.environ.get("ACTIONS_PORT", "5055")
+    dashboard_port = os.environ.get("DASHBOARD_PORT", "8501")
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    shared = {"STOREFRONT_URL": base, "RASA_URL": rasa_url,
+              "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
+              "CHAT_SOCKET_URL": os.environ.get("CHAT_SOCKET_URL", rasa_url),
+              "TRACKER_STORE_URL": os.environ.get("TRACKER_STORE_URL",
+                                                  "sqlite:///var/rasa_tracker.db"),
+              "RASA_CALLBACK_URL": os.environ.get("RASA_CALLBACK_URL",
+                                                  f"{base}/api/chat/callback"),
+              # the action server on this machine: order lookups counted per conversation
+              "TRUSTED_CLIENTS": os.environ.get("TRUSTED_CLIENTS", "127.0.0.1"),
+              "RASA_TELEMETRY_ENABLED": "false"}
+    found = [
         Service("storefront_api", [PY, "-m", "storefront_api", "serve", "--port", port],
                 f"{base}/healthz",
-                {"Storefront API": f"{base}/api/products?q=hoodie",
-                 "API docs": f"{base}/api/docs", "Health": f"{base}/healthz"}),
+                {"Web chat": f"{base}/chat",
+                 "Storefront API": f"{base}/api/products?q=hoodie",
+                 "API docs": f"{base}/api/docs", "Health": f"{base}/healthz"}, env=shared),
+        Service("actions", [RASA, "run", "actions", "--actions", "bot.actions",
+                            "--port", actions_port],
+                f"http://127.0.0.1:{actions_port}/health",
+                {"Action server": f"http://127.0.0.1:{actions_port}/health"}, env=shared),
+        # Loading the model takes a while on a small machine.
+        Service("rasa", [RASA, "run", "--enable-api", "--cors", "*", "--port", rasa_port,
+                         "--model", "bot/models/aisle.tar.gz",
+                         "--endpoints", "bot/endpoints.yml",
+                         "--credentials", "bot/credentials.yml"],
+                f"{rasa_url}/status", {"Rasa (REST)": f"{rasa_url}/webhooks/rest/webhook"},
+                timeout=240.0, env=shared),
     ]
+    if (ROOT / "dashboard" / "app.py").exists():
+        found.append(Service(
+            "dashboard", [str(ROOT / ".venv" / "bin" / "streamlit"), "run", "dashboard/app.py",
+                          "--server.port", dashboard_port, "--server.headless", "true",
+                          "--browser.gatherUsageStats", "false",
+                          "--client.toolbarMode", "viewer"],
+            f"http://127.0.0.1:{dashboard_port}/_stcore/health",
+            {"Merchant dashboard": f"http://127.0.0.1:{dashboard_port}"}, env=shared))
+    return found
 
 
 def _up(url: str) -> bool:
@@ -72,7 +109,7 @@ def main() -> int:
             log = LOGS / f"{svc.name}.log"
             print(f"starting {svc.name} (log: {log.relative_to(ROOT)})", flush=True)
             proc = subprocess.Popen(svc.command, cwd=ROOT, stdout=log.open("ab"),
-                                    stderr=subprocess.STDOUT)
+                                    stderr=subprocess.STDOUT, env={**os.environ, **svc.env})
             running.append((svc, proc, log))
             deadline = time.monotonic() + svc.timeout
             while not _up(svc.health_url):

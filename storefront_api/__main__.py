@@ -1,4 +1,5 @@
-"""Command line: python -m storefront_api serve | migrate | seed | import-catalog FILE.csv"""
+"""Command line: python -m storefront_api serve | migrate | seed | import-catalog FILE.csv |
+remind-carts [--dry-run] | export-bot-lookups [--out DIR]"""
 
 from __future__ import annotations
 
@@ -84,6 +85,25 @@ def cmd_import_catalog(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_export_bot_lookups(settings: Settings, args) -> int:
+    from pathlib import Path
+
+    from .catalog.vocabulary import export_bot_lookups
+    from .db import Database
+
+    async def run():
+        db = Database(settings.database_url)
+        try:
+            return await export_bot_lookups(db, Path(args.out))
+        finally:
+            await db.dispose()
+
+    changed = asyncio.run(run())
+    for name, was_changed in changed.items():
+        print(f"  {Path(args.out) / name}: {'written' if was_changed else 'unchanged'}")
+    return 0
+
+
 def cmd_serve(settings: Settings, args) -> int:
     from .app import serve
     from .migrations import upgrade
@@ -113,6 +133,11 @@ def cmd_serve(settings: Settings, args) -> int:
     return 0 if all(child.exitcode in (0, -signal.SIGTERM) for child in children) else 1
 
 
+def cmd_remind_carts(settings: Settings, args) -> int:
+    from .recovery.cli import remind_carts_command
+    return remind_carts_command(settings, args)
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
     return make_url(url).render_as_string(hide_password=True)
@@ -139,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
                            "(for a shop whose catalog comes from import-catalog)")
     imp = sub.add_parser("import-catalog", help="import a Shopify product CSV")
     imp.add_argument("file")
+    lookups = sub.add_parser("export-bot-lookups",
+                             help="write the NLU lookup tables and synonyms from the catalog")
+    lookups.add_argument("--out", default="bot/data/lookups", help="directory for the files")
+    remind = sub.add_parser("remind-carts", help="send reminders for abandoned carts (once)")
+    remind.add_argument("--dry-run", action="store_true",
+                        help="list what would be sent, send nothing")
     args = parser.parse_args(argv)
     if getattr(args, "workers", 1) < 1 or getattr(args, "workers", 1) > 64:
         parser.error("--workers must be between 1 and 64")
@@ -146,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--products must be between 1 and 5,000,000")
     settings = Settings.from_env()
     handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed,
-               "import-catalog": cmd_import_catalog}[args.command]
+               "import-catalog": cmd_import_catalog, "remind-carts": cmd_remind_carts,
+               "export-bot-lookups": cmd_export_bot_lookups}[args.command]
     return handler(settings, args)
 
 

@@ -67,9 +67,13 @@ class RasaConversation:
         await self._call("POST", "/execute", params={"output_channel": "latest"},
                          body={"name": action})
 
-    async def deliver_agent_message(self, text: str) -> None:
-        await self.append_events([{"event": "slot", "name": "agent_message", "value": text,
-                                   "timestamp": _now()}])
+    async def deliver_agent_message(self, text: str, agent: str | None = None) -> None:
+        """The agent's name goes along (slot ``agent_name``) so the chat can say who writes."""
+        now = _now()
+        await self.append_events([{"event": "slot", "name": "agent_name", "value": agent,
+                                   "timestamp": now},
+                                  {"event": "slot", "name": "agent_message", "value": text,
+                                   "timestamp": now}])
         await self.execute(RELAY_ACTION)
 
     async def hand_back(self) -> None:

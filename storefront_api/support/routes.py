@@ -284,9 +284,10 @@ async def send_agent_message(request: web.Request, body: AgentMessageInput) -> w
         message = handoffs.add_agent_message(session, handoff, body.text)
         await session.flush()
         message_id, conversation_id = message.id, handoff.conversation_id
+        agent = message.agent
     failure = None
     try:
-        await _rasa(request, conversation_id).deliver_agent_message(body.text)
+        await _rasa(request, conversation_id).deliver_agent_message(body.text, agent)
     except RasaUnavailable as error:
         failure = error
     async with request.app[DB].write() as session:

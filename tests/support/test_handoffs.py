@@ -308,9 +308,8 @@ async def test_agent_message_is_delivered_through_rasa(client, db, rasa):
     assert (message["delivered"], message["agent"], message["text"]) == (
         True, "Ana", "Hi, Ana here. Let me look.")
     events, execute = rasa.calls_to("/tracker/events"), rasa.calls_to("/execute")
-    assert [e["event"] for e in events[0]["body"]] == ["slot"]
-    assert (events[0]["body"][0]["name"], events[0]["body"][0]["value"]) == (
-        "agent_message", "Hi, Ana here. Let me look.")
+    assert [(e["event"], e["name"], e["value"]) for e in events[0]["body"]] == [
+        ("slot", "agent_name", "Ana"), ("slot", "agent_message", "Hi, Ana here. Let me look.")]
     assert execute[0]["query"] == {"output_channel": "latest"}
     assert execute[0]["body"] == {"name": "action_relay_agent_message"}
     assert rasa.calls.index(events[0]) < rasa.calls.index(execute[0])
@@ -418,7 +417,7 @@ async def test_recorded_bodies_are_valid_for_rasa_3_6(client, rasa):
         capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [
-        ["SlotSet", "agent_message"],
+        ["SlotSet", "SlotSet", "agent_name", "agent_message"],
         ["execute", "action_relay_agent_message", "latest"],
         ["ConversationResumed", None],
         ["execute", "action_handoff_ended", "latest"]]

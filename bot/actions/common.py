@@ -1,0 +1,106 @@
+"""Small helpers every skill's actions share: who is calling, which channel, money, errors.
+
+Kept free of any skill's logic so the shopping and service actions can both import it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from .storefront import CallContext
+
+# Channels that render buttons and custom payloads (cards). Messaging channels get text;
+# their connectors turn Rasa buttons into quick replies where the platform has them.
+WEB_CHANNELS = frozenset({"socketio"})
+
+
+def call_context(tracker: Tracker) -> CallContext:
+    """The headers of one API call: the conversation id and the channel the shopper uses."""
+    return CallContext(conversation_id=tracker.sender_id,
+                       channel=tracker.get_latest_input_channel())
+
+
+def web_channel(tracker: Tracker) -> bool:
+    """True on the web chat (socket.io): cards and buttons render there."""
+    return tracker.get_latest_input_channel() in WEB_CHANNELS
+
+
+def utter_unavailable(dispatcher: CollectingDispatcher) -> None:
+    """The honest answer when storefront_api cannot be reached."""
+    dispatcher.utter_message(response="utter_shop_unavailable")
+
+
+def money(doc: dict[str, Any] | None) -> str:
+    """The display form of an API money document ({amount, currency, formatted})."""
+    if not doc:
+        return ""
+    if doc.get("formatted"):
+        return str(doc["formatted"])
+    amount = int(doc.get("amount", 0))
+    return f"{amount / 100:.2f} {doc.get('currency', '')}".strip()
+
+
+def latest_intent(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("intent", {}).get("name") or ""
+
+
+def entity_values(tracker: Tracker, name: str) -> list[Any]:
+    """Every value of entity ``name`` in the latest message, in order, without repeats."""
+    values: list[Any] = []
+    for entity in (tracker.latest_message or {}).get("entities", []) or []:
+        if entity.get("entity") == name and entity.get("value") not in values:
+            values.append(entity.get("value"))
+    return values
+
+
+def entity_value(tracker: Tracker, name: str) -> Any:
+    values = entity_values(tracker, name)
+    return values[0] if values else None
+
+
+def as_int(value: Any) -> int | None:
+    """An entity or slot value as an int ("2", 2.0, "two" → 2), or None if it is not one."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip().lower()
+    if text in NUMBER_WORDS:
+        return NUMBER_WORDS[text]
+    try:
+        return int(float(text.replace(",", "")))
+    except ValueError:
+        return None
+
+
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10, "a": 1, "an": 1, "a couple": 2, "couple": 2,
+                "a pair": 2, "pair": 2, "single": 1, "dozen": 12, "a dozen": 12}
+
+
+ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+                 "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "last": -1,
+                 "1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+
+
+def as_ordinal(value: Any) -> int | None:
+    """A position in a list ("second" → 2, "last" → -1), or None."""
+    if isinstance(value, str) and value.strip().lower() in ORDINAL_WORDS:
+        return ORDINAL_WORDS[value.strip().lower()]
+    number = as_int(value)
+    return number if number else None
+
+
+# NOTE from the lead (web chat helper's finding, read in .venv-bot's rasa/core/channels/
+# socketio.py): Rasa 3.6's socketio output passes a custom payload's keys straight to
+# `sio.emit(...)` as arguments, so `json_message={"cards": [...]}` raises a TypeError inside
+# Rasa and the shopper sees nothing. The web chat (storefront_api/web/chat.js) reads custom
+# payloads from under "data": always send `json_message=web_payload(cards=[...])`, which
+# arrives as {"custom": {"data": {...}}} on REST and as bot_uttered {"data": {...}} on the
+# socket.
+def web_payload(**data) -> dict:
+    """A custom payload the socketio channel can emit and the web chat renders."""
+    return {"data": data}

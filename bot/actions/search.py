@@ -1,0 +1,310 @@
+"""Finding products: search and refine, then pick one of the results.
+
+``action_search_products`` answers three intents. ``search_products`` is a new search when it
+names a new kind of thing (product type, category or brand) and a refinement of the previous
+search when it only adds filters ("in blue", "size M", "under 50"); ``search_cheaper`` and
+``show_more`` always work on the previous search. What was shown is kept in
+``search_results`` so that "the second one" means what the shopper saw.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from .common import (as_int, as_ordinal, call_context, entity_value, entity_values,
+                     latest_intent, money, utter_unavailable, web_channel, web_payload)
+from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
+
+PAGE_SIZE = 5
+SUBJECT_ENTITIES = ("product_type", "category", "brand")
+FILTER_ENTITIES = ("color", "size", "min_price", "max_price")
+IN_STOCK_WORDS = re.compile(r"\b(in stock|available now|available today|ships? now)\b", re.I)
+STOP_WORDS = frozenset("""a an the me about tell show more one that this those these it of for
+in on with and or please i i'd id want like see look looking some any is are do you have
+details detail info information picture photo""".split())
+
+
+# --- search parameters ----------------------------------------------------------------------
+
+def major_to_minor(value: Any) -> int | None:
+    """A price the shopper said ("80", 79.5) in minor units (the shop's currency has cents)."""
+    if value is None:
+        return None
+    try:
+        amount = float(str(value).replace(",", "").lstrip("$€£"))
+    except ValueError:
+        return None
+    return max(0, round(amount * 100))
+
+
+def message_filters(tracker: Tracker) -> dict[str, Any]:
+    """The filters the latest message states, as API query parameters."""
+    filters: dict[str, Any] = {}
+    colors = [str(c).lower() for c in entity_values(tracker, "color")]
+    sizes = [str(s).upper() if len(str(s)) <= 4 else str(s) for s in entity_values(tracker, "size")]
+    if colors:
+        filters["color"] = ",".join(colors)
+    if sizes:
+        filters["size"] = ",".join(sizes)
+    for name in ("min_price", "max_price"):
+        amount = major_to_minor(entity_value(tracker, name))
+        if amount is not None:
+            filters[name] = amount
+    if "min_price" in filters and "max_price" in filters \
+            and filters["min_price"] > filters["max_price"]:
+        filters["min_price"], filters["max_price"] = filters["max_price"], filters["min_price"]
+    if IN_STOCK_WORDS.search(message_text(tracker)):
+        filters["in_stock"] = True
+    return filters
+
+
+def message_subject(tracker: Tracker) -> dict[str, Any]:
+    """What kind of thing the latest message asks for: product type, category, brand."""
+    words = [str(entity_value(tracker, name)) for name in ("brand", "product_type")
+             if entity_value(tracker, name)]
+    subject: dict[str, Any] = {}
+    if words:
+        subject["q"] = " ".join(words)
+    category = entity_value(tracker, "category")
+    if category:
+        subject["category"] = str(category)
+    return subject
+
+
+def message_text(tracker: Tracker) -> str:
+    return str((tracker.latest_message or {}).get("text") or "")
+
+
+def plain_query(tracker: Tracker) -> str:
+    """The message as search words, for a request no entity was found in."""
+    text = message_text(tracker)
+    if text.startswith("/"):  # a button payload carries no words
+        return ""
+    return text.strip()[:200]
+
+
+def next_search(tracker: Tracker) -> dict[str, Any] | None:
+    """The search to run now, from the latest message and the previous search."""
+    previous = tracker.get_slot("search_params") or None
+    if latest_intent(tracker) in ("search_cheaper", "show_more"):
+        return dict(previous) if previous else None
+    subject, filters = message_subject(tracker), message_filters(tracker)
+    if subject and not _same_subject(subject, previous):  # a new kind of thing
+        return {**subject, **filters, "page": 1}
+    if previous and (subject or filters):  # "in blue", "under 50": narrow what was shown
+        return {**previous, **filters, "page": 1}
+    if filters:
+        return {**filters, "page": 1}
+    text = plain_query(tracker)
+    if text:
+        return {"q": text, "page": 1}
+    return dict(previous) if previous else None
+
+
+def _same_subject(subject: dict[str, Any], previous: dict[str, Any] | None) -> bool:
+    if not previous:
+        return False
+    return all(str(previous.get(k, "")).lower() == str(v).lower() for k, v in subject.items())
+
+
+def cheaper(params: dict[str, Any], shown: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Below the cheapest price shown, cheapest first; None when nothing was shown."""
+    prices = [r["price"]["amount"] for r in shown if isinstance(r.get("price"), dict)]
+    if not prices:
+        return None
+    return {**params, "max_price": max(min(prices) - 1, 0), "min_price": None,
+            "sort": "price_asc", "page": 1}
+
+
+# --- presenting results ---------------------------------------------------------------------
+
+def availability_text(item: dict[str, Any]) -> str:
+    if not item.get("in_stock"):
+        return "sold out"
+    if item.get("on_sale") and item.get("compare_at_price"):
+        return f"in stock, on sale (was {money(item['compare_at_price'])})"
+    return "in stock"
+
+
+def result_lines(items: list[dict[str, Any]], first_number: int = 1) -> str:
+    return "\n".join(f"{n}. {item['title']} — {money(item['price'])} ({availability_text(item)})"
+                     for n, item in enumerate(items, start=first_number))
+
+
+def product_card(item: dict[str, Any]) -> dict[str, Any]:
+    select = f'/select_product{{"product_id": {item["id"]}}}'
+    add = f'/add_to_cart{{"product_id": {item["id"]}}}'
+    return {"title": item["title"], "subtitle": f"{money(item['price'])} · "
+            f"{availability_text(item)}", "image_url": item.get("image"),
+            "product_id": item["id"],
+            "buttons": [{"title": "Details", "payload": select},
+                        {"title": "Add to cart", "payload": add}]}
+
+
+def remembered(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What ``search_results`` keeps of each result shown."""
+    return [{"product_id": i["id"], "name": i["title"], "price": i["price"],
+             "in_stock": bool(i.get("in_stock"))} for i in items]
+
+
+class ActionSearchProducts(Action):
+    def name(self) -> str:
+        return "action_search_products"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        intent = latest_intent(tracker)
+        params = next_search(tracker)
+        if params is None:
+            dispatcher.utter_message(response="utter_ask_what_to_search")
+            return []
+        if intent == "search_cheaper":
+            params = cheaper(params, tracker.get_slot("search_results") or [])
+            if params is None:
+                dispatcher.utter_message(response="utter_ask_what_to_search")
+                return []
+        if intent == "show_more":
+            params["page"] = int(params.get("page") or 1) + 1
+        try:
+            params, answer = await run_search(tracker, params)
+        except StorefrontUnavailable:
+            utter_unavailable(dispatcher)
+            return []
+        except StorefrontProblem as problem:
+            dispatcher.utter_message(response="utter_search_refused", detail=problem.detail)
+            return []
+        return present(dispatcher, tracker, intent, params, answer)
+
+
+async def run_search(tracker: Tracker,
+                     params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run ``params``; a category the shop does not know becomes search words instead."""
+    query = {k: v for k, v in params.items() if v not in (None, "", False)}
+    try:
+        answer = await storefront().search_products(call_context(tracker),
+                                                    page_size=PAGE_SIZE, facets=False, **query)
+    except StorefrontProblem as problem:
+        if problem.status != 404 or not params.get("category"):
+            raise
+        words = f"{params.get('q') or ''} {params['category']}".strip()
+        params = {**params, "q": words, "category": None}
+        return await run_search(tracker, params)
+    return params, answer
+
+
+def present(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str,
+            params: dict[str, Any], answer: dict[str, Any]) -> list[dict[str, Any]]:
+    items = answer.get("items", [])
+    if not items:
+        if intent == "show_more":
+            dispatcher.utter_message(response="utter_no_more_results")
+        elif intent == "search_cheaper":
+            dispatcher.utter_message(response="utter_nothing_cheaper")
+        else:
+            dispatcher.utter_message(response="utter_no_results")
+        return [SlotSet("search_params", params)] if intent == "show_more" else []
+    first = (int(params.get("page") or 1) - 1) * PAGE_SIZE + 1
+    corrected = (answer.get("query") or {}).get("corrected")
+    dispatcher.utter_message(
+        response="utter_search_results", total=answer.get("total", len(items)),
+        results=result_lines(items, first),
+        searched_for=f" (searched for “{corrected}”)" if corrected else "")
+    if web_channel(tracker):
+        dispatcher.utter_message(json_message=web_payload(
+            type="product_cards", cards=[product_card(i) for i in items]))
+    return [SlotSet("search_params", params), SlotSet("search_results", remembered(items))]
+
+
+# --- choosing one product -------------------------------------------------------------------
+
+def words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9']+", text.lower())
+            if len(w) > 2 and w not in STOP_WORDS}
+
+
+def chosen_product_id(tracker: Tracker, *, fall_back_to_slot: bool = True) -> int | None:
+    """The product the shopper means: a button's id, "the second one", a name they saw, or
+    (``fall_back_to_slot``) the one already being discussed."""
+    explicit = as_int(entity_value(tracker, "product_id"))
+    if explicit:
+        return explicit
+    shown = tracker.get_slot("search_results") or []
+    position = as_ordinal(entity_value(tracker, "ordinal"))
+    if position is not None and shown:
+        index = position - 1 if position > 0 else len(shown) + position
+        if 0 <= index < len(shown):
+            return int(shown[index]["product_id"])
+    by_name = _named_in(message_text(tracker), shown)
+    if by_name is not None:
+        return by_name
+    return as_int(tracker.get_slot("product_id")) if fall_back_to_slot else None
+
+
+def _named_in(text: str, shown: list[dict[str, Any]]) -> int | None:
+    """The one shown result whose name shares the most words with ``text`` (no ties)."""
+    said = words(text)
+    scores = sorted(((len(said & words(r["name"])), int(r["product_id"])) for r in shown),
+                    reverse=True)
+    if not scores or scores[0][0] == 0:
+        return None
+    if len(scores) > 1 and scores[1][0] == scores[0][0]:
+        return None
+    return scores[0][1]
+
+
+def options_text(product: dict[str, Any]) -> str:
+    """"Sizes in stock: M, L. Colours: burgundy, cream." from the variants."""
+    variants = product.get("variants", [])
+    parts = []
+    sizes = _in_order([v["size"] for v in variants if v.get("size") and v.get("available")])
+    colors = _in_order([v["color"] for v in variants if v.get("color") and v.get("available")])
+    if sizes and len(_in_order([v["size"] for v in variants if v.get("size")])) > 1:
+        parts.append("Sizes in stock: " + ", ".join(sizes) + ".")
+    if colors and len(_in_order([v["color"] for v in variants if v.get("color")])) > 1:
+        parts.append("Colours in stock: " + ", ".join(colors) + ".")
+    if not any(v.get("available") for v in variants):
+        parts.append("It is sold out at the moment.")
+    return " ".join(parts)
+
+
+def _in_order(values: list[str]) -> list[str]:
+    seen: list[str] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+class ActionSelectProduct(Action):
+    def name(self) -> str:
+        return "action_select_product"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        product_id = chosen_product_id(tracker, fall_back_to_slot=False)
+        if product_id is None:
+            dispatcher.utter_message(response="utter_which_product")
+            return []
+        try:
+            product = await storefront().product(call_context(tracker), product_id)
+        except StorefrontUnavailable:
+            utter_unavailable(dispatcher)
+            return []
+        except StorefrontProblem:
+            dispatcher.utter_message(response="utter_product_not_found")
+            return []
+        rating = (f" Rated {product['rating']}/5 by {product['rating_count']} shoppers."
+                  if product.get("rating_count") else "")
+        dispatcher.utter_message(
+            response="utter_product_details", name=product["title"],
+            price=money(product["price"]), brand=product.get("vendor") or "",
+            options=options_text(product), rating=rating, product_id=product["id"])
+        if web_channel(tracker):
+            dispatcher.utter_message(json_message=web_payload(
+                type="product_cards", cards=[product_card(product)]))
+        return [SlotSet("product_id", product["id"]), SlotSet("awaiting_variant", False)]

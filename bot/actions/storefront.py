@@ -1,0 +1,289 @@
+"""The one way the actions reach storefront_api: a small aiohttp client.
+
+Every call carries the conversation id and channel (X-Conversation-Id, X-Channel) so the
+shop's events and orders join up with the conversation. Idempotent calls (GET, PUT, DELETE)
+are retried on connection errors, timeouts and 502/503/504; POSTs are not, because a
+retried "add to cart" could add twice. When the API cannot be reached the caller gets
+``StorefrontUnavailable`` and tells the shopper to try again in a moment; an answer the API
+refused (4xx) comes back as ``StorefrontProblem`` with the RFC 7807 document.
+
+Domain calls (search, carts, checkout, orders, support) are methods of ``Storefront``,
+grouped by skill below the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+RETRIED_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+RETRIED_STATUSES = frozenset({502, 503, 504})
+
+
+class StorefrontUnavailable(Exception):
+    """The API did not answer (down, timed out, or failing): worth another try later."""
+
+
+@dataclass
+class StorefrontProblem(Exception):
+    """The API answered with an error document: the request itself was refused."""
+
+    status: int
+    title: str = ""
+    detail: str = ""
+    document: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.title}: {self.detail}".strip()
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who is asking: sent as headers so events and orders carry the conversation."""
+
+    conversation_id: str | None = None
+    channel: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.conversation_id:
+            headers["X-Conversation-Id"] = self.conversation_id[:128]
+            headers["X-Session-Id"] = self.conversation_id[:128]
+        if self.channel:
+            headers["X-Channel"] = self.channel[:40]
+        return headers
+
+
+def path_part(value: str | int) -> str:
+    """A value placed in a URL path, escaped so it can never change the path."""
+    return quote(str(value), safe="")
+
+
+class Storefront:
+    """storefront_api over HTTP. One instance (and one connection pool) per process."""
+
+    def __init__(self, base_url: str | None = None, *, timeout: float | None = None,
+                 retries: int = 2, backoff: float = 0.15) -> None:
+        self.base_url = (base_url or os.environ.get("STOREFRONT_URL")
+                         or "http://127.0.0.1:8080").rstrip("/")
+        total = timeout if timeout is not None else float(
+            os.environ.get("STOREFRONT_TIMEOUT_SECONDS", "5"))
+        self._timeout = aiohttp.ClientTimeout(total=total, connect=min(2.0, total))
+        self.retries = retries
+        self.backoff = backoff
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # A session belongs to the loop it was made in; tests run each case in a new loop.
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, headers={"Accept": "application/json"},
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30))
+            self._session_loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def request(self, method: str, path: str, ctx: CallContext | None = None, *,
+                      params: dict[str, Any] | None = None, json: Any = None,
+                      headers: dict[str, str] | None = None) -> Any:
+        """The JSON answer of ``method path``; raises StorefrontUnavailable or
+        StorefrontProblem."""
+        method = method.upper()
+        attempts = 1 + (self.retries if method in RETRIED_METHODS else 0)
+        all_headers = {**(ctx.headers() if ctx else {}), **(headers or {})}
+        clean_params = {key: _param(value) for key, value in (params or {}).items()
+                        if value is not None}
+        last_error: Exception | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(self.backoff * (2 ** (attempt - 1)))
+            try:
+                async with self._client().request(method, self.base_url + path,
+                                                  params=clean_params, json=json,
+                                                  headers=all_headers) as response:
+                    if response.status in RETRIED_STATUSES:
+                        last_error = StorefrontUnavailable(f"{method} {path}: {response.status}")
+                        continue
+                    return await _answer(response)
+            except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as error:
+                last_error = error
+        raise StorefrontUnavailable(f"{method} {path}: {last_error!r}")
+
+    async def get(self, path: str, ctx: CallContext | None = None, **kwargs) -> Any:
+        return await self.request("GET", path, ctx, **kwargs)
+
+    async def post(self, path: str, ctx: CallContext | None = None, **kwargs) -> Any:
+        return await self.request("POST", path, ctx, **kwargs)
+
+    async def put(self, path: str, ctx: CallContext | None = None, **kwargs) -> Any:
+        return await self.request("PUT", path, ctx, **kwargs)
+
+    async def delete(self, path: str, ctx: CallContext | None = None, **kwargs) -> Any:
+        return await self.request("DELETE", path, ctx, **kwargs)
+
+    # ---- domain calls, grouped by skill (add yours in your section) ----------------------
+
+    # == catalog and cart (shopping skills) ==
+
+    async def search_products(self, ctx: CallContext, **params: Any) -> dict[str, Any]:
+        """GET /api/products: ``params`` are its query parameters (q, category, color...)."""
+        return await self.get("/api/products", ctx, params=params)
+
+    async def product(self, ctx: CallContext, product_id: int) -> dict[str, Any]:
+        return await self.get(f"/api/products/{path_part(product_id)}", ctx)
+
+    async def similar_products(self, ctx: CallContext, product_id: int) -> list[dict[str, Any]]:
+        answer = await self.get(f"/api/products/{path_part(product_id)}/similar", ctx)
+        return answer.get("items", [])
+
+    async def create_cart(self, ctx: CallContext) -> dict[str, Any]:
+        return await self.post("/api/carts", ctx)
+
+    async def cart(self, ctx: CallContext, token: str) -> dict[str, Any]:
+        return await self.get(f"/api/carts/{path_part(token)}", ctx)
+
+    async def add_to_cart(self, ctx: CallContext, token: str, variant_id: int,
+                          quantity: int = 1) -> dict[str, Any]:
+        return await self.post(f"/api/carts/{path_part(token)}/items", ctx,
+                               json={"variant_id": variant_id, "quantity": quantity})
+
+    async def change_line(self, ctx: CallContext, token: str, line_id: int, *,
+                          quantity: int | None = None,
+                          saved_for_later: bool | None = None) -> dict[str, Any]:
+        body = {key: value for key, value in (("quantity", quantity),
+                                              ("saved_for_later", saved_for_later))
+                if value is not None}
+        return await self.request("PATCH", f"/api/carts/{path_part(token)}/items/"
+                                  f"{path_part(line_id)}", ctx, json=body)
+
+    async def remove_line(self, ctx: CallContext, token: str, line_id: int) -> dict[str, Any]:
+        return await self.delete(f"/api/carts/{path_part(token)}/items/{path_part(line_id)}",
+                                 ctx)
+
+    async def apply_promo_code(self, ctx: CallContext, token: str, code: str) -> dict[str, Any]:
+        return await self.put(f"/api/carts/{path_part(token)}/promo-code", ctx,
+                              json={"code": code})
+
+    async def subscribe_back_in_stock(self, ctx: CallContext, variant_id: int,
+                                      email: str | None = None) -> dict[str, Any]:
+        """The alert comes to this conversation (X-Conversation-Id) and, if given, by email."""
+        body: dict[str, Any] = {"variant_id": variant_id}
+        if email:
+            body["email"] = email
+        return await self.post("/api/back-in-stock", ctx, json=body)
+
+    # == checkout and payment ==
+
+    async def countries_served(self, ctx: CallContext) -> list[str]:
+        answer = await self.get("/api/shipping-methods", ctx)
+        return list(answer.get("countries_served", []))
+
+    async def shipping_options(self, ctx: CallContext, token: str,
+                               country: str) -> list[dict[str, Any]]:
+        answer = await self.get(f"/api/carts/{path_part(token)}/shipping-options", ctx,
+                                params={"country": country})
+        return answer.get("options", [])
+
+    async def checkout(self, ctx: CallContext, token: str, *, email: str,
+                       address: dict[str, Any], shipping_method: str) -> dict[str, Any]:
+        """The priced summary and the payment link; the same details give the same open link."""
+        return await self.post(f"/api/carts/{path_part(token)}/checkout", ctx,
+                               json={"email": email, "shipping_address": address,
+                                     "shipping_method": shipping_method})
+
+    # == orders and after-sales ==
+
+    # Every order call proves the shopper's right to the order with its e-mail; the API
+    # answers 404 for an unknown number and a wrong e-mail alike.
+
+    async def order(self, number: str, email: str, ctx: CallContext | None = None) -> dict:
+        """The order document (status, lines, shipments with tracking, refunds)."""
+        return await self.get(f"/api/orders/{path_part(number)}", ctx, params={"email": email})
+
+    async def cancel_order(self, number: str, email: str, ctx: CallContext | None = None, *,
+                           reason: str = "") -> dict:
+        """Cancel before shipping (409 ``order-not-cancellable`` once it has shipped)."""
+        return await self.post(f"/api/orders/{path_part(number)}/cancel", ctx,
+                               json={"email": email, "reason": reason})
+
+    async def request_return(self, number: str, email: str, ctx: CallContext | None = None,
+                             *, kind: str, items: list[dict], reason: str) -> dict:
+        """A return or exchange request: items [{"sku", "quantity"}]; answers with the RMA."""
+        return await self.post(f"/api/orders/{path_part(number)}/returns", ctx,
+                               json={"email": email, "kind": kind, "items": items,
+                                     "reason": reason})
+
+    async def order_returns(self, number: str, email: str,
+                            ctx: CallContext | None = None) -> dict:
+        return await self.get(f"/api/orders/{path_part(number)}/returns", ctx,
+                              params={"email": email})
+
+    async def order_refunds(self, number: str, email: str,
+                            ctx: CallContext | None = None) -> dict:
+        return await self.get(f"/api/orders/{path_part(number)}/refunds", ctx,
+                              params={"email": email})
+
+    # == support and handoff ==
+
+    async def open_ticket(self, email: str, message: str, ctx: CallContext | None = None, *,
+                          kind: str = "complaint", order_number: str | None = None) -> dict:
+        """A complaint or question; with ``order_number`` it is filed on that order, which
+        must belong to ``email``. Answers with the ticket's reference (T-XXXXXX)."""
+        if order_number:
+            return await self.post(f"/api/orders/{path_part(order_number)}/tickets", ctx,
+                                   json={"email": email, "kind": kind, "message": message})
+        return await self.post("/api/support/tickets", ctx,
+                               json={"email": email, "kind": kind, "message": message})
+
+    async def request_handoff(self, handoff: dict, ctx: CallContext | None = None) -> dict:
+        """Queue the conversation for a person: {id, reference, status, position}. The API
+        returns the open handoff again when one exists, so a repeated request is harmless."""
+        return await self.post("/api/support/handoffs", ctx, json=handoff)
+
+    async def record_event(self, name: str, ctx: CallContext | None = None, *,
+                           properties: dict | None = None) -> dict:
+        """A client-side analytics event (e.g. ``chat_started``)."""
+        return await self.post("/api/events", ctx,
+                               json={"name": name, "properties": properties or {}})
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def _answer(response: aiohttp.ClientResponse) -> Any:
+    if response.status >= 500:
+        raise StorefrontUnavailable(f"{response.method} {response.url.path}: {response.status}")
+    try:
+        body = await response.json(content_type=None)
+    except ValueError:
+        body = None
+    if response.status >= 400:
+        document = body if isinstance(body, dict) else {}
+        raise StorefrontProblem(response.status, str(document.get("title", "")),
+                                str(document.get("detail", "")), document)
+    return body
+
+
+_shared: Storefront | None = None
+
+
+def storefront() -> Storefront:
+    """The process-wide client (configured from STOREFRONT_URL)."""
+    global _shared
+    if _shared is None:
+        _shared = Storefront()
+    return _shared

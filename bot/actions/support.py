@@ -1,0 +1,176 @@
+"""Support: handing the conversation to a person, relaying the agent's messages, and the
+fallback that offers a person after repeated misunderstanding.
+
+The handoff is recorded in storefront_api's queue with what the agent needs to pick up
+without asking again (the transcript, the cart, the orders talked about); then the bot
+pauses. While paused, Rasa predicts nothing, so the inbox reaches the shopper by running
+``action_relay_agent_message`` through Rasa's /execute, and ends with
+``action_handoff_ended`` after it resumed the conversation.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from .common import call_context, latest_intent, web_channel, web_payload
+from .orders import find_order_number
+from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
+
+TRANSCRIPT_TURNS = 200  # the API keeps at most this many, the most recent matter most
+TURN_TEXT_LIMIT = 4000
+CART_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+CHANNEL = re.compile(r"^[a-z0-9_.-]{1,40}$")
+
+
+def transcript(tracker: Tracker) -> list[dict[str, Any]]:
+    """What was said, oldest first: the shopper's messages and the bot's replies."""
+    turns = []
+    for event in tracker.events:
+        sender = {"user": "user", "bot": "bot"}.get(event.get("event"))
+        text = (event.get("text") or "").strip()
+        if sender and text and not text.startswith("/"):  # "/intent" payloads are buttons
+            turns.append({"sender": sender, "text": text[:TURN_TEXT_LIMIT],
+                          "ts": event.get("timestamp")})
+    return turns[-TRANSCRIPT_TURNS:]
+
+
+def order_numbers(tracker: Tracker) -> list[str]:
+    """Every order the conversation was about, in the order they came up."""
+    found: list[str] = []
+    values = [e.get("value") for e in tracker.events
+              if e.get("event") == "slot" and e.get("name") == "order_number"]
+    for value in [*values, tracker.get_slot("order_number")]:
+        number = find_order_number(value)
+        if number and number not in found:
+            found.append(number)
+    return found[-20:]
+
+
+def handoff_reason(tracker: Tracker) -> str:
+    """Why the shopper needs a person: they asked, or the bot failed to understand them."""
+    if latest_intent(tracker) == "affirm" and tracker.get_slot("human_offered"):
+        return "repeated_fallback"
+    if tracker.active_loop_name:
+        return f"asked_for_human_during_{tracker.active_loop_name}"[:200]
+    return "asked_for_human"
+
+
+def handoff_request(tracker: Tracker) -> dict[str, Any]:
+    channel = tracker.get_latest_input_channel() or "rest"
+    cart = tracker.get_slot("cart_id")
+    return {
+        "conversation_id": tracker.sender_id,
+        "channel": channel if CHANNEL.match(channel) else "other",
+        "reason": handoff_reason(tracker),
+        "transcript": transcript(tracker),
+        "cart_token": cart if isinstance(cart, str) and CART_TOKEN.match(cart) else None,
+        "email": tracker.get_slot("customer_email") or None,
+        "order_numbers": order_numbers(tracker),
+    }
+
+
+class ActionHandoff(Action):
+    """Queue the conversation for a person, tell the shopper, pause the bot."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[dict[str, Any]]:
+        # A form in progress ends here: the person takes over from this point. (Always
+        # returned, so the rules see the same events with and without a form.)
+        leave_form = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        try:
+            handoff = await storefront().request_handoff(handoff_request(tracker),
+                                                         call_context(tracker))
+        except (StorefrontUnavailable, StorefrontProblem):
+            # Pausing without a queue entry would leave the shopper talking to nobody.
+            dispatcher.utter_message(response="utter_handoff_unavailable")
+            return [*leave_form, SlotSet("human_offered", False)]
+        position = handoff.get("position")
+        dispatcher.utter_message(
+            response="utter_handoff_queued_next" if not position or position <= 1
+            else "utter_handoff_queued", reference=handoff.get("reference"), position=position)
+        if web_channel(tracker):  # the web chat shows a "connecting you" banner
+            dispatcher.utter_message(json_message=web_payload(handoff="waiting"))
+        return [*leave_form, SlotSet("human_offered", False),
+                SlotSet("handoff_id", str(handoff.get("id"))), ConversationPaused()]
+
+
+class ActionRelayAgentMessage(Action):
+    """Run by the inbox (Rasa /execute) while paused: says the agent's message."""
+
+    def name(self) -> str:
+        return "action_relay_agent_message"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[dict[str, Any]]:
+        message = (tracker.get_slot("agent_message") or "").strip()
+        agent = (tracker.get_slot("agent_name") or "").strip() or "Shop team"
+        if message and web_channel(tracker):
+            # The web chat shows the agent's name on the message and in its banner.
+            dispatcher.utter_message(json_message=web_payload(text=message, agent=agent))
+        elif message:
+            dispatcher.utter_message(response="utter_agent_message", agent=agent,
+                                     message=message)
+        return [SlotSet("agent_message", None)]
+
+
+class ActionHandoffEnded(Action):
+    """Run by the inbox after it resumed the conversation: the bot is back."""
+
+    def name(self) -> str:
+        return "action_handoff_ended"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_handoff_ended")
+        if web_channel(tracker):
+            dispatcher.utter_message(json_message=web_payload(handoff="ended"))
+        return [SlotSet("handoff_id", None), SlotSet("agent_message", None)]
+
+
+# --- fallback ---------------------------------------------------------------------------------
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the shopper's latest messages in a row the bot did not understand."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if ((event.get("parse_data") or {}).get("intent") or {}).get("name") != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionFallback(Action):
+    """First miss: ask to rephrase, with options. Second in a row: offer a person."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[dict[str, Any]]:
+        if consecutive_fallbacks(tracker) >= 2:
+            dispatcher.utter_message(response="utter_offer_human")
+            return [SlotSet("human_offered", True)]
+        dispatcher.utter_message(response="utter_ask_rephrase")
+        return [SlotSet("human_offered", False)]
+
+
+class ActionHandoffDeclined(Action):
+    """The shopper said no to a person: carry on, and forget the offer."""
+
+    def name(self) -> str:
+        return "action_handoff_declined"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_handoff_declined")
+        return [SlotSet("human_offered", False)]

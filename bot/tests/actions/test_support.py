@@ -1,0 +1,171 @@
+"""Support actions: the handoff really lands in the shop's queue with what the agent needs,
+the bot pauses; the agent's messages and the hand-back; the counting fallback."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from rasa_sdk.events import ConversationPaused
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.support import (ActionFallback, ActionHandoff, ActionHandoffDeclined,
+                                 ActionHandoffEnded, ActionRelayAgentMessage,
+                                 consecutive_fallbacks)
+
+
+def said(sender, text, intent=None):
+    event = {"event": sender, "text": text, "timestamp": time.time()}
+    if intent:
+        event["parse_data"] = {"intent": {"name": intent}}
+    return event
+
+
+def conversation():
+    return [said("user", "hi", "greet"), said("bot", "Hi! I'm Aisle."),
+            said("user", "where is KX-48213", "track_order"),
+            {"event": "slot", "name": "order_number", "value": "KX-48213"},
+            said("bot", "What is the e-mail?"), said("user", "/human_handoff", "human_handoff")]
+
+
+def queued(shop, handoff_id):
+    return shop.get(f"/api/admin/support/handoffs/{handoff_id}", admin=True)
+
+
+@pytest.mark.asyncio
+async def test_handoff_is_queued_with_transcript_cart_and_orders_then_pauses(
+        shop, tracker_for, dispatcher, domain, slots_set):
+    cart = shop.new_cart()
+    sender = f"handoff-{uuid.uuid4().hex[:8]}"
+    tracker = tracker_for(sender_id=sender, channel="socketio", events=conversation(),
+                          latest_message={"intent": "human_handoff", "text": "a human please"},
+                          slots={"cart_id": cart, "customer_email": "Ada@Example.com",
+                                 "order_number": "KX-48213"})
+    events = await ActionHandoff().run(dispatcher, tracker, domain)
+    assert events[-1] == ConversationPaused()
+    handoff = queued(shop, slots_set(events)["handoff_id"])
+    assert handoff["status"] == "waiting" and handoff["conversation_id"] == sender
+    assert handoff["reason"] == "asked_for_human" and handoff["channel"] == "socketio"
+    assert handoff["cart_token"] == cart and handoff["email"] == "ada@example.com"
+    assert handoff["order_numbers"] == ["KX-48213"]
+    texts = [(turn["sender"], turn["text"]) for turn in handoff["transcript"]]
+    assert texts[:4] == [("user", "hi"), ("bot", "Hi! I'm Aisle."),
+                         ("user", "where is KX-48213"), ("bot", "What is the e-mail?")]
+    assert handoff["reference"] in str(dispatcher.messages[0])
+    assert dispatcher.messages[0]["response"] in ("utter_handoff_queued",
+                                                 "utter_handoff_queued_next")
+    assert dispatcher.messages[0]["position"] == handoff["position"]
+
+
+@pytest.mark.asyncio
+async def test_asking_twice_keeps_the_place_in_the_queue(shop, tracker_for, domain, slots_set):
+    sender = f"twice-{uuid.uuid4().hex[:8]}"
+    ids = []
+    for _ in range(2):
+        tracker = tracker_for(sender_id=sender, latest_message="human_handoff")
+        ids.append(slots_set(await ActionHandoff().run(CollectingDispatcher(), tracker,
+                                                        domain))["handoff_id"])
+    assert ids[0] == ids[1]
+    waiting = shop.get("/api/admin/support/handoffs?status=waiting", admin=True)["handoffs"]
+    assert [h["conversation_id"] for h in waiting].count(sender) == 1
+
+
+@pytest.mark.asyncio
+async def test_handoff_in_the_middle_of_a_form_ends_the_form(shop, tracker_for, dispatcher,
+                                                            domain, slots_set):
+    tracker = tracker_for(sender_id=f"form-{uuid.uuid4().hex[:8]}", active_loop="checkout_form",
+                          latest_message="human_handoff", slots={"requested_slot": "shipping_address"})
+    events = await ActionHandoff().run(dispatcher, tracker, domain)
+    assert {"event": "active_loop", "name": None} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events]
+    assert slots_set(events)["requested_slot"] is None
+    handoff = queued(shop, slots_set(events)["handoff_id"])
+    assert handoff["reason"] == "asked_for_human_during_checkout_form"
+
+
+@pytest.mark.asyncio
+async def test_accepting_the_offered_person_is_recorded_as_repeated_fallback(
+        shop, tracker_for, dispatcher, domain, slots_set):
+    events = [said("user", "blorp", "nlu_fallback"), said("user", "zzz", "nlu_fallback")]
+    tracker = tracker_for(sender_id=f"fb-{uuid.uuid4().hex[:8]}", events=events,
+                          latest_message="affirm", slots={"human_offered": True})
+    returned = await ActionHandoff().run(dispatcher, tracker, domain)
+    assert slots_set(returned)["human_offered"] is False
+    assert queued(shop, slots_set(returned)["handoff_id"])["reason"] == "repeated_fallback"
+
+
+@pytest.mark.asyncio
+async def test_handoff_when_the_shop_is_down_does_not_pause(unreachable_storefront, tracker_for,
+                                                           dispatcher, domain, uttered):
+    events = await ActionHandoff().run(dispatcher, tracker_for(latest_message="human_handoff"),
+                                       domain)
+    assert ConversationPaused() not in events
+    assert uttered(dispatcher) == ["utter_handoff_unavailable"]
+
+
+@pytest.mark.asyncio
+async def test_the_agents_message_is_said_once(tracker_for, dispatcher, domain, slots_set):
+    tracker = tracker_for(slots={"agent_message": "Hi, I'm Sam. Let me check your parcel."})
+    events = await ActionRelayAgentMessage().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_agent_message"
+    assert dispatcher.messages[0]["message"] == "Hi, I'm Sam. Let me check your parcel."
+    assert slots_set(events) == {"agent_message": None}
+
+
+@pytest.mark.asyncio
+async def test_an_empty_agent_message_says_nothing(tracker_for, dispatcher, domain):
+    await ActionRelayAgentMessage().run(dispatcher, tracker_for(slots={}), domain)
+    assert dispatcher.messages == []
+
+
+@pytest.mark.asyncio
+async def test_the_bot_is_back_after_the_handoff(tracker_for, dispatcher, domain, uttered,
+                                                 slots_set):
+    events = await ActionHandoffEnded().run(dispatcher, tracker_for(slots={"handoff_id": "3"}),
+                                            domain)
+    assert uttered(dispatcher) == ["utter_handoff_ended"]
+    assert slots_set(events)["handoff_id"] is None
+
+
+def fallback_tracker(tracker_for, *intents, human_offered=False):
+    events = [said("user", f"message {i}", intent) for i, intent in enumerate(intents[:-1])]
+    return tracker_for(events=events, slots={"human_offered": human_offered},
+                       latest_message={"intent": intents[-1], "text": "???"})
+
+
+@pytest.mark.asyncio
+async def test_first_misunderstanding_asks_to_rephrase(tracker_for, dispatcher, domain, uttered,
+                                                       slots_set):
+    tracker = fallback_tracker(tracker_for, "greet", "nlu_fallback")
+    events = await ActionFallback().run(dispatcher, tracker, domain)
+    assert consecutive_fallbacks(tracker) == 1
+    assert uttered(dispatcher) == ["utter_ask_rephrase"]
+    assert slots_set(events) == {"human_offered": False}
+
+
+@pytest.mark.asyncio
+async def test_second_misunderstanding_in_a_row_offers_a_person(tracker_for, dispatcher, domain,
+                                                                uttered, slots_set):
+    tracker = fallback_tracker(tracker_for, "nlu_fallback", "nlu_fallback")
+    events = await ActionFallback().run(dispatcher, tracker, domain)
+    assert uttered(dispatcher) == ["utter_offer_human"]
+    assert slots_set(events) == {"human_offered": True}
+
+
+@pytest.mark.asyncio
+async def test_an_understood_message_resets_the_count(tracker_for, dispatcher, domain, uttered):
+    tracker = fallback_tracker(tracker_for, "nlu_fallback", "track_order", "nlu_fallback",
+                               human_offered=True)
+    events = await ActionFallback().run(dispatcher, tracker, domain)
+    assert uttered(dispatcher) == ["utter_ask_rephrase"]
+    assert events[0]["value"] is False
+
+
+@pytest.mark.asyncio
+async def test_declining_the_person_carries_on(tracker_for, dispatcher, domain, uttered,
+                                               slots_set):
+    events = await ActionHandoffDeclined().run(
+        dispatcher, tracker_for(latest_message="deny", slots={"human_offered": True}), domain)
+    assert uttered(dispatcher) == ["utter_handoff_declined"]
+    assert slots_set(events) == {"human_offered": False}

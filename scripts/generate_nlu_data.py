@@ -1,0 +1,219 @@
+"""Write bot/data/nlu/*.yml from the hand-written phrasings in scripts/nlu_data/.
+
+Why a script: the phrasings are written by hand in many styles (short, long, polite, casual,
+questions, commands, British and American), and this fills their entity slots with real
+catalog values (scripts/nlu_data/vocab.py) and adds the noise real shoppers type: lower
+case without punctuation, a typo in one word, a filler word, an emoji. Deterministic (seeded):
+re-running gives the same files. The committed YAML is the training data; edit the
+phrasings here and re-run:
+
+    .venv/bin/python scripts/generate_nlu_data.py
+
+The held-out robustness set (bot/tests/nlu/robustness.yml) is NOT generated: it is written
+by hand, separately, so it measures phrasings this script never produced.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+from nlu_data import faq, service, shopping  # noqa: E402
+from nlu_data.vocab import ORDINALS, SHIPPING, Fillers  # noqa: E402
+
+OUT = REPO / "bot" / "data" / "nlu"
+SEED = 20261129
+
+# skill file -> intent -> (phrasings, how many examples to aim for)
+SKILLS = {
+    "core": {
+        "greet": (service.GREET, 80), "goodbye": (service.GOODBYE, 55),
+        "thank": (service.THANK, 55), "affirm": (service.AFFIRM, 90),
+        "deny": (service.DENY, 80), "stop": (service.STOP, 85),
+        "human_handoff": (service.HUMAN_HANDOFF, 80), "inform": (shopping.INFORM, 170),
+    },
+    "out_of_scope": {"out_of_scope": (service.OUT_OF_SCOPE, 110)},
+    "shopping": {
+        "search_products": (shopping.SEARCH_PRODUCTS, 300),
+        "search_cheaper": (shopping.SEARCH_CHEAPER, 85),
+        "show_more": (shopping.SHOW_MORE, 85),
+        "select_product": (shopping.SELECT_PRODUCT, 170),
+        "add_to_cart": (shopping.ADD_TO_CART, 170),
+    },
+    "cart": {
+        "view_cart": (shopping.VIEW_CART, 90),
+        "change_quantity": (shopping.CHANGE_QUANTITY, 100),
+        "remove_from_cart": (shopping.REMOVE_FROM_CART, 85),
+        "save_for_later": (shopping.SAVE_FOR_LATER, 70),
+        "apply_promo_code": (shopping.APPLY_PROMO_CODE, 85),
+    },
+    "checkout": {
+        "checkout": (shopping.CHECKOUT, 85),
+        "request_payment_link": (shopping.REQUEST_PAYMENT_LINK, 80),
+        **{name: (examples, len(examples)) for name, examples in service.EXTERNAL.items()
+           if name in ("EXTERNAL_payment_received", "EXTERNAL_payment_failed",
+                       "EXTERNAL_back_in_stock", "EXTERNAL_cart_reminder")},
+    },
+    "orders": {
+        "track_order": (service.TRACK_ORDER, 120), "cancel_order": (service.CANCEL_ORDER, 90),
+        **{name: (examples, len(examples)) for name, examples in service.EXTERNAL.items()
+           if name in ("EXTERNAL_order_shipped", "EXTERNAL_order_delivered")},
+    },
+    "aftersales": {
+        "request_return": (service.REQUEST_RETURN, 90),
+        "request_exchange": (service.REQUEST_EXCHANGE, 75),
+        "refund_status": (service.REFUND_STATUS, 80), "complaint": (service.COMPLAINT, 85),
+        "EXTERNAL_refund_issued": (service.EXTERNAL["EXTERNAL_refund_issued"], 2),
+    },
+    "faq": {f"faq/{name}": (examples, int(len(examples) * 1.5))
+            for name, examples in faq.FAQ.items()},
+    "chitchat": {f"chitchat/{name}": (examples, int(len(examples) * 1.4))
+                 for name, examples in faq.CHITCHAT.items()},
+}
+# Intents whose phrasings are too short for fillers to keep their meaning.
+NO_FILLERS = {"affirm", "deny", "greet", "goodbye", "thank", "stop", "inform"}
+NO_NOISE = {name for name in service.EXTERNAL}
+
+SLOT = re.compile(r"\{(\w+)\}")
+ENTITY = re.compile(r"\[[^\]]+\](?:\([^)]+\)|\{[^}]+\})")
+PREFIXES = ["hey ", "hi, ", "um ", "ok ", "so ", "hello, ", "erm ", "right, ", "quick q: "]
+SUFFIXES = [" please", " pls", " thanks", "?", " 🙂", " lol", " thx", " asap", "!!", " 🙏"]
+BRITISH = {"color": "colour", "favorite": "favourite", "canceled": "cancelled",
+           "gray": "grey", "center": "centre"}
+
+
+def fill(template: str, fillers: Fillers) -> str:
+    return SLOT.sub(lambda m: getattr(fillers, m.group(1))(), template)
+
+
+def map_plain(text: str, change) -> str:
+    """Apply ``change`` to the text outside entity annotations."""
+    parts, last = [], 0
+    for match in ENTITY.finditer(text):
+        parts += [change(text[last:match.start()]), match.group(0)]
+        last = match.end()
+    parts.append(change(text[last:]))
+    return "".join(parts)
+
+
+def typo(text: str, rng: random.Random) -> str:
+    words = [(m.start(), m.group(0)) for m in re.finditer(r"[A-Za-z]{4,}", text)]
+    if not words:
+        return text
+    start, word = rng.choice(words)
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.choice(("swap", "drop", "double"))
+    if kind == "swap":
+        new = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    elif kind == "drop":
+        new = word[:i] + word[i + 1:]
+    else:
+        new = word[:i] + word[i] + word[i:]
+    return text[:start] + new + text[start + len(word):]
+
+
+def noisy(text: str, intent: str, rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.35:
+        return map_plain(text, lambda t: re.sub(r"[?!.,']", "", t.lower()))
+    if roll < 0.65:
+        return map_plain(text, lambda t: typo(t, rng))
+    if roll < 0.75:
+        return map_plain(text, lambda t: _swap_spelling(t, rng))
+    if intent in NO_FILLERS:
+        return map_plain(text, lambda t: t.upper() if rng.random() < 0.3 else t.lower())
+    if rng.random() < 0.5:
+        return rng.choice(PREFIXES) + text
+    return text + rng.choice(SUFFIXES)
+
+
+def _swap_spelling(text: str, rng: random.Random) -> str:
+    for us, uk in BRITISH.items():
+        text = text.replace(us, uk) if rng.random() < 0.5 else text.replace(uk, us)
+    return text.capitalize() if text[:1].islower() and rng.random() < 0.5 else text
+
+
+def examples_for(intent: str, templates: list[str], target: int, rng: random.Random,
+                 fillers: Fillers) -> list[str]:
+    out: dict[str, None] = {}
+    rounds = 0
+    while len(out) < target and rounds < 8:
+        for template in templates:
+            if len(out) >= target:
+                break
+            if rounds > 0 and not SLOT.search(template) and rng.random() < 0.5:
+                continue  # a slot-free phrasing only comes back as a noisy variant
+            text = fill(template, fillers)
+            if rounds > 0 or rng.random() < 0.3:
+                text = noisy(text, intent, rng) if intent not in NO_NOISE else text
+            out[text.strip()] = None
+        rounds += 1
+    return list(out)
+
+
+def plain_text(example: str) -> str:
+    """The message as typed: "[red](color) dress" -> "red dress"."""
+    text = ENTITY.sub(lambda m: m.group(0)[1:m.group(0).index("]")], example)
+    return re.sub(r"\s+", " ", text)
+
+
+def render(skill: str, intents: dict[str, list[str]], extra: str = "") -> str:
+    lines = [f"# NLU examples for the {skill} skill. Generated by scripts/generate_nlu_data.py",
+             "# from hand-written phrasings: edit those and re-run.", 'version: "3.1"', "nlu:"]
+    for intent, examples in intents.items():
+        lines += [f"- intent: {intent}", "  examples: |"]
+        lines += [f"    - {example}" for example in examples]
+    return "\n".join(lines) + "\n" + extra
+
+
+def shared_extras() -> str:
+    """Regexes for the RegexEntityExtractor and hand-kept synonyms (ordinals, shipping)."""
+    lines = [
+        "- regex: email", "  examples: |",
+        r"    - [A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+        "- regex: order_number", "  examples: |", r"    - \b[A-Za-z]{2}-\d{5}\b",
+        "- regex: promo_code", "  examples: |", r"    - \b[A-Z][A-Z0-9]{2,14}[0-9]\b",
+    ]
+    by_value: dict[str, list[str]] = {}
+    for surface, value in ORDINALS:
+        by_value.setdefault(value, []).append(surface)
+    for value in sorted(by_value, key=int):
+        lines += [f'- synonym: "{value}"', "  examples: |"]
+        lines += [f"    - {s}" for s in by_value[value] if s != value]
+    for method, surfaces in sorted(SHIPPING.items()):
+        lines += [f"- synonym: {method}", "  examples: |"]
+        lines += [f"    - {s}" for s in surfaces if s != method]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    rng = random.Random(SEED)
+    fillers = Fillers(rng)
+    seen: dict[str, str] = {}
+    OUT.mkdir(parents=True, exist_ok=True)
+    for skill, intents in SKILLS.items():
+        rendered = {}
+        for intent, (templates, target) in intents.items():
+            kept = []
+            for example in examples_for(intent, templates, target, rng, fillers):
+                key = plain_text(example).lower()
+                if key in seen and seen[key] != intent:
+                    print(f"  skipped (also {seen[key]}): {intent}: {example}")
+                    continue
+                seen.setdefault(key, intent)
+                kept.append(example)
+            rendered[intent] = kept
+        extra = shared_extras() if skill == "core" else ""
+        (OUT / f"{skill}.yml").write_text(render(skill, rendered, extra), encoding="utf-8")
+        print(f"{skill}: " + ", ".join(f"{i} {len(e)}" for i, e in rendered.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

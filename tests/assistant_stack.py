@@ -1,0 +1,179 @@
+"""The whole assistant on this machine, for end-to-end tests and the chat benchmark.
+
+Starts, each in its own process and on free ports: storefront_api on a freshly seeded
+SQLite shop, the Rasa action server (.venv-bot) and a real Rasa server with the trained
+model (bot/models/aisle.tar.gz) and the project's own bot/endpoints.yml and
+bot/credentials.yml; the addresses reach the processes through the same environment
+variables `make run` sets. Rasa's tracker store is a SQLite file in the stack's directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = str(ROOT / ".venv" / "bin" / "python")
+RASA = str(ROOT / ".venv-bot" / "bin" / "rasa")
+MODEL = ROOT / "bot" / "models" / "aisle.tar.gz"
+ADMIN_TOKEN = "e2e-admin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+            proc.kill()
+            raise RuntimeError(f"{url} did not come up; last lines of {log}:\n{tail}")
+        time.sleep(0.25)
+
+
+def _start(stack: ExitStack, name: str, command: list[str], health_url: str, env: dict,
+           directory: Path, timeout: float) -> subprocess.Popen:
+    log = directory / f"{name}.log"
+    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    stack.callback(stop)
+    _wait_until_up(proc, health_url, log, timeout)
+    return proc
+
+
+def http_json(method: str, url: str, body: Any = None, headers: dict | None = None,
+              timeout: float = 30) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw) if raw else None
+        except ValueError:
+            return error.code, raw.decode(errors="replace")
+
+
+@dataclass
+class AssistantStack:
+    directory: Path
+    products: int = 300
+    action_workers: int = 1
+    storefront_port: int = field(default_factory=free_port)
+    rasa_port: int = field(default_factory=free_port)
+    actions_port: int = field(default_factory=free_port)
+    _stack: ExitStack = field(default_factory=ExitStack)
+
+    @property
+    def storefront_url(self) -> str:
+        return f"http://127.0.0.1:{self.storefront_port}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.directory / 'shop.db'}"
+
+    @property
+    def tracker_url(self) -> str:
+        return f"sqlite:///{self.directory / 'tracker.db'}"
+
+    def environment(self) -> dict[str, str]:
+        return {"DATABASE_URL": self.database_url, "AISLE_VAR_DIR": str(self.directory),
+                "ADMIN_TOKEN": ADMIN_TOKEN, "STOREFRONT_URL": self.storefront_url,
+                "RASA_URL": self.rasa_url, "CHAT_SOCKET_URL": self.rasa_url,
+                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
+                "TRACKER_STORE_URL": self.tracker_url,
+                "RASA_CALLBACK_URL": f"{self.storefront_url}/api/chat/callback",
+                "TRUSTED_CLIENTS": "127.0.0.1",
+                "PYTHONUNBUFFERED": "1", "RASA_TELEMETRY_ENABLED": "false"}
+
+    def __enter__(self) -> "AssistantStack":
+        if not MODEL.exists():
+            raise RuntimeError(f"{MODEL} is missing: run `make train` first")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        env = self.environment()
+        try:
+            subprocess.run([PY, "-m", "storefront_api", "seed", "--products",
+                            str(self.products)], cwd=ROOT, env={**os.environ, **env},
+                           check=True, capture_output=True, timeout=300)
+            _start(self._stack, "storefront_api",
+                   [PY, "-m", "storefront_api", "serve", "--port", str(self.storefront_port)],
+                   f"{self.storefront_url}/healthz", env, self.directory, 60)
+            _start(self._stack, "actions",
+                   [RASA, "run", "actions", "--actions", "bot.actions",
+                    "--port", str(self.actions_port)],
+                   f"http://127.0.0.1:{self.actions_port}/health", env, self.directory, 120)
+            _start(self._stack, "rasa",
+                   [RASA, "run", "--enable-api", "--port", str(self.rasa_port),
+                    "--model", str(MODEL), "--endpoints", "bot/endpoints.yml",
+                    "--credentials", "bot/credentials.yml"],
+                   f"{self.rasa_url}/status", env, self.directory, 300)
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    # ---- talking to it ------------------------------------------------------------------
+
+    def say(self, sender: str, text: str) -> list[dict]:
+        """The bot's replies to one shopper message over Rasa's REST channel."""
+        status, replies = http_json("POST", f"{self.rasa_url}/webhooks/rest/webhook",
+                                    {"sender": sender, "message": text})
+        assert status == 200, (status, replies)
+        return replies or []
+
+    def tracker(self, sender: str) -> dict:
+        status, tracker = http_json("GET", f"{self.rasa_url}/conversations/{sender}/tracker")
+        assert status == 200, (status, tracker)
+        return tracker
+
+    def slot(self, sender: str, name: str) -> Any:
+        return self.tracker(sender)["slots"].get(name)
+
+    def api(self, method: str, path: str, body: Any = None, admin: bool = False
+            ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"} if admin else {}
+        return http_json(method, self.storefront_url + path, body, headers)
+
+
+def texts(replies: list[dict]) -> str:
+    """Everything the bot said in one turn, as one lower-cased string, for assertions."""
+    return "\n".join(str(reply.get("text", "")) for reply in replies).lower()

@@ -1,0 +1,142 @@
+"""Whole conversations over Rasa's REST channel against the real assistant, asserting on the
+replies and on the shop's own state: the cart holds the item, the order exists after the
+test-gateway payment and the chat says so, the handoff is queued and the bot goes quiet."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+from conversation_steps import add_first_result, bot_texts_after, wait_for_bot_text
+
+from assistant_stack import texts
+
+pytestmark = pytest.mark.slow
+
+PAYMENT_LINK = re.compile(r"https?://\S+/pay/[A-Za-z0-9_]+")
+ADDRESS = "Jane Doe, 12 Main St, Springfield, IL 62704, US"
+
+
+def pay_by_card(link: str, number: str = "4242 4242 4242 4242") -> str:
+    form = urllib.parse.urlencode({"number": number, "expiry": "12/34", "cvc": "123",
+                                   "name": "Jane Doe"}).encode()
+    with urllib.request.urlopen(urllib.request.Request(link, data=form), timeout=30) as page:
+        return page.read().decode()
+
+
+def cart_of(assistant, sender: str) -> dict:
+    token = assistant.slot(sender, "cart_id")
+    assert token, "the conversation has no cart"
+    status, cart = assistant.api("GET", f"/api/carts/{token}")
+    assert status == 200, cart
+    return cart
+
+
+def checkout_to_payment_link(assistant, sender: str, email: str) -> str:
+    assert "email" in texts(assistant.say(sender, "checkout"))
+    assert "ship" in texts(assistant.say(sender, email))
+    assert "standard" in texts(assistant.say(sender, ADDRESS))
+    summary = texts(assistant.say(sender, "standard please"))
+    assert "total" in summary and "payment link" in summary, summary
+    link = PAYMENT_LINK.search(texts(assistant.say(sender, "yes")))
+    assert link, "no payment link"
+    return link.group(0)
+
+
+def test_search_add_to_cart_and_the_cart_really_holds_it(assistant, sender):
+    said = add_first_result(assistant, sender, "show me hoodies")
+    cart = cart_of(assistant, sender)
+    assert sum(line["quantity"] for line in cart["items"]) == 1
+    assert "hoodie" in cart["items"][0]["name"].lower()
+    token = assistant.slot(sender, "cart_id")
+    assert all(token not in text for text in said)  # the cart token never reaches the chat
+
+    shown = texts(assistant.say(sender, "what's in my cart?"))
+    assert cart["items"][0]["name"].lower() in shown
+
+
+def test_checkout_payment_and_the_order_is_confirmed_in_the_chat(assistant, sender):
+    add_first_result(assistant, sender, "I'm looking for a t-shirt")
+    email = f"{sender}@example.com"
+    link = checkout_to_payment_link(assistant, sender, email)
+    assert link.startswith(assistant.storefront_url)
+    started = time.time()
+
+    page = pay_by_card(link)
+    number = re.search(r"[A-Z]{2}-\d{5}", page).group(0)
+    status, order = assistant.api("GET", f"/api/admin/orders/{number}", admin=True)
+    assert status == 200 and order["email"] == email and order["conversation_id"] == sender
+    confirmation = wait_for_bot_text(assistant, sender, "payment received", started)
+    assert number in confirmation
+    assert assistant.slot(sender, "order_number") == number
+
+    # The order, tracked in the same conversation: number and e-mail are remembered.
+    tracked = texts(assistant.say(sender, "where is my order?"))
+    assert number.lower() in tracked
+
+
+def test_declined_payment_gets_a_new_link_on_request(assistant, sender):
+    add_first_result(assistant, sender, "show me jeans")
+    link = checkout_to_payment_link(assistant, sender, f"{sender}@example.com")
+    started = time.time()
+    pay_by_card(link, "4000 0000 0000 0002")
+    wait_for_bot_text(assistant, sender, "didn't go through", started)
+    again = texts(assistant.say(sender, "send me a new payment link"))
+    assert PAYMENT_LINK.search(again), again
+
+
+def test_tracking_an_order_asks_for_the_email_of_an_unknown_conversation(assistant, sender):
+    checkout_sender = sender + "-buyer"
+    add_first_result(assistant, checkout_sender, "show me sneakers")
+    email = f"{checkout_sender}@example.com"
+    page = pay_by_card(checkout_to_payment_link(assistant, checkout_sender, email))
+    number = re.search(r"[A-Z]{2}-\d{5}", page).group(0)
+
+    asked = texts(assistant.say(sender, f"where is my order {number}"))
+    assert "email" in asked
+    answer = texts(assistant.say(sender, email))
+    assert number.lower() in answer
+    wrong = texts(assistant.say(sender + "-other", f"track order {number}"))
+    assert "email" in wrong
+    refused = texts(assistant.say(sender + "-other", "someone.else@example.com"))
+    assert number.lower() not in refused or "couldn't" in refused or "can't" in refused
+
+
+def test_faq_is_answered(assistant, sender):
+    answer = texts(assistant.say(sender, "how long does delivery usually take?"))
+    assert "day" in answer
+    answer = texts(assistant.say(sender, "can i send something back if it doesnt fit"))
+    assert "return" in answer
+
+
+def test_handoff_is_queued_and_the_bot_stays_quiet_until_handed_back(assistant, sender):
+    assistant.say(sender, "hi")
+    asked = texts(assistant.say(sender, "I want to talk to a real person"))
+    assert asked  # the shopper is told someone will join
+    status, queue = assistant.api("GET", "/api/admin/support/handoffs?status=waiting",
+                                  admin=True)
+    assert status == 200
+    handoff = next(h for h in queue["handoffs"] if h["conversation_id"] == sender)
+
+    assert assistant.say(sender, "hello? anyone there?") == []  # paused: no bot answer
+    status, detail = assistant.api("GET", f"/api/admin/support/handoffs/{handoff['id']}",
+                                   admin=True)
+    assert status == 200
+    assert any("real person" in (m.get("text") or "") for m in detail["transcript"])
+
+    started = time.time()
+    status, _ = assistant.api("POST", f"/api/admin/support/handoffs/{handoff['id']}/claim",
+                              {"agent": "Ana"}, admin=True)
+    assert status == 200
+    status, _ = assistant.api("POST", f"/api/admin/support/handoffs/{handoff['id']}/messages",
+                              {"text": "Hi, Ana here. How can I help?"}, admin=True)
+    assert status in (200, 201)
+    assert any("Ana here" in text for text in bot_texts_after(assistant, sender, started))
+
+    status, _ = assistant.api("POST", f"/api/admin/support/handoffs/{handoff['id']}/release",
+                              {}, admin=True)
+    assert status == 200
+    assert texts(assistant.say(sender, "show me hoodies"))  # the bot answers again
