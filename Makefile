@@ -53,10 +53,11 @@ bot-lookups: venv seed
 	$(PY) -m storefront_api export-bot-lookups --out bot/data/lookups
 
 # Rasa keeps the last model when nothing in config, domain or data changed ("Nothing
-# changed"), so this only trains on the first run and after an edit.
+# changed"), so this only trains on the first run and after an edit. The data is validated
+# by `make test` (tests/bot: rasa data validate --fail-on-warnings), not again here.
 train: bot-venv bot-lookups
 	@echo "==> training the assistant if its data changed (bot/models/aisle.tar.gz)"
-	$(RASA) train $(RASA_PROJECT) --out bot/models --fixed-model-name aisle
+	$(RASA) train $(RASA_PROJECT) --out bot/models --fixed-model-name aisle --skip-validation
 
 run: venv bot-venv seed train
 	$(PY) scripts/run.py

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import re
 import statistics
 import sys
 import tempfile
@@ -44,6 +45,15 @@ FAQS = ["what payment methods do you accept?", "how long does shipping take",
         "what is your return policy", "how can I contact you"]
 PLAIN = "thanks"
 PARSE_TEXT = "show me red hoodies under 80"
+
+
+CHOICES = re.compile(r"available (?:sizes|colours|colors): ([^.\n]+)", re.IGNORECASE)
+
+
+def first_choice(replies: list[dict]) -> str | None:
+    """The first size or colour the bot offered, when its reply asks for one."""
+    asked = CHOICES.search("\n".join(str(r.get("text", "")) for r in replies))
+    return asked.group(1).split(",")[0].strip() if asked else None
 
 
 def pct(values: list[float], q: float) -> float:
@@ -88,16 +98,18 @@ async def shopping_turns(chat: Chat, sender: str, search: str, faq: str) -> dict
     timings = {}
     timings["search"], _ = await chat.turn(sender, search)
     timings["add_to_cart"], replies = await chat.turn(sender, ADD)
-    buttons = [b for reply in replies for b in reply.get("buttons") or []]
-    if buttons and any("inform" in (b.get("payload") or "") for b in buttons):
-        await chat.turn(sender, buttons[0]["payload"])  # a size/colour was asked: answer it
+    for _ in range(2):  # a size, then a colour, may be asked: answer with the first offered
+        choice = first_choice(replies)
+        if choice is None:
+            break
+        timings.setdefault("variant_answer", (await chat.turn(sender, choice))[0])
     timings["faq"], _ = await chat.turn(sender, faq)
     return timings
 
 
 async def sequential(chat: Chat, rounds: int) -> dict:
     kinds: dict[str, list[float]] = {"parse": [], "plain": [], "search": [],
-                                     "add_to_cart": [], "faq": []}
+                                     "add_to_cart": [], "variant_answer": [], "faq": []}
     for i in range(rounds):
         kinds["parse"].append(await chat.parse(PARSE_TEXT))
         sender = await chat.new_conversation()
@@ -106,7 +118,7 @@ async def sequential(chat: Chat, rounds: int) -> dict:
                                        FAQS[i % len(FAQS)])
         for kind, value in timings.items():
             kinds[kind].append(value)
-    return {kind: summary(values) for kind, values in kinds.items()}
+    return {kind: summary(values) for kind, values in kinds.items() if values}
 
 
 async def open_loop(chat: Chat, conversations: int, interval: float, seconds: float) -> dict:
@@ -122,11 +134,10 @@ async def open_loop(chat: Chat, conversations: int, interval: float, seconds: fl
         try:
             elapsed, replies = await chat.turn(sender, text)
             kinds[kind].append(elapsed)
-            buttons = [b for r in replies for b in r.get("buttons") or []]
-            if kind == "add_to_cart" and any("inform" in (b.get("payload") or "")
-                                             for b in buttons):
-                kinds.setdefault("size_answer", []).append(
-                    (await chat.turn(sender, buttons[0]["payload"]))[0])
+            choice = first_choice(replies) if kind == "add_to_cart" else None
+            if choice is not None:
+                kinds.setdefault("variant_answer", []).append(
+                    (await chat.turn(sender, choice))[0])
         except Exception:  # noqa: BLE001 - counted and reported
             errors += 1
 

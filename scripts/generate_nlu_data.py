@@ -139,11 +139,18 @@ def _swap_spelling(text: str, rng: random.Random) -> str:
     return text.capitalize() if text[:1].islower() and rng.random() < 0.5 else text
 
 
+# Each phrasing comes back this many times on average (other catalog values, typos, casing,
+# fillers), so that a phrasing is learnt from its variants rather than from one sentence.
+VARIANTS_PER_PHRASING = 4
+
+
 def examples_for(intent: str, templates: list[str], target: int, rng: random.Random,
                  fillers: Fillers) -> list[str]:
+    if intent not in NO_NOISE:
+        target = max(target, round(VARIANTS_PER_PHRASING * len(templates)))
     out: dict[str, None] = {}
     rounds = 0
-    while len(out) < target and rounds < 8:
+    while len(out) < target and rounds < 16:
         for template in templates:
             if len(out) >= target:
                 break

@@ -87,7 +87,11 @@ NEW_SEARCH_ENTITIES = ("product_type", "category", "brand", "min_price", "max_pr
 
 
 def variant_name(variant: dict[str, Any] | None) -> str:
-    title = (variant or {}).get("title") or ""
+    """" (Pink / 41)" for a variant, or for a cart or checkout line (whose own "title" is
+    the product's)."""
+    variant = variant or {}
+    title = (variant["variant_title"] if "variant_title" in variant
+             else variant.get("title")) or ""
     return f" ({title})" if title and title.lower() != "default" else ""
 
 

@@ -46,7 +46,7 @@ PROMO_CODES = ["WELCOME10", "SAVE20", "TENOFF", "FREESHIP", "SPRING10", "SUMMER2
 EMAILS = ["ada@example.com", "john.smith@gmail.com", "maria_lopez@yahoo.es", "k.tanaka@outlook.jp",
           "sam99@hotmail.co.uk", "priya.n@proton.me", "lee.chen@company.org", "tom@aisle.shop",
           "o.okafor@mail.ng", "jess+shop@icloud.com", "h.mueller@web.de", "bob@example.net"]
-SHIPPING = {"standard": ["standard", "normal", "regular", "cheapest", "economy", "basic"],
+SHIPPING = {"standard": ["standard", "normal", "regular", "economy", "basic"],
             "express": ["express", "fast", "fastest", "next day", "expedited", "priority",
                         "quickest"],
             "pickup": ["pickup", "pick up", "pick-up", "pickup point", "collection point",

@@ -15,13 +15,19 @@ def add_first_result(stack: AssistantStack, sender: str, search: str) -> list[st
     offered. Returns everything the bot said."""
     said = [texts(stack.say(sender, search))]
     assert "found" in said[-1], said
-    said.append(texts(stack.say(sender, "add the first one to my cart")))
-    for _ in range(3):  # size, then colour, at most
-        asked = CHOICES.search(said[-1])
-        if not asked:
+    for _attempt in range(4):
+        said.append(texts(stack.say(sender, "add the first one to my cart")))
+        for _ in range(3):  # size, then colour, at most
+            asked = CHOICES.search(said[-1])
+            if not asked:
+                break
+            first_choice = asked.group(1).split(",")[0].strip()
+            said.append(texts(stack.say(sender, first_choice)))
+        if "out of stock" not in said[-1]:
             break
-        first_choice = asked.group(1).split(",")[0].strip()
-        said.append(texts(stack.say(sender, first_choice)))
+        # No alert: the bot shows similar items in stock, and the first of those is tried.
+        said.append(texts(stack.say(sender, "no thanks")))
+        assert "similar" in said[-1], said
     assert "added" in said[-1], said
     return said
 

@@ -1,0 +1,222 @@
+"""NLU evaluation: 5-fold cross-validation on the training data, and the held-out
+robustness set, reported in docs/nlu-evaluation.md.
+
+    .venv/bin/python bench/nlu_cross_validation.py            # both (about 30 min on 2 cores)
+    .venv/bin/python bench/nlu_cross_validation.py --skip-cv  # robustness only
+
+Needs the generated lookups (`make bot-lookups`): they are part of the training data. Runs
+Rasa from .venv-bot; work files go to var/nlu-eval/. Any Python 3.10+ runs this script (it
+uses only the standard library).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RASA = REPO / ".venv-bot" / "bin" / "rasa"
+NLU_DIR = REPO / "bot" / "data" / "nlu"
+LOOKUPS_DIR = REPO / "bot" / "data" / "lookups"
+ROBUSTNESS = REPO / "bot" / "tests" / "nlu" / "robustness.yml"
+REPORT = REPO / "docs" / "nlu-evaluation.md"
+WORK = REPO / "var" / "nlu-eval"
+GOAL_MACRO_F1 = 0.95
+
+
+def run(command: list[str]) -> float:
+    """Run a Rasa command from the repo root; returns the seconds it took."""
+    print("$ " + " ".join(shlex.quote(str(c)) for c in command), flush=True)
+    started = time.perf_counter()
+    log = WORK / "rasa.log"
+    with log.open("a") as out:
+        done = subprocess.run([str(c) for c in command], cwd=REPO, stdout=out,
+                              stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        sys.exit(f"rasa failed ({done.returncode}); see {log}")
+    return time.perf_counter() - started
+
+
+def training_data() -> Path:
+    """NLU examples plus the generated lookups in one directory (rasa takes one --nlu)."""
+    if not sorted(LOOKUPS_DIR.glob("*.yml")):
+        sys.exit(f"no lookups in {LOOKUPS_DIR}: run `make bot-lookups` first")
+    data = WORK / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.copytree(NLU_DIR, data / "nlu")
+    shutil.copytree(LOOKUPS_DIR, data / "lookups")
+    return data
+
+
+def cross_validate(data: Path, folds: int) -> tuple[list[str], float]:
+    out = WORK / "cv"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [RASA, "test", "nlu", "--cross-validation", "--folds", str(folds),
+               "--config", "config.yml", "--nlu", data, "--domain", "bot/domain", "--out", out]
+    return [str(c) for c in command], run(command)
+
+
+def robustness(data: Path, model: Path | None) -> tuple[list[str], float, float]:
+    train_seconds = 0.0
+    if model is None:
+        train_seconds = run([RASA, "train", "nlu", "--config", "config.yml", "--nlu", data,
+                             "--domain", "bot/domain", "--out", WORK / "model",
+                             "--fixed-model-name", "nlu"])
+        model = WORK / "model" / "nlu.tar.gz"
+    out = WORK / "robustness"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [RASA, "test", "nlu", "--nlu", ROBUSTNESS, "--model", model, "--out", out]
+    return [str(c) for c in command], run(command), train_seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading Rasa's reports.
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def user_intents(report: dict) -> dict[str, dict]:
+    """Per-intent rows, without the summary rows and without EXTERNAL_ intents (those are
+    sent by the shop, never typed, and would flatter the averages)."""
+    return {name: row for name, row in report.items()
+            if isinstance(row, dict) and "support" in row and "avg" not in name
+            and not name.startswith("EXTERNAL_")}
+
+
+def macro_f1(rows: dict[str, dict]) -> float:
+    return sum(r["f1-score"] for r in rows.values()) / len(rows) if rows else 0.0
+
+
+def weighted_f1(rows: dict[str, dict]) -> float:
+    support = sum(r["support"] for r in rows.values())
+    return sum(r["f1-score"] * r["support"] for r in rows.values()) / support if support else 0.0
+
+
+def confusions(rows: dict[str, dict], least: int = 1) -> list[tuple[str, str, int]]:
+    found = [(name, other, count) for name, row in rows.items()
+             for other, count in (row.get("confused_with") or {}).items() if count >= least]
+    return sorted(found, key=lambda c: (-c[2], c[0], c[1]))
+
+
+def entity_rows(directory: Path) -> dict[str, dict[str, dict]]:
+    """extractor -> entity -> row."""
+    out = {}
+    for path in sorted(directory.glob("*Extractor_report.json")) + sorted(
+            directory.glob("DIETClassifier_report.json")):
+        extractor = path.name.removesuffix("_report.json")
+        out[extractor] = {name: row for name, row in load(path).items()
+                          if isinstance(row, dict) and "support" in row}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing the report.
+
+def intent_table(rows: dict[str, dict]) -> list[str]:
+    lines = ["| intent | precision | recall | F1 | examples |", "|---|---:|---:|---:|---:|"]
+    for name, row in sorted(rows.items(), key=lambda item: (item[1]["f1-score"], item[0])):
+        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | "
+                     f"{row['f1-score']:.3f} | {row['support']} |")
+    return lines
+
+
+def entity_table(extractors: dict[str, dict[str, dict]]) -> list[str]:
+    lines = ["| extractor | entity | precision | recall | F1 | mentions |",
+             "|---|---|---:|---:|---:|---:|"]
+    for extractor, rows in extractors.items():
+        for name, row in sorted(rows.items()):
+            if name == "no_entity":
+                continue
+            lines.append(f"| {extractor} | {name} | {row['precision']:.3f} | "
+                         f"{row['recall']:.3f} | {row['f1-score']:.3f} | {row['support']} |")
+    return lines
+
+
+def section(title: str, directory: Path, command: list[str], seconds: float) -> list[str]:
+    report = load(directory / "intent_report.json")
+    rows = user_intents(report)
+    lines = [f"## {title}", "", f"Command (from the repo root, {seconds / 60:.1f} min): "
+             f"`{' '.join(shlex.quote(c.replace(str(REPO) + '/', '')) for c in command)}`", ""]
+    macro = macro_f1(rows)
+    lines += [f"- **Intent macro F1: {macro:.3f}** (goal {GOAL_MACRO_F1}: "
+              f"{'met' if macro >= GOAL_MACRO_F1 else 'NOT met'}); weighted F1 "
+              f"{weighted_f1(rows):.3f}; accuracy {report.get('accuracy', 0):.3f}; "
+              f"{sum(r['support'] for r in rows.values())} messages, {len(rows)} intents "
+              "(EXTERNAL_ intents left out: the shop sends them, nobody types them).",
+              ]
+    selection = load(directory / "response_selection_report.json")
+    if selection:
+        sub = user_intents(selection)
+        lines.append(f"- Response selection (which FAQ / small-talk answer): accuracy "
+                     f"{selection.get('accuracy', 0):.3f}, macro F1 {macro_f1(sub):.3f} over "
+                     f"{len(sub)} answers.")
+    lines += ["", "### Per intent (worst first)", "", *intent_table(rows), "",
+              "### Entities", "", *entity_table(entity_rows(directory)), "",
+              "### Confusions (true intent → predicted, count)", ""]
+    found = confusions(rows)
+    lines += [f"- {name} → {other}: {count}" for name, other, count in found[:15]] or ["- none"]
+    if selection:
+        lines += [f"- (answers) {name} → {other}: {count}"
+                  for name, other, count in confusions(user_intents(selection))[:8]]
+    return lines + [""]
+
+
+def write_report(parts: list[list[str]], notes: str) -> None:
+    head = [
+        "# NLU evaluation", "",
+        f"Measured {dt.date.today().isoformat()} by `bench/nlu_cross_validation.py` on this "
+        "machine (2 cores, shared), Rasa 3.6 with `config.yml`, training data "
+        "`bot/data/nlu/` plus the lookups generated from the demo catalog "
+        "(`bot/data/lookups/`, `make bot-lookups`).", ""]
+    text = "\n".join(head + [line for part in parts for line in part]) + "\n" + notes
+    REPORT.write_text(text, encoding="utf-8")
+    print(f"wrote {REPORT}")
+
+
+NOTES_MARKER = "<!-- notes: kept when the report is regenerated -->"
+
+
+def kept_notes() -> str:
+    if REPORT.exists() and NOTES_MARKER in REPORT.read_text():
+        return REPORT.read_text().split(NOTES_MARKER, 1)[1].join([NOTES_MARKER, ""])
+    return NOTES_MARKER + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--skip-cv", action="store_true")
+    parser.add_argument("--model", type=Path,
+                        help="an NLU model for the robustness set (default: train one)")
+    args = parser.parse_args()
+    if not RASA.exists():
+        sys.exit(f"{RASA} is missing: run `make bot-venv` first")
+    WORK.mkdir(parents=True, exist_ok=True)
+    data = training_data()
+    parts = []
+    if not args.skip_cv:
+        command, seconds = cross_validate(data, args.folds)
+        parts.append(section(f"{args.folds}-fold cross-validation (training data)",
+                             WORK / "cv", command, seconds))
+    command, seconds, train_seconds = robustness(data, args.model)
+    title = "Held-out robustness set (bot/tests/nlu/robustness.yml)"
+    part = section(title, WORK / "robustness", command, seconds)
+    if train_seconds:
+        part.insert(2, f"Model: trained on all the training data ({train_seconds / 60:.1f} min).")
+        part.insert(3, "")
+    parts.append(part)
+    write_report(parts, kept_notes())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
