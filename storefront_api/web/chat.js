@@ -411,6 +411,10 @@
       img.src = image;
       img.alt = card.title || "";
       img.loading = "lazy";
+      // An image that cannot load (offline, moved) leaves a quiet placeholder, not alt text.
+      img.addEventListener("error", function () {
+        if (img.parentNode) img.parentNode.replaceChild(el("div", "aisle-chat__image-missing"), img);
+      });
       node.appendChild(img);
     }
     var body = el("div", "aisle-chat__card-body");
