@@ -121,7 +121,7 @@ def main() -> int:
         print("\nAisle is running:")
         for svc, _proc, _log in running:
             for label, url in svc.urls.items():
-                print(f"  {label:<16} {url}")
+                print(f"  {label:<20} {url}")
         print("\nCtrl-C stops everything.", flush=True)
         while all(proc.poll() is None for _s, proc, _l in running):
             time.sleep(1)
