@@ -234,3 +234,10 @@ def slots_set() -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
 def uttered() -> Callable[[CollectingDispatcher], list[str]]:
     """``uttered(dispatcher)``: the response names the action sent, in order."""
     return _uttered
+
+
+@pytest.fixture(autouse=True)
+async def _close_the_client_after_each_test():
+    """Each test runs in its own event loop: close the client's connection pool with it."""
+    yield
+    await storefront_module.storefront().close()
