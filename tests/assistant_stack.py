@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -21,17 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_processes import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
 RASA = str(ROOT / ".venv-bot" / "bin" / "rasa")
 MODEL = ROOT / "bot" / "models" / "aisle.tar.gz"
 ADMIN_TOKEN = "e2e-admin"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout: float) -> None:

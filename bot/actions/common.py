@@ -94,13 +94,11 @@ def as_ordinal(value: Any) -> int | None:
     return number if number else None
 
 
-# NOTE from the lead (web chat helper's finding, read in .venv-bot's rasa/core/channels/
-# socketio.py): Rasa 3.6's socketio output passes a custom payload's keys straight to
-# `sio.emit(...)` as arguments, so `json_message={"cards": [...]}` raises a TypeError inside
-# Rasa and the shopper sees nothing. The web chat (storefront_api/web/chat.js) reads custom
-# payloads from under "data": always send `json_message=web_payload(cards=[...])`, which
-# arrives as {"custom": {"data": {...}}} on REST and as bot_uttered {"data": {...}} on the
-# socket.
+# Rasa 3.6's socketio output passes a custom payload's keys straight to `sio.emit(...)` as
+# arguments, so `json_message={"cards": [...]}` raises a TypeError inside Rasa and the
+# shopper sees nothing. Payloads go under "data": they arrive as {"custom": {"data": ...}}
+# on REST and as the bot_uttered body on the socket, where storefront_api/web/chat.js reads
+# them.
 def web_payload(**data) -> dict:
     """A custom payload the socketio channel can emit and the web chat renders."""
     return {"data": data}

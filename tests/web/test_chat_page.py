@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 from pathlib import Path
 
 import aiohttp
 import pytest
+from local_processes import free_port
 
 from storefront_api.app import create_app
 from storefront_api.chat_page import render_chat_page
@@ -29,12 +29,6 @@ def _missing(what: str) -> None:
     if os.environ.get("AISLE_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{what} and AISLE_REQUIRE_SERVICES=1", pytrace=False)
     pytest.skip(what)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Peer:
