@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from analytics.propensity import session_features, train_and_evaluate, worth_a_reminder
 from analytics.schema import InputError
 from dashboard import data, display
-from dashboard.kpis import main_currency
+from analytics.overview import main_currency
 
 MODEL_TTL = 300  # seconds
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics.abandonment import REASONS, REMINDER_EVENT, abandoned_carts, abandonment_summary
 from dashboard import charts, data, display
-from dashboard.kpis import main_currency
+from analytics.overview import main_currency
 
 IDLE = {"30 min": timedelta(minutes=30), "1 hour": timedelta(hours=1),
         "4 hours": timedelta(hours=4), "24 hours": timedelta(hours=24)}

@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.chat import chat_metrics
 from analytics.funnel import Funnel, Step, compute_funnel
 from dashboard import charts, data, display
-from dashboard.kpis import main_currency
+from analytics.overview import main_currency
 
 st.title("Conversations")
 page = data.page_data()

@@ -5,7 +5,7 @@ import streamlit as st
 from analytics.abandonment import abandoned_carts
 from analytics.chat import chat_metrics
 from dashboard import charts, data, display
-from dashboard.kpis import daily_sales, kpis, main_currency
+from analytics.overview import daily_sales, kpis, main_currency
 
 st.title("Overview")
 page = data.page_data()

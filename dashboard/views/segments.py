@@ -6,7 +6,7 @@ import streamlit as st
 from analytics.audience import HEADERS, audience_csv, audience_hashes
 from analytics.segments import members, rfm, rule_segments, segment_summary
 from dashboard import charts, data, display
-from dashboard.kpis import main_currency
+from analytics.overview import main_currency
 from dashboard.propensity_view import propensity_section
 
 st.title("Segments")

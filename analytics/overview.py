@@ -1,6 +1,7 @@
 """The Overview's headline numbers for one period, from conformed events.
 
-Definitions (docs in dashboard/README.md):
+It lives in the analytics package, like every other computation, so that the dashboard only
+displays. Definitions (also in dashboard/README.md):
 - sessions: distinct ``session_id``; conversations: as ``analytics.chat`` counts them
   (conversation ids of the events and of Rasa's tracker store);
 - orders: distinct ``order_number`` of ``purchase`` events; revenue: their value, in the
