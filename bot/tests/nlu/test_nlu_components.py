@@ -1,0 +1,147 @@
+"""Aisle's NLU components inside a real Rasa pipeline: trained with `rasa.model_training`,
+loaded back as Rasa loads a model, and asked what Rasa asks them.
+
+A small training set keeps this to seconds; the project's own data and figures are measured
+by bench/nlu_cross_validation.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.core.agent import Agent
+from rasa.model_training import train_nlu
+
+CONFIG = {
+    "recipe": "default.v1", "language": "en", "assistant_id": "test",
+    "pipeline": [
+        {"name": "WhitespaceTokenizer"},
+        {"name": "CountVectorsFeaturizer"},
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1,
+         "max_ngram": 4},
+        {"name": "bot.nlu.sentence_featurizer.SentenceFeaturizer"},
+        {"name": "bot.nlu.intent_classifier.TwoViewIntentClassifier"},
+        {"name": "bot.nlu.entity_extractor.SavedCRFEntityExtractor"},
+        {"name": "FallbackClassifier", "threshold": 0.3},
+    ],
+    "policies": [],
+}
+
+INTENTS = {
+    "greet": ["hi", "hello", "hey there", "good morning", "hiya", "hello, anyone there?"],
+    "track_order": ["where is my order", "track my parcel", "has my order shipped",
+                    "when will my package arrive", "order status please",
+                    "is my delivery on the way"],
+    "search_products": [f"do you have [{c}](color) {t}" for c, t in (
+        ("red", "hoodies"), ("blue", "jeans"), ("green", "scarves"), ("black", "boots"))] + [
+        f"show me [{c}](color) {t} please" for c, t in (
+            ("navy", "jackets"), ("white", "shirts"), ("red", "dresses"), ("grey", "socks"))],
+    "human_handoff": ["talk to a human", "I want a real person", "get me an agent",
+                      "customer service please", "connect me to support staff",
+                      "can I speak to someone"],
+}
+ANSWERS = {
+    "faq/shipping_costs": ["how much is shipping", "is delivery free", "shipping costs?",
+                           "what does postage cost", "delivery fee", "free shipping?"],
+    "faq/returns_policy": ["what is your return policy", "can I send things back",
+                           "how long do I have to return", "returns policy",
+                           "are returns free", "return window"],
+    "chitchat/ask_name": ["what is your name", "who are you", "what should I call you",
+                          "do you have a name", "your name?", "what are you called"],
+}
+DOMAIN = {
+    "version": "3.1",
+    "intents": [*INTENTS, "faq", "chitchat"],
+    "entities": ["color"],
+    "responses": {f"utter_{key}": [{"text": f"answer for {key}"}] for key in ANSWERS},
+}
+
+
+def _nlu_yaml() -> str:
+    blocks = [{"intent": name, "examples": "".join(f"- {e}\n" for e in examples)}
+              for name, examples in {**INTENTS, **ANSWERS}.items()]
+    return yaml.safe_dump({"version": "3.1", "nlu": blocks}, sort_keys=False)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("nlu")
+    (directory / "config.yml").write_text(yaml.safe_dump(CONFIG))
+    (directory / "domain.yml").write_text(yaml.safe_dump(DOMAIN))
+    (directory / "nlu.yml").write_text(_nlu_yaml())
+    path = train_nlu(str(directory / "config.yml"), str(directory / "nlu.yml"),
+                     output=str(directory / "models"), domain=str(directory / "domain.yml"),
+                     fixed_model_name="nlu")
+    return Path(path)
+
+
+@pytest.fixture(scope="module")
+def parse(model):
+    agent = Agent.load(str(model))
+    loop = asyncio.new_event_loop()
+    yield lambda text: loop.run_until_complete(agent.parse_message(text))
+    loop.close()
+
+
+def test_intents_of_training_phrasings_and_of_new_ones(parse):
+    assert parse("hello")["intent"]["name"] == "greet"
+    assert parse("where's my parcel, has it shipped?")["intent"]["name"] == "track_order"
+    # Never in the training data: the meaning view carries it.
+    assert parse("I'd prefer speaking to a member of your staff")["intent"]["name"] \
+        == "human_handoff"
+
+
+def test_the_ranking_sums_to_one_and_is_sorted(parse):
+    result = parse("how much does delivery cost")
+    confidences = [entry["confidence"] for entry in result["intent_ranking"]]
+    assert confidences == sorted(confidences, reverse=True)
+    assert sum(confidences) == pytest.approx(1.0, abs=1e-5)
+    assert result["intent"]["name"] == "faq"
+
+
+def test_faq_answers_are_selected_where_the_response_selector_puts_them(parse):
+    selector = parse("is postage free?")["response_selector"]
+    assert selector["all_retrieval_intents"] == ["chitchat", "faq"]
+    faq = selector["faq"]["response"]
+    assert faq["intent_response_key"] == "faq/shipping_costs"
+    assert faq["utter_action"] == "utter_faq/shipping_costs"
+    assert faq["responses"] == [{"text": "answer for faq/shipping_costs"}]
+    assert 0.0 < faq["confidence"] <= 1.0
+    assert selector["default"] == selector["faq"]
+    assert parse("what's your name?")["response_selector"]["chitchat"]["response"][
+        "intent_response_key"] == "chitchat/ask_name"
+
+
+def test_entities_come_from_the_saved_crf(parse):
+    entities = parse("do you have red boots")["entities"]
+    assert [(e["entity"], e["value"], e["extractor"]) for e in entities] == [
+        ("color", "red", "SavedCRFEntityExtractor")]
+
+
+def test_the_model_keeps_weights_and_a_fingerprint_not_pickles(model, tmp_path):
+    with tarfile.open(model) as archive:
+        names = archive.getnames()
+        archive.extractall(tmp_path)
+    assert any(name.endswith("weights.npz") for name in names)
+    assert any(name.endswith("entity.crfsuite") for name in names)
+    assert not any(name.endswith("crf_dataset.json") for name in names)
+    assert not any(name.endswith((".pkl", ".pickle", ".joblib")) for name in names)
+    fingerprints = list(tmp_path.rglob("weights.json"))
+    assert len(fingerprints) == 1
+    assert len(json.loads(fingerprints[0].read_text())["sha256"]) == 64
+    total = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+    assert total < 5_000_000  # the 90 MB of encoder weights stay in the package
+
+
+def test_other_encoder_weights_are_refused_with_a_clear_message(model, tmp_path,
+                                                                monkeypatch):
+    import bot.nlu.sentence_featurizer as featurizer
+
+    monkeypatch.setattr(featurizer, "weights_fingerprint", lambda directory: "0" * 64)
+    with pytest.raises(Exception, match="not the one this Rasa model was trained with"):
+        Agent.load(str(model))
