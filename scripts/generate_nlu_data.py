@@ -103,12 +103,14 @@ def map_plain(text: str, change) -> str:
 
 
 def typo(text: str, rng: random.Random) -> str:
+    """One slip of the finger in one word. Dropping a letter only in words of five letters
+    or more: "nice" -> "nie" is no longer a word anybody could read."""
     words = [(m.start(), m.group(0)) for m in re.finditer(r"[A-Za-z]{4,}", text)]
     if not words:
         return text
     start, word = rng.choice(words)
     i = rng.randrange(1, len(word) - 1)
-    kind = rng.choice(("swap", "drop", "double"))
+    kind = rng.choice(("swap", "drop", "double") if len(word) >= 5 else ("swap", "double"))
     if kind == "swap":
         new = word[:i] + word[i + 1] + word[i] + word[i + 2:]
     elif kind == "drop":

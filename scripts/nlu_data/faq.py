@@ -46,6 +46,12 @@ FAQ = {
         "returns and exchanges info", "retrun policy", "policy on returns",
         "can I return worn items",
         "what's your returns deal", "returns?", "how do returns work with you", "can things be sent back",
+        # hypothetical questions about the policy (a return of "it", an item bought, is a
+        # return request instead)
+        "can I send something back if it doesn't fit", "can I return something if I don't like it",
+        "if something doesn't fit can I send it back?", "do you take items back if they don't fit",
+        "can clothes be returned if the size is wrong", "what happens if something I buy doesn't fit",
+        "could I return stuff that doesn't fit", "are unworn items returnable",
     ],
     "payment_methods": [
         "what payment methods do you accept", "how can I pay", "do you take credit cards",

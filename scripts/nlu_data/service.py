@@ -5,12 +5,12 @@ GREET = [
     "good afternoon", "good evening", "morning", "evening", "hiya", "howdy", "yo", "sup",
     "heya", "helo", "hellooo", "hii", "hiii", "hey hey", "greetings", "hi!", "hello :)",
     "hey 👋", "👋", "hi aisle", "hello aisle", "hey bot", "hi shop", "hello anyone there?",
-    "is anyone there?", "hi, can you help me?", "hello, I need some help",
+    "is anyone there?", "hello, I need some help",
     "hey, quick question", "good day", "g'day", "hallo", "bonjour", "hola", "ciao",
-    "hi hi", "oi", "hey you", "hello friend", "hi there, how's it going", "wassup",
+    "hi hi", "oi", "hey you", "hello friend", "wassup",
     "what's up", "hey, just browsing", "hi team", "hello, anybody home?", "start",
-    "get started", "let's start", "/start", "begin",
-    "hi, just wondering something", "hey there, hope you're well", "good morning to you", "well hi", "hey folks", "hi again", "hello, I'm new here", "hey, I have a question",
+    "get started", "/start",
+    "hi, just wondering something", "good morning to you", "well hi", "hey folks", "hi again", "hello, I'm new here", "hey, I have a question",
 ]
 
 GOODBYE = [
@@ -184,10 +184,10 @@ REQUEST_RETURN = [
     "RMA for {order}", "i need an RMA number", "can I return the {color} {pt1}",
     "return my purchase", "return and refund please", "I want my money back for the {pt}",
     "I want a refund for the {pt}, it's not what I expected", "return for refund",
-    "how do returns work", "I'd like to return part of my order", "return one item from {order}",
+    "I'd like to return part of my order", "return one item from {order}",
     "returning {qty} {pt}", "I want to return {qty} of the {pt}", "send back order {order}",
     "retrun my order", "retun the {pt}", "i wanna return this", "return pls",
-    "can i return stuff", "can I return this if I've worn it once?",
+    "can i return stuff",
     "the quality is bad, I want to return it", "return the {pt} from order {order}, {email}",
     "{order} I want to return it", "how can i send back the {pt1} i bought",
 ]
@@ -205,7 +205,7 @@ REQUEST_EXCHANGE = [
     "different colour please, exchange", "exchnage my {pt1}", "exhange for {size}",
     "swop it for a {size}", "i wanna swap sizes", "can I swap the colour",
     "exchange item from {order} for size {size}", "I want to exchange, not return",
-    "I'd rather exchange than get a refund", "how do exchanges work",
+    "I'd rather exchange than get a refund",
     "can I exchange the {pt1} I got from order {order}", "need to swap my {pt1} for a {size}",
     "it fits badly, can I have another size", "size exchange", "colour exchange",
 ]
