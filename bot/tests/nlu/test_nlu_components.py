@@ -145,3 +145,29 @@ def test_other_encoder_weights_are_refused_with_a_clear_message(model, tmp_path,
     monkeypatch.setattr(featurizer, "weights_fingerprint", lambda directory: "0" * 64)
     with pytest.raises(Exception, match="not the one this Rasa model was trained with"):
         Agent.load(str(model))
+
+
+def test_token_vectors_when_asked_one_per_token(tmp_path):
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.sentence_featurizer import SentenceFeaturizer
+
+    context = ExecutionContext(GraphSchema({}), "test")
+    storage = LocalModelStorage(tmp_path)
+    config = {**SentenceFeaturizer.get_default_config(), "sequence_features": True}
+    featurizer = SentenceFeaturizer.create(config, storage, Resource("vectors"), context)
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    message = Message.build(text="supercalifragilistic hoodies, please!")
+    tokenizer.process([message])
+    featurizer.process([message])
+    sequence, sentence = message.get_dense_features("text", ["sentence_vectors"])
+    tokens = message.get("text_tokens")
+    assert sequence.features.shape == (len(tokens), 384)
+    assert sentence.features.shape == (1, 384)
+    assert abs(float((sentence.features ** 2).sum()) - 1.0) < 1e-5
+    expected = featurizer.encoder.encode([" ".join(t.text for t in tokens)])
+    assert abs(sentence.features - expected).max() < 1e-5
