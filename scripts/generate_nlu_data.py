@@ -182,7 +182,8 @@ def render(skill: str, intents: dict[str, list[str]], extra: str = "") -> str:
 
 
 def shared_extras() -> str:
-    """Regexes for the RegexEntityExtractor and hand-kept synonyms (ordinals, shipping)."""
+    """Regexes for the RegexEntityExtractor, hand-kept synonyms (ordinals, shipping) and the
+    shipping methods' lookup table."""
     lines = [
         "- regex: email", "  examples: |",
         r"    - [A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
@@ -198,6 +199,10 @@ def shared_extras() -> str:
     for method, surfaces in sorted(SHIPPING.items()):
         lines += [f"- synonym: {method}", "  examples: |"]
         lines += [f"    - {s}" for s in surfaces if s != method]
+    # The shipping methods' words as a lookup table too: a feature the entity CRF sees
+    # ("standard if possible" had no other clue that "standard" is a shipping method).
+    lines += ["- lookup: shipping_method", "  examples: |"]
+    lines += [f"    - {s}" for method in sorted(SHIPPING) for s in SHIPPING[method]]
     return "\n".join(lines) + "\n"
 
 
