@@ -10,7 +10,9 @@ GREET = [
     "hi hi", "oi", "hey you", "hello friend", "wassup",
     "what's up", "hey, just browsing", "hi team", "hello, anybody home?", "start",
     "get started", "/start",
-    "hi, just wondering something", "good morning to you", "well hi", "hey folks", "hi again", "hello, I'm new here", "hey, I have a question",
+    "hi, just wondering something", "good morning to you",
+    # greetings with a pleasantry (a statement; "how are you?" is small talk)
+    "hello, hope you're doing well", "morning! hope your day is going well", "hi, hope all is good", "well hi", "hey folks", "hi again", "hello, I'm new here", "hey, I have a question",
 ]
 
 GOODBYE = [
@@ -225,6 +227,9 @@ REFUND_STATUS = [
     "you owe me money", "I cancelled, when is my refund", "I cancelled {order}, where's the refund",
     "money back status", "did the refund go through", "when do refunds hit my account",
     "how many days for the refund", "i want to know about my refund",
+    "I never got my money back for the {pt} I returned", "still no refund for the {pt} I sent back",
+    "I returned the {pt} weeks ago and haven't been refunded", "where's the refund for my return",
+    "has the money for my return come through yet",
     "I sent it back and still haven't been refunded", "returned my items ages ago and no money yet", "haven't seen the money from my return", "the refund still hasn't come through", "I'm still waiting for the money from {order}", "when does the money come back",
 ]
 

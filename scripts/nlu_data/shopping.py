@@ -117,6 +117,10 @@ SELECT_PRODUCT = [
     "tell me more about that", "more details", "more details please", "can I see details",
     "what's it made of?", "what material is it", "is it in stock?", "does it come in {size}?",
     "what sizes are available?", "which colours does it come in", "is it available in {color}?",
+    # questions about the product shown: its page answers them
+    "is it machine washable", "is it waterproof?", "does it have pockets", "how does it fit",
+    "is the {pt1} warm enough for winter", "what's the {ord} one like", "can you tell me more about it",
+    "is the {color} one any good", "how heavy is the {pt1}", "what are the reviews like for the {ord} one",
     "do you have it in {size}", "tell me about the Heritage {pt1}",
     "tell me about the Classic {color} {pt1}", "the Signature {pt1} looks nice",
     "the Everyday {pt1} by {brand}", "what's the Premium {pt1} like",
@@ -314,5 +318,7 @@ INFORM = [
     "deliver to 8 King St W, Toronto ON M5H 1A1, Canada", "it's 1 Collins St, Melbourne VIC 3000",
     "{size} or {size}, whichever is in stock", "{color} or {color}, either is fine",
     "size {size} and {color}", "{qty} in {size}", "{email} is the address for the receipt",
-    "{color} for me", "{size} for me", "{ship} for me", "I'll have {ship}", "make it {ship} shipping", "{ship} if possible", "{ship} would be best", "my size is {size}", "colour: {color}", "size: {size}", "42 Elm Road, Manchester M1 2AB, United Kingdom", "ship it to 9 Queen St, Auckland 1010, New Zealand", "350 5th Ave, New York, NY 10118, USA", "Calle Mayor 10, 28013 Madrid, Spain", "Herengracht 100, 1015 BS Amsterdam, Netherlands",
+    "{color} for me", "{size} for me", "{ship} for me",
+    "I'd like the {size} please", "the {size} please", "I'll go with the {size}", "{size} size please",
+    "I'd like it in {color}", "{color} would be lovely", "I think {size} will fit", "I'll have {ship}", "make it {ship} shipping", "{ship} if possible", "{ship} would be best", "my size is {size}", "colour: {color}", "size: {size}", "42 Elm Road, Manchester M1 2AB, United Kingdom", "ship it to 9 Queen St, Auckland 1010, New Zealand", "350 5th Ave, New York, NY 10118, USA", "Calle Mayor 10, 28013 Madrid, Spain", "Herengracht 100, 1015 BS Amsterdam, Netherlands",
 ]

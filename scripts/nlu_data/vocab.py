@@ -40,7 +40,8 @@ ORDINALS = [("first", "1"), ("second", "2"), ("third", "3"), ("fourth", "4"), ("
             ("1st", "1"), ("2nd", "2"), ("3rd", "3"), ("4th", "4"), ("5th", "5"),
             ("last", "-1"), ("final", "-1"),
             ("number 2", "2"), ("number one", "1"), ("number 3", "3"), ("#2", "2"),
-            ("#4", "4"), ("no. 3", "3")]
+            ("#4", "4"), ("no. 3", "3"), ("number two", "2"), ("number three", "3"),
+            ("number four", "4"), ("number 1", "1"), ("number 5", "5"), ("#1", "1")]
 PROMO_CODES = ["WELCOME10", "SAVE20", "TENOFF", "FREESHIP", "SPRING10", "SUMMER25",
                "welcome10", "save20", "VIP15", "BLACKFRIDAY30", "freeship", "HELLO5"]
 EMAILS = ["ada@example.com", "john.smith@gmail.com", "maria_lopez@yahoo.es", "k.tanaka@outlook.jp",
