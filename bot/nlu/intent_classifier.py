@@ -85,6 +85,9 @@ class LinearView:
 
     def __init__(self, coef: np.ndarray, intercept: np.ndarray) -> None:
         self.coef, self.intercept = coef, intercept
+        # (features, labels), contiguous: a sparse message times a transposed view would
+        # copy the whole matrix (4 MB for the counts view) on every message.
+        self._by_feature = np.ascontiguousarray(coef.T)
 
     @classmethod
     def fit(cls, features, labels: np.ndarray, weights: np.ndarray, c: float, tol: float,
@@ -99,7 +102,7 @@ class LinearView:
         return cls(model.coef_.astype(np.float32), model.intercept_.astype(np.float32))
 
     def log_probabilities(self, features) -> np.ndarray:
-        scores = features @ self.coef.T
+        scores = features @ self._by_feature
         scores = np.asarray(scores.todense() if scipy.sparse.issparse(scores) else scores)
         return _log_softmax(scores + self.intercept)
 

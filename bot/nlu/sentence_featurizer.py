@@ -127,6 +127,7 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
                 f"bot/requirements-model.txt.")
         component.fingerprint = trained_with
         serving.limit_blas_threads()  # a trained model is loaded: this process serves it
+        serving.freeze_when_loaded()
         return component
 
     def train(self, training_data: TrainingData) -> Resource:

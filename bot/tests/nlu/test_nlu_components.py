@@ -8,6 +8,7 @@ by bench/nlu_cross_validation.py.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import tarfile
 from pathlib import Path
@@ -171,3 +172,23 @@ def test_token_vectors_when_asked_one_per_token(tmp_path):
     assert abs(float((sentence.features ** 2).sum()) - 1.0) < 1e-5
     expected = featurizer.encoder.encode([" ".join(t.text for t in tokens)])
     assert abs(sentence.features - expected).max() < 1e-5
+
+
+def test_a_model_loaded_by_the_server_is_frozen_out_of_full_collections(model):
+    """As `rasa run` does it, inside the running event loop: once the model is loaded (not
+    before: the rest of the model is still being built), what exists is frozen out of the
+    garbage collector's full passes (bot/nlu/serving.py)."""
+    gc.unfreeze()
+
+    async def load_as_the_server_does() -> tuple[int, int]:
+        Agent.load(str(model))
+        while_loading = gc.get_freeze_count()
+        await asyncio.sleep(0)  # the loop's next iteration: the model is complete
+        return while_loading, gc.get_freeze_count()
+
+    try:
+        while_loading, after = asyncio.run(load_as_the_server_does())
+    finally:
+        gc.unfreeze()
+    assert while_loading == 0
+    assert after > 100_000  # Rasa, TensorFlow and the model: hundreds of thousands
