@@ -59,3 +59,27 @@ def test_every_test_story_is_predicted_exactly(tmp_path):
     report = (done.stdout + done.stderr)
     correct = re.search(r"Correct:\s+(\d+)\s*/\s*(\d+)", report)
     assert correct and correct.group(1) == correct.group(2), report[-3000:]
+
+
+ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+
+
+def _messages(path: Path) -> set[str]:
+    """The plain texts of an NLU file's examples (entity markup removed), normalised."""
+    texts = set()
+    for block in yaml.safe_load(path.read_text()).get("nlu") or []:
+        for line in (block.get("examples") or "").splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                text = ANNOTATION.sub(r"\1", line[2:])
+                texts.add(" ".join(re.sub(r"[^\w\s]", " ", text.lower()).split()))
+    return texts
+
+
+@pytest.mark.parametrize("held_out", ["robustness.yml", "robustness_unseen.yml"])
+def test_held_out_phrasings_are_not_in_the_training_data(held_out):
+    """The held-out sets measure phrasings the model never saw (docs/nlu-evaluation.md):
+    none of their messages may appear, up to case and punctuation, in bot/data/nlu."""
+    training = set().union(*(_messages(p) for p in (ROOT / "bot/data/nlu").glob("*.yml")))
+    leaked = sorted(_messages(ROOT / "bot/tests/nlu" / held_out) & training)
+    assert not leaked, leaked
