@@ -237,7 +237,9 @@ def uttered() -> Callable[[CollectingDispatcher], list[str]]:
 
 
 @pytest.fixture(autouse=True)
-async def _close_the_client_after_each_test():
-    """Each test runs in its own event loop: close the client's connection pool with it."""
+async def _close_the_client_after_each_test(monkeypatch):
+    """Each test runs in its own event loop: close the client's connection pool with it.
+    (Asking for monkeypatch makes this teardown run before monkeypatch restores the shared
+    client, so the client the test used is the one closed.)"""
     yield
     await storefront_module.storefront().close()
