@@ -4,6 +4,8 @@
 - ``sentence_featurizer.SentenceFeaturizer``: its vectors as dense features.
 - ``intent_classifier.TwoViewIntentClassifier``: intents from the word and character
   counts and from the sentence vectors, two linear models combined.
+- ``entity_extractor.SavedCRFEntityExtractor``: Rasa's CRF, saved as trained.
+- ``size_mentions.SizeMentionExtractor``: what follows the word "size" is a size.
 
 Rasa puts the working directory on the import path, so ``rasa train`` and ``rasa run``
 from the repository root find ``bot.nlu``. See docs/nlu-evaluation.md for why.

@@ -28,6 +28,7 @@ CONFIG = {
         {"name": "bot.nlu.sentence_featurizer.SentenceFeaturizer"},
         {"name": "bot.nlu.intent_classifier.TwoViewIntentClassifier"},
         {"name": "bot.nlu.entity_extractor.SavedCRFEntityExtractor"},
+        {"name": "bot.nlu.size_mentions.SizeMentionExtractor"},
         {"name": "FallbackClassifier", "threshold": 0.3},
     ],
     "policies": [],
@@ -122,6 +123,29 @@ def test_entities_come_from_the_saved_crf(parse):
     entities = parse("do you have red boots")["entities"]
     assert [(e["entity"], e["value"], e["extractor"]) for e in entities] == [
         ("color", "red", "SavedCRFEntityExtractor")]
+
+
+def test_what_follows_the_word_size_is_a_size(parse):
+    found = parse("do you have red hoodies in size 10")["entities"]
+    assert {(e["entity"], e["value"]) for e in found} >= {("color", "red"), ("size", "10")}
+    assert [e["extractor"] for e in found if e["entity"] == "size"] == ["SizeMentionExtractor"]
+    assert ("size", "XL") in {(e["entity"], e["value"]) for e in parse("size xl")["entities"]}
+    assert not [e for e in parse("do your sizes run small")["entities"] if e["entity"] == "size"]
+
+
+def test_a_quantity_written_after_size_becomes_the_size():
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.size_mentions import SizeMentionExtractor
+
+    message = Message(data={"text": "add one in size 9 and size 10",
+                            "entities": [{"entity": "quantity", "start": 4, "end": 7,
+                                          "value": "1", "extractor": "CRF"},
+                                         {"entity": "quantity", "start": 26, "end": 28,
+                                          "value": "10", "extractor": "CRF"}]})
+    SizeMentionExtractor().process([message])
+    assert [(e["entity"], e["value"]) for e in message.get("entities")] == [
+        ("quantity", "1"), ("size", "9"), ("size", "10")]
 
 
 def test_the_model_keeps_weights_and_a_fingerprint_not_pickles(model, tmp_path):
