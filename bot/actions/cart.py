@@ -58,6 +58,16 @@ def _values(variants: list[dict], option: str) -> list[str]:
     return values
 
 
+def not_offered(product: dict[str, Any], size: Any, color: Any) -> str | None:
+    """The option ("size" / "color") the shopper asked for in a value this product does
+    not come in ("size 10" for a hoodie in XS-XL), or None."""
+    for option, wanted in (("size", size), ("color", color)):
+        values = [str(value).lower() for value in _values(product.get("variants", []), option)]
+        if wanted and values and str(wanted).lower() not in values:
+            return option
+    return None
+
+
 def pick_variant(product: dict[str, Any], size: Any,
                  color: Any) -> tuple[dict[str, Any] | None, str | None, list[dict]]:
     """The variant meant, or the option still to ask (``"size"`` / ``"color"``) and the
@@ -248,6 +258,16 @@ class ActionAddToCart(Action):
                 named = options_in_text((tracker.latest_message or {}).get("text") or "",
                                         product)
                 size, color = size or named.get("size"), color or named.get("color")
+            absent = not_offered(product, size, color)
+            if absent:  # said, then asked, rather than silently replaced by another size
+                wanted = {"size": f"size {size}", "color": color}[absent]
+                dispatcher.utter_message(response="utter_option_not_offered",
+                                         name=product["title"], wanted=wanted)
+                size, color = (None, color) if absent == "size" else (size, None)
+                candidates = _matching(_matching(product.get("variants", []), "size", size),
+                                       "color", color)
+                return [SlotSet(absent, None),
+                        *self._ask_option(dispatcher, tracker, product, absent, candidates)]
             variant, missing, candidates = pick_variant(product, size, color)
             if missing:
                 return self._ask_option(dispatcher, tracker, product, missing, candidates)

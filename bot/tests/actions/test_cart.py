@@ -267,3 +267,22 @@ async def test_naming_another_product_while_asked_for_a_size_searches_for_it(
     events = await ActionAddToCart().run(dispatcher, tracker, domain)
     assert {"event": "followup", "name": "action_search_products"} in [
         {k: e.get(k) for k in ("event", "name")} for e in events]
+
+
+async def test_a_size_the_product_does_not_come_in_is_said_then_asked(
+        shop, tracker_for, dispatcher, domain, slots_set):
+    """"Add it in size 10" for a hoodie in XS-XL: no line, no other size put in silently."""
+    product = shop.product_with(sizes_and_colours)
+    tracker = tracker_for(slots={"product_id": product["id"], "size": "10"},
+                          latest_message={"intent": "add_to_cart", "text": "add it in size 10",
+                                          "entities": {"size": "10"}})
+    events = await ActionAddToCart().run(dispatcher, tracker, domain)
+    first, second = dispatcher.messages
+    assert first["response"] == "utter_option_not_offered"
+    assert first["wanted"] == "size 10" and first["name"] == product["title"]
+    assert second["response"] == "utter_ask_variant_size"
+    sizes = list(dict.fromkeys(v["size"] for v in product["variants"]))
+    assert second["choices"] == ", ".join(sizes)
+    slots = slots_set(events)
+    assert slots["size"] is None and slots["awaiting_variant"] is True
+    assert "cart_id" not in slots  # nothing was added
