@@ -1,7 +1,8 @@
 """Every dashboard page in a real browser: `streamlit run` over a synthetic shop, headless
 Chromium opens each page, waits until it has rendered, checks that no exception is shown
-and saves var/screenshots/dashboard-<page>.png (kept by CI as an artefact; the Overview
-and Funnel pictures also go to docs/images/ for the README)."""
+and saves var/screenshots/dashboard-<page>.png (kept by CI as an artefact). With
+AISLE_UPDATE_DOCS_IMAGES=1 the Overview and Funnel pictures also replace the README's in
+docs/images/ (only then: a test run leaves the tracked files as they are)."""
 
 from __future__ import annotations
 
@@ -151,9 +152,10 @@ def test_every_page_renders_in_chromium(dashboard_url, browser):
         saved[name] = _screenshot(page, name)
         assert saved[name].stat().st_size > 20_000, name  # a picture, not a blank page
         print(f"{name}: rendered in {time.monotonic() - started:.1f} s")
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-    for name in ("overview", "funnel"):
-        shutil.copyfile(saved[name], DOCS_IMAGES / f"dashboard-{name}.png")
+    if os.environ.get("AISLE_UPDATE_DOCS_IMAGES") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        for name in ("overview", "funnel"):
+            shutil.copyfile(saved[name], DOCS_IMAGES / f"dashboard-{name}.png")
     page.close()
 
 
