@@ -172,6 +172,8 @@ class ActionSearchProducts(Action):
             params["page"] = int(params.get("page") or 1) + 1
         try:
             params, answer = await run_search(tracker, params)
+            if not answer.get("items") and intent == "search_products":
+                params, answer = await without_options(dispatcher, tracker, params, answer)
         except StorefrontUnavailable:
             utter_unavailable(dispatcher)
             return []
@@ -179,6 +181,28 @@ class ActionSearchProducts(Action):
             dispatcher.utter_message(response="utter_search_refused", detail=problem.detail)
             return []
         return present(dispatcher, tracker, intent, params, answer)
+
+
+OPTIONS = ("size", "color")
+
+
+async def without_options(dispatcher: CollectingDispatcher, tracker: Tracker,
+                          params: dict[str, Any], answer: dict[str, Any]
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Nothing found, with a size or colour asked for ("jeans in size 10"): when the same
+    search without them finds products, say which option the shop lacks and show those
+    (one more API call, only when there was nothing to show)."""
+    asked = {name: params[name] for name in OPTIONS if params.get(name)}
+    if not asked or not (params.get("q") or params.get("category")):
+        return params, answer
+    relaxed = {**params, **{name: None for name in asked}}
+    relaxed, relaxed_answer = await run_search(tracker, relaxed)
+    if not relaxed_answer.get("items"):
+        return params, answer
+    parts = ([str(asked["color"]).replace(",", " or ")] if "color" in asked else []) + \
+        ([f"size {str(asked['size']).replace(',', ' or ')}"] if "size" in asked else [])
+    dispatcher.utter_message(response="utter_no_results_in_option", wanted=", ".join(parts))
+    return relaxed, relaxed_answer
 
 
 async def run_search(tracker: Tracker,

@@ -153,3 +153,19 @@ async def test_select_shows_details_and_remembers_the_product(shop, tracker_for,
     assert message["response"] == "utter_product_details"
     assert message["name"] == product["title"] and message["price"] == \
         product["price"]["formatted"]
+
+
+async def test_a_size_the_shop_lacks_is_said_and_the_search_shown_without_it(
+        shop, tracker_for, dispatcher, domain, slots_set, uttered):
+    tracker = tracker_for(latest_message={
+        "intent": "search_products", "text": "do you have hoodies in size 10",
+        "entities": {"product_type": "hoodie", "size": "10"}})
+    assert shop.get("/api/products?q=hoodie&size=10&facets=false")["total"] == 0
+    events = await run(ActionSearchProducts(), dispatcher, tracker, domain)
+    assert uttered(dispatcher) == ["utter_no_results_in_option", "utter_search_results"]
+    assert dispatcher.messages[0]["wanted"] == "size 10"
+    slots = slots_set(events)
+    assert slots["search_params"] == {"q": "hoodie", "size": None, "page": 1}
+    expected = shop.get("/api/products?q=hoodie&page_size=5&facets=false")
+    assert [r["product_id"] for r in slots["search_results"]] == \
+        [i["id"] for i in expected["items"]]
