@@ -144,9 +144,10 @@ def entity_table(extractors: dict[str, dict[str, dict]]) -> list[str]:
         for name, row in sorted(rows.items()):
             if name == "no_entity":
                 continue
-            # The regex extractor only looks for e-mails, order numbers and promo codes:
-            # its rows for other entities (and averages over them) would only say so.
-            rule_based = extractor == "RegexEntityExtractor"
+            # The rule-based extractors look for a few entities only (the regexes: e-mails,
+            # order numbers, promo codes; the size rule: sizes): their rows for other
+            # entities (and averages over them) would only say so.
+            rule_based = extractor in ("RegexEntityExtractor", "SizeMentionExtractor")
             if rule_based and (name.endswith("avg") or row["precision"] == row["recall"] == 0):
                 continue
             lines.append(f"| {extractor} | {name} | {row['precision']:.3f} | "
