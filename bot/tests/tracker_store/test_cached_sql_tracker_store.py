@@ -1,0 +1,179 @@
+"""The cached SQL tracker store against real databases (a SQLite file and PostgreSQL): what
+it hands back is always what Rasa's own SQL tracker store would read, also when another
+replica wrote to the conversation, a turn failed half-way or a new session began."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (ActionExecuted, SessionStarted, SlotSet, UserUttered)
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+from bot.tracker_store import CachedSQLTrackerStore
+
+DOMAIN = Domain.from_dict({"version": "3.1", "intents": ["greet", "search_products"],
+                           "slots": {"cart_id": {"type": "text", "mappings": [
+                               {"type": "custom"}]}}})
+POSTGRES = os.environ.get("AISLE_TEST_POSTGRES_URL",
+                          "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_database():
+    """A throwaway PostgreSQL database; None if the server cannot be reached."""
+    admin = sa.create_engine(POSTGRES.replace("+asyncpg", ""), isolation_level="AUTOCOMMIT")
+    name = f"aisle_tracker_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    except sa.exc.OperationalError as error:
+        if os.environ.get("AISLE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"PostgreSQL unreachable at {POSTGRES}: {error}", pytrace=False)
+        return None, None
+    url = sa.engine.make_url(POSTGRES.replace("+asyncpg", "")).set(database=name)
+    return str(url), lambda: _drop(admin, name)
+
+
+def _drop(admin, name: str) -> None:
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tracker.db'}"
+        return
+    url, drop = _postgres_database()
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable")
+    yield url
+    drop()
+
+
+def stores(url: str, **kwargs):
+    """A cached store and, on the same database, a plain one (another replica, or the
+    reference for what reading the conversation gives)."""
+    dialect = url.split(":")[0].split("+")[0]
+    return (CachedSQLTrackerStore(domain=DOMAIN, dialect=dialect, host=url, **kwargs),
+            SQLTrackerStore(domain=DOMAIN, dialect=dialect, host=url))
+
+
+def new_conversation(sender: str) -> DialogueStateTracker:
+    tracker = DialogueStateTracker(sender, DOMAIN.slots)
+    for event in (ActionExecuted("action_session_start"), SessionStarted(),
+                  ActionExecuted("action_listen")):
+        tracker.update(event)
+    return tracker
+
+
+def turn(tracker: DialogueStateTracker, text: str, cart: str | None = None) -> None:
+    tracker.update(UserUttered(text, {"name": "search_products", "confidence": 1.0}))
+    if cart:
+        tracker.update(SlotSet("cart_id", cart))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def state(tracker: DialogueStateTracker) -> list:
+    return [{k: v for k, v in event.items() if k != "timestamp"}
+            for event in tracker.current_state(EventVerbosity.ALL)["events"]]
+
+
+async def test_a_conversation_saved_here_and_unchanged_is_not_read_again(database_url):
+    cached, plain = stores(database_url)
+    tracker = new_conversation("a")
+    await cached.save(tracker)  # a new conversation: its first save is read afresh...
+    first = await cached.retrieve("a")
+    assert state(first) == state(await plain.retrieve("a"))
+    turn(first, "hoodies", cart="c1")
+    await cached.save(first)
+    again = await cached.retrieve("a")
+    assert again is first  # ...then kept: no rebuild
+    assert state(again) == state(await plain.retrieve("a"))
+    assert again.get_slot("cart_id") == "c1"
+
+
+async def test_what_another_replica_wrote_is_read_from_the_database(database_url):
+    cached, replica = stores(database_url)
+    await cached.save(new_conversation("b"))
+    mine = await cached.retrieve("b")
+    turn(mine, "hi")
+    await cached.save(mine)
+    theirs = await replica.retrieve("b")
+    turn(theirs, "jeans", cart="c2")
+    await replica.save(theirs)
+    now = await cached.retrieve("b")
+    assert now is not mine
+    assert state(now) == state(await replica.retrieve("b"))
+    assert now.get_slot("cart_id") == "c2"
+
+
+async def test_a_turn_that_failed_before_saving_leaves_nothing_behind(database_url):
+    cached, plain = stores(database_url)
+    await cached.save(new_conversation("c"))
+    tracker = await cached.retrieve("c")
+    turn(tracker, "hi")
+    await cached.save(tracker)
+    turn(tracker, "this turn crashes before its save", cart="lost")
+    now = await cached.retrieve("c")
+    assert state(now) == state(await plain.retrieve("c"))
+    assert now.get_slot("cart_id") is None
+
+
+async def test_a_save_that_fails_forgets_the_conversation(database_url, monkeypatch):
+    cached, plain = stores(database_url)
+    await cached.save(new_conversation("d"))
+    tracker = await cached.retrieve("d")
+    turn(tracker, "hi")
+    await cached.save(tracker)
+
+    async def broken(self, tracker):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk full"))
+
+    monkeypatch.setattr(SQLTrackerStore, "save", broken)
+    turn(tracker, "not saved", cart="lost")
+    with pytest.raises(sa.exc.OperationalError):
+        await cached.save(tracker)
+    monkeypatch.undo()
+    now = await cached.retrieve("d")
+    assert now is not tracker and now.get_slot("cart_id") is None
+    assert state(now) == state(await plain.retrieve("d"))
+
+
+async def test_a_new_session_gives_what_reading_the_latest_session_gives(database_url):
+    cached, plain = stores(database_url)
+    await cached.save(new_conversation("e"))
+    tracker = await cached.retrieve("e")
+    turn(tracker, "first session", cart="c3")
+    await cached.save(tracker)
+    for event in (ActionExecuted("action_session_start"), SessionStarted(),
+                  SlotSet("cart_id", "c3"), ActionExecuted("action_listen")):
+        tracker.update(event)
+    await cached.save(tracker)
+    now = await cached.retrieve("e")
+    assert now is not tracker  # it held both sessions; reading gives the latest only
+    assert state(now) == state(await plain.retrieve("e"))
+    assert [e["event"] for e in state(now)][0] in ("session_started", "action")
+    turn(now, "second session")
+    await cached.save(now)
+    assert await cached.retrieve("e") is now
+
+
+async def test_the_least_recently_used_conversations_go_first(database_url):
+    cached, _ = stores(database_url, cache_size=2)
+    for sender in ("f1", "f2", "f3"):
+        await cached.save(new_conversation(sender))
+        tracker = await cached.retrieve(sender)
+        turn(tracker, "hi")
+        await cached.save(tracker)
+    assert list(cached._kept) == ["f2", "f3"]
+    off, _ = stores(database_url, cache_size=0)
+    tracker = await off.retrieve("f1")
+    turn(tracker, "again")
+    await off.save(tracker)
+    assert await off.retrieve("f1") is not tracker and not off._kept
