@@ -12,13 +12,15 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from .common import (as_int, as_ordinal, call_context, entity_value, money,
                      utter_unavailable, web_channel, web_payload)
-from .search import chosen_product_id, product_card, remembered, result_lines, words
+from .search import (ActionSearchProducts, chosen_product_id, product_card, remembered,
+                     result_lines, words)
 from .storefront import CallContext, StorefrontProblem, StorefrontUnavailable, storefront
+from .support import ActionFallback
 
 GONE_CART_STATUSES = (404, 410)
 
@@ -221,7 +223,7 @@ class ActionAddToCart(Action):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         ctx = call_context(tracker)
         try:
-            events = await self._add(dispatcher, tracker, ctx)
+            events = await self._add(dispatcher, tracker, ctx, domain)
         except StorefrontUnavailable:
             utter_unavailable(dispatcher)
             events = []
@@ -232,16 +234,11 @@ class ActionAddToCart(Action):
                          if flag not in named]
 
     async def _add(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                   ctx: CallContext) -> list[dict[str, Any]]:
-        if tracker.get_slot("awaiting_variant"):
-            if not _question_still_open(tracker):
-                # The size/colour question was left unanswered: the shopper moved on.
-                return [SlotSet("awaiting_variant", False), FollowupAction(
-                    "action_search_products" if _is_search(tracker) else "action_fallback")]
-            if _is_new_search(tracker):
-                # Asked for a size, the shopper searched for something else: search instead.
-                return [SlotSet("awaiting_variant", False),
-                        FollowupAction("action_search_products")]
+                   ctx: CallContext, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if tracker.get_slot("awaiting_variant") and (
+                not _question_still_open(tracker)  # left unanswered: the shopper moved on
+                or _is_new_search(tracker)):  # asked for a size, searched for another thing
+            return await self._moved_on(dispatcher, tracker, domain)
         variant_id = as_int(entity_value(tracker, "variant_id"))
         product_id = chosen_product_id(tracker)
         if variant_id is None and product_id is None:
@@ -278,6 +275,16 @@ class ActionAddToCart(Action):
                 return self._out_of_stock(dispatcher, tracker, product["title"], variant)
             variant_id = variant["id"]
         return await self._put_in_cart(dispatcher, tracker, ctx, variant_id, product)
+
+    @staticmethod
+    async def _moved_on(dispatcher: CollectingDispatcher, tracker: Tracker,
+                        domain: dict[str, Any]) -> list[dict[str, Any]]:
+        """The size/colour question is over: this message is answered on its own, here (as a
+        follow-up action it would leave the dialogue with no rule for what comes after it,
+        and the question was asked again)."""
+        handler = ActionSearchProducts() if _is_search(tracker) else ActionFallback()
+        return [SlotSet("awaiting_variant", False),
+                *await handler.run(dispatcher, tracker, domain)]
 
     def _ask_option(self, dispatcher, tracker, product, option, candidates):
         dispatcher.utter_message(

@@ -65,6 +65,34 @@ def test_search_add_to_cart_and_the_cart_really_holds_it(assistant, sender):
     assert cart["lines"][0]["title"].lower() in shown
 
 
+def test_asked_for_a_size_the_shopper_searches_for_something_else(assistant, sender):
+    """The question is dropped: the new search is answered, once, and nothing else is said
+    (no second size question, no "I didn't get that")."""
+    assert "found" in texts(assistant.say(sender, "show me hoodies"))
+    asked = ""
+    for ordinal in ("first", "second", "third", "fourth", "fifth"):
+        asked = texts(assistant.say(sender, f"add the {ordinal} one"))
+        if "which size" in asked:
+            break
+    assert "which size" in asked, "no hoodie among the results has a size to choose"
+    replies = assistant.say(sender, "show me jeans instead")
+    said = texts(replies)
+    assert len(replies) == 1 and "jeans" in said and "found" in said, replies
+    assert not assistant.slot(sender, "awaiting_variant")
+    assert "you're welcome" in texts(assistant.say(sender, "thanks"))
+
+
+def test_a_size_the_shop_lacks_is_said_not_replaced(assistant, sender):
+    said = texts(assistant.say(sender, "do you have hoodies in size 10"))
+    assert "nothing like that in size 10" in said and "found" in said, said
+    for ordinal in ("first", "second", "third", "fourth", "fifth"):
+        said = texts(assistant.say(sender, f"add the {ordinal} one in size 10"))
+        if "doesn't come in size 10" in said:
+            break
+    assert "doesn't come in size 10" in said and "which size" in said, said
+    assert not assistant.slot(sender, "cart_id")  # nothing was put in a cart
+
+
 def test_checkout_payment_and_the_order_is_confirmed_in_the_chat(assistant, sender):
     add_first_result(assistant, sender, "I'm looking for a t-shirt")
     email = f"{sender}@example.com"
