@@ -12,6 +12,7 @@ import json
 import random
 
 from storefront_api.catalog.demo_catalog import BRANDS, PALETTE, PRODUCT_TYPES
+from storefront_api.catalog.vocabulary import plural  # the lookups' own plurals
 
 # Category names that are not also product types (those are searched as product types; see
 # storefront_api/catalog/vocabulary.py), as shoppers write them.
@@ -60,12 +61,6 @@ def markup(surface: str, entity: str, value: str | None = None) -> str:
     return "[" + surface + "]" + json.dumps({"entity": entity, "value": value})
 
 
-def plural(noun: str) -> str:
-    if noun.endswith("s"):
-        return noun
-    if noun.endswith(("sh", "ch", "ss")):
-        return noun + "es"
-    return noun + "s"
 
 
 class Fillers:

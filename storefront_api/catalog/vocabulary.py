@@ -129,24 +129,36 @@ def title_noun(title: str, product_type: str, descriptive: list[str]) -> str | N
 
 def _plural_forms(name: str) -> set[str]:
     lower = _norm(name)
-    forms = {lower, _plural(lower), _singular(lower)}
+    forms = {lower, plural(lower), _singular(lower)}
+    if lower.endswith(F_TO_VES):
+        forms.add(lower + "s")  # "scarfs" is written too
     for form in list(forms):  # "t-shirt", "t shirt", "tshirt"
         if "-" in form:
             forms |= {form.replace("-", " "), form.replace("-", "")}
     return forms
 
 
-def _plural(phrase: str) -> str:
+# Nouns whose plural turns the f into "ves": scarf, shelf, half, leaf, loaf; knife, wife.
+F_TO_VES = ("arf", "elf", "alf", "eaf", "oaf")
+
+
+def plural(phrase: str) -> str:
+    """The plural of a catalog noun phrase ("wool scarf" -> "wool scarves"), as shoppers
+    write it; the NLU's lookups and training phrasings are made with it."""
     head, _, last = phrase.rpartition(" ")
     if last.endswith("s") and not last.endswith("ss"):
-        plural = last
+        many = last
     elif last.endswith(("ss", "sh", "ch", "x")):
-        plural = last + "es"
+        many = last + "es"
     elif last.endswith("y") and last[-2:-1] not in "aeiou":
-        plural = last[:-1] + "ies"
+        many = last[:-1] + "ies"
+    elif last.endswith("ife"):
+        many = last[:-2] + "ves"
+    elif last.endswith(F_TO_VES):
+        many = last[:-1] + "ves"
     else:
-        plural = last + "s"
-    return f"{head} {plural}".strip()
+        many = last + "s"
+    return f"{head} {many}".strip()
 
 
 def _singular(phrase: str) -> str:

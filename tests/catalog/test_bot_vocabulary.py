@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import distinct, select
 
 from storefront_api.catalog.models import Category, Product, Variant
-from storefront_api.catalog.vocabulary import ENTITIES, export_bot_lookups
+from storefront_api.catalog.vocabulary import ENTITIES, export_bot_lookups, plural
 
 REPO = Path(__file__).resolve().parents[2]
 RASA_PYTHON = REPO / ".venv-bot" / "bin" / "python"
@@ -129,3 +129,13 @@ async def test_an_empty_catalog_gives_valid_empty_files(empty_url, tmp_path):
     parsed = read_with_rasa(sorted((tmp_path / "empty").glob("*.yml")))
     assert all(content["lookups"] == {} and content["synonyms"] == {}
                for content in parsed.values())
+
+
+@pytest.mark.parametrize("noun, many", [
+    ("hoodie", "hoodies"), ("wool scarf", "wool scarves"), ("scarf", "scarves"),
+    ("knife", "knives"), ("dress", "dresses"), ("wrap dress", "wrap dresses"),
+    ("jeans", "jeans"), ("accessory", "accessories"), ("beach towel", "beach towels"),
+    ("box", "boxes"), ("bath mat", "bath mats")])
+def test_plurals_are_the_ones_shoppers_write(noun, many):
+    # "scarfs" and "dress" as plurals left "show me scarves" without a product type.
+    assert plural(noun) == many
