@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Type
 
@@ -89,7 +90,10 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
                 # Per-token vectors as well (sequence features): only for components that
                 # read dense sequence features; the CRF entity extractor would store them
                 # in the model as text.
-                "sequence_features": False}
+                "sequence_features": False,
+                # Vectors of this many recent messages are kept while serving: "yes", "M",
+                # "thanks", "checkout" come back all day and cost 10 ms each to encode.
+                "recent_messages": 4096}
 
     @staticmethod
     def required_packages() -> List[Text]:
@@ -103,6 +107,8 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             else installed_model_dir()
         self.encoder = encoder_for(self.model_dir)
         self.fingerprint = fingerprint
+        # words of a message -> (token vectors or None, sentence vector), most recent last
+        self._recent: "OrderedDict[tuple, tuple]" = OrderedDict()
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
@@ -138,20 +144,40 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
+        self._process(training_data.training_examples, keep_recent=False)
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
+        return self._process(messages, keep_recent=True)
+
+    def _process(self, messages: List[Message], keep_recent: bool) -> List[Message]:
         with_tokens = [m for m in messages if m.get(TOKENS_NAMES[TEXT])]
+        if keep_recent:
+            with_tokens = [m for m in with_tokens if not self._known(m)]
         size = int(self._config["batch_size"])
         # Messages of similar length in one batch: less padding to compute.
         with_tokens.sort(key=lambda m: len(m.get(TOKENS_NAMES[TEXT])))
         for start in range(0, len(with_tokens), size):
-            self._featurize(with_tokens[start:start + size])
+            self._featurize(with_tokens[start:start + size], keep_recent)
         return messages
 
-    def _featurize(self, messages: List[Message]) -> None:
-        words = [[token.text for token in m.get(TOKENS_NAMES[TEXT])] for m in messages]
+    @staticmethod
+    def _words(message: Message) -> tuple:
+        return tuple(token.text for token in message.get(TOKENS_NAMES[TEXT]))
+
+    def _known(self, message: Message) -> bool:
+        """Features of a message encoded recently, from memory; False if there are none."""
+        kept = self._recent.get(self._words(message))
+        if kept is None:
+            return False
+        self._recent.move_to_end(self._words(message))
+        sequence, sentence = kept
+        self.add_features_to_message(None if sequence is None else sequence.copy(),
+                                     sentence.copy(), TEXT, message)
+        return True
+
+    def _featurize(self, messages: List[Message], keep_recent: bool = False) -> None:
+        words = [list(self._words(m)) for m in messages]
         inputs = [self.encoder.token_ids(w) for w in words]
         vectors, _ = self.encoder.encode_tokens([ids for ids, _ in inputs])
         for row, (message, (ids, owners)) in enumerate(zip(messages, inputs)):
@@ -159,9 +185,16 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
             token_vectors = vectors[row, :length]
             sentence = token_vectors.mean(0, keepdims=True)
             sentence /= max(float(np.linalg.norm(sentence)), 1e-12)
-            self.add_features_to_message(self._token_vectors(token_vectors, owners,
-                                                             len(words[row])),
-                                         sentence, TEXT, message)
+            sequence = self._token_vectors(token_vectors, owners, len(words[row]))
+            if keep_recent and int(self._config["recent_messages"]) > 0:
+                self._remember(tuple(words[row]), sequence, sentence)
+            self.add_features_to_message(sequence, sentence, TEXT, message)
+
+    def _remember(self, words: tuple, sequence: Optional[np.ndarray],
+                  sentence: np.ndarray) -> None:
+        self._recent[words] = (None if sequence is None else sequence.copy(), sentence.copy())
+        while len(self._recent) > int(self._config["recent_messages"]):
+            self._recent.popitem(last=False)
 
     def _token_vectors(self, vectors: np.ndarray, owners: List[int],
                        words: int) -> Optional[np.ndarray]:

@@ -216,3 +216,25 @@ def test_a_model_loaded_by_the_server_is_frozen_out_of_full_collections(model):
         gc.unfreeze()
     assert while_loading == 0
     assert after > 100_000  # Rasa, TensorFlow and the model: hundreds of thousands
+
+
+def test_a_message_seen_recently_is_not_encoded_again(model, monkeypatch):
+    from bot.nlu import sentence_featurizer
+
+    agent = Agent.load(str(model))
+    encoder = sentence_featurizer.encoder_for(sentence_featurizer.installed_model_dir())
+    calls = []
+    encode = encoder.encode_tokens
+    monkeypatch.setattr(encoder, "encode_tokens", lambda batch: calls.append(batch) or
+                        encode(batch))
+    loop = asyncio.new_event_loop()
+    try:
+        first = loop.run_until_complete(agent.parse_message("where's my parcel, has it shipped?"))
+        again = loop.run_until_complete(agent.parse_message("where's my parcel, has it shipped?"))
+        other = loop.run_until_complete(agent.parse_message("talk to a human please"))
+    finally:
+        loop.close()
+    assert len(calls) == 2  # the repeated message came from memory
+    assert again["intent"] == first["intent"]
+    assert again["intent_ranking"] == first["intent_ranking"]
+    assert other["intent"]["name"] == "human_handoff"
