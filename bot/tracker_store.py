@@ -1,9 +1,10 @@
 """Rasa's SQL tracker store, with the conversations it served recently kept in memory.
 
 Rasa 3.6's SQLTrackerStore rebuilds a conversation at every message: it reads every event
-of the session, parses each one's JSON and replays them all into a new tracker. That is a
-sixth of the Rasa process's CPU on a chat turn, and it grows with the conversation (measured
-with py-spy under the chat benchmark's load, bench/chat_turns.py).
+of the session, parses each one's JSON and replays them all into a new tracker; and at every
+save it counts the session's events again to know which ones are new. Together that was a
+fifth of the Rasa process's CPU on a chat turn, growing with the conversation (measured with
+py-spy under the chat benchmark's load, bench/chat_turns.py).
 
 This subclass keeps the tracker it last saved for each conversation (least recently used
 first out, ``cache_size`` of them). Before handing one back it asks the database one cheap
@@ -15,24 +16,30 @@ kept tracker only if that is what it saved:
 - a turn that failed after changing the tracker and before saving it leaves the tracker
   longer than what was saved: read from the database again;
 - a save that fails forgets the conversation;
-- a tracker is kept only when it holds exactly what reading the conversation would give
-  (the events of its latest session): one that has just started a new session is read
-  again at the next message.
+- a tracker is kept only when it holds what reading the conversation would give (the
+  events of its latest session): one that has just started a new session is read again at
+  the next message.
 
-Everything is still written to the database at every save, as before: a restart or a crash
-loses nothing. Configure it in the endpoints as ``type: bot.tracker_store.CachedSQLTrackerStore``
-with the SQL tracker store's own settings, plus ``cache_size`` (default 2000; 0 turns the
-cache off).
+Saving a kept tracker writes (and streams to the event broker) the events after the ones it
+saved last, without counting them in the database. Everything is still written at every
+save: a restart or a crash loses nothing. On SQLite (the embedded mode) the database runs in
+write-ahead-log mode with ``synchronous=NORMAL``: a commit no longer waits for the disk; a
+crash of the process loses nothing, a power cut can lose the last turns.
+
+Configure it in the endpoints as ``type: bot.tracker_store.CachedSQLTrackerStore`` with the
+SQL tracker store's own settings, plus ``cache_size`` (default 2000; 0 turns the cache off).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import OrderedDict
-from typing import Any, NamedTuple, Optional, Text, Tuple
+from typing import Any, Dict, Iterator, NamedTuple, Optional, Text, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
@@ -47,6 +54,20 @@ class _Kept(NamedTuple):
     marker: Marker
 
 
+def holds_one_session(tracker: DialogueStateTracker) -> bool:
+    """True when the tracker has what reading its conversation gives: the latest session
+    only (a session start, if any, comes first)."""
+    return not any(isinstance(event, SessionStarted)
+                   for event in itertools.islice(tracker.events, 1, None))
+
+
+def _write_ahead_log(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class CachedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore that skips rebuilding a conversation it saved itself, unchanged."""
 
@@ -54,6 +75,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self.cache_size = max(0, int(cache_size))
         self._kept: "OrderedDict[Text, _Kept]" = OrderedDict()
+        self._stored: Dict[Text, int] = {}  # being saved: how many events are in the database
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _write_ahead_log)
+            self.engine.dispose()  # connections opened before the listener: not kept
 
     def _marker(self, session: Any, sender_id: Text) -> Marker:
         count, newest = session.query(
@@ -72,17 +97,33 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return await super().retrieve(sender_id)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        self._kept.pop(tracker.sender_id, None)
-        await super().save(tracker)  # if this raises, the conversation stays forgotten
-        if not self.cache_size:
-            return
-        with self.session_scope() as session:
-            # What `retrieve` would read: the events of the latest session.
-            in_session = self._event_query(session, tracker.sender_id,
-                                           fetch_events_from_all_sessions=False).count()
-            marker = self._marker(session, tracker.sender_id)
-        if in_session != len(tracker.events):
+        sender_id = tracker.sender_id
+        kept = self._kept.pop(sender_id, None)
+        if kept is not None and kept.tracker is tracker:
+            # Handed out by `retrieve` after the check above, or saved just now: the
+            # database holds its first `kept.events` events.
+            self._stored[sender_id] = kept.events
+        try:
+            await super().save(tracker)  # if this raises, the conversation stays forgotten
+        finally:
+            self._stored.pop(sender_id, None)
+        if not self.cache_size or not holds_one_session(tracker):
             return  # e.g. a new session began in this tracker: read it afresh next time
-        self._kept[tracker.sender_id] = _Kept(tracker, len(tracker.events), marker)
+        with self.session_scope() as session:
+            marker = self._marker(session, sender_id)
+        self._kept[sender_id] = _Kept(tracker, len(tracker.events), marker)
         while len(self._kept) > self.cache_size:
             self._kept.popitem(last=False)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        stored = self._stored.get(tracker.sender_id)
+        if stored is None:
+            return super()._additional_events(session, tracker)
+        return itertools.islice(tracker.events, stored, len(tracker.events))
+
+    async def stream_events(self, tracker: DialogueStateTracker) -> None:
+        stored = self._stored.get(tracker.sender_id)
+        if self.event_broker is None or stored is None:
+            return await super().stream_events(tracker)  # reads the old tracker to compare
+        new_events = list(itertools.islice(tracker.events, stored, len(tracker.events)))
+        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, SessionStarted, SlotSet, UserUttered)
@@ -56,12 +57,23 @@ def database_url(request, tmp_path):
     drop()
 
 
-def stores(url: str, **kwargs):
+def stores(url: str, broker=None, **kwargs):
     """A cached store and, on the same database, a plain one (another replica, or the
     reference for what reading the conversation gives)."""
     dialect = url.split(":")[0].split("+")[0]
-    return (CachedSQLTrackerStore(domain=DOMAIN, dialect=dialect, host=url, **kwargs),
+    return (CachedSQLTrackerStore(domain=DOMAIN, dialect=dialect, host=url,
+                                  event_broker=broker, **kwargs),
             SQLTrackerStore(domain=DOMAIN, dialect=dialect, host=url))
+
+
+class CollectingBroker(EventBroker):
+    """An event broker that keeps what it is given (RabbitMQ's place in production)."""
+
+    def __init__(self) -> None:
+        self.published: list[dict] = []
+
+    def publish(self, event: dict) -> None:
+        self.published.append(event)
 
 
 def new_conversation(sender: str) -> DialogueStateTracker:
@@ -177,3 +189,27 @@ async def test_the_least_recently_used_conversations_go_first(database_url):
     turn(tracker, "again")
     await off.save(tracker)
     assert await off.retrieve("f1") is not tracker and not off._kept
+
+
+async def test_each_event_is_written_and_streamed_once(database_url):
+    broker = CollectingBroker()
+    cached, plain = stores(database_url, broker=broker)
+    await cached.save(new_conversation("g"))
+    tracker = await cached.retrieve("g")
+    for text in ("hi", "hoodies", "the second one"):
+        turn(tracker, text)
+        await cached.save(tracker)
+        assert await cached.retrieve("g") is tracker
+    assert state(await plain.retrieve("g")) == state(tracker)  # nothing written twice
+    everything = state(await plain.retrieve_full_tracker("g"))  # with action_session_start
+    streamed = [{k: v for k, v in e.items() if k not in ("timestamp", "sender_id")}
+                for e in broker.published]
+    assert streamed == everything
+    assert {e["sender_id"] for e in broker.published} == {"g"}
+
+
+def test_sqlite_commits_through_a_write_ahead_log(tmp_path):
+    cached, _ = stores(f"sqlite:///{tmp_path / 'tracker.db'}")
+    with cached.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
