@@ -13,6 +13,9 @@ FAQ = {
         "do you ship on weekends", "is there same day delivery", "how long for express",
         "typical delivery time?", "how many business days is shipping",
         "when would it get to me", "how many days does delivery take to the UK", "how long does it take to get here",
+        # "will it arrive" also asks where an order is: a condition on ordering makes it this
+        "if I buy it now when will it be delivered", "ordering this afternoon, when does it come",
+        "if I place an order today when will it show up", "say I order tonight, when would it arrive",
     ],
     "shipping_costs": [
         "how much is shipping", "shipping costs", "what does delivery cost",
