@@ -267,7 +267,13 @@ class ActionAddToCart(Action):
                         *self._ask_option(dispatcher, tracker, product, absent, candidates)]
             variant, missing, candidates = pick_variant(product, size, color)
             if missing:
-                return self._ask_option(dispatcher, tracker, product, missing, candidates)
+                # What the answer named is kept for the next question's answer ("m", then
+                # "burgundy"): a bare answer the NLU missed sets no slot by itself.
+                known = [SlotSet(name, value) for name, value in (("size", size),
+                                                                   ("color", color))
+                         if value and value != tracker.get_slot(name)]
+                return known + self._ask_option(dispatcher, tracker, product, missing,
+                                                candidates)
             if variant is None:
                 dispatcher.utter_message(response="utter_product_not_found")
                 return [SlotSet("awaiting_variant", False)]

@@ -229,15 +229,17 @@ async def test_add_to_cart_when_the_shop_is_down(unreachable_storefront, tracker
 
 async def test_a_bare_answer_the_nlu_missed_is_matched_to_the_products_options(
         shop, tracker_for, dispatcher, domain, slots_set):
-    product = shop.product_with(sizes_and_colours)
+    product = shop.product_with(lambda _p, variants: len(
+        {v["color"] for v in variants if v["size"] == variants[0]["size"]}) > 1)
     size = product["variants"][0]["size"]
     tracker = tracker_for(slots={"product_id": product["id"], "awaiting_variant": True},
                           latest_message={"intent": "nlu_fallback", "text": size.lower()},
                           events=ASKED)
-    await ActionAddToCart().run(dispatcher, tracker, domain)
-    # the size is taken: either the colour is asked next, or the line is added
-    assert dispatcher.messages[0]["response"] in ("utter_ask_variant_color",
-                                                  "utter_added_to_cart")
+    events = await ActionAddToCart().run(dispatcher, tracker, domain)
+    # the size is taken, the colour is asked next...
+    assert dispatcher.messages[0]["response"] == "utter_ask_variant_color"
+    # ...and the size is kept for the colour's answer, which names the colour only
+    assert slots_set(events)["size"] == size
 
 
 async def test_a_question_left_unanswered_is_dropped_when_the_shopper_moves_on(
