@@ -5,6 +5,8 @@ SQLite shop, the Rasa action server (.venv-bot) and a real Rasa server with the 
 model (bot/models/aisle.tar.gz) and the project's own bot/endpoints.yml and
 bot/credentials.yml; the addresses reach the processes through the same environment
 variables `make run` sets. Rasa's tracker store is a SQLite file in the stack's directory.
+With ``endpoints="bot/endpoints.production.yml"`` and ``rasa_replicas=2`` it is the
+production topology instead (the services' addresses in ``extra_environment``).
 """
 
 from __future__ import annotations
@@ -45,20 +47,20 @@ def _wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout: float) 
         time.sleep(0.25)
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _start(stack: ExitStack, name: str, command: list[str], health_url: str, env: dict,
            directory: Path, timeout: float) -> subprocess.Popen:
     log = directory / f"{name}.log"
     proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-    stack.callback(stop)
+    stack.callback(_stop, proc)
     _wait_until_up(proc, health_url, log, timeout)
     return proc
 
@@ -86,6 +88,11 @@ class AssistantStack:
     directory: Path
     products: int = 300
     action_workers: int = 1
+    # Rasa's endpoints and how many Rasa servers share them (the production topology: more
+    # than one, with bot/endpoints.production.yml and `environment` for its services).
+    endpoints: str = "bot/endpoints.yml"
+    rasa_replicas: int = 1
+    extra_environment: dict[str, str] = field(default_factory=dict)
     storefront_port: int = field(default_factory=free_port)
     rasa_port: int = field(default_factory=free_port)
     actions_port: int = field(default_factory=free_port)
@@ -98,6 +105,14 @@ class AssistantStack:
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        """Every Rasa replica's address, the first being ``rasa_url``."""
+        return [self.rasa_url, *(f"http://127.0.0.1:{port}" for port in self._more_ports)]
+
+    def __post_init__(self) -> None:
+        self._more_ports = [free_port() for _ in range(self.rasa_replicas - 1)]
 
     @property
     def database_url(self) -> str:
@@ -115,7 +130,8 @@ class AssistantStack:
                 "TRACKER_STORE_URL": self.tracker_url,
                 "RASA_CALLBACK_URL": f"{self.storefront_url}/api/chat/callback",
                 "TRUSTED_CLIENTS": "127.0.0.1",
-                "PYTHONUNBUFFERED": "1", "RASA_TELEMETRY_ENABLED": "false"}
+                "PYTHONUNBUFFERED": "1", "RASA_TELEMETRY_ENABLED": "false",
+                **self.extra_environment}
 
     def __enter__(self) -> "AssistantStack":
         if not MODEL.exists():
@@ -133,11 +149,17 @@ class AssistantStack:
                    [RASA, "run", "actions", "--actions", "bot.actions",
                     "--port", str(self.actions_port)],
                    f"http://127.0.0.1:{self.actions_port}/health", env, self.directory, 120)
-            _start(self._stack, "rasa",
-                   [RASA, "run", "--enable-api", "--port", str(self.rasa_port),
-                    "--model", str(MODEL), "--endpoints", "bot/endpoints.yml",
-                    "--credentials", "bot/credentials.yml"],
-                   f"{self.rasa_url}/status", env, self.directory, 300)
+            replicas = [subprocess.Popen(  # loading the model: in parallel
+                [RASA, "run", "--enable-api", "--port", url.rsplit(":", 1)[1],
+                 "--model", str(MODEL), "--endpoints", self.endpoints,
+                 "--credentials", "bot/credentials.yml"],
+                cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.STDOUT,
+                stdout=(self.directory / f"rasa-{index}.log").open("ab"))
+                for index, url in enumerate(self.rasa_urls)]
+            for proc in replicas:
+                self._stack.callback(_stop, proc)
+            for index, (url, proc) in enumerate(zip(self.rasa_urls, replicas)):
+                _wait_until_up(proc, f"{url}/status", self.directory / f"rasa-{index}.log", 300)
         except BaseException:
             self._stack.close()
             raise
@@ -148,9 +170,10 @@ class AssistantStack:
 
     # ---- talking to it ------------------------------------------------------------------
 
-    def say(self, sender: str, text: str) -> list[dict]:
-        """The bot's replies to one shopper message over Rasa's REST channel."""
-        status, replies = http_json("POST", f"{self.rasa_url}/webhooks/rest/webhook",
+    def say(self, sender: str, text: str, replica: int = 0) -> list[dict]:
+        """The bot's replies to one shopper message over Rasa's REST channel (of the
+        given Rasa replica)."""
+        status, replies = http_json("POST", f"{self.rasa_urls[replica]}/webhooks/rest/webhook",
                                     {"sender": sender, "message": text})
         assert status == 200, (status, replies)
         return replies or []

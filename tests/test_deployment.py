@@ -84,7 +84,10 @@ def test_rasa_replicas_share_a_lock_store_and_keep_conversations_apart_from_shop
     command = _service_command(result.stdout, "rasa")
     assert "bot/endpoints.production.yml" in command and "--enable-api" in command
     production = (ROOT / "bot" / "endpoints.production.yml").read_text()
-    assert "type: redis" in production and "type: pika" in production
+    # Redis's lock store (the atomic one: bot/lock_store.py) and RabbitMQ's event broker;
+    # tests/e2e/test_production_topology.py runs this file with two replicas.
+    assert "type: bot.lock_store.AtomicRedisLockStore" in production
+    assert "type: pika" in production
     # Rasa's tracker table is called `events`, like the shop's: separate databases.
     assert "@postgres:5432/rasa" in result.stdout
     assert "CREATE DATABASE rasa" in (ROOT / "deploy" / "postgres-init.sql").read_text()
