@@ -255,7 +255,9 @@ class ActionAddToCart(Action):
                 named = options_in_text((tracker.latest_message or {}).get("text") or "",
                                         product)
                 size, color = size or named.get("size"), color or named.get("color")
-            absent = not_offered(product, size, color)
+            # Named in this message (a slot can be left from an earlier search):
+            absent = not_offered(product, entity_value(tracker, "size") and size,
+                                 entity_value(tracker, "color") and color)
             if absent:  # said, then asked, rather than silently replaced by another size
                 wanted = {"size": f"size {size}", "color": color}[absent]
                 dispatcher.utter_message(response="utter_option_not_offered",

@@ -295,3 +295,14 @@ async def test_a_size_the_product_does_not_come_in_is_said_then_asked(
     slots = slots_set(events)
     assert slots["size"] is None and slots["awaiting_variant"] is True
     assert "cart_id" not in slots  # nothing was added
+
+
+async def test_a_colour_left_from_an_earlier_search_is_not_called_missing(
+        shop, tracker_for, dispatcher, domain):
+    """"blue hoodies" earlier, now "add it" for jeans with no blue: no "doesn't come in
+    blue" for something the shopper did not ask of this product."""
+    product = shop.product_with(lambda _p, variants: "Teal" not in {v["color"] for v in variants})
+    tracker = tracker_for(slots={"product_id": product["id"], "color": "Teal"},
+                          latest_message={"intent": "add_to_cart", "text": "add it"})
+    await ActionAddToCart().run(dispatcher, tracker, domain)
+    assert "utter_option_not_offered" not in [m.get("response") for m in dispatcher.messages]
