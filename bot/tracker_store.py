@@ -24,7 +24,8 @@ Saving a kept tracker writes (and streams to the event broker) the events after 
 saved last, without counting them in the database. Everything is still written at every
 save: a restart or a crash loses nothing. On SQLite (the embedded mode) the database runs in
 write-ahead-log mode with ``synchronous=NORMAL``: a commit no longer waits for the disk; a
-crash of the process loses nothing, a power cut can lose the last turns.
+crash of the process loses nothing, a power cut can lose the last turns. Its connections are
+pooled rather than opened for every query.
 
 Configure it in the endpoints as ``type: bot.tracker_store.CachedSQLTrackerStore`` with the
 SQL tracker store's own settings, plus ``cache_size`` (default 2000; 0 turns the cache off).
@@ -76,9 +77,18 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self.cache_size = max(0, int(cache_size))
         self._kept: "OrderedDict[Text, _Kept]" = OrderedDict()
         self._stored: Dict[Text, int] = {}  # being saved: how many events are in the database
-        if self.engine.dialect.name == "sqlite":
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (
+                None, "", ":memory:"):
+            # SQLAlchemy 1.4 (Rasa 3.6's) opens and closes a new connection for every
+            # session on an SQLite file (NullPool): four per turn, each with its pragmas.
+            # Connections are kept, as SQLAlchemy 2.0 does by default; Rasa uses them from
+            # its event loop's thread only.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=2,
+                                           connect_args={"check_same_thread": False})
             sa.event.listen(self.engine, "connect", _write_ahead_log)
-            self.engine.dispose()  # connections opened before the listener: not kept
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     def _marker(self, session: Any, sender_id: Text) -> Marker:
         count, newest = session.query(

@@ -213,3 +213,16 @@ def test_sqlite_commits_through_a_write_ahead_log(tmp_path):
     with cached.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+async def test_sqlite_connections_are_kept_between_turns(tmp_path):
+    cached, plain = stores(f"sqlite:///{tmp_path / 'tracker.db'}")
+    opened = []
+    sa.event.listen(cached.engine, "connect", lambda *_: opened.append(1))
+    tracker = new_conversation("p")
+    for number in range(5):
+        turn(tracker, f"turn {number}")
+        await cached.save(tracker)
+        tracker = await cached.retrieve("p")
+    assert len(opened) == 1  # not one connection per query, as SQLAlchemy 1.4's NullPool
+    assert state(tracker) == state(await plain.retrieve("p"))

@@ -1,0 +1,95 @@
+"""Rasa's TED policy, with the predictions for dialogue states it saw recently remembered.
+
+TED predicts the next action from the dialogue's last ``max_history`` states (intent and
+entity names of each user turn, the previous action, the featurized slots, the active
+form) and from nothing else when the policy is trained on intents, as Aisle's is. The same
+few hundred state sequences come back all day (a search after a greeting, the size question
+after "add it", a thank-you after an FAQ), and each prediction was a TensorFlow call with
+its input checks plus the featurization of the states: about a third of the Rasa process's
+CPU on a chat turn under the chat benchmark's load (py-spy, bench/chat_turns.py).
+
+``CachedTEDPolicy`` computes the states as TED does, looks them up among the last
+``cached_predictions`` state sequences it predicted for, and only on a miss asks TED. TED is
+deterministic at prediction time, so a remembered prediction is the prediction: the dialogue
+is the same with or without the cache (the test stories pass either way). It stands aside
+(plain TED) when the model reads message text (end-to-end stories) or when diagnostic data
+is asked for (``rasa interactive``, ``rasa test``'s details).
+
+Configure it in config.yml in TED's place: ``name: bot.policies.CachedTEDPolicy`` with TED's
+own settings, plus ``cached_predictions`` (default 10000; 0 turns the cache off).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.featurizers.precomputation import MessageContainerForCoreFeaturization
+from rasa.core.policies.policy import PolicyPrediction
+from rasa.core.policies.ted_policy import TEDPolicy
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import TEXT
+
+
+def frozen(value: Any) -> Any:
+    """A hashable copy of a state (dicts of names to strings, numbers and tuples)."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, frozen(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(item) for item in value)
+    return value
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITH_END_TO_END_SUPPORT, is_trainable=True)
+class CachedTEDPolicy(TEDPolicy):
+    """TEDPolicy that remembers its predictions per sequence of dialogue states."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**TEDPolicy.get_default_config(), "cached_predictions": 10000}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
+                 resource: Resource, execution_context: ExecutionContext,
+                 *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, model_storage, resource, execution_context, *args, **kwargs)
+        self._diagnostics = execution_context.should_add_diagnostic_data
+        self._predictions: "OrderedDict[tuple, List[float]]" = OrderedDict()
+        self.cache_hits = self.cache_misses = 0
+
+    def _can_remember(self) -> bool:
+        return (self.model is not None and int(self.config["cached_predictions"]) > 0
+                and TEXT not in self.fake_features  # not end-to-end: states say it all
+                and not self._diagnostics)
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        precomputations: Optional[MessageContainerForCoreFeaturization] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        if not self._can_remember():
+            return super().predict_action_probabilities(
+                tracker, domain, rule_only_data, precomputations, **kwargs)
+        # The states TED's own featurization starts from (same arguments).
+        key = frozen(self._prediction_states(tracker, domain, rule_only_data=rule_only_data))
+        probabilities = self._predictions.get(key)
+        if probabilities is not None:
+            self._predictions.move_to_end(key)
+            self.cache_hits += 1
+            return self._prediction(list(probabilities))
+        self.cache_misses += 1
+        prediction = super().predict_action_probabilities(
+            tracker, domain, rule_only_data, precomputations, **kwargs)
+        if not prediction.is_end_to_end_prediction and not prediction.optional_events:
+            self._predictions[key] = list(prediction.probabilities)
+            while len(self._predictions) > int(self.config["cached_predictions"]):
+                self._predictions.popitem(last=False)
+        return prediction
