@@ -6,7 +6,8 @@ Starts the whole assistant (tests/assistant_stack.py: storefront_api on a seeded
 the action server, a real Rasa server with bot/models/aisle.tar.gz), then, from this second
 process:
 
-- floors measured in the same run: `POST /model/parse` alone, and a turn answered by a plain
+- floors measured in the same run: `POST /model/parse` alone (of a message not seen before:
+  recent messages' vectors are remembered), and a turn answered by a plain
   response with no custom action ("thanks" -> utter_you_are_welcome);
 - (a) one conversation at a time: a search turn, an add-to-cart turn and an FAQ turn;
 - (b) 20 conversations, each sending one message every 2 seconds on a fixed schedule (open
@@ -61,8 +62,6 @@ PLAINS = ["thanks", "thank you", "thanks a lot", "cheers", "thank you so much", 
           "many thanks"]
 ADDS = ["add the first one to my cart", "add the first one", "put the first one in my basket",
         "I'll take the first one", "add number 1 to my cart"]
-PARSE_TEXT = "show me red hoodies under 80"
-
 CHOICES = re.compile(r"available (?:sizes|colours|colors): ([^.\n]+)", re.IGNORECASE)
 
 
@@ -155,7 +154,8 @@ async def sequential(chat: Chat, messages: Messages, rounds: int) -> dict:
     kinds: dict[str, list[float]] = {"parse": [], "plain": [], "search": [],
                                      "add_to_cart": [], "variant_answer": [], "faq": []}
     for _ in range(rounds):
-        kinds["parse"].append(await chat.parse(PARSE_TEXT))
+        # a message never sent before: the encoder runs (recent messages are remembered)
+        kinds["parse"].append(await chat.parse(messages.search()))
         sender = await chat.new_conversation()
         kinds["plain"].append((await chat.turn(sender, messages.plain()))[0])
         for kind, value in (await shopping_turns(chat, messages, sender)).items():

@@ -21,6 +21,7 @@ own settings, plus ``cached_predictions`` (default 10000; 0 turns the cache off)
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text
 
@@ -34,6 +35,10 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
+
+logger = logging.getLogger(__name__)
+
+REPORT_EVERY = 1000  # predictions between two log lines on how many came from memory
 
 
 def frozen(value: Any) -> Any:
@@ -81,6 +86,10 @@ class CachedTEDPolicy(TEDPolicy):
         # The states TED's own featurization starts from (same arguments).
         key = frozen(self._prediction_states(tracker, domain, rule_only_data=rule_only_data))
         probabilities = self._predictions.get(key)
+        if (self.cache_hits + self.cache_misses + 1) % REPORT_EVERY == 0:
+            logger.info(f"TED: {self.cache_hits} of {self.cache_hits + self.cache_misses} "
+                        f"predictions from memory, {len(self._predictions)} dialogue state "
+                        f"sequences kept")
         if probabilities is not None:
             self._predictions.move_to_end(key)
             self.cache_hits += 1
