@@ -56,13 +56,14 @@ bot-lookups: venv seed
 
 # The model is retrained when the configuration, the domain, the training data (the
 # generated lookups included, which are rewritten only when the catalog's vocabulary
-# changed) or the code of Aisle's NLU components (bot/nlu) is newer than it: make's own
+# changed) or the code of Aisle's NLU components and policy (bot/nlu, bot/policies.py) is
+# newer than it: make's own
 # timestamps, checked after the lookups are written.
 # (Rasa 3 itself retrains every time, from its cache when it can.) The data is validated by
 # `make test` (tests/bot: rasa data validate --fail-on-warnings), not again here.
 MODEL := bot/models/aisle.tar.gz
 TRAINING_FILES = config.yml $(wildcard bot/domain/*.yml) $(shell find bot/data -name '*.yml') \
-	$(wildcard bot/nlu/*.py)
+	$(wildcard bot/nlu/*.py) bot/policies.py
 train: bot-venv bot-lookups
 	@$(MAKE) --no-print-directory $(MODEL)
 
