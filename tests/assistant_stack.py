@@ -55,13 +55,20 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+def _launch(stack: ExitStack, name: str, command: list[str], env: dict,
+            directory: Path) -> subprocess.Popen:
+    """Start a process logging to ``directory/name.log``, stopped when the stack closes."""
+    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
+                            stdout=(directory / f"{name}.log").open("ab"),
+                            stderr=subprocess.STDOUT)
+    stack.callback(_stop, proc)
+    return proc
+
+
 def _start(stack: ExitStack, name: str, command: list[str], health_url: str, env: dict,
            directory: Path, timeout: float) -> subprocess.Popen:
-    log = directory / f"{name}.log"
-    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    stack.callback(_stop, proc)
-    _wait_until_up(proc, health_url, log, timeout)
+    proc = _launch(stack, name, command, env, directory)
+    _wait_until_up(proc, health_url, directory / f"{name}.log", timeout)
     return proc
 
 
@@ -107,9 +114,13 @@ class AssistantStack:
         return f"http://127.0.0.1:{self.rasa_port}"
 
     @property
+    def rasa_ports(self) -> list[int]:
+        return [self.rasa_port, *self._more_ports]
+
+    @property
     def rasa_urls(self) -> list[str]:
         """Every Rasa replica's address, the first being ``rasa_url``."""
-        return [self.rasa_url, *(f"http://127.0.0.1:{port}" for port in self._more_ports)]
+        return [f"http://127.0.0.1:{port}" for port in self.rasa_ports]
 
     def __post_init__(self) -> None:
         self._more_ports = [free_port() for _ in range(self.rasa_replicas - 1)]
@@ -149,15 +160,11 @@ class AssistantStack:
                    [RASA, "run", "actions", "--actions", "bot.actions",
                     "--port", str(self.actions_port)],
                    f"http://127.0.0.1:{self.actions_port}/health", env, self.directory, 120)
-            replicas = [subprocess.Popen(  # loading the model: in parallel
-                [RASA, "run", "--enable-api", "--port", url.rsplit(":", 1)[1],
-                 "--model", str(MODEL), "--endpoints", self.endpoints,
-                 "--credentials", "bot/credentials.yml"],
-                cwd=ROOT, env={**os.environ, **env}, stderr=subprocess.STDOUT,
-                stdout=(self.directory / f"rasa-{index}.log").open("ab"))
-                for index, url in enumerate(self.rasa_urls)]
-            for proc in replicas:
-                self._stack.callback(_stop, proc)
+            replicas = [_launch(  # loading the model: in parallel
+                self._stack, f"rasa-{index}",
+                [RASA, "run", "--enable-api", "--port", str(port), "--model", str(MODEL),
+                 "--endpoints", self.endpoints, "--credentials", "bot/credentials.yml"],
+                env, self.directory) for index, port in enumerate(self.rasa_ports)]
             for index, (url, proc) in enumerate(zip(self.rasa_urls, replicas)):
                 _wait_until_up(proc, f"{url}/status", self.directory / f"rasa-{index}.log", 300)
         except BaseException:

@@ -127,6 +127,10 @@ def title_noun(title: str, product_type: str, descriptive: list[str]) -> str | N
     return " ".join(taken) or None
 
 
+# Nouns whose plural turns the f into "ves": scarf, shelf, half, leaf, loaf; knife, wife.
+F_TO_VES = ("arf", "elf", "alf", "eaf", "oaf")
+
+
 def _plural_forms(name: str) -> set[str]:
     lower = _norm(name)
     forms = {lower, plural(lower), _singular(lower)}
@@ -136,10 +140,6 @@ def _plural_forms(name: str) -> set[str]:
         if "-" in form:
             forms |= {form.replace("-", " "), form.replace("-", "")}
     return forms
-
-
-# Nouns whose plural turns the f into "ves": scarf, shelf, half, leaf, loaf; knife, wife.
-F_TO_VES = ("arf", "elf", "alf", "eaf", "oaf")
 
 
 def plural(phrase: str) -> str:

@@ -110,12 +110,19 @@ async def test_a_conversation_saved_here_and_unchanged_is_not_read_again(databas
     assert again.get_slot("cart_id") == "c1"
 
 
+async def kept_conversation(cached: CachedSQLTrackerStore,
+                            sender: str) -> DialogueStateTracker:
+    """A conversation saved, read back and saved again by the cached store: kept by it."""
+    await cached.save(new_conversation(sender))
+    tracker = await cached.retrieve(sender)
+    turn(tracker, "hi")
+    await cached.save(tracker)
+    return tracker
+
+
 async def test_what_another_replica_wrote_is_read_from_the_database(database_url):
     cached, replica = stores(database_url)
-    await cached.save(new_conversation("b"))
-    mine = await cached.retrieve("b")
-    turn(mine, "hi")
-    await cached.save(mine)
+    mine = await kept_conversation(cached, "b")
     theirs = await replica.retrieve("b")
     turn(theirs, "jeans", cart="c2")
     await replica.save(theirs)
@@ -127,10 +134,7 @@ async def test_what_another_replica_wrote_is_read_from_the_database(database_url
 
 async def test_a_turn_that_failed_before_saving_leaves_nothing_behind(database_url):
     cached, plain = stores(database_url)
-    await cached.save(new_conversation("c"))
-    tracker = await cached.retrieve("c")
-    turn(tracker, "hi")
-    await cached.save(tracker)
+    tracker = await kept_conversation(cached, "c")
     turn(tracker, "this turn crashes before its save", cart="lost")
     now = await cached.retrieve("c")
     assert state(now) == state(await plain.retrieve("c"))
@@ -139,10 +143,7 @@ async def test_a_turn_that_failed_before_saving_leaves_nothing_behind(database_u
 
 async def test_a_save_that_fails_forgets_the_conversation(database_url, monkeypatch):
     cached, plain = stores(database_url)
-    await cached.save(new_conversation("d"))
-    tracker = await cached.retrieve("d")
-    turn(tracker, "hi")
-    await cached.save(tracker)
+    tracker = await kept_conversation(cached, "d")
 
     async def broken(self, tracker):
         raise sa.exc.OperationalError("INSERT", {}, Exception("disk full"))
@@ -179,10 +180,7 @@ async def test_a_new_session_gives_what_reading_the_latest_session_gives(databas
 async def test_the_least_recently_used_conversations_go_first(database_url):
     cached, _ = stores(database_url, cache_size=2)
     for sender in ("f1", "f2", "f3"):
-        await cached.save(new_conversation(sender))
-        tracker = await cached.retrieve(sender)
-        turn(tracker, "hi")
-        await cached.save(tracker)
+        await kept_conversation(cached, sender)
     assert list(cached._kept) == ["f2", "f3"]
     off, _ = stores(database_url, cache_size=0)
     tracker = await off.retrieve("f1")
