@@ -7,6 +7,7 @@ lines are shown, so a broken start never looks like a running shop. Logs go to v
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -31,6 +32,17 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
 
 
+def local_secret(name: str) -> str:
+    """A random secret generated on first use and kept in var/ (mode 600), for the demo's
+    processes to share; production takes every secret from its environment."""
+    path = ROOT / "var" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 def services() -> list[Service]:
     port = os.environ.get("PORT", "8080")
     base = f"http://127.0.0.1:{port}"
@@ -45,8 +57,9 @@ def services() -> list[Service]:
                                                   "sqlite:///var/rasa_tracker.db"),
               "RASA_CALLBACK_URL": os.environ.get("RASA_CALLBACK_URL",
                                                   f"{base}/api/chat/callback"),
-              # the action server on this machine: order lookups counted per conversation
-              "TRUSTED_CLIENTS": os.environ.get("TRUSTED_CLIENTS", "127.0.0.1"),
+              # the action server's credential: conversation-scoped calls, lookups counted
+              # per conversation (generated once, kept in var/)
+              "SERVICE_TOKEN": os.environ.get("SERVICE_TOKEN") or local_secret("service_token"),
               "RASA_TELEMETRY_ENABLED": "false"}
     found = [
         Service("storefront_api", [PY, "-m", "storefront_api", "serve", "--port", port],

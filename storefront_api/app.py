@@ -14,7 +14,7 @@ from . import openapi
 from .access_log import RedactingAccessLogger
 from .chat_page import register_chat_page
 from .checkout.sweeper import run_sweeper
-from .app_keys import DB, OUTBOX, PAYMENT_GATEWAY, SETTINGS, VIEW_EVENTS
+from .app_keys import DB, OUTBOX, PAYMENT_GATEWAY, RATE_LIMITER, SETTINGS, VIEW_EVENTS
 from .db import Database
 from .events.service import EventBuffer
 from .migrations import upgrade_async
@@ -22,6 +22,8 @@ from .outbox.dispatcher import OutboxDispatcher
 from .payments.gateway import gateway_for
 from .payments.pages import register_pages
 from .problems import problem_middleware
+from .production import refuse_unsafe
+from .ratelimit import RateLimiter, api_rate_limit
 from .routing import json_response
 from .settings import Settings
 
@@ -48,8 +50,11 @@ def _domain_routes():
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web.Application:
     settings = settings or Settings.from_env()
-    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
+    refuse_unsafe(settings)  # AISLE_ENV=production: fail closed, naming what to fix
+    app = web.Application(middlewares=[problem_middleware, api_rate_limit],
+                          client_max_size=1024 * 1024)
     app[SETTINGS] = settings
+    app[RATE_LIMITER] = RateLimiter(settings)
 
     async def database(app: web.Application):
         if migrate:
@@ -76,13 +81,19 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
         await sweeper
         await app[PAYMENT_GATEWAY].close()  # the Stripe client's HTTP connections
 
+    async def rate_limits(app: web.Application):
+        yield
+        await app[RATE_LIMITER].close()
+
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(payment_gateway)
+    app.cleanup_ctx.append(rate_limits)
     if settings.recovery_interval_minutes:
         app.cleanup_ctx.append(_cart_reminders)
     app.router.add_get("/healthz", healthz)
     openapi.register(app)
-    register_pages(app)  # the test gateway's hosted payment page, /pay/{session_id}
+    if not settings.is_production:  # production refuses the test gateway; its page too
+        register_pages(app)  # the test gateway's hosted payment page, /pay/{session_id}
     register_chat_page(app)  # the web chat, /chat
     for routes in _domain_routes():
         routes.register(app)

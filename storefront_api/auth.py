@@ -1,4 +1,13 @@
-"""Who is calling: the merchant (bearer ADMIN_TOKEN) or a signed-in customer (signed token).
+"""Who is calling: staff (a session, or the break-glass ADMIN_TOKEN), Aisle's own action
+server (the service credential), or a signed-in customer (a signed token).
+
+Staff roles: ``admin`` may do everything; ``merchant`` runs the shop (orders, stock,
+pricing, returns, refunds, recovery); ``agent`` works the support inbox. A route declares
+the role it needs (``auth="merchant"``); admin passes every such check. No credential is a
+401, the wrong role a 403.
+
+The service credential (SERVICE_TOKEN, sent as a bearer token) is what makes a call
+conversation-scoped: only with it are X-Conversation-Id and X-Channel believed.
 
 Customer tokens are stateless: ``v1.<customer id>.<expiry, unix seconds>.<signature>``, the
 signature an HMAC-SHA256 over the first three parts with a key derived from SECRET_KEY. There
@@ -44,15 +53,101 @@ def unauthorized(detail: str, realm: str) -> Problem:
     return problem
 
 
-def require_admin(request: web.Request) -> None:
-    """Raise a 401 problem unless the request carries the shop's ADMIN_TOKEN."""
-    expected = request.app[SETTINGS].admin_token
-    given = bearer_token(request)
-    # An empty ADMIN_TOKEN disables the merchant routes rather than opening them.
-    if not expected or given is None or not hmac.compare_digest(
-            given.encode(), expected.encode()):
-        raise unauthorized("This route needs the shop's admin token "
-                           "(Authorization: Bearer <ADMIN_TOKEN>).", "admin")
+def same_secret(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a presented secret, any characters (compared as UTF-8
+    bytes: a non-ASCII string is just a wrong secret). An empty ``expected`` matches nothing."""
+    if not expected or given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "Forbidden", detail, type="forbidden")
+
+
+# --- the action server ---------------------------------------------------------------------
+
+_SERVICE = web.RequestKey("aisle_service_call", bool)
+
+
+def is_service_call(request: web.Request) -> bool:
+    """Does the request carry the service credential (Authorization: Bearer SERVICE_TOKEN)?"""
+    if _SERVICE not in request:
+        request[_SERVICE] = same_secret(bearer_token(request),
+                                        request.app[SETTINGS].service_token)
+    return request[_SERVICE]
+
+
+def require_service(request: web.Request) -> None:
+    if not is_service_call(request):
+        raise unauthorized("This route is for Aisle's own assistant: it needs the service "
+                           "credential (Authorization: Bearer <SERVICE_TOKEN>).", "service")
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+ROLES = ("admin", "merchant", "agent")
+# who passes a route that declares a role
+ROLE_GRANTS = {"admin": frozenset({"admin"}), "merchant": frozenset({"merchant", "admin"}),
+               "agent": frozenset({"agent", "admin"})}
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """Who is signed in. ``id`` is None for the break-glass ADMIN_TOKEN."""
+
+    id: int | None
+    email: str
+    name: str
+    role: str
+    session_id: int | None = None
+    via: str = "session"  # "session" (cookie), "bearer" (a script's token), "break-glass"
+
+
+BREAK_GLASS = StaffMember(id=None, email="", name="Admin (break-glass token)", role="admin",
+                          via="break-glass")
+_STAFF: web.RequestKey["StaffMember | None"] = web.RequestKey("aisle_staff")
+
+
+async def current_staff(request: web.Request) -> StaffMember | None:
+    """The staff member behind this request, or None (cached on the request)."""
+    if _STAFF not in request:
+        settings = request.app[SETTINGS]
+        member = None
+        if settings.admin_token_enabled and same_secret(bearer_token(request),
+                                                        settings.admin_token):
+            member = BREAK_GLASS
+        else:
+            from .staff.sessions import identify
+            member = await identify(request)
+        request[_STAFF] = member
+    return request[_STAFF]
+
+
+async def require_staff(request: web.Request, role: str) -> StaffMember:
+    """The signed-in staff member if their role grants ``role``; else 401 or 403."""
+    member = await current_staff(request)
+    if member is None:
+        raise unauthorized("Sign in first: a staff session (POST /api/staff/sessions, or "
+                           "the sign-in page /staff/sign-in), or a staff bearer token.",
+                           "staff")
+    if member.role not in ROLE_GRANTS[role]:
+        raise forbidden(f"This needs the {role} role; you are signed in as {member.role}.")
+    return member
+
+
+async def authorize(request: web.Request, auth: str) -> None:
+    """The check a route declared with ``auth=``: a staff role, ``service`` or
+    ``customer``."""
+    if auth == "service":
+        require_service(request)
+    elif auth == "customer":
+        require_customer(request)
+    elif auth in ROLE_GRANTS:
+        await require_staff(request, auth)
+    else:
+        raise ValueError(f"unknown auth requirement {auth!r}")
 
 
 # --- customer tokens -----------------------------------------------------------------------
@@ -87,7 +182,7 @@ def verify_customer_token(secret_key: str, token: str, *, now: float | None = No
     if len(parts) != 4 or parts[0] != _TOKEN_VERSION or len(token) > 200:
         return None
     payload, signature = ".".join(parts[:3]), parts[3]
-    if not hmac.compare_digest(signature.encode(), _signature(secret_key, payload).encode()):
+    if not same_secret(signature, _signature(secret_key, payload)):
         return None
     customer_id, expires_at = int(parts[1]), int(parts[2])  # digits: they were signed by us
     if expires_at <= (now if now is not None else time.time()):

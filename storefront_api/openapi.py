@@ -79,8 +79,11 @@ def build_spec(app: web.Application, title: str) -> dict[str, Any]:
                     "schema": {"$ref": "#/components/schemas/Problem"}}},
             }
         entry["responses"] = responses
-        if op.auth:
-            entry["security"] = [{"adminToken" if op.auth == "admin" else "customerToken": []}]
+        if op.auth in ("service", "customer"):
+            entry["security"] = [{f"{op.auth}Token": []}]
+        elif op.auth:  # a staff role; admin passes every role's check
+            entry["security"] = [{"staffSession": []}, {"staffBearer": []}]
+            entry["x-aisle-role"] = op.auth
         paths.setdefault(_openapi_path(op.path), {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
@@ -92,8 +95,16 @@ def build_spec(app: web.Application, title: str) -> dict[str, Any]:
         "components": {
             "schemas": components,
             "securitySchemes": {
-                "adminToken": {"type": "http", "scheme": "bearer",
-                               "description": "ADMIN_TOKEN of the shop"},
+                "staffSession": {"type": "apiKey", "in": "cookie", "name": "aisle_staff",
+                                 "description": "a staff sign-in (POST /api/staff/sessions); "
+                                                "unsafe methods also need X-CSRF-Token"},
+                "staffBearer": {"type": "http", "scheme": "bearer",
+                                "description": "a staff bearer token for scripts (POST "
+                                               "/api/staff/sessions with kind=bearer), or "
+                                               "the break-glass ADMIN_TOKEN where enabled"},
+                "serviceToken": {"type": "http", "scheme": "bearer",
+                                 "description": "SERVICE_TOKEN, shared by storefront_api "
+                                                "and Aisle's action server"},
                 "customerToken": {"type": "http", "scheme": "bearer",
                                   "description": "token returned by sign-in"},
             },

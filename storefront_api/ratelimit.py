@@ -1,54 +1,62 @@
-"""Rate limits: a token bucket per client, in this process's memory.
+"""Abuse limits, shared by every process: counted in Redis when REDIS_URL is set, in this
+process's memory otherwise (the `limits` library, sliding-window counters).
 
-Used where guessing is the attack (order lookups by number and e-mail, tracking numbers).
-Each server process counts on its own, so N processes allow up to N times the rate; for
-guessing that is still far too slow to matter, and it needs no shared store.
+Each named limit counts per client and, where guessing or flooding from many addresses is
+the threat, in all (a global cap). The client is the caller's address (the proxy's last
+X-Forwarded-For hop with TRUST_PROXY=1), except for Aisle's own action server: every chat
+shopper reaches us through it, so a call carrying the service credential is counted per
+conversation (X-Conversation-Id). A forged X-Conversation-Id from anyone else changes
+nothing: without the credential the header is not read.
+
+If Redis stops answering, counting goes on in memory (logged) rather than refusing shoppers
+or letting everything through.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import logging
 import math
 import time
-import weakref
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.storage import storage_from_string
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-from .app_keys import SETTINGS
+from .app_keys import RATE_LIMITER, SETTINGS
+from .auth import is_service_call
 from .problems import Problem
 from .settings import Settings
 
+log = logging.getLogger("storefront_api.ratelimit")
 
-class TokenBucket:
-    """``capacity`` requests at once, refilled at ``capacity / period`` per second, per key."""
 
-    def __init__(self, capacity: int, period: float = 60.0, *,
-                 clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000):
-        self.capacity, self.rate = capacity, capacity / period
-        self.clock, self.max_keys = clock, max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
+@dataclass(frozen=True)
+class Limit:
+    per_client: str  # "20/minute"
+    overall: str | None  # every client together; None: no global cap
+    what: str  # for the 429's message
 
-    def take(self, key: str) -> float:
-        """Spend one token: 0.0 if allowed, else the seconds until the next token."""
-        now = self.clock()
-        tokens, last = self._buckets.get(key, (float(self.capacity), now))
-        tokens = min(self.capacity, tokens + (now - last) * self.rate)
-        if tokens < 1:
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
-        if len(self._buckets) >= self.max_keys and key not in self._buckets:
-            self._forget_full(now)
-        self._buckets[key] = (tokens - 1, now)
-        return 0.0
 
-    def _forget_full(self, now: float) -> None:
-        """Drop the buckets that have refilled (they hold nothing a new bucket would not)."""
-        for key, (tokens, last) in list(self._buckets.items()):
-            if tokens + (now - last) * self.rate >= self.capacity:
-                del self._buckets[key]
-        if len(self._buckets) >= self.max_keys:  # a flood of addresses: start over
-            self._buckets.clear()
+# Defaults; RATE_LIMITS='{"sign-in": "5/minute"}' changes one (name or name:overall).
+LIMITS: dict[str, Limit] = {
+    # every /api request: generous, a floor against floods
+    "api": Limit("1200/minute", "60000/minute", "requests"),
+    "order-lookup": Limit("20/minute", "600/minute", "order lookups"),
+    "tracking": Limit("20/minute", "600/minute", "tracking lookups"),
+    "back-in-stock": Limit("20/minute", "600/minute", "back-in-stock sign-ups"),
+    "sign-in": Limit("10/minute", "300/minute", "sign-in attempts"),
+    "sign-in-account": Limit("5/minute", None, "sign-in attempts for this account"),
+    "sign-up": Limit("5/hour", "200/hour", "sign-ups"),
+    "ticket": Limit("5/hour", "300/hour", "support requests"),
+    "ticket-recipient": Limit("3/hour", None, "support requests to this address"),
+    "cart": Limit("30/minute", "3000/minute", "new carts"),
+    "checkout": Limit("10/minute", "1000/minute", "checkouts"),
+    "event": Limit("120/minute", "20000/minute", "events"),
+    "chat-token": Limit("30/minute", "3000/minute", "chat sessions"),
+}
 
 
 def client_address(request: web.Request, settings: Settings) -> str:
@@ -61,23 +69,103 @@ def client_address(request: web.Request, settings: Settings) -> str:
     return request.remote or "unknown"
 
 
-def _is_trusted(address: str, trusted: tuple[str, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-        return any(ip in ipaddress.ip_network(net, strict=False) for net in trusted)
-    except ValueError:
-        return False
-
-
 def client_key(request: web.Request, settings: Settings) -> str:
-    """Whom to count: the address, or for our own action server (TRUSTED_CLIENTS) the
-    conversation, because every chat shopper reaches us through that one address."""
-    address = client_address(request, settings)
-    conversation = request.headers.get("X-Conversation-Id", "").strip()[:128]
-    if conversation and settings.trusted_clients and _is_trusted(address,
-                                                                 settings.trusted_clients):
-        return f"conversation:{conversation}"
-    return f"address:{address}"
+    """Whom to count: the address, or for our own action server the conversation."""
+    if is_service_call(request):
+        conversation = request.headers.get("X-Conversation-Id", "").strip()[:128]
+        if conversation:
+            return f"conversation:{conversation}"
+        return "service"
+    return f"address:{client_address(request, settings)}"
+
+
+class RateLimiter:
+    """The limits of one application, counted in Redis or in memory."""
+
+    def __init__(self, settings: Settings):
+        self.enabled = settings.rate_limits_enabled
+        overrides = dict(settings.rate_limit_overrides)
+        # ORDER_LOOKUPS_PER_MINUTE predates RATE_LIMITS and still sets that one (0: off)
+        for name in ("order-lookup", "tracking", "back-in-stock"):
+            overrides.setdefault(name, f"{settings.order_lookups_per_minute}/minute")
+        self.items = {name: self._items(name, limit, overrides)
+                      for name, limit in LIMITS.items()}
+        self.what = {name: limit.what for name, limit in LIMITS.items()}
+        self.memory = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.shared: SlidingWindowCounterRateLimiter | None = None
+        self._storage = None
+        if settings.redis_url and self.enabled:
+            url = settings.redis_url
+            self._storage = storage_from_string(
+                "async+" + url if not url.startswith("async+") else url,
+                implementation="redispy", key_prefix="aisle-limits",
+                socket_timeout=0.5, socket_connect_timeout=0.5)
+            self.shared = SlidingWindowCounterRateLimiter(self._storage)
+        self._degraded_since: float | None = None
+
+    @staticmethod
+    def _items(name: str, limit: Limit, overrides: dict[str, str]
+               ) -> tuple[RateLimitItem | None, RateLimitItem | None]:
+        """(per client, overall); a rate of 0 switches that count off."""
+        rates = (overrides.get(name, limit.per_client),
+                 overrides.get(f"{name}:overall", limit.overall))
+        items = []
+        for rate in rates:
+            try:
+                item = parse(rate) if rate else None
+            except ValueError:
+                raise SystemExit(f"RATE_LIMITS: {name!r} must be a rate such as "
+                                 f"'20/minute', not {rate!r}") from None
+            items.append(item if item is not None and item.amount > 0 else None)
+        return items[0], items[1]
+
+    async def _hit(self, item: RateLimitItem, *identifiers: str) -> float:
+        """0 when allowed, else the seconds until the window lets one more through."""
+        limiter = self.memory
+        if self.shared is not None and not self._degraded():
+            limiter = self.shared
+        try:
+            if await limiter.hit(item, *identifiers):
+                return 0.0
+            stats = await limiter.get_window_stats(item, *identifiers)
+        except Exception as exc:  # Redis down or slow: count here until it is back
+            if limiter is self.memory:
+                raise
+            self._degrade(exc)
+            return await self._hit(item, *identifiers)
+        return max(1.0, stats.reset_time - time.time())
+
+    def _degraded(self) -> bool:
+        if self._degraded_since is None:
+            return False
+        if time.monotonic() - self._degraded_since > 30:  # try Redis again
+            self._degraded_since = None
+            return False
+        return True
+
+    def _degrade(self, exc: Exception) -> None:
+        log.warning("rate limits: Redis unavailable (%s: %s); counting in memory for 30 s",
+                    type(exc).__name__, exc)
+        self._degraded_since = time.monotonic()
+
+    async def check(self, name: str, key: str) -> float:
+        """Count one request of ``key`` against limit ``name``; seconds to wait, or 0."""
+        if not self.enabled:
+            return 0.0
+        per_client, overall = self.items[name]
+        if per_client is not None:
+            wait = await self._hit(per_client, name, key)
+            if wait:
+                return wait
+        if overall is not None:
+            return await self._hit(overall, name, "*")
+        return 0.0
+
+    async def close(self) -> None:
+        """Close the Redis connections (the redis-py client under the limits storage)."""
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        if client is not None:
+            await client.aclose()
 
 
 def too_many_requests(retry_after: float, what: str) -> Problem:
@@ -89,19 +177,18 @@ def too_many_requests(retry_after: float, what: str) -> Problem:
     return problem
 
 
-# One set of buckets per application (each test builds its own app; a server has one).
-_BUCKETS: weakref.WeakKeyDictionary[web.Application, dict[str, TokenBucket]] = \
-    weakref.WeakKeyDictionary()
-
-
-def enforce(request: web.Request, name: str, per_minute: int, what: str) -> None:
-    """Count this request against the client's ``name`` bucket; a 429 problem when empty."""
-    if per_minute <= 0:  # 0 switches the limit off
-        return
-    buckets = _BUCKETS.setdefault(request.app, {})
-    bucket = buckets.get(name)
-    if bucket is None or bucket.capacity != per_minute:
-        bucket = buckets[name] = TokenBucket(per_minute, 60.0)
-    wait = bucket.take(client_key(request, request.app[SETTINGS]))
+async def enforce(request: web.Request, name: str, *, key: str | None = None) -> None:
+    """Count this request against limit ``name`` for its client (or for ``key``, e.g. the
+    account a sign-in names); a 429 problem with Retry-After when it is used up."""
+    limiter = request.app[RATE_LIMITER]
+    wait = await limiter.check(name, key or client_key(request, request.app[SETTINGS]))
     if wait:
-        raise too_many_requests(wait, what)
+        raise too_many_requests(wait, limiter.what[name])
+
+
+@web.middleware
+async def api_rate_limit(request: web.Request, handler):
+    """Every /api request counts against the generous ``api`` limit of its client."""
+    if request.path.startswith("/api/") and request.path != "/api/payments/webhook":
+        await enforce(request, "api")
+    return await handler(request)

@@ -22,6 +22,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from .app_keys import OPERATIONS
+from .auth import ROLE_GRANTS, authorize
 from .problems import Problem, bad_request
 
 MAX_BODY_BYTES = 64 * 1024
@@ -41,7 +42,7 @@ class Operation:
     response: type[BaseModel] | None = None
     status: int = 200
     errors: tuple[int, ...] = ()
-    auth: str | None = None  # "admin" | "customer"
+    auth: str | None = None  # a staff role ("admin" | "merchant" | "agent"), "service", "customer"
     path_params: dict[str, str] = field(default_factory=dict)
 
 
@@ -54,12 +55,14 @@ class ApiRoutes:
               query: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
               response: type[BaseModel] | None = None, status: int = 200,
               errors: tuple[int, ...] = (), auth: str | None = None):
+        if auth is not None and auth not in ("service", "customer") and auth not in ROLE_GRANTS:
+            raise ValueError(f"unknown auth requirement {auth!r} on {method} {path}")
+
         def decorate(handler):
             @functools.wraps(handler)
             async def wrapper(request: web.Request):
-                if auth == "admin":  # credentials first: no validation hints to strangers
-                    from .auth import require_admin
-                    require_admin(request)
+                if auth is not None:  # credentials first: no validation hints to strangers
+                    await authorize(request, auth)
                 kwargs: dict[str, Any] = {}
                 if query is not None:
                     kwargs["query"] = parse_query(request, query)

@@ -58,6 +58,62 @@ def _int_between(raw: str, name: str, low: int, high: int) -> int:
     return value
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _flag(raw: str, name: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SystemExit(f"{name} must be 1/0, true/false, yes/no or on/off, not {raw!r}")
+
+
+def _environment(env) -> str:
+    value = env.get("AISLE_ENV", "demo").strip().lower() or "demo"
+    if value not in ("demo", "production"):
+        raise SystemExit(f"AISLE_ENV must be 'production' or 'demo', not {value!r}")
+    return value
+
+
+def _rate_limit_overrides(raw: str) -> dict[str, str]:
+    """RATE_LIMITS: off, or a JSON object such as {"sign-in": "5/minute"}."""
+    if not raw.strip() or raw.strip().lower() == "off":
+        return {}
+    try:
+        overrides = json.loads(raw)
+        if not isinstance(overrides, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in overrides.items()):
+            raise ValueError("not an object of strings")
+    except ValueError as exc:
+        raise SystemExit("RATE_LIMITS must be 'off' or a JSON object of limit name to rate, "
+                         f"e.g. RATE_LIMITS='{{\"sign-in\": \"5/minute\"}}' ({exc})") from None
+    return overrides
+
+
+def _trust_settings(env, production: bool) -> dict:
+    return dict(
+        environment="production" if production else "demo",
+        # production: the break-glass bearer only when asked for by name
+        admin_token_enabled=(_flag(env.get("ADMIN_TOKEN_BREAK_GLASS", ""),
+                                   "ADMIN_TOKEN_BREAK_GLASS") if production else True),
+        service_token=env.get("SERVICE_TOKEN", ""),
+        rasa_jwt_secret=env.get("RASA_JWT_SECRET", ""),
+        chat_token_secret=env.get("CHAT_JWT_SECRET", ""),
+        chat_token_hours=_int_between(env.get("CHAT_TOKEN_HOURS", "24"), "CHAT_TOKEN_HOURS",
+                                      1, 720),
+        redis_url=env.get("REDIS_URL", ""),
+        rate_limits_enabled=env.get("RATE_LIMITS", "").strip().lower() != "off",
+        rate_limit_overrides=_rate_limit_overrides(env.get("RATE_LIMITS", "")),
+        staff_session_hours=_int_between(env.get("STAFF_SESSION_HOURS", "12"),
+                                         "STAFF_SESSION_HOURS", 1, 720),
+        max_held_units=_int_between(env.get("MAX_HELD_UNITS", "10"), "MAX_HELD_UNITS", 1, 1000),
+        stripe_test_mode=_flag(env.get("STRIPE_TEST_MODE", ""), "STRIPE_TEST_MODE"),
+    )
+
+
 def _recovery_settings(env) -> dict[str, int]:
     return dict(
         recovery_idle_minutes=_int_between(
@@ -106,9 +162,21 @@ class Settings:
     outbox_poll_seconds: float = 1.0  # 0 disables this process's outbox sender
     order_lookups_per_minute: int = 20  # per client, GET /api/orders/{number} and tracking
     trust_proxy: bool = False  # take the client address from X-Forwarded-For (last hop)
-    # Addresses of our own services (the action server): their lookups are limited per
-    # conversation (X-Conversation-Id), not per address, since every chat shopper shares it.
-    trusted_clients: tuple[str, ...] = ()
+    # Trust boundaries (docs/security.md)
+    environment: str = "demo"  # AISLE_ENV: "production" turns on the fail-closed checks
+    admin_token_enabled: bool = True  # ADMIN_TOKEN as a break-glass bearer (production: opt-in)
+    # The action server's credential: conversation-scoped calls (handoffs, tickets for a
+    # conversation, lookups counted per conversation) need it as a bearer token.
+    service_token: str = ""
+    rasa_jwt_secret: str = ""  # signs storefront_api's calls to Rasa's HTTP API (--jwt-secret)
+    chat_token_secret: str = ""  # signs the web chat's socket tokens (Rasa's socketio jwt_key)
+    chat_token_hours: int = 24  # a chat token is renewed by the page before it runs out
+    redis_url: str = ""  # rate limits shared by every process; empty: counted in memory
+    rate_limits_enabled: bool = True  # RATE_LIMITS=off switches them off (benchmarks only)
+    rate_limit_overrides: dict[str, str] = field(default_factory=dict)  # RATE_LIMITS (JSON)
+    staff_session_hours: int = 12  # a staff sign-in lasts this long without activity
+    max_held_units: int = 10  # units one client may hold in open payment links at once
+    stripe_test_mode: bool = False  # STRIPE_TEST_MODE=1: a staging shop on Stripe's test keys
     return_window_days: int = 30  # returns accepted this many days after delivery
     # Abandoned-cart recovery (storefront_api/recovery, docs/cart-recovery.md)
     recovery_idle_minutes: int = 60  # a cart untouched this long is abandoned
@@ -118,6 +186,10 @@ class Settings:
     recovery_promo_percent: int = 0  # single-use code in the reminder; 0: no code
     recovery_web_session_minutes: int = 30  # web chat counts as open this long after activity
     recovery_interval_minutes: int = 0  # serve runs the job this often; 0: only by command
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -134,16 +206,17 @@ class Settings:
                     "TAX_RATES must be a JSON object of country code to basis points, "
                     f'e.g. TAX_RATES=\'{{"DE": 1900, "US": 0}}\' ({exc})') from None
         port = int(env.get("PORT", "8080"))
+        production = _environment(env) == "production"
         values = dict(
             database_url=env.get("DATABASE_URL", default_db),
             var_dir=var_dir,
-            secret_key=_secret_key(var_dir),
+            secret_key=(env.get("SECRET_KEY", "") if production else _secret_key(var_dir)),
             host=env.get("HOST", "127.0.0.1"),
             port=port,
             shop_name=env.get("SHOP_NAME", "Aisle Demo Shop"),
             currency=env.get("SHOP_CURRENCY", "USD").upper(),
-            admin_token=env.get("ADMIN_TOKEN", "dev-admin-token"),
-            payment_gateway=env.get("PAYMENT_GATEWAY", "test"),
+            admin_token=env.get("ADMIN_TOKEN", "" if production else "dev-admin-token"),
+            payment_gateway=env.get("PAYMENT_GATEWAY", "stripe" if production else "test"),
             stripe_api_key=env.get("STRIPE_API_KEY", ""),
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
             stripe_api_base=env.get("STRIPE_API_BASE", ""),
@@ -160,9 +233,8 @@ class Settings:
             mail_from=env.get("MAIL_FROM", ""),
             outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", "1")),
             order_lookups_per_minute=int(env.get("ORDER_LOOKUPS_PER_MINUTE", "20")),
-            trust_proxy=env.get("TRUST_PROXY", "") == "1",
-            trusted_clients=tuple(part.strip() for part in
-                                  env.get("TRUSTED_CLIENTS", "").split(",") if part.strip()),
+            trust_proxy=_flag(env.get("TRUST_PROXY", ""), "TRUST_PROXY"),
+            **_trust_settings(env, production),
             return_window_days=_whole_days(env.get("RETURN_WINDOW_DAYS", "30"),
                                            "RETURN_WINDOW_DAYS"),
             **_recovery_settings(env),

@@ -29,6 +29,7 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 RASA = str(ROOT / ".venv-bot" / "bin" / "rasa")
 MODEL = ROOT / "bot" / "models" / "aisle.tar.gz"
 ADMIN_TOKEN = "e2e-admin"
+SERVICE_TOKEN = "e2e-service-token-shared-with-the-action-server"
 
 
 def _wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
@@ -140,7 +141,7 @@ class AssistantStack:
                 "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
                 "TRACKER_STORE_URL": self.tracker_url,
                 "RASA_CALLBACK_URL": f"{self.storefront_url}/api/chat/callback",
-                "TRUSTED_CLIENTS": "127.0.0.1",
+                "SERVICE_TOKEN": SERVICE_TOKEN,
                 "PYTHONUNBUFFERED": "1", "RASA_TELEMETRY_ENABLED": "false",
                 **self.extra_environment}
 

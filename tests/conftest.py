@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from assistant_calls import SERVICE_TOKEN  # noqa: E402
 from databases import create_postgres_database, drop_postgres_database  # noqa: E402
 
 from storefront_api.app import create_app  # noqa: E402
@@ -66,7 +67,7 @@ def empty_url(request, tmp_path):
 def settings(shop_url, tmp_path) -> Settings:
     # RASA_URL: a closed port, so chat notices of test orders never reach a real Rasa
     return Settings.from_env(database_url=shop_url, var_dir=tmp_path, admin_token="test-admin",
-                             rasa_url="http://127.0.0.1:9")
+                             rasa_url="http://127.0.0.1:9", service_token=SERVICE_TOKEN)
 
 
 @pytest.fixture

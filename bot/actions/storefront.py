@@ -68,9 +68,15 @@ class Storefront:
     """storefront_api over HTTP. One instance (and one connection pool) per process."""
 
     def __init__(self, base_url: str | None = None, *, timeout: float | None = None,
-                 retries: int = 2, backoff: float = 0.15) -> None:
+                 retries: int = 2, backoff: float = 0.15,
+                 service_token: str | None = None) -> None:
         self.base_url = (base_url or os.environ.get("STOREFRONT_URL")
                          or "http://127.0.0.1:8080").rstrip("/")
+        # The service credential shared with storefront_api: without it the API ignores the
+        # conversation headers and refuses conversation-scoped calls (handoffs).
+        token = service_token if service_token is not None else os.environ.get(
+            "SERVICE_TOKEN", "")
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         total = timeout if timeout is not None else float(
             os.environ.get("STOREFRONT_TIMEOUT_SECONDS", "5"))
         self._timeout = aiohttp.ClientTimeout(total=total, connect=min(2.0, total))
@@ -101,7 +107,7 @@ class Storefront:
         StorefrontProblem."""
         method = method.upper()
         attempts = 1 + (self.retries if method in RETRIED_METHODS else 0)
-        all_headers = {**(ctx.headers() if ctx else {}), **(headers or {})}
+        all_headers = {**self._auth, **(ctx.headers() if ctx else {}), **(headers or {})}
         clean_params = {key: _param(value) for key, value in (params or {}).items()
                         if value is not None}
         last_error: Exception | None = None

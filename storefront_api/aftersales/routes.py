@@ -107,11 +107,10 @@ class RefundsQuery(BaseModel):
     offset: int = Field(0, ge=0, le=10**6)
 
 
-def count_order_lookup(request: web.Request) -> None:
+async def count_order_lookup(request: web.Request) -> None:
     """Number + e-mail opens an order here as in the lookup, so a guess costs the same: one
     token of the client's order-lookup bucket (429 when it is empty)."""
-    enforce(request, "order-lookup", request.app[SETTINGS].order_lookups_per_minute,
-            "order lookups")
+    await enforce(request, "order-lookup")
 
 
 async def _shopper_order(request: web.Request, session, proof: OrderProof, *,
@@ -129,7 +128,7 @@ async def cancel_order(request: web.Request, body: CancelInput) -> web.Response:
     """Allowed while awaiting preparation or being prepared (409 once shipped, pointing to
     returns). Stock goes back and the whole amount is refunded. Cancelling again answers with
     the first cancellation and never refunds twice."""
-    count_order_lookup(request)
+    await count_order_lookup(request)
     ctx = EventContext.from_request(request)
     async with request.app[DB].write() as session:
         order = await _shopper_order(request, session, body, for_update=True)
@@ -166,7 +165,7 @@ def _cancel_message(number: str, refund) -> str:
 async def request_return(request: web.Request, body: ReturnInput) -> web.Response:
     """For delivered items, within RETURN_WINDOW_DAYS of delivery (422 with the date it
     closed). Answers with the RMA number the shopper writes on the parcel."""
-    count_order_lookup(request)
+    await count_order_lookup(request)
     settings = request.app[SETTINGS]
     async with request.app[DB].write() as session:
         order = await _shopper_order(request, session, body, for_update=True)
@@ -180,7 +179,7 @@ async def request_return(request: web.Request, body: ReturnInput) -> web.Respons
 @routes.get("/api/orders/{number}/returns", summary="An order's returns and exchanges",
             query=OrderProof, errors=(404, 422, 429))
 async def list_returns(request: web.Request, query: OrderProof) -> web.Response:
-    count_order_lookup(request)
+    await count_order_lookup(request)
     days = request.app[SETTINGS].return_window_days
     async with request.app[DB].read() as session:
         order = await _shopper_order(request, session, query)
@@ -195,7 +194,7 @@ async def list_returns(request: web.Request, query: OrderProof) -> web.Response:
 @routes.get("/api/orders/{number}/refunds", summary="An order's refunds and their status",
             query=OrderProof, errors=(404, 422, 429))
 async def list_refunds(request: web.Request, query: OrderProof) -> web.Response:
-    count_order_lookup(request)
+    await count_order_lookup(request)
     async with request.app[DB].read() as session:
         order = await _shopper_order(request, session, query)
         documents = await refunds.refund_documents(session, order)
@@ -208,7 +207,7 @@ async def list_refunds(request: web.Request, query: OrderProof) -> web.Response:
 # --- the merchant --------------------------------------------------------------------------
 
 @routes.get("/api/admin/returns", summary="Returns and exchanges, newest first",
-            query=ReturnsQuery, auth="admin", errors=(401, 422))
+            query=ReturnsQuery, auth="merchant", errors=(401, 422))
 async def admin_list_returns(request: web.Request, query: ReturnsQuery) -> web.Response:
     async with request.app[DB].read() as session:
         documents = await service.merchant_returns(session, query.status, query.limit,
@@ -231,7 +230,7 @@ async def _return_change(request: web.Request, change) -> web.Response:
 
 
 @routes.post("/api/admin/returns/{rma}/approve", summary="Approve a return request",
-             body=ApproveInput, auth="admin", errors=(400, 401, 404, 409, 422))
+             body=ApproveInput, auth="merchant", errors=(400, 401, 404, 409, 422))
 async def approve_return(request: web.Request, body: ApproveInput) -> web.Response:
     async def change(session, found, order):
         await service.approve_return(session, found, order, body.note)
@@ -239,7 +238,7 @@ async def approve_return(request: web.Request, body: ApproveInput) -> web.Respon
 
 
 @routes.post("/api/admin/returns/{rma}/reject", summary="Reject a return request",
-             body=RejectInput, auth="admin", errors=(400, 401, 404, 409, 422))
+             body=RejectInput, auth="merchant", errors=(400, 401, 404, 409, 422))
 async def reject_return(request: web.Request, body: RejectInput) -> web.Response:
     async def change(session, found, order):
         await service.reject_return(session, found, order, body.note)
@@ -247,7 +246,7 @@ async def reject_return(request: web.Request, body: RejectInput) -> web.Response
 
 
 @routes.post("/api/admin/returns/{rma}/receive", summary="Record a returned parcel",
-             body=ReceiveInput, auth="admin", errors=(400, 401, 404, 409, 422))
+             body=ReceiveInput, auth="merchant", errors=(400, 401, 404, 409, 422))
 async def receive_return(request: web.Request, body: ReceiveInput) -> web.Response:
     """Units counted as returned and put back in stock (unless restock=false). A return is
     refunded its units' share of what was paid (partial refunds); an exchange takes the
@@ -259,7 +258,7 @@ async def receive_return(request: web.Request, body: ReceiveInput) -> web.Respon
 
 
 @routes.get("/api/admin/refunds", summary="Refunds, newest first (failed ones to retry)",
-            query=RefundsQuery, auth="admin", errors=(401, 422))
+            query=RefundsQuery, auth="merchant", errors=(401, 422))
 async def admin_list_refunds(request: web.Request, query: RefundsQuery) -> web.Response:
     async with request.app[DB].read() as session:
         documents = await refunds.merchant_refunds(session, query.status, query.limit,
@@ -268,7 +267,7 @@ async def admin_list_refunds(request: web.Request, query: RefundsQuery) -> web.R
 
 
 @routes.post(r"/api/admin/refunds/{refund_id:\d+}/retry", summary="Retry a refund",
-             auth="admin", errors=(401, 404, 409))
+             auth="merchant", errors=(401, 404, 409))
 async def retry_refund(request: web.Request) -> web.Response:
     """Asks the gateway again with the same idempotency key, so a refund that did go
     through the first time is never paid twice. 409 if it already succeeded."""

@@ -47,10 +47,15 @@ class EventContext:
 
     @classmethod
     def from_request(cls, request: web.Request) -> "EventContext":
+        """The conversation and channel are believed only from Aisle's own action server
+        (the service credential): anyone else could tie their cart, checkout or ticket to
+        somebody else's chat, and have the shop write into it."""
+        from ..auth import is_service_call
+        service = is_service_call(request)
         return cls(
             session_id=_header(request, "X-Session-Id", 128),
-            conversation_id=_header(request, "X-Conversation-Id", 128),
-            channel=_header(request, "X-Channel", 40),
+            conversation_id=_header(request, "X-Conversation-Id", 128) if service else None,
+            channel=_header(request, "X-Channel", 40) if service else None,
             source=_header(request, "X-Source", 80),
             device=_header(request, "X-Device", 40),
             consent=(request.headers.get("X-Consent", "").strip().lower() in _CONSENT_YES),

@@ -18,6 +18,7 @@ from ..orders.documents import iso, order_document, order_summary, shipment_docu
 from ..orders.models import ORDER_STATUSES
 from ..orders.service import order_context
 from ..problems import Problem, unprocessable
+from ..auth import forbidden, is_service_call
 from ..ratelimit import enforce
 from ..routing import MAX_DB_INT, ApiRoutes, int_param, json_response
 from . import service, stock
@@ -108,7 +109,7 @@ def _variant_document(variant) -> dict:
 # --- merchant: orders ---------------------------------------------------------------------
 
 @routes.get("/api/admin/orders", summary="Orders, newest first", query=OrderListQuery,
-            auth="admin", errors=(422,))
+            auth="merchant", errors=(422,))
 async def list_orders(request: web.Request, query: OrderListQuery) -> web.Response:
     async with request.app[DB].read() as session:
         orders, total = await service.list_orders(session, status=query.status, page=query.page,
@@ -118,7 +119,7 @@ async def list_orders(request: web.Request, query: OrderListQuery) -> web.Respon
 
 
 @routes.get("/api/admin/orders/{number}", summary="An order, with the shopper's details",
-            auth="admin", errors=(404,))
+            auth="merchant", errors=(404,))
 async def get_order(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with request.app[DB].read() as session:
@@ -133,7 +134,7 @@ async def _admin_order_answer(request, session, order, status: int = 200) -> web
 
 
 @routes.post("/api/admin/orders/{number}/status", summary="Move an order to another status",
-             body=StatusChange, auth="admin", errors=(400, 404, 409, 422))
+             body=StatusChange, auth="merchant", errors=(400, 404, 409, 422))
 async def change_order_status(request: web.Request, body: StatusChange) -> web.Response:
     """Only legal transitions (409 naming the allowed ones). Shipping, cancelling and
     refunding have their own routes (409 ``status-has-own-route`` says which)."""
@@ -146,7 +147,7 @@ async def change_order_status(request: web.Request, body: StatusChange) -> web.R
 
 
 @routes.post("/api/admin/orders/{number}/shipments", summary="Ship an order (carrier label)",
-             body=ShipmentInput, status=201, auth="admin", errors=(400, 404, 409, 422))
+             body=ShipmentInput, status=201, auth="merchant", errors=(400, 404, 409, 422))
 async def create_shipment(request: web.Request, body: ShipmentInput) -> web.Response:
     """Creates the label (tracking number and link), moves the order to shipped (through
     being_prepared if it was still awaiting preparation) and e-mails the shopper."""
@@ -159,7 +160,7 @@ async def create_shipment(request: web.Request, body: ShipmentInput) -> web.Resp
 
 
 @routes.post("/api/admin/shipments/{tracking_number}/events", summary="Record a parcel scan",
-             body=ScanInput, status=201, auth="admin", errors=(400, 404, 409, 422))
+             body=ScanInput, status=201, auth="merchant", errors=(400, 404, 409, 422))
 async def add_tracking_event(request: web.Request, body: ScanInput) -> web.Response:
     """Without ``status``, the next step of picked_up, in_transit, at_sorting_centre,
     out_for_delivery, delivered; location and description default to the carrier's. The
@@ -179,7 +180,7 @@ async def add_tracking_event(request: web.Request, body: ScanInput) -> web.Respo
 # --- merchant: stock ----------------------------------------------------------------------
 
 @routes.put("/api/admin/variants/{variant_id:\\d+}/stock", summary="Set a variant's stock",
-            body=StockInput, auth="admin", errors=(400, 404, 422))
+            body=StockInput, auth="merchant", errors=(400, 404, 422))
 async def set_stock(request: web.Request, body: StockInput) -> web.Response:
     """Search filters follow at once; when the variant can be bought again, everyone waiting
     for it is told (e-mail and/or chat, through the outbox)."""
@@ -191,7 +192,7 @@ async def set_stock(request: web.Request, body: StockInput) -> web.Response:
 
 
 @routes.get("/api/admin/stock/low", summary="Variants running out", query=LowStockQuery,
-            auth="admin", errors=(422,))
+            auth="merchant", errors=(422,))
 async def low_stock(request: web.Request, query: LowStockQuery) -> web.Response:
     async with request.app[DB].read() as session:
         variants, total = await stock.low_stock(session, query.threshold, page=query.page,
@@ -209,9 +210,11 @@ async def subscribe_back_in_stock(request: web.Request, body: BackInStockInput) 
     Only for a variant that cannot be bought now (409 ``variant-available`` otherwise). Asking
     again is the same subscription: 200 instead of 201. Limited per client like order
     lookups, so nobody can sign up a list of strangers' addresses."""
-    enforce(request, "back-in-stock", request.app[SETTINGS].order_lookups_per_minute,
-            "back-in-stock sign-ups")
+    await enforce(request, "back-in-stock")
     ctx = EventContext.from_request(request)
+    if body.conversation_id and not is_service_call(request):
+        raise forbidden("Only Aisle's assistant may subscribe a chat conversation; "
+                        "give an email instead.")
     conversation_id = body.conversation_id or ctx.conversation_id
     if not body.email and not conversation_id:
         raise unprocessable("Give an email, a conversation_id, or both: where should we tell "
@@ -228,8 +231,7 @@ async def subscribe_back_in_stock(request: web.Request, body: BackInStockInput) 
 
 
 async def _public_shipment(request: web.Request) -> Shipment:
-    settings = request.app[SETTINGS]
-    enforce(request, "tracking", settings.order_lookups_per_minute, "tracking lookups")
+    await enforce(request, "tracking")
     async with request.app[DB].read() as session:
         return await service.find_shipment(session, request.match_info["tracking_number"][:64])
 

@@ -41,7 +41,7 @@ async def get_order(request: web.Request, query: OrderLookup) -> web.Response:
     a wrong token give the same 404. Limited to ORDER_LOOKUPS_PER_MINUTE per client (429
     with Retry-After)."""
     settings = request.app[SETTINGS]
-    enforce(request, "order-lookup", settings.order_lookups_per_minute, "order lookups")
+    await enforce(request, "order-lookup")
     number = request.match_info["number"]
     if not re.fullmatch(r"\s*[A-Za-z0-9-]{1,20}\s*", number):  # cannot be one of ours
         raise order_not_found(number)

@@ -106,7 +106,7 @@ async def list_shipping_methods(request: web.Request, query: ShippingMethodsQuer
                           "options": [shipping_option_document(q, currency) for q in quotes]})
 
 
-@routes.get("/api/admin/tax-rates", summary="Tax rates by country", auth="admin")
+@routes.get("/api/admin/tax-rates", summary="Tax rates by country", auth="merchant")
 async def list_tax_rates(request: web.Request) -> web.Response:
     async with request.app[DB].read() as session:
         rates = await service.list_tax_rates(session, request.app[SETTINGS])
@@ -114,7 +114,7 @@ async def list_tax_rates(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/admin/tax-rates/{country}", summary="Set a country's tax rate",
-            body=TaxRateInput, auth="admin", errors=(400, 422))
+            body=TaxRateInput, auth="merchant", errors=(400, 422))
 async def set_tax_rate(request: web.Request, body: TaxRateInput) -> web.Response:
     """Takes effect on the next read of every cart shipping to that country."""
     country = _country(request)
@@ -125,7 +125,7 @@ async def set_tax_rate(request: web.Request, body: TaxRateInput) -> web.Response
     return json_response(document)
 
 
-@routes.delete("/api/admin/tax-rates/{country}", auth="admin", errors=(404, 422),
+@routes.delete("/api/admin/tax-rates/{country}", auth="merchant", errors=(404, 422),
                summary="Forget a country's tax rate (back to the built-in default)")
 async def reset_tax_rate(request: web.Request) -> web.Response:
     country = _country(request)
@@ -139,7 +139,7 @@ async def reset_tax_rate(request: web.Request) -> web.Response:
                           "source": "default"})
 
 
-@routes.get("/api/admin/promo-codes", summary="Promo codes", auth="admin")
+@routes.get("/api/admin/promo-codes", summary="Promo codes", auth="merchant")
 async def list_promo_codes(request: web.Request) -> web.Response:
     async with request.app[DB].read() as session:
         promos = await service.list_promos(session)
@@ -147,7 +147,7 @@ async def list_promo_codes(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/admin/promo-codes", summary="Create a promo code", body=PromoCodeCreate,
-             status=201, auth="admin", errors=(400, 409, 422))
+             status=201, auth="merchant", errors=(400, 409, 422))
 async def create_promo_code(request: web.Request, body: PromoCodeCreate) -> web.Response:
     fields = body.model_dump()
     fields["currency"] = fields["currency"] or request.app[SETTINGS].currency

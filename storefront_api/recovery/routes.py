@@ -19,7 +19,7 @@ class RecoveryQuery(BaseModel):
 
 
 @routes.get("/api/admin/recovery", summary="Abandoned-cart reminders and what they recovered",
-            query=RecoveryQuery, auth="admin", errors=(401, 422))
+            query=RecoveryQuery, auth="merchant", errors=(401, 422))
 async def get_recovery(request: web.Request, query: RecoveryQuery) -> web.Response:
     """Reminders sent (by kind), carts reminded, recovered (an order within
     RECOVERY_WINDOW_DAYS after a reminder), pending and lost, their value, promo codes used."""

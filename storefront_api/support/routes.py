@@ -68,7 +68,7 @@ async def _open(request: web.Request, *, body, email: str, order_number: str | N
     ctx = EventContext.from_request(request)
     secret_key = request.app[SETTINGS].secret_key
     if order_number is not None:
-        count_order_lookup(request)
+        await count_order_lookup(request)
     async with request.app[DB].write() as session:
         order = None
         if order_number is not None:
@@ -101,7 +101,7 @@ async def open_ticket(request: web.Request, body: TicketInput) -> web.Response:
 
 
 @routes.get("/api/admin/support/tickets", summary="Support tickets, newest first",
-            query=TicketsQuery, auth="admin", errors=(401, 422))
+            query=TicketsQuery, auth="agent", errors=(401, 422))
 async def list_tickets(request: web.Request, query: TicketsQuery) -> web.Response:
     async with request.app[DB].read() as session:
         documents = await service.merchant_tickets(session, status=query.status, kind=query.kind,
@@ -197,7 +197,7 @@ def _chat_problem(error: RasaUnavailable, what: str, **extra) -> Problem:
 
 
 @routes.post("/api/support/handoffs", summary="Hand the conversation to a person",
-             body=HandoffInput, status=201, errors=(400, 413, 422))
+             body=HandoffInput, status=201, auth="service", errors=(400, 401, 413, 422))
 async def request_handoff(request: web.Request, body: HandoffInput) -> web.Response:
     """Called by the bot's handoff action, which then pauses the conversation. Answers 201
     with the queue position, or 200 with the conversation's handoff that is still open."""
@@ -224,7 +224,7 @@ async def request_handoff(request: web.Request, body: HandoffInput) -> web.Respo
 
 
 @routes.get("/api/admin/support/handoffs", summary="The handoff queue",
-            query=HandoffsQuery, auth="admin", errors=(401, 422))
+            query=HandoffsQuery, auth="agent", errors=(401, 422))
 async def list_handoffs(request: web.Request, query: HandoffsQuery) -> web.Response:
     """Open handoffs in queue order with each waiting one's position and how long the
     shopper has waited; closed ones newest first."""
@@ -235,7 +235,7 @@ async def list_handoffs(request: web.Request, query: HandoffsQuery) -> web.Respo
 
 
 @routes.get("/api/admin/support/handoffs/{id}", summary="A handoff with its conversation",
-            auth="admin", errors=(401, 404))
+            auth="agent", errors=(401, 404))
 async def handoff_detail(request: web.Request) -> web.Response:
     """The transcript (what the bot saw, then what the shopper wrote since, read live from
     Rasa's tracker, and the agents' replies), the shopper's cart as it is now and their
@@ -260,7 +260,7 @@ async def handoff_detail(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/admin/support/handoffs/{id}/claim", summary="Take a waiting conversation",
-             body=ClaimInput, auth="admin", errors=(401, 404, 409, 422))
+             body=ClaimInput, auth="agent", errors=(401, 404, 409, 422))
 async def claim_handoff(request: web.Request, body: ClaimInput) -> web.Response:
     """409 if another agent has it or it was handed back; claiming one's own is a no-op."""
     async with request.app[DB].write() as session:
@@ -272,7 +272,7 @@ async def claim_handoff(request: web.Request, body: ClaimInput) -> web.Response:
 
 
 @routes.post("/api/admin/support/handoffs/{id}/messages", summary="Write to the shopper",
-             body=AgentMessageInput, status=201, auth="admin",
+             body=AgentMessageInput, status=201, auth="agent",
              errors=(401, 404, 409, 422, 502, 503))
 async def send_agent_message(request: web.Request, body: AgentMessageInput) -> web.Response:
     """Delivered through Rasa (slot ``agent_message``, then ``action_relay_agent_message``
@@ -300,7 +300,7 @@ async def send_agent_message(request: web.Request, body: AgentMessageInput) -> w
 
 
 @routes.post("/api/admin/support/handoffs/{id}/release", summary="Hand the conversation back",
-             body=ReleaseInput, auth="admin", errors=(401, 404, 422, 502, 503))
+             body=ReleaseInput, auth="agent", errors=(401, 404, 422, 502, 503))
 async def release_handoff(request: web.Request, body: ReleaseInput) -> web.Response:
     """Resumes the bot in Rasa (``resume`` event, then ``action_handoff_ended``) and closes
     the handoff. If Rasa cannot be reached the handoff stays open (502/503): the bot must not

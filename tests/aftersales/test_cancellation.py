@@ -15,6 +15,7 @@ from aftersales_factories import (
     stock_of,
     token_for,
 )
+from assistant_calls import from_the_assistant
 from cart_helpers import assert_problem, pick_variants
 
 from storefront_api.payments.gateway import GatewayError
@@ -36,7 +37,7 @@ def gateway_calls(monkeypatch):
 
 async def cancel(client, number, expect=200, **body):
     resp = await client.post(f"/api/orders/{number}/cancel", json=body,
-                             headers={"X-Conversation-Id": "conv-cancel", "X-Channel": "web"})
+                             headers=from_the_assistant("conv-cancel", "web"))
     data = await resp.json()
     assert resp.status == expect, data
     return data

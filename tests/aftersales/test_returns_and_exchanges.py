@@ -20,6 +20,7 @@ from aftersales_factories import (
     stock_of,
     token_for,
 )
+from assistant_calls import from_the_assistant
 from cart_helpers import assert_problem, pick_variants
 from sqlalchemy import select
 
@@ -32,7 +33,7 @@ RMA = re.compile(r"RMA-[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}")
 async def ask_return(client, order, items, *, kind="return", expect=201, **extra):
     body = {"email": order["email"], "kind": kind, "items": items, "reason": "Too small"}
     resp = await client.post(f"/api/orders/{order['number']}/returns", json=body | extra,
-                             headers={"X-Conversation-Id": "conv-return"})
+                             headers=from_the_assistant("conv-return"))
     data = await resp.json()
     assert resp.status == expect, data
     return data

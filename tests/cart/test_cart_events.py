@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from assistant_calls import from_the_assistant
 from cart_helpers import add_item, cart_id, cart_with, get_cart, new_cart, pick_variants
 from sqlalchemy import select
 
@@ -70,7 +71,7 @@ async def test_empty_cart_view_and_refused_adds_record_nothing(client, db):
 
 async def test_conversation_headers_go_on_the_cart_and_the_events(client, db):
     conversation = f"conv-{uuid.uuid4().hex}"
-    headers = {"X-Conversation-Id": conversation, "X-Channel": "telegram"}
+    headers = from_the_assistant(conversation, "telegram")
     variant, = await pick_variants(db, 1, min_stock=2)
     cart = await cart_with(client, db, [(variant, 1)], headers=headers)
     async with db.read() as session:

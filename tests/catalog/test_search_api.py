@@ -4,6 +4,7 @@ against the catalog tables themselves (every case runs on SQLite and PostgreSQL)
 from __future__ import annotations
 
 import pytest
+from assistant_calls import from_the_assistant
 from sqlalchemy import text
 
 from storefront_api.app_keys import VIEW_EVENTS
@@ -197,7 +198,7 @@ async def test_similar_products_share_the_category(client):
 
 
 async def test_search_and_product_views_are_recorded_as_events(client, db):
-    headers = {"X-Conversation-Id": "conv-search-1", "X-Channel": "socketio"}
+    headers = from_the_assistant("conv-search-1", "socketio")
     await client.get("/api/products", params={"q": "hoodie"}, headers=headers)
     item = (await search(client, q="hoodie"))["items"][0]
     await client.get(f"/api/products/{item['id']}", headers=headers)

@@ -5,8 +5,17 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from cart_helpers import (add_item, assert_problem, cart_snapshot, cart_with, get_cart,
-                          new_cart, pick_variant, pick_variants)
+from assistant_calls import from_the_assistant
+from cart_helpers import (
+    add_item,
+    assert_problem,
+    cart_snapshot,
+    cart_with,
+    get_cart,
+    new_cart,
+    pick_variant,
+    pick_variants,
+)
 from sqlalchemy import select
 
 from storefront_api.auth import sign_customer_token
@@ -192,7 +201,7 @@ async def test_merge_caps_quantities_at_stock(client, db):
 
 async def test_merge_carries_the_promo_code_and_conversation(client, db):
     variant = await pick_variant(db, min_stock=2)
-    headers = {"X-Conversation-Id": f"conv-{uuid.uuid4().hex}", "X-Channel": "web"}
+    headers = from_the_assistant(f"conv-{uuid.uuid4().hex}", "web")
     guest = await cart_with(client, db, [(variant, 1)], headers=headers)
     await client.put(f"/api/carts/{guest['token']}/promo-code", json={"code": "WELCOME10"})
     email = new_email()

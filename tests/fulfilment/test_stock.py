@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
-
+from assistant_calls import from_the_assistant
 from order_factories import ADMIN, get_json, make_variant, outbox_messages
+from sqlalchemy import select
 
 from storefront_api.catalog.models import ProductSearch, Variant
 from storefront_api.catalog.search import snapshot
@@ -81,7 +81,7 @@ async def test_back_in_stock_alerts_go_through_the_outbox(client, db):
                                                          "email": email})
     assert again.status == 200 and (await again.json())["already_subscribed"] is True
     chat = await client.post("/api/back-in-stock", json={"variant_id": variant["id"]},
-                             headers={"X-Conversation-Id": "conv-bis-1", "X-Channel": "web"})
+                             headers=from_the_assistant("conv-bis-1", "web"))
     assert chat.status == 201, await chat.text()
 
     data = await _put_stock(client, variant["id"], 7)

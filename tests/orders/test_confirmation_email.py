@@ -7,8 +7,16 @@ import email
 from email import policy
 from urllib.parse import urlsplit
 
-from order_factories import (ADDRESS, ADMIN, get_json, make_order, make_variant,
-                             outbox_messages, post_json)
+from assistant_calls import from_the_assistant
+from order_factories import (
+    ADDRESS,
+    ADMIN,
+    get_json,
+    make_order,
+    make_variant,
+    outbox_messages,
+    post_json,
+)
 
 from storefront_api.db import utcnow
 from storefront_api.orders.emails import enqueue_confirmation
@@ -46,7 +54,7 @@ async def test_confirmation_lists_the_order_and_links_to_it(client, db, settings
 async def test_a_purchase_from_cart_to_delivery(client, db, settings):
     """Checkout, the test gateway's payment page, the webhook, then the merchant's side."""
     variant = await make_variant(db, stock=5, price=1800)
-    shopper = {"X-Conversation-Id": f"conv-e2e-{variant['id']}", "X-Channel": "web"}
+    shopper = from_the_assistant(f"conv-e2e-{variant['id']}", "web")
     cart = await (await client.post("/api/carts", json={}, headers=shopper)).json()
     added = await client.post(f"/api/carts/{cart['token']}/items",
                               json={"variant_id": variant["id"], "quantity": 2}, headers=shopper)

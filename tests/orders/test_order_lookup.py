@@ -7,7 +7,7 @@ import logging
 
 import pytest
 from aiohttp.test_utils import TestServer
-
+from assistant_calls import from_the_assistant
 from order_factories import ADDRESS, ADMIN, get_json, make_order
 
 from storefront_api.access_log import RedactingAccessLogger
@@ -95,16 +95,15 @@ async def test_lookups_are_rate_limited_per_client(aiohttp_client, db, settings)
 
 async def test_the_action_server_is_limited_per_conversation(aiohttp_client, db, settings):
     """Every chat shopper reaches us through the action server's one address."""
-    limited = dataclasses.replace(settings, order_lookups_per_minute=2,
-                                  trusted_clients=("127.0.0.0/8", "::1"))
+    limited = dataclasses.replace(settings, order_lookups_per_minute=2)
     client = await aiohttp_client(create_app(limited, migrate=False))
     order = await make_order(db)
     url, params = f"/api/orders/{order['number']}", {"email": order["email"]}
     for conversation in ("conv-a", "conv-b"):
         for _ in range(2):
             await get_json(client, url, params=params,
-                           headers={"X-Conversation-Id": conversation})
-    resp = await client.get(url, params=params, headers={"X-Conversation-Id": "conv-a"})
+                           headers=from_the_assistant(conversation))
+    resp = await client.get(url, params=params, headers=from_the_assistant("conv-a"))
     assert resp.status == 429
 
 

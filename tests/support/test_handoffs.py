@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 import pytest
 from aftersales_factories import ADMIN, count, make_order
+from assistant_calls import SERVICE, SERVICE_TOKEN, from_the_assistant
 from cart_helpers import assert_problem, cart_with, pick_variants
 from rasa_recorder import RasaRecorder
 from sqlalchemy import select
@@ -42,7 +43,7 @@ async def rasa(aiohttp_server):
 @pytest.fixture
 def settings(shop_url, tmp_path, rasa) -> Settings:
     return Settings.from_env(database_url=shop_url, var_dir=tmp_path, admin_token="test-admin",
-                             rasa_url=rasa.url)
+                             rasa_url=rasa.url, service_token=SERVICE_TOKEN)
 
 
 def conversation() -> str:
@@ -60,7 +61,8 @@ def handoff_body(conversation_id: str, **extra) -> dict:
 
 
 async def ask_for_human(client, conversation_id: str, expect: int = 201, **extra) -> dict:
-    resp = await client.post("/api/support/handoffs", json=handoff_body(conversation_id, **extra))
+    resp = await client.post("/api/support/handoffs", json=handoff_body(conversation_id, **extra),
+                             headers=SERVICE)
     body = await resp.json()
     assert resp.status == expect, body
     return body
@@ -116,7 +118,8 @@ async def test_asking_again_returns_the_open_handoff(client, db):
 async def test_simultaneous_requests_make_one_handoff(client, db):
     conversation_id = conversation()
     responses = await asyncio.gather(*[
-        client.post("/api/support/handoffs", json=handoff_body(conversation_id))
+        client.post("/api/support/handoffs", json=handoff_body(conversation_id),
+                    headers=SERVICE)
         for _ in range(5)])
     statuses = sorted(resp.status for resp in responses)
     ids = {(await resp.json())["id"] for resp in responses}
@@ -155,7 +158,7 @@ async def test_a_new_handoff_after_the_last_was_handed_back(client, rasa):
 ])
 async def test_bad_requests_are_refused_and_change_nothing(client, db, body, status, field):
     before = await count(db, Handoff)
-    resp = await client.post("/api/support/handoffs", json=body)
+    resp = await client.post("/api/support/handoffs", json=body, headers=SERVICE)
     problem = await resp.json()
     assert_problem(resp.status, resp.content_type, problem, status)
     assert field in [error["field"] for error in problem["errors"]], problem
@@ -165,11 +168,11 @@ async def test_bad_requests_are_refused_and_change_nothing(client, db, body, sta
 async def test_malformed_and_oversized_bodies(client, db):
     before = await count(db, Handoff)
     resp = await client.post("/api/support/handoffs", data=b'{"conversation_id": "c",',
-                             headers={"Content-Type": "application/json"})
+                             headers={**SERVICE, "Content-Type": "application/json"})
     assert_problem(resp.status, resp.content_type, await resp.json(), 400)
     huge = handoff_body(conversation(), transcript=[
         {"sender": "user", "text": "x" * 4000} for _ in range(20)])
-    resp = await client.post("/api/support/handoffs", json=huge)
+    resp = await client.post("/api/support/handoffs", json=huge, headers=SERVICE)
     assert_problem(resp.status, resp.content_type, await resp.json(), 413)
     assert await count(db, Handoff) == before
 
@@ -243,7 +246,7 @@ async def test_queue_query_is_validated(client):
 
 async def test_detail_shows_transcript_cart_and_orders(client, db, rasa):
     conversation_id = conversation()
-    chat = {"X-Conversation-Id": conversation_id, "X-Channel": "socketio"}
+    chat = from_the_assistant(conversation_id, "socketio")
     variant, other = await pick_variants(db, 2, min_stock=3)
     cart = await cart_with(client, db, [(variant, 2)], headers=chat)
     by_conversation = await make_order(db, [(other, 1)], conversation_id=conversation_id)
@@ -267,7 +270,7 @@ async def test_detail_finds_the_conversations_cart_and_the_emails_orders(client,
     conversation_id = conversation()
     variant, other = await pick_variants(db, 2, min_stock=3)
     cart = await cart_with(client, db, [(variant, 1)],
-                           headers={"X-Conversation-Id": conversation_id})
+                           headers=from_the_assistant(conversation_id))
     earlier = await make_order(db, [(other, 1)])  # another day, another conversation
     handoff = await ask_for_human(client, conversation_id, email=earlier["email"].upper())
     body = await detail(client, handoff["id"])

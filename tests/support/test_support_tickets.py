@@ -6,13 +6,14 @@ import re
 
 import pytest
 from aftersales_factories import ADMIN, count, make_order, outbox_for, token_for
+from assistant_calls import from_the_assistant
 from cart_helpers import assert_problem, pick_variants
 from sqlalchemy import select
 
 from storefront_api.support.models import SupportTicket
 
 REFERENCE = re.compile(r"T-[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}")
-CHAT = {"X-Conversation-Id": "conv-ticket", "X-Channel": "whatsapp"}
+CHAT = from_the_assistant("conv-ticket", "whatsapp")
 INJECTION = "'; DROP TABLE support_tickets;--"
 
 

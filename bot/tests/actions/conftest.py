@@ -27,6 +27,7 @@ from bot.actions import storefront as storefront_module
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SHOP_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 ADMIN_TOKEN = "actions-test-admin"
+SERVICE_TOKEN = "actions-test-service-token"
 SEED_PRODUCTS = 200
 
 
@@ -59,10 +60,10 @@ def storefront_url(tmp_path_factory) -> str:
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{directory}/shop.db",
            "ADMIN_TOKEN": ADMIN_TOKEN, "PAYMENT_GATEWAY": "test",
            "RASA_URL": "http://127.0.0.1:9",  # chat notices must not reach a real bot
-           # The action server is a trusted client (counted per conversation, as in
+           # The actions carry the service credential (counted per conversation, as in
            # production); the tests' own direct order lookups from 127.0.0.1 would otherwise
            # exhaust the per-address limit that tests/orders/test_ratelimit.py covers.
-           "TRUSTED_CLIENTS": "127.0.0.1", "ORDER_LOOKUPS_PER_MINUTE": "1000"}
+           "SERVICE_TOKEN": SERVICE_TOKEN, "ORDER_LOOKUPS_PER_MINUTE": "1000"}
     subprocess.run([str(SHOP_PYTHON), "-m", "storefront_api", "seed", "--products",
                     str(SEED_PRODUCTS)], cwd=REPO_ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
@@ -91,7 +92,8 @@ def shop(storefront_url, monkeypatch) -> "ShopApi":
     API's state directly."""
     monkeypatch.setenv("STOREFRONT_URL", storefront_url)
     monkeypatch.setattr(storefront_module, "_shared",
-                        storefront_module.Storefront(storefront_url))
+                        storefront_module.Storefront(storefront_url,
+                                                     service_token=SERVICE_TOKEN))
     return ShopApi(storefront_url)
 
 
@@ -116,8 +118,9 @@ class ShopApi:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if admin:
             headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
-        if conversation_id:
+        if conversation_id:  # as the action server says it: with the service credential
             headers["X-Conversation-Id"] = conversation_id
+            headers.setdefault("Authorization", f"Bearer {SERVICE_TOKEN}")
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base_url + path, data=data, headers=headers,
                                          method=method)

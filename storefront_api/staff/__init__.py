@@ -1,0 +1,1 @@
+"""Staff accounts: admins, merchants and support agents; their sign-in and sessions."""
