@@ -17,3 +17,4 @@ from .outbox.models import OutboxMessage  # noqa: F401
 from .payments.models import PaymentEvent, Refund  # noqa: F401
 from .recovery.models import CartReminder  # noqa: F401
 from .support.models import Handoff, HandoffMessage, SupportTicket  # noqa: F401
+from .staff.models import StaffPasswordToken, StaffSession, StaffUser  # noqa: F401
