@@ -15,10 +15,11 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import sidebar  # noqa: E402
+from dashboard import auth, sidebar  # noqa: E402
 
 st.set_page_config(page_title="Aisle · merchant dashboard", page_icon=":material/storefront:",
                    layout="wide")
+auth.require_sign_in()  # DASHBOARD_AUTH=staff: only a merchant or admin signed in to the shop
 
 # The pages live in views/, not pages/: a pages/ folder beside the entrypoint switches
 # Streamlit to its older multipage mode, which runs the page files directly on reruns and
