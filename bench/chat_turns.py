@@ -109,8 +109,10 @@ def summary(values: list[float]) -> dict:
 
 
 class Chat:
-    def __init__(self, http: aiohttp.ClientSession, rasa_url: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, rasa_url: str,
+                 api_headers=dict) -> None:
         self.http, self.rasa_url = http, rasa_url
+        self.api_headers = api_headers  # Rasa's HTTP API needs storefront_api's JWT
 
     async def turn(self, sender: str, text: str) -> tuple[float, list]:
         started = time.perf_counter()
@@ -123,8 +125,11 @@ class Chat:
 
     async def parse(self, text: str) -> float:
         started = time.perf_counter()
-        async with self.http.post(f"{self.rasa_url}/model/parse", json={"text": text}) as r:
+        async with self.http.post(f"{self.rasa_url}/model/parse", json={"text": text},
+                                  headers=self.api_headers()) as r:
             await r.read()
+            if r.status != 200:  # a refused call is not a parse to time
+                raise RuntimeError(f"/model/parse answered {r.status}")
         return (time.perf_counter() - started) * 1000
 
     async def new_conversation(self) -> str:
@@ -249,7 +254,7 @@ async def measure(stack: AssistantStack, args) -> dict:
     connector = aiohttp.TCPConnector(limit=200)
     messages = Messages()
     async with aiohttp.ClientSession(connector=connector) as http:
-        chat = Chat(http, stack.rasa_url)
+        chat = Chat(http, stack.rasa_url, stack.rasa_headers)
         log("warming up")
         await sequential(chat, messages, 3)
         log(f"(a) one conversation at a time, {args.rounds} rounds")

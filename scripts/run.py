@@ -1,5 +1,11 @@
 """`make run`: start every Aisle process, wait until each answers, print the URLs.
 
+Every process listens on 127.0.0.1 only: storefront_api (--host), Rasa (-i), the action
+server (SANIC_HOST), the dashboard. Rasa's HTTP API needs storefront_api's JWT
+(--jwt-secret), its socket the chat token storefront_api signs (CHAT_JWT_SECRET), and the
+action server's calls the service credential; the demo's secrets are generated once in var/
+and each process gets only those it uses.
+
 Ctrl-C stops them all. A process that dies takes the others down with it and its last log
 lines are shown, so a broken start never looks like a running shop. Logs go to var/log/.
 """
@@ -43,6 +49,18 @@ def local_secret(name: str) -> str:
     return path.read_text().strip()
 
 
+def demo_secrets() -> dict[str, str]:
+    """Each shared secret from the environment, else generated once and kept in var/."""
+    return {name: os.environ.get(name) or local_secret(name.lower())
+            for name in ("SERVICE_TOKEN", "RASA_JWT_SECRET", "CHAT_JWT_SECRET")}
+
+
+def rasa_auth_flags(jwt_secret: str) -> list[str]:
+    """Rasa's HTTP API accepts only a bearer JWT signed with this secret (HS256, checked
+    with its expiry); storefront_api signs its calls with it (RASA_JWT_SECRET)."""
+    return ["--jwt-secret", jwt_secret, "--jwt-method", "HS256"]
+
+
 def services() -> list[Service]:
     port = os.environ.get("PORT", "8080")
     base = f"http://127.0.0.1:{port}"
@@ -50,6 +68,7 @@ def services() -> list[Service]:
     actions_port = os.environ.get("ACTIONS_PORT", "5055")
     dashboard_port = os.environ.get("DASHBOARD_PORT", "8501")
     rasa_url = f"http://127.0.0.1:{rasa_port}"
+    shared_secrets = demo_secrets()
     shared = {"STOREFRONT_URL": base, "RASA_URL": rasa_url,
               "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
               "CHAT_SOCKET_URL": os.environ.get("CHAT_SOCKET_URL", rasa_url),
@@ -57,32 +76,43 @@ def services() -> list[Service]:
                                                   "sqlite:///var/rasa_tracker.db"),
               "RASA_CALLBACK_URL": os.environ.get("RASA_CALLBACK_URL",
                                                   f"{base}/api/chat/callback"),
-              # the action server's credential: conversation-scoped calls, lookups counted
-              # per conversation (generated once, kept in var/)
-              "SERVICE_TOKEN": os.environ.get("SERVICE_TOKEN") or local_secret("service_token"),
               "RASA_TELEMETRY_ENABLED": "false"}
+    storefront_env = {**shared, **{name: shared_secrets[name] for name in
+                                   ("SERVICE_TOKEN", "RASA_JWT_SECRET", "CHAT_JWT_SECRET")}}
+    actions_env = {**shared, "SERVICE_TOKEN": shared_secrets["SERVICE_TOKEN"],
+                   "SANIC_HOST": "127.0.0.1"}  # rasa_sdk has no host flag; 0.0.0.0 otherwise
+    rasa_env = {**shared, "CHAT_JWT_SECRET": shared_secrets["CHAT_JWT_SECRET"],
+                # the pages that may open the chat's socket: the shop, by either name
+                "CHAT_ALLOWED_ORIGINS": os.environ.get(
+                    "CHAT_ALLOWED_ORIGINS", f"{base} http://localhost:{port}")}
     found = [
-        Service("storefront_api", [PY, "-m", "storefront_api", "serve", "--port", port],
+        Service("storefront_api", [PY, "-m", "storefront_api", "serve", "--host", "127.0.0.1",
+                                   "--port", port],
                 f"{base}/healthz",
                 {"Web chat": f"{base}/chat",
                  "Storefront API": f"{base}/api/products?q=hoodie",
-                 "API docs": f"{base}/api/docs", "Health": f"{base}/healthz"}, env=shared),
+                 "API docs": f"{base}/api/docs", "Health": f"{base}/healthz"},
+                env=storefront_env),
         Service("actions", [RASA, "run", "actions", "--actions", "bot.actions",
                             "--port", actions_port],
                 f"http://127.0.0.1:{actions_port}/health",
-                {"Action server": f"http://127.0.0.1:{actions_port}/health"}, env=shared),
-        # Loading the model takes a while on a small machine.
-        Service("rasa", [RASA, "run", "--enable-api", "--cors", "*", "--port", rasa_port,
+                {"Action server": f"http://127.0.0.1:{actions_port}/health"}, env=actions_env),
+        # Loading the model takes a while on a small machine. No --cors: the browser reaches
+        # only the socket, whose origins the channel checks (bot/credentials.yml).
+        Service("rasa", [RASA, "run", "--enable-api", "-i", "127.0.0.1", "--port", rasa_port,
+                         *rasa_auth_flags(shared_secrets["RASA_JWT_SECRET"]),
                          "--model", "bot/models/aisle.tar.gz",
                          "--endpoints", "bot/endpoints.yml",
                          "--credentials", "bot/credentials.yml"],
-                f"{rasa_url}/status", {"Rasa (REST)": f"{rasa_url}/webhooks/rest/webhook"},
-                timeout=240.0, env=shared),
+                f"{rasa_url}/",  # answers without the token once the model is loaded
+                {"Rasa (REST, local only)": f"{rasa_url}/webhooks/rest/webhook"},
+                timeout=240.0, env=rasa_env),
     ]
     if (ROOT / "dashboard" / "app.py").exists():
         found.append(Service(
             "dashboard", [str(ROOT / ".venv" / "bin" / "streamlit"), "run", "dashboard/app.py",
-                          "--server.port", dashboard_port, "--server.headless", "true",
+                          "--server.port", dashboard_port, "--server.address", "127.0.0.1",
+                          "--server.headless", "true",
                           "--browser.gatherUsageStats", "false",
                           "--client.toolbarMode", "viewer"],
             f"http://127.0.0.1:{dashboard_port}/_stcore/health",

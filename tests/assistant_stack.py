@@ -3,8 +3,11 @@
 Starts, each in its own process and on free ports: storefront_api on a freshly seeded
 SQLite shop, the Rasa action server (.venv-bot) and a real Rasa server with the trained
 model (bot/models/aisle.tar.gz) and the project's own bot/endpoints.yml and
-bot/credentials.yml; the addresses reach the processes through the same environment
-variables `make run` sets. Rasa's tracker store is a SQLite file in the stack's directory.
+bot/credentials.yml; the addresses and secrets reach the processes through the same
+environment variables `make run` sets, and Rasa is started as `make run` starts it (on
+127.0.0.1, its HTTP API behind --jwt-secret, no --cors). Whatever reads Rasa's HTTP API here
+sends storefront_api's own kind of token (``rasa_headers``). Rasa's tracker store is a SQLite
+file in the stack's directory.
 With ``endpoints="bot/endpoints.production.yml"`` and ``rasa_replicas=2`` it is the
 production topology instead (the services' addresses in ``extra_environment``).
 """
@@ -20,9 +23,11 @@ import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from local_processes import free_port
+
+from storefront_api.chat.rasa_api import rasa_credential
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -30,13 +35,24 @@ RASA = str(ROOT / ".venv-bot" / "bin" / "rasa")
 MODEL = ROOT / "bot" / "models" / "aisle.tar.gz"
 ADMIN_TOKEN = "e2e-admin"
 SERVICE_TOKEN = "e2e-service-token-shared-with-the-action-server"
+RASA_JWT_SECRET = "e2e-rasa-jwt-secret-of-storefront-api-calls"
+CHAT_JWT_SECRET = "e2e-chat-jwt-secret-of-the-web-chat-socket"
 
 
-def _wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
+def rasa_command(port: int, model: Path | str, endpoints: str, jwt_secret: str) -> list[str]:
+    """``rasa run`` as scripts/run.py starts it: loopback only, the API behind the JWT."""
+    return [RASA, "run", "--enable-api", "-i", "127.0.0.1", "--port", str(port),
+            "--jwt-secret", jwt_secret, "--jwt-method", "HS256", "--model", str(model),
+            "--endpoints", endpoints, "--credentials", "bot/credentials.yml"]
+
+
+def _wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout: float,
+                   headers: Callable[[], dict] = dict) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            request = urllib.request.Request(url, headers=headers())
+            with urllib.request.urlopen(request, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -141,7 +157,9 @@ class AssistantStack:
                 "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
                 "TRACKER_STORE_URL": self.tracker_url,
                 "RASA_CALLBACK_URL": f"{self.storefront_url}/api/chat/callback",
-                "SERVICE_TOKEN": SERVICE_TOKEN,
+                "SERVICE_TOKEN": SERVICE_TOKEN, "RASA_JWT_SECRET": RASA_JWT_SECRET,
+                "CHAT_JWT_SECRET": CHAT_JWT_SECRET, "SANIC_HOST": "127.0.0.1",
+                "CHAT_ALLOWED_ORIGINS": self.storefront_url,
                 "PYTHONUNBUFFERED": "1", "RASA_TELEMETRY_ENABLED": "false",
                 **self.extra_environment}
 
@@ -163,11 +181,11 @@ class AssistantStack:
                    f"http://127.0.0.1:{self.actions_port}/health", env, self.directory, 120)
             replicas = [_launch(  # loading the model: in parallel
                 self._stack, f"rasa-{index}",
-                [RASA, "run", "--enable-api", "--port", str(port), "--model", str(MODEL),
-                 "--endpoints", self.endpoints, "--credentials", "bot/credentials.yml"],
+                rasa_command(port, MODEL, self.endpoints, RASA_JWT_SECRET),
                 env, self.directory) for index, port in enumerate(self.rasa_ports)]
             for index, (url, proc) in enumerate(zip(self.rasa_urls, replicas)):
-                _wait_until_up(proc, f"{url}/status", self.directory / f"rasa-{index}.log", 300)
+                _wait_until_up(proc, f"{url}/status", self.directory / f"rasa-{index}.log", 300,
+                               self.rasa_headers)
         except BaseException:
             self._stack.close()
             raise
@@ -186,8 +204,13 @@ class AssistantStack:
         assert status == 200, (status, replies)
         return replies or []
 
-    def tracker(self, sender: str) -> dict:
-        status, tracker = http_json("GET", f"{self.rasa_url}/conversations/{sender}/tracker")
+    def rasa_headers(self) -> dict[str, str]:
+        """What storefront_api sends Rasa's HTTP API: its short-lived JWT (role admin)."""
+        return rasa_credential(RASA_JWT_SECRET).headers()
+
+    def tracker(self, sender: str, replica: int = 0) -> dict:
+        status, tracker = http_json("GET", f"{self.rasa_urls[replica]}/conversations/"
+                                    f"{sender}/tracker", headers=self.rasa_headers())
         assert status == 200, (status, tracker)
         return tracker
 

@@ -2,14 +2,18 @@
 fallback that offers a person after repeated misunderstanding.
 
 The handoff is recorded in storefront_api's queue with what the agent needs to pick up
-without asking again (the transcript, the cart, the orders talked about); then the bot
-pauses. While paused, Rasa predicts nothing, so the inbox reaches the shopper by running
+without asking again (the transcript, the cart, the orders the shopper proved are theirs);
+then the bot pauses. An order goes to the agent only if the shop matches its number with
+the e-mail the conversation gave for it: an order number or an e-mail typed in the chat
+proves nothing, and the e-mail is sent marked as unverified unless one of those orders is
+its own. While paused, Rasa predicts nothing, so the inbox reaches the shopper by running
 ``action_relay_agent_message`` through Rasa's /execute, and ends with
 ``action_handoff_ended`` after it resumed the conversation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -18,9 +22,10 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from .common import call_context, latest_intent, web_channel, web_payload
-from .orders import find_order_number
+from .orders import find_email, find_order_number
 from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
 
+MAX_ORDER_CHECKS = 5  # the latest pairs; each costs one of the conversation's order lookups
 TRANSCRIPT_TURNS = 200  # the API keeps at most this many, the most recent matter most
 TURN_TEXT_LIMIT = 4000
 CART_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -39,16 +44,49 @@ def transcript(tracker: Tracker) -> list[dict[str, Any]]:
     return turns[-TRANSCRIPT_TURNS:]
 
 
-def order_numbers(tracker: Tracker) -> list[str]:
-    """Every order the conversation was about, in the order they came up."""
-    found: list[str] = []
-    values = [e.get("value") for e in tracker.events
-              if e.get("event") == "slot" and e.get("name") == "order_number"]
-    for value in [*values, tracker.get_slot("order_number")]:
-        number = find_order_number(value)
-        if number and number not in found:
-            found.append(number)
-    return found[-20:]
+def order_claims(tracker: Tracker) -> list[tuple[str, str]]:
+    """(order number, e-mail) as the conversation held them together, oldest first: what the
+    order form checked, what a checkout and its payment notice left in the slots."""
+    number = email = None
+    claims: list[tuple[str, str]] = []
+    slot_events = [(e.get("name"), e.get("value")) for e in tracker.events
+                   if e.get("event") == "slot"]
+    current = [("order_number", tracker.get_slot("order_number")),
+               ("customer_email", tracker.get_slot("customer_email"))]
+    for name, value in [*slot_events, *current]:
+        if name == "order_number":
+            number = find_order_number(value)
+        elif name == "customer_email":
+            email = find_email(value)
+        else:
+            continue
+        if number and email:
+            if (number, email) in claims:
+                claims.remove((number, email))
+            claims.append((number, email))
+    return claims[-MAX_ORDER_CHECKS:]
+
+
+async def verified_orders(tracker: Tracker) -> tuple[list[str], set[str]]:
+    """The order numbers the shop matches with their e-mail now, and those e-mails. A claim
+    the shop refuses, or cannot check at the moment, is left out."""
+    ctx = call_context(tracker)
+
+    async def matches(number: str, email: str) -> bool:
+        try:
+            await storefront().order(number, email, ctx)
+        except (StorefrontUnavailable, StorefrontProblem):
+            return False
+        return True
+
+    claims = order_claims(tracker)
+    checked = await asyncio.gather(*(matches(number, email) for number, email in claims))
+    proven = [claim for claim, ok in zip(claims, checked) if ok]
+    numbers: list[str] = []
+    for number, _email in proven:
+        if number not in numbers:
+            numbers.append(number)
+    return numbers, {email for _number, email in proven}
 
 
 def handoff_reason(tracker: Tracker) -> str:
@@ -60,17 +98,20 @@ def handoff_reason(tracker: Tracker) -> str:
     return "asked_for_human"
 
 
-def handoff_request(tracker: Tracker) -> dict[str, Any]:
+async def handoff_request(tracker: Tracker) -> dict[str, Any]:
     channel = tracker.get_latest_input_channel() or "rest"
     cart = tracker.get_slot("cart_id")
+    numbers, proven_emails = await verified_orders(tracker)
+    email = find_email(tracker.get_slot("customer_email"))
     return {
         "conversation_id": tracker.sender_id,
         "channel": channel if CHANNEL.match(channel) else "other",
         "reason": handoff_reason(tracker),
         "transcript": transcript(tracker),
         "cart_token": cart if isinstance(cart, str) and CART_TOKEN.match(cart) else None,
-        "email": tracker.get_slot("customer_email") or None,
-        "order_numbers": order_numbers(tracker),
+        "email": email,
+        "email_verified": email in proven_emails,
+        "order_numbers": numbers,
     }
 
 
@@ -86,7 +127,7 @@ class ActionHandoff(Action):
         # returned, so the rules see the same events with and without a form.)
         leave_form = [ActiveLoop(None), SlotSet("requested_slot", None)]
         try:
-            handoff = await storefront().request_handoff(handoff_request(tracker),
+            handoff = await storefront().request_handoff(await handoff_request(tracker),
                                                          call_context(tracker))
         except (StorefrontUnavailable, StorefrontProblem):
             # Pausing without a queue entry would leave the shopper talking to nobody.

@@ -1,5 +1,6 @@
 """How each kind of outbox message leaves: e-mail (SMTP, or .eml files) and chat notices
-(Rasa's trigger_intent). Any exception means "try again later", except PermanentFailure."""
+(Rasa's trigger_intent, with storefront_api's JWT for Rasa's API). Any exception means "try
+again later", except PermanentFailure."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 
+from ..chat.rasa_api import rasa_credential
 from ..settings import Settings
 
 SMTP_TIMEOUT = 30  # seconds, per connection step
@@ -118,10 +120,12 @@ def send_smtp(smtp_url: str, message: EmailMessage) -> None:
 
 
 class ConversationNotices:
-    """POST {RASA_URL}/conversations/{id}/trigger_intent?output_channel=latest."""
+    """POST {RASA_URL}/conversations/{id}/trigger_intent?output_channel=latest, signed
+    (Authorization: Bearer, RASA_JWT_SECRET)."""
 
     def __init__(self, settings: Settings):
         self.base = settings.rasa_url.rstrip("/")
+        self.credential = rasa_credential(settings.rasa_jwt_secret)
         self._http: aiohttp.ClientSession | None = None
 
     async def send(self, payload: dict[str, Any]) -> None:
@@ -132,7 +136,8 @@ class ConversationNotices:
         url = (f"{self.base}/conversations/{quote(payload['conversation_id'], safe='')}"
                "/trigger_intent")
         body = {"name": payload["intent"], "entities": payload.get("entities") or {}}
-        async with self._http.post(url, params={"output_channel": "latest"}, json=body) as resp:
+        async with self._http.post(url, params={"output_channel": "latest"}, json=body,
+                                   headers=self.credential.headers()) as resp:
             if not 200 <= resp.status < 300:  # Rasa restarting or overloaded: try again later
                 detail = (await resp.text())[:200]
                 raise RuntimeError(f"Rasa answered {resp.status}: {detail}")

@@ -1,4 +1,5 @@
-"""The handoff's side of Rasa's HTTP API (Rasa 3.6, server started with --enable-api).
+"""The handoff's side of Rasa's HTTP API (Rasa 3.6, server started with --enable-api and
+--jwt-secret): every call carries storefront_api's short-lived JWT (chat/rasa_api.py).
 
 An agent's reply and the hand-back are sent inline, while the agent waits, with a short
 timeout: the agent must know at once whether the shopper got the message, and a reply
@@ -22,6 +23,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from ..chat.rasa_api import rasa_credential
+
 RASA_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=2)
 RELAY_ACTION = "action_relay_agent_message"
 HANDED_BACK_ACTION = "action_handoff_ended"
@@ -37,15 +40,16 @@ class RasaUnavailable(Exception):
 
 
 class RasaConversation:
-    def __init__(self, rasa_url: str, conversation_id: str):
+    def __init__(self, rasa_url: str, conversation_id: str, jwt_secret: str = ""):
         self.base = (f"{rasa_url.rstrip('/')}/conversations/"
                      f"{quote(conversation_id, safe='')}")  # an id can never change the path
+        self.credential = rasa_credential(jwt_secret)  # RASA_JWT_SECRET
 
     async def _call(self, method: str, path: str, *, params=None, body=None) -> Any:
         try:
             async with aiohttp.ClientSession(timeout=RASA_TIMEOUT) as http:
-                async with http.request(method, self.base + path, params=params,
-                                        json=body) as response:
+                async with http.request(method, self.base + path, params=params, json=body,
+                                        headers=self.credential.headers()) as response:
                     if response.status >= 300:
                         text = (await response.text())[:200]
                         raise RasaUnavailable(

@@ -1,14 +1,19 @@
 /* Aisle web chat: a small widget that talks to Rasa's socketio channel.
  *
+ * Before connecting, the page asks the shop (POST /api/chat/sessions, same origin) for a
+ * token: the shop chooses the conversation id and signs it; Rasa's channel lets the socket
+ * talk only in the conversation its token names. Token and conversation id live in
+ * localStorage, so a reload or a new tab continues the same conversation; the token is
+ * renewed (same conversation) before it expires or when Rasa refuses it.
+ *
  * No library: Socket.IO v5 over Engine.IO v4 is a short text protocol on one WebSocket
  * (the page works offline and on shops that allow no third-party script).
- *   server "0{sid, pingInterval, pingTimeout}"  open          client "40"   connect
- *   server "40{sid}"                             connected     server "2" -> client "3"
+ *   server "0{sid, pingInterval, pingTimeout}"  open          client '40{"token": T}' connect
+ *   server "40{sid}"  connected, or "44{message}" refused     server "2" -> client "3"
  *   client 42["session_request", {session_id}]   server 42["session_confirm", id]
  *   client 42["user_uttered", {message, session_id}]
  *   server 42["bot_uttered", {text, quick_replies, attachment, cards, agent, ...}]
- * The session id lives in localStorage, so with Rasa's session_persistence a reload or a new
- * tab continues the same conversation; the messages shown are kept there too.
+ * The messages shown are kept in localStorage too.
  * See docs/web-chat.md for the message shapes and how to embed the widget.
  */
 (function () {
@@ -17,6 +22,15 @@
   var MAX_KEPT = 100; // messages kept for a reload
   var TYPING_TIMEOUT_MS = 20000;
   var MAX_BACKOFF_MS = 15000;
+  var RENEW_BEFORE_MS = 10 * 60 * 1000; // a token is renewed this long before it expires
+  var MAX_TIMER_MS = 2147483647; // setTimeout's longest delay
+
+  // A random number in [0, 1) from the browser's CSPRNG (no Math.random anywhere).
+  function random() {
+    var value = new Uint32Array(1);
+    window.crypto.getRandomValues(value);
+    return value[0] / 4294967296;
+  }
 
   // --- Socket.IO v5 client (WebSocket transport only) ------------------------------------
 
@@ -31,16 +45,49 @@
 
   function SocketIO(url, on) {
     this.url = url;
-    this.on = on; // {open(), close(), event(name, data)}
+    // {token() -> Promise of the token, open(), close(), refused(), event(name, data)}
+    this.on = on;
     this.attempts = 0;
+    this.attempt = 0; // each connect() starts a new attempt; older ones are ignored
     this.ws = null;
+    this.token = null;
     this.watchdog = null;
+    this.retryTimer = null;
     this.stopped = false;
   }
 
   SocketIO.prototype.connect = function () {
     var self = this;
+    var attempt = ++this.attempt;
+    clearTimeout(this.retryTimer);
+    this.on.token().then(function (token) {
+      if (attempt !== self.attempt) return;
+      self.token = token;
+      self.open();
+    }, function () {
+      if (attempt === self.attempt) self.retry(); // the shop did not answer: later
+    });
+  };
+
+  // Drop the connection and connect again at once (with a renewed token).
+  SocketIO.prototype.reconnect = function () {
+    this.drop();
+    this.attempts = 0;
+    this.on.close();
+    this.connect();
+  };
+
+  SocketIO.prototype.drop = function () {
+    var ws = this.ws;
+    this.ws = null; // its close event is then not ours to handle
+    clearTimeout(this.watchdog);
+    if (ws) ws.close();
+  };
+
+  SocketIO.prototype.open = function () {
+    var self = this;
     var ws;
+    this.drop();
     try {
       ws = new WebSocket(this.url);
     } catch (error) {
@@ -48,7 +95,9 @@
       return;
     }
     this.ws = ws;
-    ws.onmessage = function (message) { self.packet(String(message.data)); };
+    ws.onmessage = function (message) {
+      if (self.ws === ws) self.packet(String(message.data));
+    };
     ws.onclose = function () {
       if (self.ws !== ws) return;
       self.ws = null;
@@ -64,16 +113,17 @@
     // 0.5 s, 1 s, 2 s ... up to 15 s, with jitter so that a restarted Rasa is not hit by
     // every open page at the same instant
     var delay = Math.min(MAX_BACKOFF_MS, 500 * Math.pow(2, this.attempts++));
-    setTimeout(this.connect.bind(this), delay * (0.5 + Math.random() / 2));
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(this.connect.bind(this), delay * (0.5 + random() / 2));
   };
 
   SocketIO.prototype.packet = function (data) {
     var type = data.charAt(0);
-    if (type === "0") { // Engine.IO open: say hello to the default namespace
+    if (type === "0") { // Engine.IO open: connect to the default namespace with the token
       var open = JSON.parse(data.slice(1));
       this.liveness = (open.pingInterval || 25000) + (open.pingTimeout || 20000);
       this.alive();
-      this.send("40");
+      this.send("40" + JSON.stringify({token: this.token}));
     } else if (type === "2") { // ping
       this.alive();
       this.send("3");
@@ -92,7 +142,10 @@
     } else if (type === "2") { // event, possibly with an ack id before the array
       var body = JSON.parse(data.slice(1).replace(/^\d+/, ""));
       this.on.event(body[0], body[1]);
-    } else if ((type === "1" || type === "4") && this.ws) { // disconnected or refused
+    } else if (type === "4") { // refused: the token is no good any more, renew it
+      this.on.refused();
+      if (this.ws) this.ws.close();
+    } else if (type === "1" && this.ws) { // disconnected by the server
       this.ws.close();
     }
   };
@@ -113,20 +166,17 @@
 
   // --- what is kept across reloads --------------------------------------------------------
 
-  function newSessionId() {
-    if (window.crypto && window.crypto.randomUUID) {
-      return window.crypto.randomUUID().replace(/-/g, "");
-    }
-    var hex = "";
-    for (var i = 0; i < 32; i++) hex += Math.floor(Math.random() * 16).toString(16);
-    return hex;
-  }
-
+  // The conversation this browser is in: the id the shop chose, the token it signed for
+  // it (expiresAt in unix seconds), and the messages shown. A saved conversation without a
+  // token (an older version of the widget chose its own id) cannot be continued.
   function Memory(key) {
     this.key = "aisle-chat:" + key;
     var saved = {};
     try { saved = JSON.parse(window.localStorage.getItem(this.key)) || {}; } catch (e) {}
-    this.sessionId = saved.sessionId || newSessionId();
+    if (typeof saved.token !== "string" || typeof saved.conversationId !== "string") saved = {};
+    this.conversationId = saved.conversationId || null;
+    this.token = saved.token || null;
+    this.expiresAt = Number(saved.expiresAt) || 0;
     this.log = Array.isArray(saved.log) ? saved.log : [];
     this.agent = saved.agent || null;
     this.save();
@@ -136,9 +186,43 @@
     this.log = this.log.slice(-MAX_KEPT);
     try {
       window.localStorage.setItem(this.key, JSON.stringify(
-        {sessionId: this.sessionId, log: this.log, agent: this.agent}));
+        {conversationId: this.conversationId, token: this.token, expiresAt: this.expiresAt,
+         log: this.log, agent: this.agent}));
     } catch (e) { /* private mode or full: the chat still works, without memory */ }
   };
+
+  // A session from the shop: the same conversation renewed, or a new one (then what was
+  // shown belongs to the old conversation and is forgotten).
+  Memory.prototype.adopt = function (session) {
+    var changed = session.conversation_id !== this.conversationId;
+    if (changed) {
+      this.log = [];
+      this.agent = null;
+    }
+    this.conversationId = session.conversation_id;
+    this.token = session.token;
+    this.expiresAt = Number(session.expires_at) || 0;
+    this.save();
+    return changed;
+  };
+
+  Memory.prototype.fresh = function () {
+    return Boolean(this.token) && this.expiresAt * 1000 - Date.now() > RENEW_BEFORE_MS;
+  };
+
+  // POST the session route; resolves with {conversation_id, token, expires_at}, or
+  // rejects with the HTTP status (0: unreachable).
+  function requestSession(url, previousToken) {
+    var body = previousToken ? {token: previousToken} : {};
+    return window.fetch(url, {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: {"Content-Type": "application/json", "Accept": "application/json"},
+      body: JSON.stringify(body),
+    }).then(function (response) {
+      if (!response.ok) throw response.status;
+      return response.json();
+    }, function () { throw 0; });
+  }
 
   // --- building the widget ---------------------------------------------------------------
 
@@ -189,14 +273,19 @@
     this.shopName = root.getAttribute("data-shop-name") || "the shop";
     this.mode = root.getAttribute("data-mode") || "page";
     var url = socketUrl(root.getAttribute("data-socket-url"));
+    this.sessionUrl = new URL(root.getAttribute("data-session-url") || "/api/chat/sessions",
+                              window.location.href).toString();
     this.memory = new Memory(url);
+    this.mustRenew = false;
     this.ready = false;
     this.pending = [];
     this.build();
     this.replay();
     this.socket = new SocketIO(url, {
+      token: this.token.bind(this),
       open: this.connected.bind(this),
       close: this.disconnected.bind(this),
+      refused: this.refused.bind(this),
       event: this.received.bind(this),
     });
     this.status("connecting", "Connecting…");
@@ -280,8 +369,56 @@
     this.root.setAttribute("data-connection", state);
   };
 
+  // The token to connect with: the kept one while it is good, else a renewed one (same
+  // conversation), else, if the shop no longer renews it, a new conversation's.
+  Chat.prototype.token = function () {
+    var self = this;
+    var memory = this.memory;
+    if (memory.fresh() && !this.mustRenew) {
+      this.scheduleRenewal();
+      return Promise.resolve(memory.token);
+    }
+    var asked = memory.token ? requestSession(this.sessionUrl, memory.token).catch(
+      function (status) {
+        if (status === 401) return requestSession(self.sessionUrl, null);
+        throw status;
+      }) : requestSession(this.sessionUrl, null);
+    return asked.then(function (session) {
+      if (memory.adopt(session)) self.forgetShown();
+      self.mustRenew = false;
+      self.scheduleRenewal();
+      return memory.token;
+    });
+  };
+
+  // Renew before the token runs out: reconnecting with the new one keeps the socket's
+  // conversation (Rasa disconnects a socket whose token has expired).
+  Chat.prototype.scheduleRenewal = function () {
+    var self = this;
+    clearTimeout(this.renewalTimer);
+    var wait = this.memory.expiresAt * 1000 - Date.now() - RENEW_BEFORE_MS;
+    this.renewalTimer = setTimeout(function () { self.renew(); },
+                                   Math.max(1000, Math.min(wait, MAX_TIMER_MS)));
+  };
+
+  // A new conversation: what the page shows belonged to the old one.
+  Chat.prototype.forgetShown = function () {
+    var shown = this.log.querySelectorAll(".aisle-chat__msg");
+    for (var i = 0; i < shown.length; i++) shown[i].parentNode.removeChild(shown[i]);
+    this.showAgent(null);
+  };
+
+  Chat.prototype.renew = function () {
+    this.mustRenew = true;
+    this.socket.reconnect();
+  };
+
+  Chat.prototype.refused = function () {
+    this.mustRenew = true;
+  };
+
   Chat.prototype.connected = function () {
-    this.socket.emit("session_request", {session_id: this.memory.sessionId});
+    this.socket.emit("session_request", {session_id: this.memory.conversationId});
   };
 
   Chat.prototype.disconnected = function () {
@@ -308,7 +445,13 @@
       this.pending.push(payload);
       return;
     }
-    this.socket.emit("user_uttered", {message: payload, session_id: this.memory.sessionId});
+    if (!this.memory.fresh()) { // e.g. a laptop woken after a night: renew first
+      this.pending.push(payload);
+      if (!this.mustRenew) this.renew();
+      return;
+    }
+    this.socket.emit("user_uttered", {message: payload,
+                                      session_id: this.memory.conversationId});
   };
 
   // The shopper says something: ``shown`` in the log, ``payload`` to Rasa (a button shows its

@@ -130,7 +130,8 @@ def test_a_conversation_moves_between_replicas_and_nothing_is_lost(production,
     assert typed[:len(sent)] == sent, typed
     assert sorted(typed[len(sent):]) == sorted(text for text, _ in together), typed
     for url in production.rasa_urls:  # every replica reads the same conversation
-        status, seen = http_json("GET", f"{url}/conversations/{sender}/tracker")
+        status, seen = http_json("GET", f"{url}/conversations/{sender}/tracker",
+                                 headers=production.rasa_headers())
         assert status == 200 and user_texts(seen) == typed
 
     # Stored once each, and every one streamed to RabbitMQ once, in order.

@@ -1,9 +1,11 @@
-"""Rasa's own socketio channel with a scripted bot behind it, for the chat page's browser test.
+"""The web chat's socketio channel with a scripted bot behind it, for the chat page's tests.
 
-Run with .venv-bot's Python (Rasa 3.6, python-socketio 5.8): ``socketio_peer.py PORT PAY_URL``.
-The socket.io server, the session handling (session_request, session_persistence rooms) and
+Run with .venv-bot's Python (Rasa 3.6, python-socketio 5.8):
+``CHAT_JWT_SECRET=... socketio_peer.py PORT PAY_URL [ALLOWED_ORIGINS]``.
+The channel is the project's own (bot/channels/socketio.py: Rasa's SocketIOInput holding each
+socket to the conversation of its token), configured as bot/credentials.yml configures it;
 the way replies are turned into ``bot_uttered`` packets (buttons become quick_replies, custom
-payloads are emitted as they are) are Rasa's code, unchanged; only NLU and dialogue are
+payloads are emitted as they are) is Rasa's code, unchanged; only NLU and dialogue are
 replaced by the script in ``reply``. Extra HTTP routes for the test:
 - ``GET /received``: what the page sent (session id and text of each user_uttered);
 - ``POST /push`` {session_id, message}: a message pushed to a conversation, the way Rasa's
@@ -14,10 +16,15 @@ replaced by the script in ``reply``. Extra HTTP routes for the test:
 from __future__ import annotations
 
 import base64
+import os
 import sys
+from pathlib import Path
 
-from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
-from sanic import Sanic, response
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project: bot.channels
+
+from bot.channels.socketio import AisleSocketIOInput  # noqa: E402
+from rasa.core.channels.socketio import SocketIOOutput  # noqa: E402
+from sanic import Sanic, response  # noqa: E402
 
 PNG = base64.b64decode(  # 1x1 green pixel
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
@@ -44,9 +51,12 @@ def reply(text: str, pay_url: str, image_url: str) -> list[dict]:
     ]
 
 
-def main(port: int, pay_url: str) -> None:
+def main(port: int, pay_url: str, allowed_origins: str) -> None:
     app = Sanic("aisle_socketio_peer")
-    channel = SocketIOInput(session_persistence=True)
+    channel = AisleSocketIOInput.from_credentials({
+        "user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
+        "session_persistence": True, "jwt_key": os.environ["CHAT_JWT_SECRET"],
+        "jwt_method": "HS256", "allowed_origins": allowed_origins})
     received: list[dict] = []
     image_url = f"http://127.0.0.1:{port}/shirt.png"
 
@@ -76,4 +86,4 @@ def main(port: int, pay_url: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "")

@@ -1,20 +1,27 @@
-"""The web chat page in a real headless Chromium, talking Socket.IO to Rasa's own socketio
-channel (tests/web/socketio_peer.py runs it in .venv-bot with a scripted bot behind it)."""
+"""The web chat page in a real headless Chromium, talking Socket.IO to the chat's socketio
+channel (tests/web/socketio_peer.py runs bot/channels/socketio.py in .venv-bot with a scripted
+bot behind it): the page gets its token from the shop, the channel holds each socket to the
+conversation that token names. Raw Socket.IO clients try what a page would not."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import aiohttp
+import jwt
 import pytest
 from local_processes import free_port
+from socketio_client import RawSocket
 
 from storefront_api.app import create_app
-from storefront_api.chat_page import render_chat_page
+from storefront_api.chat import tokens
+from storefront_api.chat.page import render_chat_page
 from storefront_api.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +30,9 @@ PEER = Path(__file__).resolve().parent / "socketio_peer.py"
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CHAT_SECRET = "chat-secret-shared-by-the-shop-and-the-socket-0123"
+MEMORY = ("JSON.parse(localStorage.getItem(Object.keys(localStorage)"
+          ".find(k => k.startsWith('aisle-chat:'))))")
 
 
 def _missing(what: str) -> None:
@@ -34,13 +44,15 @@ def _missing(what: str) -> None:
 class Peer:
     """The socketio peer process; ``restart`` brings it back on the same port."""
 
-    def __init__(self, port: int, pay_url: str):
+    def __init__(self, port: int, pay_url: str, allowed_origin: str):
         self.port, self.pay_url, self.process = port, pay_url, None
+        self.allowed_origin = allowed_origin
         self.url = f"http://127.0.0.1:{port}"
 
     async def start(self) -> None:
         self.process = subprocess.Popen(
-            [str(BOT_PYTHON), str(PEER), str(self.port), self.pay_url], cwd=ROOT,
+            [str(BOT_PYTHON), str(PEER), str(self.port), self.pay_url, self.allowed_origin],
+            cwd=ROOT, env={**os.environ, "CHAT_JWT_SECRET": CHAT_SECRET},
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         async with aiohttp.ClientSession() as http:
             for _ in range(200):
@@ -82,9 +94,11 @@ async def shop(aiohttp_server, tmp_path):
     peer_port = free_port()
     settings = Settings.from_env(database_url=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}",
                                  var_dir=tmp_path, rasa_url="http://127.0.0.1:9",
-                                 chat_socket_url=f"http://127.0.0.1:{peer_port}")
+                                 chat_socket_url=f"http://127.0.0.1:{peer_port}",
+                                 chat_token_secret=CHAT_SECRET)
     server = await aiohttp_server(create_app(settings))
-    peer = Peer(peer_port, str(server.make_url("/healthz")))
+    shop_origin = str(server.make_url("/")).rstrip("/")
+    peer = Peer(peer_port, str(server.make_url("/healthz")), shop_origin)
     await peer.start()
     yield server, peer
     peer.stop()
@@ -135,9 +149,11 @@ async def test_chat_page_talks_to_rasas_socketio_channel(shop, browser):
     await page.fill(".aisle-chat__input", "red tees")
     await page.press(".aisle-chat__input", "Enter")
     await page.wait_for_selector(".aisle-chat__card", timeout=10000)
-    session_id = json.loads(await page.evaluate(
-        "localStorage.getItem(Object.keys(localStorage).find(k => k.startsWith('aisle-chat:')))"
-    ))["sessionId"]
+    memory = await page.evaluate(MEMORY)
+    session_id = memory["conversationId"]  # chosen by the shop, signed in the token
+    assert re.fullmatch(r"[0-9a-f]{32}", session_id)
+    assert jwt.decode(memory["token"], CHAT_SECRET, algorithms=["HS256"],
+                      audience=tokens.AUDIENCE)["sub"] == session_id
     [first] = await received_texts(peer, 1)
     assert first == {"session_id": session_id, "text": "red tees", "channel": "socketio"}
 
@@ -188,6 +204,7 @@ async def test_chat_page_talks_to_rasas_socketio_channel(shop, browser):
     await page.reload()
     await page.wait_for_selector("[data-connection=online]", timeout=10000)
     assert await page.locator(".aisle-chat__msg").count() == shown
+    assert (await page.evaluate(MEMORY))["conversationId"] == session_id
     await peer.push(session_id, {"text": "Your parcel left the warehouse."})
     await until(page, "[...document.querySelectorAll('.aisle-chat__bubble')]"
                       ".some(b => b.textContent === 'Your parcel left the warehouse.')")
@@ -230,3 +247,161 @@ async def test_chat_page_is_served_with_its_settings(aiohttp_client, tmp_path):
         static = await client.get(f"/static/{name}")
         assert static.status == 200 and len(await static.read()) > 1000
     assert render_chat_page(settings) == html
+
+
+# --- the token: renewed by the page, required by the socket ----------------------------------
+
+def chat_token(conversation_id: str, *, secret: str = CHAT_SECRET, expires_in: float = 3600,
+               **claims) -> str:
+    now = int(time.time())
+    return jwt.encode({"sub": conversation_id, "aud": tokens.AUDIENCE, "iss": tokens.ISSUER,
+                       "iat": now - 60, "exp": int(now + expires_in), **claims}, secret,
+                      algorithm="HS256")
+
+
+async def test_the_page_renews_an_expired_token_for_the_same_conversation(shop, browser):
+    server, peer = shop
+    page = await browser.new_page()
+    await page.goto(str(server.make_url("/chat")))
+    await page.wait_for_selector("[data-connection=online]", timeout=10000)
+    memory = await page.evaluate(MEMORY)
+    conversation = memory["conversationId"]
+    expired = chat_token(conversation, expires_in=-3600)  # a shopper back the next day
+    await page.evaluate(f"(() => {{ const k = Object.keys(localStorage).find(k => "
+                        f"k.startsWith('aisle-chat:')); const m = {MEMORY}; "
+                        f"m.token = {json.dumps(expired)}; m.expiresAt = {int(time.time())} - "
+                        f"3600; localStorage.setItem(k, JSON.stringify(m)); }})()")
+    await page.reload()
+    await page.wait_for_selector("[data-connection=online]", timeout=10000)
+    renewed = await page.evaluate(MEMORY)
+    assert renewed["conversationId"] == conversation and renewed["token"] != expired
+    assert renewed["expiresAt"] > time.time() + 3600
+    await page.fill(".aisle-chat__input", "still me")
+    await page.press(".aisle-chat__input", "Enter")
+    [message] = await received_texts(peer, 1)
+    assert message["session_id"] == conversation
+    await page.close()
+
+
+async def test_a_token_the_socket_refuses_gives_a_new_conversation(shop, browser):
+    """A token this shop never signed (here: another key) is refused by the socket and not
+    renewed by the shop: the page starts a new conversation instead of retrying forever."""
+    server, peer = shop
+    page = await browser.new_page()
+    await page.goto(str(server.make_url("/chat")))
+    await page.wait_for_selector("[data-connection=online]", timeout=10000)
+    stranger = "f" * 32
+    forged = chat_token(stranger, secret="some-other-shops-secret-0123456789abcdef")
+    await page.evaluate(f"(() => {{ const k = Object.keys(localStorage).find(k => "
+                        f"k.startsWith('aisle-chat:')); localStorage.setItem(k, JSON.stringify("
+                        f"{{conversationId: '{stranger}', token: {json.dumps(forged)}, "
+                        f"expiresAt: {int(time.time()) + 3600}, log: [{{who: 'bot', data: "
+                        f"{{text: 'Your order KX-11111 has shipped.'}}}}], agent: null}})); }})()")
+    await page.reload()
+    await page.wait_for_selector("[data-connection=online]", timeout=20000)
+    memory = await page.evaluate(MEMORY)
+    assert memory["conversationId"] != stranger and memory["token"] != forged
+    # what the page showed belonged to the other conversation: gone
+    assert memory["log"] == [] and await page.locator(".aisle-chat__msg").count() == 0
+    await page.fill(".aisle-chat__input", "hello")
+    await page.press(".aisle-chat__input", "Enter")
+    [message] = await received_texts(peer, 1)
+    assert message["session_id"] == memory["conversationId"]
+    await page.close()
+
+
+async def new_session(server) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(str(server.make_url("/api/chat/sessions"))) as resp:
+            assert resp.status == 201, await resp.text()
+            return await resp.json()
+
+
+async def connected(peer: Peer, origin: str, token: str) -> RawSocket:
+    socket = await RawSocket.open(peer.url, origin=origin)
+    reply = await socket.connect({"token": token})
+    assert reply.startswith("40{"), reply
+    return socket
+
+
+def invalid_auths() -> dict[str, object]:
+    """What a connect packet may carry instead of a token the shop signed."""
+    return {
+        "no auth": None, "empty": {}, "empty token": {"token": ""}, "number": {"token": 42},
+        "garbage": {"token": "not.a.token"},
+        "forged": {"token": chat_token("a" * 32,
+                                       secret="another-key-entirely-0123456789abcdef")},
+        "expired": {"token": chat_token("a" * 32, expires_in=-5)},
+        "other audience": {"token": chat_token("a" * 32, aud="rasa")},
+        "alg none": {"token": jwt.encode({"sub": "a" * 32, "aud": tokens.AUDIENCE,
+                                          "iss": tokens.ISSUER,
+                                          "exp": int(time.time()) + 600},
+                                         None, algorithm="none")},
+    }
+
+
+async def test_attack_the_socket_without_a_valid_token_gets_nothing(shop):
+    server, peer = shop
+    victim = (await new_session(server))["conversation_id"]
+    origin = str(server.make_url("/")).rstrip("/")
+    for what, auth in invalid_auths().items():
+        socket = await RawSocket.open(peer.url, origin=origin)
+        try:
+            reply = await socket.connect(auth)
+            assert reply.startswith("44") and "chat token" in reply, (what, reply)
+            await socket.emit("session_request", {"session_id": victim})
+            await socket.emit("user_uttered", {"message": "show me the cart",
+                                               "session_id": victim})
+            await peer.push(victim, {"text": "Your order KX-12345 has shipped."})
+            assert await socket.events(0.5) == [], what
+        finally:
+            await socket.close()
+    assert await peer.received() == []
+
+
+async def test_attack_a_valid_token_cannot_name_another_conversation(shop):
+    server, peer = shop
+    origin = str(server.make_url("/")).rstrip("/")
+    victim, attacker = await new_session(server), await new_session(server)
+    victim_socket = await connected(peer, origin, victim["token"])
+    await victim_socket.emit("session_request", {"session_id": victim["conversation_id"]})
+    assert await victim_socket.events(1.0) == [("session_confirm", victim["conversation_id"])]
+
+    for event, data in [("session_request", {"session_id": victim["conversation_id"]}),
+                        ("user_uttered", {"message": "what's in my cart?",
+                                          "session_id": victim["conversation_id"]})]:
+        socket = await connected(peer, origin, attacker["token"])
+        try:
+            await socket.emit(event, data)
+            await peer.push(victim["conversation_id"], {"text": "Payment received."})
+            assert await socket.events(1.0) == []  # no confirm, no reply, no push
+            assert socket.disconnected_by_server, socket.packets
+        finally:
+            await socket.close()
+    assert await peer.received() == []
+    assert [name for name, _ in await victim_socket.events(1.0)] == ["bot_uttered"] * 2
+
+    # the attacker's own conversation works as usual, and stays theirs
+    socket = await connected(peer, origin, attacker["token"])
+    try:
+        await socket.emit("session_request", {})
+        await socket.emit("user_uttered", {"message": "red tees"})
+        events = await socket.events(2.0)
+        assert events[0] == ("session_confirm", attacker["conversation_id"])
+        assert any(name == "bot_uttered" for name, _ in events[1:])
+    finally:
+        await socket.close()
+    assert [(m["session_id"], m["text"]) for m in await received_texts(peer, 1)] == [
+        (attacker["conversation_id"], "red tees")]
+    assert await victim_socket.events(0.5) == []  # none of the attacker's replies
+    await victim_socket.close()
+
+
+async def test_attack_a_page_of_another_origin_cannot_open_the_socket(shop):
+    server, peer = shop
+    token = (await new_session(server))["token"]
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await RawSocket.open(peer.url, origin="https://evil.example")
+    assert refused.value.status == 400
+    socket = await connected(peer, str(server.make_url("/")).rstrip("/"), token)
+    await socket.close()

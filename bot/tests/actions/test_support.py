@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from rasa_sdk.events import ConversationPaused
+from service_fixtures import make_order, shop_database  # noqa: F401
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.support import (ActionFallback, ActionHandoff, ActionHandoffDeclined,
@@ -22,10 +23,13 @@ def said(sender, text, intent=None):
     return event
 
 
-def conversation():
+def slot(name, value):
+    return {"event": "slot", "name": name, "value": value, "timestamp": time.time()}
+
+
+def conversation(number="KX-48213"):
     return [said("user", "hi", "greet"), said("bot", "Hi! I'm Aisle."),
-            said("user", "where is KX-48213", "track_order"),
-            {"event": "slot", "name": "order_number", "value": "KX-48213"},
+            said("user", f"where is {number}", "track_order"), slot("order_number", number),
             said("bot", "What is the e-mail?"), said("user", "/human_handoff", "human_handoff")]
 
 
@@ -35,27 +39,54 @@ def queued(shop, handoff_id):
 
 @pytest.mark.asyncio
 async def test_handoff_is_queued_with_transcript_cart_and_orders_then_pauses(
-        shop, tracker_for, dispatcher, domain, slots_set):
+        shop, tracker_for, dispatcher, domain, slots_set, make_order):
     cart = shop.new_cart()
+    order = make_order(status="shipped")
     sender = f"handoff-{uuid.uuid4().hex[:8]}"
-    tracker = tracker_for(sender_id=sender, channel="socketio", events=conversation(),
+    tracker = tracker_for(sender_id=sender, channel="socketio",
+                          events=[*conversation(order["number"]),
+                                  slot("customer_email", order["email"].upper())],
                           latest_message={"intent": "human_handoff", "text": "a human please"},
-                          slots={"cart_id": cart, "customer_email": "Ada@Example.com",
-                                 "order_number": "KX-48213"})
+                          slots={"cart_id": cart, "customer_email": order["email"].upper(),
+                                 "order_number": order["number"]})
     events = await ActionHandoff().run(dispatcher, tracker, domain)
     assert events[-1] == ConversationPaused()
     handoff = queued(shop, slots_set(events)["handoff_id"])
     assert handoff["status"] == "waiting" and handoff["conversation_id"] == sender
     assert handoff["reason"] == "asked_for_human" and handoff["channel"] == "socketio"
-    assert handoff["cart_token"] == cart and handoff["email"] == "ada@example.com"
-    assert handoff["order_numbers"] == ["KX-48213"]
+    assert handoff["cart_token"] == cart and handoff["email"] == order["email"]
+    assert handoff["order_numbers"] == [order["number"]] and handoff["email_verified"] is True
+    assert [o["number"] for o in handoff["orders"]] == [order["number"]]
     texts = [(turn["sender"], turn["text"]) for turn in handoff["transcript"]]
     assert texts[:4] == [("user", "hi"), ("bot", "Hi! I'm Aisle."),
-                         ("user", "where is KX-48213"), ("bot", "What is the e-mail?")]
+                         ("user", f"where is {order['number']}"), ("bot", "What is the e-mail?")]
     assert handoff["reference"] in str(dispatcher.messages[0])
     assert dispatcher.messages[0]["response"] in ("utter_handoff_queued",
                                                  "utter_handoff_queued_next")
     assert dispatcher.messages[0]["position"] == handoff["position"]
+
+
+@pytest.mark.asyncio
+async def test_attack_a_handoff_sends_only_orders_the_shop_matched_with_their_email(
+        shop, tracker_for, dispatcher, domain, slots_set, make_order):
+    """A shopper who types someone else's order number, or e-mail, gets neither in front of
+    the agent: only pairs the shop matches go, and a typed e-mail is marked unverified."""
+    theirs, someone_elses = make_order(), make_order()
+    sender = f"handoff-{uuid.uuid4().hex[:8]}"
+    events = [
+        *conversation(theirs["number"]), slot("customer_email", theirs["email"]),  # verified
+        slot("order_number", someone_elses["number"]),  # a number with the wrong e-mail
+        slot("order_number", "ZZ-99999"),  # no such order
+        slot("customer_email", someone_elses["email"]),  # typed for a complaint, say
+        slot("order_number", None)]
+    tracker = tracker_for(sender_id=sender, events=events, latest_message="human_handoff",
+                          slots={"customer_email": someone_elses["email"],
+                                 "order_number": None})
+    handoff = queued(shop, slots_set(await ActionHandoff().run(dispatcher, tracker,
+                                                               domain))["handoff_id"])
+    assert handoff["order_numbers"] == [theirs["number"]]
+    assert handoff["email"] == someone_elses["email"] and handoff["email_verified"] is False
+    assert [order["number"] for order in handoff["orders"]] == [theirs["number"]]
 
 
 @pytest.mark.asyncio

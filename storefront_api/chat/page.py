@@ -1,6 +1,7 @@
 """The web chat page, GET /chat: storefront_api/web/chat.html with the shop's name and the
 address of Rasa's socketio channel (CHAT_SOCKET_URL) filled in. The widget's script and
-styles are the static files /static/chat.js and /static/chat.css (docs/web-chat.md)."""
+styles are the static files /static/chat.js and /static/chat.css (docs/web-chat.md); the
+script asks this server's POST /api/chat/sessions (same origin) for its socket token."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from .app_keys import SETTINGS
-from .settings import Settings
+from ..app_keys import SETTINGS
+from ..settings import Settings
 
-PAGE = Path(__file__).resolve().parent / "web" / "chat.html"
+PAGE = Path(__file__).resolve().parent.parent / "web" / "chat.html"
 
 
 def _socket_origin(socket_url: str) -> str:
