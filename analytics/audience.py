@@ -3,13 +3,15 @@ custom audiences): one column of SHA-256 hashes of normalised e-mail addresses.
 
 Normalisation is the one both platforms document for e-mails: trim surrounding whitespace and
 lower-case. Nothing else: dots and "+tags" in Gmail addresses are kept, because Meta does
-not remove them and an address changed here would match nobody there. Only consented members
-with an e-mail are exported, each address once.
+not remove them and an address changed here would match nobody there. Only members whose
+latest decision on the *advertising* purpose grants it (analytics.consent) are exported,
+each address once; every function here takes those hashes, so no export can forget them.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from pathlib import Path
 
 import polars as pl
@@ -28,27 +30,38 @@ def hash_email(email: str) -> str:
     return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
 
 
-def audience_hashes(segment_frame: pl.DataFrame) -> pl.Series:
-    """Sorted unique hashes of the consented members' e-mails. (polars has no SHA-256; the
-    addresses are normalised and deduplicated first, so hashlib sees each one once.)"""
-    consented = segment_frame.filter(pl.col("consent").fill_null(False)
-                                     & pl.col("email").is_not_null())
-    normalised = consented["email"].str.strip_chars().str.to_lowercase().unique()
+def with_advertising(frame: pl.DataFrame, advertising: Collection[str]) -> pl.DataFrame:
+    """``frame`` (with an ``email`` column) plus ``advertising``: the member's address is
+    one whose hash is in ``advertising`` (analytics.consent.advertising_consents)."""
+    normalised = frame["email"].cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+    granted = [e for e in normalised.drop_nulls().unique().to_list()
+               if "@" in e and hashlib.sha256(e.encode("utf-8")).hexdigest() in advertising]
+    return frame.with_columns(normalised.is_in(granted).fill_null(False).alias("advertising"))
+
+
+def audience_hashes(segment_frame: pl.DataFrame, advertising: Collection[str]) -> pl.Series:
+    """Sorted unique hashes of the members' e-mails that ``advertising`` holds. (polars has
+    no SHA-256; the addresses are normalised and deduplicated first, so hashlib sees each
+    one once.)"""
+    normalised = (segment_frame["email"].cast(pl.Utf8).drop_nulls().str.strip_chars()
+                  .str.to_lowercase().unique())
     normalised = normalised.filter(normalised.str.contains("@"))
-    return pl.Series("hash", [hashlib.sha256(e.encode("utf-8")).hexdigest()
-                              for e in normalised.to_list()], dtype=pl.Utf8).sort()
+    hashes = (hashlib.sha256(e.encode("utf-8")).hexdigest() for e in normalised.to_list())
+    return pl.Series("hash", [h for h in hashes if h in advertising], dtype=pl.Utf8).sort()
 
 
-def audience_csv(segment_frame: pl.DataFrame, *, platform: str = "google") -> str:
+def audience_csv(segment_frame: pl.DataFrame, advertising: Collection[str], *,
+                 platform: str = "google") -> str:
     if platform not in HEADERS:
         raise InputError(f"platform must be one of {', '.join(HEADERS)}")
-    hashes = audience_hashes(segment_frame)
+    hashes = audience_hashes(segment_frame, advertising)
     return "\n".join([HEADERS[platform], *hashes.to_list()]) + "\n"
 
 
-def write_audience(segment_frame: pl.DataFrame, path: str | Path, *, platform: str = "google",
+def write_audience(segment_frame: pl.DataFrame, path: str | Path,
+                   advertising: Collection[str], *, platform: str = "google",
                    segment: str = "") -> dict:
-    text = audience_csv(segment_frame, platform=platform)
+    text = audience_csv(segment_frame, advertising, platform=platform)
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise InputError(f"the folder {path.parent} does not exist")

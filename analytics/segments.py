@@ -22,6 +22,7 @@ Rule-based segments (a user can be in several), thresholds as parameters:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -177,15 +178,17 @@ def rule_segments(events: pl.LazyFrame, *, now: datetime | None = None,
             .select(list(RULE_SCHEMA)).sort("segment", "user_id").collect().cast(RULE_SCHEMA))
 
 
-def segment_summary(rfm_frame: pl.DataFrame, rule_frame: pl.DataFrame) -> pl.DataFrame:
-    """Per segment: kind (rfm|rule), users, users reachable (consented, with e-mail), value."""
-    frames = [rfm_frame.select("segment", pl.lit("rfm").alias("kind"), "email", "consent",
+def segment_summary(rfm_frame: pl.DataFrame, rule_frame: pl.DataFrame,
+                    advertising: Collection[str] = frozenset()) -> pl.DataFrame:
+    """Per segment: kind (rfm|rule), users, users reachable (an e-mail whose hash is in
+    ``advertising``: consented to ad audiences, analytics.consent), value."""
+    from .audience import with_advertising
+    frames = [rfm_frame.select("segment", pl.lit("rfm").alias("kind"), "email",
                                pl.col("monetary").alias("value")),
-              rule_frame.select("segment", pl.lit("rule").alias("kind"), "email", "consent",
-                                "value")]
-    reachable = pl.col("consent").fill_null(False) & pl.col("email").is_not_null()
-    return (pl.concat(frames).group_by("kind", "segment").agg(
-        pl.len().alias("users"), reachable.sum().alias("reachable"),
+              rule_frame.select("segment", pl.lit("rule").alias("kind"), "email", "value")]
+    members_frame = with_advertising(pl.concat(frames), advertising)
+    return (members_frame.group_by("kind", "segment").agg(
+        pl.len().alias("users"), pl.col("advertising").sum().alias("reachable"),
         pl.col("value").sum().alias("value"))
         .sort("kind", "users", "segment", descending=[False, True, False]))
 
@@ -207,8 +210,11 @@ def register(subparsers) -> None:
                                 "--audience for one segment")
     seg.add_argument("--list", metavar="SEGMENT", help="the members of one segment")
     seg.add_argument("--audience", metavar="SEGMENT", help="write an ad-platform audience CSV "
-                     "(hashed e-mails of consented members) to --output")
+                     "(hashed e-mails of members who consented to advertising) to --output")
     seg.add_argument("--output", metavar="FILE.csv")
+    seg.add_argument("--consents", metavar="SOURCE",
+                     help="consent decisions: database URL or .csv/.parquet file (default: "
+                          "$ANALYTICS_CONSENTS_URL, else the events database)")
     seg.add_argument("--platform", choices=["google", "meta"], default="google",
                      help="audience CSV header style (default google)")
     seg.add_argument("--high-value-cart", type=int, metavar="MINOR_UNITS",
@@ -234,14 +240,23 @@ def _segments_command(args):
                          + ", ".join(known_segments()))
     if args.audience and not args.output:
         raise InputError("--audience needs --output FILE.csv")
+    from .consent import advertising_consents
+    from .loaders import default_events_source
     events = _events(args).collect().lazy()  # read once, used by several computations
+    try:
+        advertising = advertising_consents(args.events or default_events_source(),
+                                           args.consents)
+    except InputError:
+        if args.audience or args.consents:  # an export must not guess: say what failed
+            raise
+        advertising = frozenset()  # an events-only database: nobody counts as reachable
     rfm_frame = rfm(events)
     rule_frame = rule_segments(events, high_value_cart=args.high_value_cart,
                                recent_days=args.recent_days, lapsed_days=args.lapsed_days)
     if args.audience:
         from .audience import write_audience
         return write_audience(members(rfm_frame, rule_frame, args.audience), args.output,
-                              platform=args.platform, segment=args.audience)
+                              advertising, platform=args.platform, segment=args.audience)
     if args.list:
         return members(rfm_frame, rule_frame, args.list)
-    return segment_summary(rfm_frame, rule_frame)
+    return segment_summary(rfm_frame, rule_frame, advertising)

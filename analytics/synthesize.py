@@ -3,7 +3,9 @@
 
 Synthetic events have ids starting with ``syn``; loading into a database that already holds
 them does nothing (``--replace`` swaps them for a new set), so the demo set-up can run it
-every time.
+every time. Into a database, the synthetic shoppers' advertising decisions go into its
+``consents`` table too (analytics.consent.synthetic_decisions), so the audience export has
+members to export.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import polars as pl
+
+from .consent import synthetic_decisions
 from .loaders import _engine, _safe, default_events_source, is_database_url, sql_types
 from .schema import STORED_COLUMNS, InputError
 from .synthetic import DEFAULT_START, iter_chunks, write_parquet
@@ -43,7 +48,10 @@ def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetim
                         "note": "synthetic history is already there (--replace to renew it)"}
             conn.execute(text("DELETE FROM events WHERE event_id LIKE :p"),
                          {"p": SYNTHETIC_PREFIX + "%"})
+            contacts = []  # (email, ts) of the events carrying an address
             for chunk in iter_chunks(n_events, seed=seed, start=start, days=days):
+                contacts.append(chunk.filter(pl.col("email").is_not_null())
+                                .select("email", "ts"))
                 rows = chunk.select(STORED_COLUMNS).to_dicts()
                 for row in rows:  # the column is JSON: the driver encodes it
                     row["properties"] = json.loads(row["properties"])
@@ -52,6 +60,8 @@ def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetim
                     inserted += len(rows[i:i + 20_000])
                     print(f"  {inserted:,} / {n_events:,} events "
                           f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+            if contacts:
+                _append_consents(conn, synthetic_decisions(pl.concat(contacts)))
     except SQLAlchemyError as exc:
         raise InputError(f"could not write to {_safe(url)}: {str(exc).splitlines()[0]}; "
                          "is it a migrated shop database (python -m storefront_api "
@@ -60,6 +70,21 @@ def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetim
         engine.dispose()
     return {"database": _safe(url), "inserted": inserted, "replaced": present if replace else 0,
             "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _append_consents(conn, decisions: pl.DataFrame) -> None:
+    """The synthetic shoppers' advertising decisions (analytics.consent), replacing any the
+    same addresses had, so the demo dashboard has an audience to export."""
+    from sqlalchemy import Boolean, DateTime, String, column, delete, insert, table
+    consents = table("consents", column("subject", String()), column("purpose", String()),
+                     column("granted", Boolean()), column("source", String()),
+                     column("recorded_at", DateTime()))
+    subjects = decisions["subject"].to_list()
+    for i in range(0, len(subjects), 500):
+        conn.execute(delete(consents).where(consents.c.subject.in_(subjects[i:i + 500])))
+    rows = decisions.with_columns(pl.lit("checkout").alias("source")).to_dicts()
+    if rows:
+        conn.execute(insert(consents), rows)
 
 
 def _start(args) -> datetime:

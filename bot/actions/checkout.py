@@ -2,8 +2,11 @@
 what the shop tells the conversation afterwards (payment received or failed).
 
 The API is the judge of every detail: it lists the countries served and the methods with
-prices, validates the address for its country, and prices the summary. ``POST .../checkout``
-with the same details returns the same open payment link, so asking twice is safe.
+prices, validates the address for its country, and prices the summary. The summary is a
+preview (``POST .../checkout/preview``): it holds no stock and opens no payment session, so
+a shopper who reads it and walks away keeps nothing from anyone. Only the payment link
+(``POST .../checkout``, once the shopper says yes) holds the stock; with the same details it
+returns the same open link, so asking twice is safe.
 """
 
 from __future__ import annotations
@@ -251,11 +254,22 @@ class ActionPrepareCheckout(Action):
 
 # --- summary and payment link ---------------------------------------------------------------
 
+def _checkout_details(tracker: Tracker) -> dict[str, Any]:
+    return {"email": tracker.get_slot("customer_email"),
+            "address": tracker.get_slot("shipping_address"),
+            "shipping_method": tracker.get_slot("shipping_method")}
+
+
+async def preview_checkout(tracker: Tracker) -> dict[str, Any]:
+    """The summary to confirm; holds nothing."""
+    return await storefront().checkout_preview(
+        call_context(tracker), tracker.get_slot("cart_id") or "-", **_checkout_details(tracker))
+
+
 async def start_checkout(tracker: Tracker) -> dict[str, Any]:
+    """The payment link, holding the stock while the shopper pays."""
     return await storefront().checkout(
-        call_context(tracker), tracker.get_slot("cart_id") or "-",
-        email=tracker.get_slot("customer_email"), address=tracker.get_slot("shipping_address"),
-        shipping_method=tracker.get_slot("shipping_method"))
+        call_context(tracker), tracker.get_slot("cart_id") or "-", **_checkout_details(tracker))
 
 
 def summary_text(checkout: dict[str, Any]) -> dict[str, str]:
@@ -286,23 +300,24 @@ def checkout_refused(dispatcher: CollectingDispatcher, problem: StorefrontProble
 
 
 class ActionCheckoutSummary(Action):
+    """The summary to confirm. A preview: nothing is held until the shopper says yes."""
+
     def name(self) -> str:
         return "action_checkout_summary"
 
     async def run(self, dispatcher, tracker, domain):
         try:
-            checkout = await start_checkout(tracker)
+            summary = await preview_checkout(tracker)
         except StorefrontUnavailable:
             utter_unavailable(dispatcher)
             return [SlotSet("awaiting_checkout_confirmation", False)]
         except StorefrontProblem as problem:
             return checkout_refused(dispatcher, problem)
         dispatcher.utter_message(
-            response="utter_checkout_summary", **summary_text(checkout),
+            response="utter_checkout_summary", **summary_text(summary),
             buttons=web_buttons(tracker, [button("Yes, send the payment link", "affirm"),
                                           button("Not now", "deny")]))
-        return [SlotSet("checkout_token", checkout["token"]),
-                SlotSet("awaiting_checkout_confirmation", True)]
+        return [SlotSet("awaiting_checkout_confirmation", True)]
 
 
 class ActionSendPaymentLink(Action):

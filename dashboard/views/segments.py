@@ -4,6 +4,8 @@ import polars as pl
 import streamlit as st
 
 from analytics.audience import HEADERS, audience_csv, audience_hashes
+from analytics.consent import advertising_consents
+from analytics.schema import InputError
 from analytics.segments import members, rfm, rule_segments, segment_summary
 from dashboard import charts, data, display
 from analytics.overview import main_currency
@@ -13,9 +15,22 @@ st.title("Segments")
 page = data.page_data()
 st.caption(f"{page.filters.label()} · as of {page.as_of:%d %b %Y %H:%M} UTC")
 
+
+@st.cache_data(ttl=data.EVENTS_TTL, show_spinner=False)
+def advertising(source: str) -> frozenset[str]:
+    """E-mail hashes whose latest decision grants advertising (the audience's only test)."""
+    return advertising_consents(source)
+
+
+try:
+    granted = advertising(data.events_source())
+except InputError as exc:  # e.g. a database from before the consents table
+    st.warning(f"Consent decisions could not be read ({exc}): nobody is exported.",
+               icon=":material/warning:")
+    granted = frozenset()
 rfm_frame = rfm(page.events, now=page.as_of)
 rule_frame = rule_segments(page.events, now=page.as_of)
-summary = segment_summary(rfm_frame, rule_frame)
+summary = segment_summary(rfm_frame, rule_frame, granted)
 currency = main_currency(page.events) or main_currency(page.everything.lazy())
 if summary.is_empty():
     data.no_data(f"No segments for {page.filters.label()}.",
@@ -29,7 +44,7 @@ rule_summary = summary.filter(pl.col("kind") == "rule")
 cols = st.columns(3)
 cols[0].metric("Buyers scored (RFM)", display.count(rfm_frame.height), border=True)
 cols[1].metric("Reachable buyers", display.count(rfm_summary["reachable"].sum()), border=True,
-               help="Consented to marketing and have an e-mail address")
+               help="Consented to advertising audiences and have an e-mail address")
 cols[2].metric("Users in rule segments", display.count(rule_frame["user_id"].n_unique()),
                border=True)
 
@@ -67,13 +82,15 @@ platform = middle.radio("Format", list(HEADERS), key="audience_platform",
                         format_func={"google": "Google Customer Match",
                                      "meta": "Meta custom audience"}.get)
 chosen = members(rfm_frame, rule_frame, segment)
-exported = audience_hashes(chosen).len()
+exported = audience_hashes(chosen, granted).len()
 right.metric("Exported (consented, with e-mail)", f"{exported:,} of {chosen.height:,}")
-st.download_button(f"Download {segment} audience CSV", audience_csv(chosen, platform=platform),
+st.download_button(f"Download {segment} audience CSV",
+                   audience_csv(chosen, granted, platform=platform),
                    file_name=f"audience-{segment}-{platform}.csv", mime="text/csv",
                    on_click="ignore", disabled=exported == 0, icon=":material/download:")
-st.caption("One SHA-256 hash per trimmed, lower-cased e-mail address, only for customers who "
-           "consented: the customer-list format the ad platforms take. No address leaves "
-           "Aisle in clear text.")
+st.caption("One SHA-256 hash per trimmed, lower-cased e-mail address, only for customers whose "
+           "latest decision grants advertising audiences (consent to analytics or marketing "
+           "e-mail is not enough): the customer-list format the ad platforms take. No "
+           "address leaves Aisle in clear text.")
 
 propensity_section(page)

@@ -49,7 +49,8 @@ class Address(BaseModel):
     city: str = Field(min_length=1, max_length=120, pattern=_TEXT)
     region: str = Field("", max_length=80, pattern=_TEXT, description="state or province")
     postal_code: str = Field(min_length=2, max_length=12)
-    country: str = Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
+    country: str = Field(max_length=2, pattern=r"^[A-Za-z]{2}$",
+                         description="ISO 3166-1 alpha-2")
     phone: str = Field("", max_length=30, pattern=r"^[0-9 +()./-]*$")
 
     @field_validator("country")

@@ -12,6 +12,8 @@ from ..db import Base, utcnow
 
 class Checkout(Base):
     """One attempt to pay for a cart: the priced summary, frozen, and its payment session.
+    Created only when the shopper asks for the payment link (a summary is a preview that
+    writes no checkout).
 
     status: open (payment link sent) -> completed (order created) | expired | failed.
     """
@@ -39,9 +41,13 @@ class Checkout(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(255))
     conversation_id: Mapped[str | None] = mapped_column(String(128), index=True)
     channel: Mapped[str | None] = mapped_column(String(40))
-    consent: Mapped[bool] = mapped_column(default=False)
+    consent: Mapped[bool] = mapped_column(default=False)  # analytics consent (X-Consent)
+    # Who holds the stock (checkout/holds.py): the rate limiter's client key, the caller's
+    # address or, for the assistant's calls, the conversation. Null before migration 0008.
+    holder: Mapped[str | None] = mapped_column(String(160))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (Index("ix_checkouts_status_expires", "status", "expires_at"),)
+    __table_args__ = (Index("ix_checkouts_status_expires", "status", "expires_at"),
+                      Index("ix_checkouts_holder_status", "holder", "status"))

@@ -1,4 +1,9 @@
-"""Checkout HTTP routes: start a checkout (the payment link), read where it stands."""
+"""Checkout HTTP routes: the summary to confirm (holds nothing), the payment link (holds the
+stock), where a checkout stands.
+
+Both POSTs are public (a guest cart's token is the credential) and limited per client; the
+payment link also counts the units the client holds (checkout/holds.py).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,12 @@ from ..customers.service import is_valid_email, normalise_email
 from ..events.service import EventContext
 from ..orders import service as orders
 from ..problems import Problem
+from ..ratelimit import client_key, enforce
+from .. import responses
 from ..routing import ApiRoutes, json_response
 from .address import Address
-from .service import CheckoutRequest, checkout_by_token, checkout_document, start_checkout
+from .service import (CheckoutRequest, checkout_by_token, checkout_document, preview_checkout,
+                      start_checkout)
 
 routes = ApiRoutes("checkout")
 
@@ -22,7 +30,7 @@ class CheckoutInput(BaseModel):
 
     email: str = Field(max_length=274, description="where the confirmation goes")
     shipping_address: Address
-    shipping_method: str = Field(pattern=r"^[a-z_]{1,20}$",
+    shipping_method: str = Field(max_length=20, pattern=r"^[a-z_]{1,20}$",
                                  description="standard | express | pickup")
     promo_code: str | None = Field(None, min_length=1, max_length=40)
 
@@ -35,23 +43,50 @@ class CheckoutInput(BaseModel):
         return email
 
 
+def _checkout_request(body: CheckoutInput) -> CheckoutRequest:
+    return CheckoutRequest(email=body.email, address=body.shipping_address,
+                           shipping_method=body.shipping_method, promo_code=body.promo_code)
+
+
+@routes.post("/api/carts/{token}/checkout/preview",
+             summary="The checkout summary to confirm (holds nothing)", body=CheckoutInput,
+             errors=(400, 404, 409, 410, 422, 429),
+             response=responses.CheckoutPreview)
+async def post_checkout_preview(request: web.Request, body: CheckoutInput) -> web.Response:
+    """The same checks and prices as the payment link (address, shipping method, promo
+    code, stock) and the same summary (lines, shipping, discount, tax, total), with
+    ``status: preview`` and no link: no stock is held and no payment session opened. The
+    cart keeps the shipping method and code. ``hold`` says what asking for the link will
+    hold, for how long, and the most one shopper may hold."""
+    await enforce(request, "checkout-preview")
+    document = await preview_checkout(
+        request.app[DB], request.app[SETTINGS], request.match_info["token"],
+        _checkout_request(body), EventContext.from_request(request))
+    return json_response(document)
+
+
 @routes.post("/api/carts/{token}/checkout", summary="Check out: the summary and a payment link",
-             body=CheckoutInput, status=201, errors=(400, 404, 409, 410, 422, 502))
+             body=CheckoutInput, status=201, errors=(400, 404, 409, 410, 422, 429, 502),
+             response=responses.Checkout)
 async def post_checkout(request: web.Request, body: CheckoutInput) -> web.Response:
     """Validates the address for its country, the shipping method for that country, the
     promo code and the stock; holds the stock for CHECKOUT_MINUTES; returns the summary
     (lines, shipping, discount, tax, total) and the payment link. Asking again with the
-    same cart and details returns the same open link."""
+    same cart and details returns the same open link. One client (address, or conversation
+    for the assistant) holds at most MAX_HELD_UNITS units at once: beyond, 409
+    ``hold-limit``. X-Consent, when sent, is recorded as the shopper's decision."""
+    await enforce(request, "checkout")
+    settings = request.app[SETTINGS]
     checkout = await start_checkout(
-        request.app[DB], request.app[PAYMENT_GATEWAY], request.app[SETTINGS], request.match_info["token"],
-        CheckoutRequest(email=body.email, address=body.shipping_address,
-                        shipping_method=body.shipping_method, promo_code=body.promo_code),
-        EventContext.from_request(request))
+        request.app[DB], request.app[PAYMENT_GATEWAY], settings, request.match_info["token"],
+        _checkout_request(body), EventContext.from_request(request),
+        holder=client_key(request, settings))
     return json_response(checkout_document(checkout), status=201)
 
 
 @routes.get("/api/checkouts/{token}", summary="Where a checkout stands (open, completed...)",
-            errors=(404,))
+            errors=(404,),
+            response=responses.Checkout)
 async def get_checkout(request: web.Request) -> web.Response:
     """``completed`` carries the order number; ``expired`` and ``failed`` carry the reason
     (a new checkout on the same cart gives a new link)."""

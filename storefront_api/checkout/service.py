@@ -1,9 +1,14 @@
-"""Starting a checkout: validate, price, hold the stock, ask the gateway for a payment link.
+"""Checking out: a summary to confirm, then the payment link that holds the stock.
 
-One POST does it all in three steps, so that no database transaction waits on the network:
-1. in one transaction: the cart's destination, method and code are set and checked, the cart
-   is priced, the summary frozen in a Checkout row and its stock held (or a 409 naming what
-   ran out);
+The summary (``preview_checkout``) sets the cart's destination, method and code, prices the
+cart and checks it: it holds nothing, opens no payment session and writes no checkout, so
+showing it in the chat as often as the shopper likes costs no one any stock.
+
+The payment link (``start_checkout``), asked for once the shopper confirms, takes three
+steps, so that no database transaction waits on the network:
+1. in one transaction: the same checks and pricing, the summary frozen in a Checkout row and
+   its stock held for CHECKOUT_MINUTES, within the holder's cap (checkout/holds.py), or a
+   409 naming what ran out or the cap;
 2. the gateway creates the payment session (a Stripe Checkout Session, or the test page);
 3. the session id and payment link are stored; the shopper gets the summary and the link.
 Asking again for the same cart with the same content returns the same open link.
@@ -18,17 +23,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cart import service as carts
 from ..catalog import inventory
+from ..catalog.models import StockReservation
+from ..consent import service as consent
 from ..db import Database, utcnow
 from ..events.service import EventContext, record_event
 from ..money import money
 from ..payments.gateway import GatewayError, LineItem, PaymentGateway, PaymentRequest
 from ..problems import Problem, conflict, unprocessable
 from ..settings import Settings
+from . import holds
 from .address import Address
 from .complete import close_checkout, expire_quietly
 from .models import Checkout
@@ -71,19 +79,27 @@ def _content_key(cart_id: int, summary: dict, request: CheckoutRequest) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-def _check_priced(priced: carts.PricedCart) -> None:
+def _check_priced(priced: carts.PricedCart, own_holds: dict[int, int] | None = None) -> None:
+    """422/409 unless the cart can be checked out. ``own_holds``: units this cart's own open
+    payment link holds, which count as available to it."""
     if not priced.lines:
         raise unprocessable("The cart is empty: add something before checking out.",
                             type="cart-empty")
-    short = [p for p in priced.lines if p.variant.available < p.line.quantity]
+    own_holds = own_holds or {}
+
+    def available(p) -> int:
+        own = own_holds.get(p.variant.id, 0) if p.variant.for_sale else 0
+        return p.variant.available + own
+
+    short = [p for p in priced.lines if available(p) < p.line.quantity]
     if short:
         raise conflict(
             "Some items are no longer available in the quantity asked: "
-            + "; ".join(f"{p.variant.product_title} ({p.variant.sku}): {p.variant.available} left"
+            + "; ".join(f"{p.variant.product_title} ({p.variant.sku}): {available(p)} left"
                         for p in short) + ". Change the quantities and try again.",
             type="insufficient-stock",
             lines=[{"sku": p.variant.sku, "requested": p.line.quantity,
-                    "available": p.variant.available} for p in short])
+                    "available": available(p)} for p in short])
     if priced.shipping is None or priced.shipping_problem:
         raise unprocessable(priced.shipping_problem or "Choose a shipping method.",
                             type="shipping-unavailable")
@@ -97,11 +113,9 @@ async def _open_checkouts(session: AsyncSession, cart_id: int) -> list[Checkout]
         Checkout.cart_id == cart_id, Checkout.status == "open"))).scalars())
 
 
-async def _prepare(session: AsyncSession, token: str, request: CheckoutRequest,
-                   settings: Settings, gateway_name: str, ctx: EventContext,
-                   replaced: list[str]) -> tuple[Checkout, bool]:
-    """Step 1. Returns the checkout and whether it is a reused, already-linked one; the
-    payment sessions of checkouts it replaced are added to ``replaced``."""
+async def _locked_cart(session: AsyncSession, token: str, request: CheckoutRequest,
+                       settings: Settings, ctx: EventContext):
+    """The cart, locked, with the request's code, destination and method set on it."""
     cart = await carts.find_cart(session, token, for_update=True)
     if cart.status == "converted":
         raise conflict("This cart has already been checked out; start a new cart.",
@@ -110,17 +124,53 @@ async def _prepare(session: AsyncSession, token: str, request: CheckoutRequest,
         await carts.apply_promo_code(session, cart, request.promo_code, settings, ctx)
     await carts.choose_shipping(session, cart, request.address.country, request.shipping_method,
                                 ctx)
+    return cart
+
+
+async def _own_holds(session: AsyncSession, cart_id: int) -> dict[int, int]:
+    """Units per variant held by this cart's open payment links."""
+    rows = await session.execute(
+        select(StockReservation.variant_id, func.sum(StockReservation.quantity))
+        .join(Checkout, Checkout.id == StockReservation.checkout_id)
+        .where(Checkout.cart_id == cart_id, Checkout.status == "open",
+               StockReservation.status == "active", StockReservation.expires_at > utcnow())
+        .group_by(StockReservation.variant_id))
+    return {variant_id: int(units) for variant_id, units in rows}
+
+
+async def preview_checkout(db: Database, settings: Settings, token: str,
+                           request: CheckoutRequest, ctx: EventContext) -> dict[str, Any]:
+    """The summary the shopper confirms: the same checks and prices as the payment link,
+    nothing held, no payment session, no checkout (the cart keeps the method and code)."""
+    async with db.write() as session:
+        cart = await _locked_cart(session, token, request, settings, ctx)
+        priced = await carts.price_cart(session, cart, settings)
+        _check_priced(priced, await _own_holds(session, cart.id))
+        summary = _summary(priced)
+    return preview_document(summary, request, settings)
+
+
+async def _prepare(session: AsyncSession, token: str, request: CheckoutRequest,
+                   settings: Settings, gateway_name: str, ctx: EventContext,
+                   holder: str, replaced: list[str]) -> tuple[Checkout, bool]:
+    """Step 1. Returns the checkout and whether it is a reused, already-linked one; the
+    payment sessions of checkouts it replaced are added to ``replaced``."""
+    cart = await _locked_cart(session, token, request, settings, ctx)
+    await holds.lock_holder(session, holder)
     previous = await _open_checkouts(session, cart.id)
     for old in previous:  # their holds must not count against this very cart
         await inventory.release(session, old.id)
     priced = await carts.price_cart(session, cart, settings)
     _check_priced(priced)
     summary = _summary(priced)
+    await holds.check_room(session, holder, sum(_quantities(summary).values()), settings)
+    await _record_consent(session, request, cart.customer_id, ctx)
     key = _content_key(cart.id, summary, request)
     now = utcnow()
     for old in previous:
         if old.summary.get("key") == key and old.payment_url and old.expires_at > now + REUSE_MARGIN:
             await inventory.reserve(session, old.id, _quantities(old.summary), old.expires_at)
+            old.holder = holder  # the same link, asked for again: held by whoever asked
             return old, True
         await close_checkout(session, old, status="expired", reason="replaced by a new checkout")
         if old.gateway_session_id:
@@ -132,7 +182,7 @@ async def _prepare(session: AsyncSession, token: str, request: CheckoutRequest,
         promo_code_id=cart.promo_code_id if summary["promo_code"] else None,
         summary={**summary, "key": key}, currency=summary["currency"], total=summary["total"],
         gateway=gateway_name, conversation_id=ctx.conversation_id or cart.conversation_id,
-        channel=ctx.channel or cart.channel, consent=ctx.consent,
+        channel=ctx.channel or cart.channel, consent=ctx.consent, holder=holder,
         expires_at=now + timedelta(minutes=settings.checkout_minutes))
     session.add(checkout)
     await session.flush()
@@ -151,6 +201,17 @@ async def _prepare(session: AsyncSession, token: str, request: CheckoutRequest,
                        properties={"shipping_tier": request.shipping_method,
                                    "country": request.address.country})
     return checkout, False
+
+
+async def _record_consent(session: AsyncSession, request: CheckoutRequest,
+                          customer_id: int | None, ctx: EventContext) -> None:
+    """X-Consent stated at checkout is the shopper's decision for every purpose, for the
+    e-mail they typed and whatever else identifies them here."""
+    if ctx.purposes is None:
+        return
+    await consent.record(session, consent.subjects(
+        customer_id=customer_id, email=request.email, session_id=ctx.session_id,
+        conversation_id=ctx.conversation_id), ctx.purposes, source="checkout")
 
 
 def _quantities(summary: dict) -> dict[int, int]:
@@ -195,11 +256,14 @@ def _discounted(items: list[LineItem], discount: int) -> list[LineItem]:
 
 
 async def start_checkout(db: Database, gateway: PaymentGateway, settings: Settings, token: str,
-                         request: CheckoutRequest, ctx: EventContext) -> Checkout:
+                         request: CheckoutRequest, ctx: EventContext, *,
+                         holder: str) -> Checkout:
+    """The payment link: hold the stock for ``holder`` (see checkout/holds.py), then open
+    the gateway's session."""
     replaced: list[str] = []
     async with db.write() as session:
         checkout, reused = await _prepare(session, token, request, settings, gateway.name, ctx,
-                                          replaced)
+                                          holder, replaced)
     for session_id in replaced:  # an old link must not be payable any more
         await expire_quietly(gateway, session_id)
     if reused:
@@ -228,11 +292,9 @@ async def checkout_by_token(session: AsyncSession, token: str) -> Checkout | Non
     return await session.scalar(select(Checkout).where(Checkout.token == token))
 
 
-def checkout_document(checkout: Checkout, order_number: str | None = None) -> dict[str, Any]:
-    summary, currency = checkout.summary, checkout.currency
+def _summary_document(summary: dict[str, Any], currency: str) -> dict[str, Any]:
+    """The priced content as the shopper reads it (checkout and preview alike)."""
     return {
-        "token": checkout.token, "status": checkout.status, "email": checkout.email,
-        "shipping_address": checkout.shipping_address,
         "shipping": {"method": summary["shipping_method"], "name": summary["shipping_name"],
                      "price": money(summary["shipping"], currency),
                      "delivery_days": summary["delivery_days"]},
@@ -244,8 +306,31 @@ def checkout_document(checkout: Checkout, order_number: str | None = None) -> di
         "totals": {name: money(summary[name], currency)
                    for name in ("subtotal", "discount", "shipping", "tax", "total")},
         "tax_rate_bp": summary["tax_rate_bp"],
+    }
+
+
+def checkout_document(checkout: Checkout, order_number: str | None = None) -> dict[str, Any]:
+    return {
+        "token": checkout.token, "status": checkout.status, "email": checkout.email,
+        "shipping_address": checkout.shipping_address,
+        **_summary_document(checkout.summary, checkout.currency),
         "payment_url": checkout.payment_url if checkout.status == "open" else None,
         "expires_at": checkout.expires_at.isoformat() + "Z",
         "failure_reason": checkout.failure_reason,
         "order_number": order_number,
+    }
+
+
+def preview_document(summary: dict[str, Any], request: CheckoutRequest,
+                     settings: Settings) -> dict[str, Any]:
+    """A summary before the payment link: no token, no link, nothing held yet."""
+    return {
+        "status": "preview", "email": request.email,
+        "shipping_address": request.address.model_dump(),
+        **_summary_document(summary, summary["currency"]),
+        "payment_url": None,
+        # what asking for the link will do: hold these units this long
+        "hold": {"units": sum(line["quantity"] for line in summary["lines"]),
+                 "minutes": settings.checkout_minutes,
+                 "max_units": settings.max_held_units},
     }

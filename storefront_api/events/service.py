@@ -3,8 +3,16 @@
 Every commerce action appends one row to ``events`` inside the same transaction as the
 action, so an event exists exactly when the change it describes was committed. Who did it
 comes from the request (``EventContext``): the chat sends ``X-Conversation-Id`` and
-``X-Channel``; the shop page sends ``X-Session-Id``, ``X-Source`` and ``X-Device``. Without
-consent (``X-Consent: granted`` absent), personal identifiers are left out of the event.
+``X-Channel``; the shop page sends ``X-Session-Id``, ``X-Source`` and ``X-Device``.
+
+Personal identifiers stay in an event only with analytics consent (X-Consent: ``analytics``,
+or ``granted`` as before purposes, see consent.service). Without it the customer id is left
+out and the properties are scrubbed at every depth: keys that name personal data in any
+spelling (``email``, ``E-Mail``, ``customer_id``, ``phone``...) and string values that look
+like an e-mail address or a phone number are dropped, inside nested objects and lists too.
+Every string is cut to ``MAX_TEXT`` characters and nesting to ``MAX_DEPTH`` levels first,
+with or without consent, so the scrub's cost is linear in a bounded input and no regex ever
+sees a long string.
 """
 
 from __future__ import annotations
@@ -25,9 +33,28 @@ from .models import Event
 
 log = logging.getLogger("storefront_api.events")
 
-_PERSONAL_KEYS = {"email", "customer_email", "name", "phone", "address", "ip", "customer_id"}
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_CONSENT_YES = {"granted", "true", "1", "yes"}
+MAX_TEXT = 500  # characters of a string property kept (and scanned); analytics needs fewer
+MAX_KEY = 64  # characters of a property name
+MAX_DEPTH = 8  # levels of nested objects and lists kept; deeper ones are dropped
+# Property names (lower-cased, letters and digits only) that are personal data themselves...
+_PERSONAL_KEYS = frozenset({
+    "email", "mail", "surname", "phone", "mobile", "tel", "telephone", "address", "ip",
+    "clientip", "remoteip", "customerid", "userid", "postcode", "postalcode", "zip",
+    "zipcode", "street", "birthdate", "dateofbirth", "dob", "password"})
+# ...parts that make any name personal (customer_email, shipping_address, mobile_phone)...
+_PERSONAL_PARTS = ("email", "phone", "address", "password")
+# ...and whose "name" it is: a person's (first_name, Customer_Name), not a product's
+_PERSON_NAMES = frozenset({"", "first", "last", "full", "given", "family", "middle", "user",
+                           "customer", "recipient", "contact", "billing", "display",
+                           "buyer", "shopper", "cardholder", "holder"})
+_NOT_NAME_CHARS = re.compile(r"[^a-z0-9]+")
+# Linear: the local part is bounded, the domain's labels cannot overlap (dots separate them).
+_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"]{1,64}@[^\s@<>()\[\],;:\".]{1,63}"
+                    r"(?:\.[^\s@<>()\[\],;:\".]{1,63})+")
+# A run of digits and separators; digits counted afterwards (8 to 15, as ITU E.164).
+_PHONE = re.compile(r"(?<![\w+./-])\+?\(?\d[\d .()/-]{6,22}\d(?![\w/])")
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}")
+_DROP = object()
 
 
 def _header(request: web.Request, name: str, limit: int) -> str | None:
@@ -43,7 +70,8 @@ class EventContext:
     channel: str | None = None
     source: str | None = None
     device: str | None = None
-    consent: bool = False
+    consent: bool = False  # analytics consent: personal identifiers may stay in the event
+    purposes: frozenset[str] | None = None  # what X-Consent stated; None: nothing
 
     @classmethod
     def from_request(cls, request: web.Request) -> "EventContext":
@@ -51,39 +79,79 @@ class EventContext:
         (the service credential): anyone else could tie their cart, checkout or ticket to
         somebody else's chat, and have the shop write into it."""
         from ..auth import is_service_call
+        from ..consent.service import from_header
         service = is_service_call(request)
+        purposes = from_header(request)
         return cls(
             session_id=_header(request, "X-Session-Id", 128),
             conversation_id=_header(request, "X-Conversation-Id", 128) if service else None,
             channel=_header(request, "X-Channel", 40) if service else None,
             source=_header(request, "X-Source", 80),
             device=_header(request, "X-Device", 40),
-            consent=(request.headers.get("X-Consent", "").strip().lower() in _CONSENT_YES),
+            consent=purposes is not None and "analytics" in purposes,
+            purposes=purposes,
         )
 
     def for_customer(self, customer_id: int | None) -> "EventContext":
         return replace(self, customer_id=str(customer_id) if customer_id else None)
 
 
-def _scrub(properties: dict[str, Any]) -> dict[str, Any]:
-    """Drop personal fields and anything that looks like an e-mail address."""
-    clean = {}
-    for key, value in properties.items():
-        if key.lower() in _PERSONAL_KEYS:
-            continue
-        if isinstance(value, str) and _EMAIL.search(value):
-            continue
-        clean[key] = value
-    return clean
+def personal_key(key: str) -> bool:
+    """Does this property name say it holds personal data, in any spelling?"""
+    name = _NOT_NAME_CHARS.sub("", key[:MAX_KEY].lower())
+    if name in _PERSONAL_KEYS or any(part in name for part in _PERSONAL_PARTS):
+        return True
+    return name.endswith("name") and name[:-4] in _PERSON_NAMES
+
+
+def personal_text(text: str) -> bool:
+    """Does this (already bounded) text hold an e-mail address or a phone number?"""
+    if "@" in text and _EMAIL.search(text):
+        return True
+    for match in _PHONE.finditer(text):
+        candidate = match.group()
+        if 8 <= sum(ch.isdigit() for ch in candidate) <= 15 and not _DATE.search(candidate):
+            return True
+    return False
+
+
+def _clean(value: Any, depth: int, scrub: bool) -> Any:
+    """``value`` bounded (strings, names, depth) and, with ``scrub``, without personal data;
+    ``_DROP`` when nothing of it may stay."""
+    if isinstance(value, str):
+        value = value[:MAX_TEXT]
+        return _DROP if scrub and personal_text(value) else value
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            return _DROP
+        clean = {}
+        for key, item in value.items():
+            key = str(key)[:MAX_KEY]
+            if scrub and personal_key(key):
+                continue
+            item = _clean(item, depth + 1, scrub)
+            if item is not _DROP:
+                clean[key] = item
+        return clean
+    if isinstance(value, (list, tuple)):
+        if depth >= MAX_DEPTH:
+            return _DROP
+        items = (_clean(item, depth + 1, scrub) for item in value)
+        return [item for item in items if item is not _DROP]
+    return value  # numbers, booleans, null
+
+
+def bounded_properties(properties: dict[str, Any], *, scrub: bool) -> dict[str, Any]:
+    """The properties as stored: bounded always, scrubbed of personal data when ``scrub``."""
+    clean = _clean(properties, 0, scrub)
+    return clean if isinstance(clean, dict) else {}
 
 
 def event_row(name: str, ctx: EventContext, *, cart_id: str | None = None,
               order_number: str | None = None, item_id: str | int | None = None,
               value: int | None = None, currency: str | None = None,
               properties: dict[str, Any] | None = None) -> dict[str, Any]:
-    properties = dict(properties or {})
-    if not ctx.consent:
-        properties = _scrub(properties)
+    properties = bounded_properties(properties or {}, scrub=not ctx.consent)
     return {
         "event_id": str(uuid.uuid4()),
         "ts": utcnow(),
@@ -106,7 +174,12 @@ def event_row(name: str, ctx: EventContext, *, cart_id: str | None = None,
 
 async def record_event(session: AsyncSession, name: str, ctx: EventContext, **fields) -> None:
     """Append one event in the caller's transaction."""
-    await session.execute(insert(Event), [event_row(name, ctx, **fields)])
+    await record_rows(session, [event_row(name, ctx, **fields)])
+
+
+async def record_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Append rows made by ``event_row`` beforehand (outside the transaction)."""
+    await session.execute(insert(Event), rows)
 
 
 class EventBuffer:

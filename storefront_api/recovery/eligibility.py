@@ -6,12 +6,15 @@ later ones do not count), has no order and no payment link still open, and nobod
 consent, a reminder can reach them (e-mail or a chat that is still open), the last reminder is
 older than the cool-down, and fewer than ``max_reminders`` rounds were sent.
 
-Consent, in this order (the first that applies decides):
-1. the cart belongs to a signed-in customer: the customer's ``marketing_consent``;
-2. a guest who started a checkout: the consent flag of the latest checkout (``X-Consent:
-   granted`` when it was started), with the e-mail typed at that checkout;
-3. a guest who never reached checkout: the consent flag of the cart's latest event (no
-   e-mail is known then, so only a chat reminder is possible).
+Consent is the *marketing* purpose only (consent.service), the latest decision among the
+subjects that identify the shopper:
+1. the cart belongs to a signed-in customer: their account and their e-mail address, and
+   the cart's conversation; reminders go to the account's address;
+2. a guest who asked for a payment link: the e-mail typed at the latest checkout, and the
+   cart's conversation; reminders go to that address;
+3. a guest who never got that far: the cart's conversation (no e-mail is known then, so
+   only a chat reminder is possible).
+Consent to analytics (``X-Consent: granted``) or advertising is never read here.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..cart.models import Cart
 from ..checkout.models import Checkout
+from ..consent import service as consent
 from ..customers.models import Customer
 from ..events.models import Event
 from ..orders.models import Order
@@ -69,6 +73,7 @@ class Decision:
     kinds: list[str] = field(default_factory=list)  # email, chat
     round: int = 1
     last_activity: datetime | None = None
+    subjects: list[str] = field(default_factory=list)  # who the shopper is, for consent
 
     @property
     def eligible(self) -> bool:
@@ -107,18 +112,17 @@ async def _latest_checkout(session: AsyncSession, cart_id: int) -> Checkout | No
 
 
 async def _contact(session: AsyncSession, cart: Cart,
-                   checkout: Checkout | None) -> tuple[str | None, bool]:
-    """(e-mail, consent) by the rules in the module docstring."""
+                   checkout: Checkout | None) -> tuple[str | None, list[str]]:
+    """(e-mail, consent subjects) by the rules in the module docstring."""
+    email, customer_id = None, None
     if cart.customer_id is not None:
         customer = await session.get(Customer, cart.customer_id)
         if customer is not None:
-            return customer.email, bool(customer.marketing_consent)
-    if checkout is not None:
-        return checkout.email, bool(checkout.consent)
-    consent = (await session.execute(
-        select(Event.consent).where(Event.cart_id == str(cart.id))
-        .order_by(Event.ts.desc()).limit(1))).scalar_one_or_none()
-    return None, bool(consent)
+            email, customer_id = customer.email, customer.id
+    if email is None and checkout is not None:
+        email = checkout.email
+    return email, consent.subjects(customer_id=customer_id, email=email,
+                                   conversation_id=cart.conversation_id)
 
 
 async def last_shopper_activity(session: AsyncSession, conversation_id: str) -> datetime | None:
@@ -160,8 +164,8 @@ async def assess(session: AsyncSession, cart: Cart, policy: RecoveryPolicy,
         decision.reason = "cool-down"
     if not decision.eligible:
         return decision
-    email, consent = await _contact(session, cart, checkout)
-    if not consent:
+    email, decision.subjects = await _contact(session, cart, checkout)
+    if not await consent.granted(session, decision.subjects, "marketing"):
         decision.reason = "no-consent"
         return decision
     decision.email = email

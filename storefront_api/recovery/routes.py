@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from ..app_keys import DB, SETTINGS
 from ..db import utcnow
+from .. import responses
 from ..routing import ApiRoutes, json_response
 from .eligibility import RecoveryPolicy
 from .stats import recovery_stats
@@ -19,7 +20,8 @@ class RecoveryQuery(BaseModel):
 
 
 @routes.get("/api/admin/recovery", summary="Abandoned-cart reminders and what they recovered",
-            query=RecoveryQuery, auth="merchant", errors=(401, 422))
+            query=RecoveryQuery, auth="merchant", errors=(401, 422),
+            response=responses.RecoveryStats)
 async def get_recovery(request: web.Request, query: RecoveryQuery) -> web.Response:
     """Reminders sent (by kind), carts reminded, recovered (an order within
     RECOVERY_WINDOW_DAYS after a reminder), pending and lost, their value, promo codes used."""

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from ..cart.models import Cart
 from ..cart.service import PricedCart, price_cart
+from ..consent import service as consent
 from ..db import Database, utcnow
 from ..events.service import EventContext, record_event
 from ..orders.models import Order
@@ -79,9 +80,11 @@ async def _send(session: AsyncSession, cart: Cart, decision: Decision, priced: P
                 settings: Settings, policy: RecoveryPolicy, now: datetime) -> dict:
     promo = await _new_promo(session, cart, policy, now)
     total = priced.totals.subtotal
+    # sent with marketing consent; the event names the customer only with analytics consent
     ctx = EventContext(customer_id=str(cart.customer_id) if cart.customer_id else None,
                        session_id=cart.conversation_id, conversation_id=cart.conversation_id,
-                       channel=cart.channel, consent=True)  # only sent with consent
+                       channel=cart.channel,
+                       consent=await consent.granted(session, decision.subjects, "analytics"))
     for kind in decision.kinds:
         if kind == "email":
             subject, text = reminder_email(priced, settings, promo)

@@ -1,5 +1,11 @@
 """Support tickets: a shopper's complaint or question, for the merchant's inbox, linked to
-the order it is about when there is one."""
+the order it is about when there is one.
+
+Anyone can open a ticket for any e-mail address, so the acknowledgement sent to that
+address is a fixed text with the ticket's reference only: nothing the sender wrote (message,
+subject, name) is in it, and the shop cannot be used to carry someone's text to a stranger's
+inbox. The routes also limit tickets per sender and per recipient.
+"""
 
 from __future__ import annotations
 
@@ -39,14 +45,17 @@ async def open_ticket(session: AsyncSession, *, kind: str, email: str, subject: 
                            channel=ctx.channel, created_at=utcnow())
     session.add(ticket)
     await session.flush()
-    about = f" about order {order.number}" if order else ""
-    await enqueue_email(
-        session, to=email, tag="ticket-opened",
-        subject=f"We received your {kind} ({ticket.reference})",
-        text=(f"Thank you for writing to us{about}. Your reference is {ticket.reference}; "
-              "someone from the shop will answer you by e-mail, usually within one working "
-              "day.\n\nYour message:\n" + message))
+    await enqueue_email(session, to=email, tag="ticket-opened",
+                        subject=f"We received your message ({ticket.reference})",
+                        text=acknowledgement(ticket.reference))
     return ticket
+
+
+def acknowledgement(reference: str) -> str:
+    """The whole acknowledgement: the same words for everyone, and the reference."""
+    return (f"Thank you for writing to us. Your reference is {reference}; someone from the "
+            "shop will answer you by e-mail, usually within one working day.\n\n"
+            "If you did not write to us, you can ignore this message.")
 
 
 def _default_subject(kind: str, order: Order | None) -> str:

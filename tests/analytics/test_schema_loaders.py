@@ -13,6 +13,7 @@ import pytest
 
 from analytics.loaders import load_conversations, load_events, sync_url
 from analytics.schema import EVENT_SCHEMA, InputError, conform
+from analytics.consent import advertising_consents, advertising_hashes, synthetic_decisions
 from analytics.synthesize import append_to_database
 from analytics.synthetic import generate
 from storefront_api.db import Database
@@ -70,6 +71,9 @@ def test_loads_the_shops_events_table(empty_url):
     synthetic = events.filter(pl.col("event_id").str.starts_with("syn")).sort("event_id")
     assert synthetic.select("event_id", "ts", "name", "value").equals(
         expected.sort("event_id").select("event_id", "ts", "name", "value"))
+    # and the synthetic shoppers' advertising decisions, for the demo's audience export
+    decided = advertising_hashes(synthetic_decisions(expected))
+    assert decided and advertising_consents(empty_url) == decided
 
 
 def test_date_range_is_applied_in_the_database(empty_url):

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from segments_frames import at, events
 
+from analytics.audience import hash_email
 from analytics.segments import _segment_expr, quintile_score, rfm, rule_segments, \
     segment_summary
 
@@ -83,10 +84,16 @@ def test_rule_segments_by_hand():
     assert value == 10000
 
 
-def test_summary_counts_reachable_members():
+def test_summary_counts_members_reachable_by_advertising_consent():
     table = rfm(events(*BUYERS), now=NOW)
-    summary = segment_summary(table, rule_segments(events(*BUYERS), now=NOW))
+    rules = rule_segments(events(*BUYERS), now=NOW)
+    # u1 consented to analytics (its events carry the address): not yet to ad audiences
+    summary = segment_summary(table, rules)
     champions = summary.filter(pl.col("segment") == "champions").to_dicts()[0]
+    assert (champions["users"], champions["reachable"], champions["value"]) == (1, 0, 300)
+    granted = frozenset({hash_email("U1@example.com ")})
+    champions = segment_summary(table, rules, granted).filter(
+        pl.col("segment") == "champions").to_dicts()[0]
     assert (champions["users"], champions["reachable"], champions["value"]) == (1, 1, 300)
 
 

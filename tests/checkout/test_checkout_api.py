@@ -1,13 +1,16 @@
-"""POST /api/carts/{token}/checkout: validation, the summary, the payment link, stock holds."""
+"""POST /api/carts/{token}/checkout: validation, the summary, the payment link, stock holds.
+(The summary without a hold, and the per-client cap on holds: test_stock_holds.py.)"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from shop_factories import ADDRESS, US_ADDRESS, cart_with, checkout_body, make_variant
 from sqlalchemy import func, select
 
+from storefront_api.app import create_app
 from storefront_api.catalog import inventory
 from storefront_api.catalog.models import StockReservation, Variant
 from storefront_api.orders.models import OrderLine
@@ -132,11 +135,17 @@ async def test_cart_asking_for_more_than_left_is_409(client, db):
     assert body["lines"][0]["available"] == 1 and body["lines"][0]["requested"] == 2
 
 
-async def test_fifty_shoppers_racing_for_five_units_make_exactly_five_orders(client, db):
+async def test_fifty_shoppers_racing_for_five_units_make_exactly_five_orders(
+        aiohttp_client, settings, db):
+    # fifty shoppers, fifty addresses (behind the shop's proxy): each has its own limits
+    client = await aiohttp_client(create_app(replace(settings, trust_proxy=True),
+                                             migrate=False))
+    shoppers = [{"X-Forwarded-For": f"198.51.100.{i + 1}"} for i in range(50)]
     variant = await make_variant(db, stock=5)
-    carts = [await cart_with(client, variant["id"]) for _ in range(50)]
+    carts = [await cart_with(client, variant["id"], headers=shopper) for shopper in shoppers]
     responses = await asyncio.gather(*(
-        client.post(f"/api/carts/{token}/checkout", json=checkout_body(email=f"s{i}@example.com"))
+        client.post(f"/api/carts/{token}/checkout", json=checkout_body(email=f"s{i}@example.com"),
+                    headers=shoppers[i])
         for i, token in enumerate(carts)))
     statuses = [r.status for r in responses]
     assert statuses.count(201) == 5 and statuses.count(409) == 45

@@ -24,10 +24,21 @@ def events_file(shop_events, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def consents_file(shop_events, tmp_path_factory):
+    """The synthetic shoppers' advertising decisions (what the audience export reads)."""
+    from analytics.consent import synthetic_decisions
+    path = tmp_path_factory.mktemp("dashboard") / "consents.parquet"
+    synthetic_decisions(shop_events).write_parquet(path)
+    return path
+
+
 @pytest.fixture
-def dashboard_env(events_file, tmp_path, monkeypatch):
-    """The dashboard reads the synthetic events; no tracker store unless a test adds one."""
+def dashboard_env(events_file, consents_file, tmp_path, monkeypatch):
+    """The dashboard reads the synthetic events and consent decisions; no tracker store
+    unless a test adds one."""
     monkeypatch.setenv("ANALYTICS_EVENTS_URL", str(events_file))
+    monkeypatch.setenv("ANALYTICS_CONSENTS_URL", str(consents_file))
     monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{tmp_path / 'no-tracker.db'}")
     return events_file
 

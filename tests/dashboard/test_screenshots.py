@@ -20,7 +20,8 @@ import polars as pl
 import pytest
 from dashboard_fixtures import ROOT, write_tracker_store
 
-from analytics.audience import audience_hashes
+from analytics.audience import audience_hashes, with_advertising
+from analytics.consent import advertising_consents, synthetic_decisions
 from analytics.segments import members, rfm, rule_segments
 from analytics.synthetic import generate
 
@@ -70,6 +71,7 @@ def demo_shop(tmp_path_factory):
     today = datetime.combine(datetime.utcnow().date(), datetime.min.time())
     events = generate(DEMO_EVENTS, seed=3, start=today - timedelta(days=DAYS), days=DAYS)
     events.write_parquet(folder / "events.parquet")
+    synthetic_decisions(events).write_parquet(folder / "consents.parquet")
     write_tracker_store(folder / "rasa_tracker.db", today - timedelta(days=1))
     return folder, events
 
@@ -79,6 +81,7 @@ def dashboard_url(demo_shop):
     folder, _ = demo_shop
     port = _free_port()
     env = {**os.environ, "ANALYTICS_EVENTS_URL": str(folder / "events.parquet"),
+           "ANALYTICS_CONSENTS_URL": str(folder / "consents.parquet"),
            "TRACKER_STORE_URL": f"sqlite:///{folder / 'rasa_tracker.db'}"}
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
                "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -193,9 +196,11 @@ def test_funnel_breakdown_and_audience_download_in_chromium(dashboard_url, brows
     now = min(today + timedelta(days=1), events["ts"].max())
     chosen = members(rfm(period.lazy(), now=now), rule_segments(period.lazy(), now=now),
                      segment)
-    assert lines[1:] == audience_hashes(chosen).to_list()
+    folder, _ = demo_shop
+    granted = advertising_consents(None, str(folder / "consents.parquet"))
+    assert lines[1:] == audience_hashes(chosen, granted).to_list()
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in lines[1:])
-    consented = chosen.filter(pl.col("consent") & pl.col("email").is_not_null())
+    consented = with_advertising(chosen, granted).filter(pl.col("advertising"))
     email = consented["email"][0].strip().lower()
     assert hashlib.sha256(email.encode()).hexdigest() in lines[1:]
     page.close()

@@ -9,7 +9,8 @@ import polars as pl
 from dashboard_fixtures import in_period, metrics
 from threadpoolctl import threadpool_limits
 
-from analytics.audience import audience_hashes
+from analytics.audience import audience_hashes, with_advertising
+from analytics.consent import advertising_consents
 from analytics.propensity import session_features, train_and_evaluate
 from analytics.segments import members, rfm, rule_segments
 from dashboard import display
@@ -28,7 +29,9 @@ def test_segment_sizes_audience_and_propensity(app, shop_events):
     period, rfm_frame, rules = _segments(shop_events, filters)
     shown = metrics(app)
     assert shown["Buyers scored (RFM)"][0] == display.count(rfm_frame.height)
-    reachable = rfm_frame.filter(pl.col("consent") & pl.col("email").is_not_null()).height
+    granted = advertising_consents(None)  # ANALYTICS_CONSENTS_URL, as the page reads it
+    reachable = with_advertising(rfm_frame, granted)["advertising"].sum()
+    assert 0 < reachable < rfm_frame.filter(pl.col("email").is_not_null()).height
     assert shown["Reachable buyers"][0] == display.count(reachable)
     assert shown["Users in rule segments"][0] == display.count(rules["user_id"].n_unique())
 
@@ -40,7 +43,7 @@ def test_segment_sizes_audience_and_propensity(app, shop_events):
     segment = app.selectbox(key="audience_segment").value
     chosen = members(rfm_frame, rules, segment)
     assert shown["Exported (consented, with e-mail)"][0] == \
-        f"{audience_hashes(chosen).len():,} of {chosen.height:,}"
+        f"{audience_hashes(chosen, granted).len():,} of {chosen.height:,}"
 
     with threadpool_limits(limits=1):
         report = train_and_evaluate(session_features(period), "purchased",
@@ -58,7 +61,7 @@ def test_choosing_another_segment_changes_the_export(app, shop_events):
     _, rfm_frame, rules = _segments(shop_events, app.session_state["filters"])
     chosen = members(rfm_frame, rules, "high_value_cart_abandoners")
     assert metrics(app)["Exported (consented, with e-mail)"][0] == \
-        f"{audience_hashes(chosen).len():,} of {chosen.height:,}"
+        f"{audience_hashes(chosen, advertising_consents(None)).len():,} of {chosen.height:,}"
 
 
 def test_a_period_without_buyers_explains_itself(app):

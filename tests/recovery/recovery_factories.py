@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from storefront_api.cart.models import Cart, CartLine
 from storefront_api.cart.service import new_token
 from storefront_api.checkout.models import Checkout
+from storefront_api.consent import service as consent
 from storefront_api.customers.models import Customer
 from storefront_api.db import utcnow
 from storefront_api.events.models import Event
@@ -25,12 +26,16 @@ def unique_email() -> str:
 
 
 async def abandoned_cart(db, variant: dict, *, quantity: int = 2, idle=timedelta(hours=2),
-                         customer_consent: bool | None = None, checkout_consent: bool | None = None,
-                         event_consent: bool | None = None, conversation_id: str | None = None,
+                         customer_consent: bool | None = None,
+                         checkout_consent: bool | str | None = None,
+                         chat_consent: bool | None = None, conversation_id: str | None = None,
                          channel: str | None = None) -> dict:
-    """A cart of ``quantity`` x ``variant`` last touched ``idle`` ago. customer_consent: owned
-    by a customer with that marketing consent; checkout_consent: a guest whose expired
-    checkout carried that consent flag; event_consent: the flag of the cart's last event."""
+    """A cart of ``quantity`` x ``variant`` last touched ``idle`` ago, and the shopper's
+    consent decisions as the shop records them (storefront_api/consent):
+    customer_consent: owned by a customer who decided on marketing e-mail at sign-up, a day
+    before; checkout_consent: an expired checkout (at the last touch) whose X-Consent granted
+    marketing (True), nothing (False) or what this X-Consent value says ("granted" is
+    analytics only); chat_consent: a marketing decision made in the cart's conversation."""
     touched = utcnow() - idle
     email = unique_email()
     async with db.write() as session:
@@ -39,6 +44,9 @@ async def abandoned_cart(db, variant: dict, *, quantity: int = 2, idle=timedelta
             customer = Customer(email=email, password_hash="-", marketing_consent=customer_consent)
             session.add(customer)
             await session.flush()
+            await consent.record(session, consent.subjects(customer_id=customer.id, email=email),
+                                 {"marketing"} if customer_consent else set(), source="signup",
+                                 at=touched - timedelta(days=1))
         cart = Cart(token=new_token(), status="active", currency="USD",
                     customer_id=customer.id if customer else None,
                     conversation_id=conversation_id, channel=channel,
@@ -48,10 +56,16 @@ async def abandoned_cart(db, variant: dict, *, quantity: int = 2, idle=timedelta
         session.add(CartLine(cart_id=cart.id, variant_id=variant["id"], quantity=quantity,
                              added_at=touched))
         if checkout_consent is not None:
-            session.add(_expired_checkout(cart, email, checkout_consent, touched))
-        if event_consent is not None:
-            session.add(shopper_event(touched, conversation_id, cart_id=cart.id,
-                                      consent=event_consent))
+            purposes = (consent.parse(checkout_consent) if isinstance(checkout_consent, str)
+                        else {"marketing"} if checkout_consent else set())
+            session.add(_expired_checkout(cart, email, "analytics" in purposes, touched))
+            await consent.record(session, consent.subjects(email=email), purposes,
+                                 source="checkout", at=touched)
+        if chat_consent is not None:
+            session.add(shopper_event(touched, conversation_id, cart_id=cart.id))
+            await consent.record(session, consent.subjects(conversation_id=conversation_id),
+                                 {"marketing"} if chat_consent else set(), source="chat",
+                                 at=touched)
         return {"id": cart.id, "token": cart.token, "email": email}
 
 

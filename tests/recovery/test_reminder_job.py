@@ -43,8 +43,12 @@ async def test_a_consenting_guest_gets_an_email_with_the_cart(db, settings, vari
 @pytest.mark.parametrize("consent", [
     {"customer_consent": False},
     {"checkout_consent": False},
-    # a customer's own choice wins over a consent flag sent with a checkout
-    {"customer_consent": False, "checkout_consent": True},
+    # the latest decision wins: a "no" at checkout after a "yes" at sign-up
+    {"customer_consent": True, "checkout_consent": False},
+    # consent to analytics (the single flag of before) or to advertising is not marketing
+    {"checkout_consent": "granted"},
+    {"checkout_consent": "analytics,advertising"},
+    {"chat_consent": False, "conversation_id": "tg-refused", "channel": "telegram"},
 ])
 async def test_no_reminder_without_consent(db, settings, variant, consent):
     cart = await abandoned_cart(db, variant, **consent)
@@ -65,6 +69,17 @@ async def test_a_customer_with_marketing_consent_is_reminded_at_their_address(db
     report = await remind_carts(db, settings)
     assert result_for(report, cart["id"])["kinds"] == ["email"]
     assert len(await outbox_for(db, to=cart["email"])) == 1
+
+
+@pytest.mark.parametrize("header", ["marketing", "analytics, Marketing"])
+async def test_marketing_named_at_checkout_is_consent_to_reminders(db, settings, variant,
+                                                                   header):
+    cart = await abandoned_cart(db, variant, checkout_consent=header)
+    report = await remind_carts(db, settings)
+    assert result_for(report, cart["id"])["kinds"] == ["email"]
+    [event] = await reminder_events(db, cart["id"])
+    # the event names the shopper only with analytics consent (a guest has no customer id)
+    assert event.consent is ("analytics" in header.lower())
 
 
 async def test_a_cart_touched_recently_is_not_abandoned_yet(db, settings, variant):
@@ -111,9 +126,9 @@ async def test_a_dry_run_lists_the_cart_and_changes_nothing(db, settings, varian
 
 async def test_whatsapp_chat_reminder_only_inside_the_24_hour_window(db, settings, variant):
     open_chat, closed_chat = f"wa-{uuid.uuid4().hex}", f"wa-{uuid.uuid4().hex}"
-    inside = await abandoned_cart(db, variant, event_consent=True, conversation_id=open_chat,
+    inside = await abandoned_cart(db, variant, chat_consent=True, conversation_id=open_chat,
                                   channel="whatsapp", idle=timedelta(hours=3))
-    outside = await abandoned_cart(db, variant, event_consent=True, conversation_id=closed_chat,
+    outside = await abandoned_cart(db, variant, chat_consent=True, conversation_id=closed_chat,
                                    channel="whatsapp", idle=timedelta(hours=30))
     await add_shopper_activity(db, open_chat, utcnow() - timedelta(hours=20))
     report = await remind_carts(db, settings)
@@ -131,7 +146,7 @@ async def test_reminder_events_are_not_shopper_activity(db, settings, variant):
     settings = dataclasses.replace(settings, recovery_cooldown_hours=0,
                                    recovery_web_session_minutes=30, recovery_idle_minutes=1)
     chat = f"web-{uuid.uuid4().hex}"
-    cart = await abandoned_cart(db, variant, event_consent=True, conversation_id=chat,
+    cart = await abandoned_cart(db, variant, chat_consent=True, conversation_id=chat,
                                 channel="socketio", idle=timedelta(minutes=10))
     now = utcnow()
     assert result_for(await remind_carts(db, settings, now=now), cart["id"])["kinds"] == ["chat"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.actions.checkout import (ActionAskShippingMethod, ActionCheckoutSummary,
-                                  ActionPaymentFailed, ActionPaymentReceived,
-                                  ActionPrepareCheckout, ActionSendPaymentLink,
-                                  ValidateCheckoutForm, missing_fields, parse_address)
+                                  ActionDeclineCheckout, ActionPaymentFailed,
+                                  ActionPaymentReceived, ActionPrepareCheckout,
+                                  ActionSendPaymentLink, ValidateCheckoutForm, missing_fields,
+                                  parse_address)
 
 ADDRESS = {"name": "Jane Doe", "line1": "12 Main St", "city": "Springfield", "region": "IL",
            "postal_code": "62704", "country": "US"}
@@ -118,29 +119,51 @@ async def test_checkout_with_an_empty_cart(shop, tracker_for, dispatcher, domain
     assert dispatcher.messages[0]["response"] == "utter_checkout_cart_empty"
 
 
-async def test_summary_then_the_same_payment_link_twice(shop, tracker_for, dispatcher, domain,
-                                                       slots_set):
+def line_available(shop, token) -> int:
+    """Units of the cart's (only) variant anyone could still buy: stock not held."""
+    return shop.get(f"/api/carts/{token}")["lines"][0]["available"]
+
+
+async def test_summary_holds_nothing_then_the_same_payment_link_twice(
+        shop, tracker_for, dispatcher, domain, slots_set):
     token = cart_token(shop)
+    before = line_available(shop, token)
     slots = {"cart_id": token, "customer_email": "jane@example.com",
              "shipping_address": ADDRESS, "shipping_method": "standard"}
     prepared = slots_set(await ActionPrepareCheckout().run(
         dispatcher, tracker_for(slots=slots, latest_message="checkout"), domain))
     assert prepared["checkout_ready"] is True
     events = await ActionCheckoutSummary().run(dispatcher, tracker_for(slots=slots), domain)
-    summary = slots_set(events)
-    assert summary["awaiting_checkout_confirmation"] is True
-    checkout = shop.get(f"/api/checkouts/{summary['checkout_token']}")
-    message = dispatcher.messages[-1]
-    assert message["response"] == "utter_checkout_summary"
-    assert message["total"] == checkout["totals"]["total"]["formatted"]
-    assert message["tax"] == checkout["totals"]["tax"]["formatted"]
-    links = []
+    assert slots_set(events) == {"awaiting_checkout_confirmation": True}  # no checkout yet
+    summary = dispatcher.messages[-1]
+    assert summary["response"] == "utter_checkout_summary"
+    assert line_available(shop, token) == before  # reading the summary holds no stock
+    links, tokens = [], []
     for _ in range(2):
         events = await ActionSendPaymentLink().run(
             dispatcher, tracker_for(slots=slots, latest_message="affirm"), domain)
         links.append(dispatcher.messages[-1]["url"])
-        assert slots_set(events)["checkout_token"] == summary["checkout_token"]
-    assert links[0] == links[1] == checkout["payment_url"]
+        tokens.append(slots_set(events)["checkout_token"])
+    checkout = shop.get(f"/api/checkouts/{tokens[0]}")
+    assert tokens[0] == tokens[1] and links[0] == links[1] == checkout["payment_url"]
+    assert summary["total"] == checkout["totals"]["total"]["formatted"]  # what was shown
+    assert summary["tax"] == checkout["totals"]["tax"]["formatted"]
+    assert line_available(shop, token) == before - 1  # the link holds the unit, once
+
+
+async def test_a_declined_summary_leaves_the_stock_to_others(shop, tracker_for, dispatcher,
+                                                            domain, slots_set):
+    token = cart_token(shop)
+    before = line_available(shop, token)
+    slots = {"cart_id": token, "customer_email": "jane@example.com",
+             "shipping_address": ADDRESS, "shipping_method": "express"}
+    for _ in range(3):  # asked for the summary again and again, then "not now"
+        await ActionCheckoutSummary().run(dispatcher, tracker_for(slots=slots), domain)
+    events = await ActionDeclineCheckout().run(dispatcher, tracker_for(slots=slots), domain)
+    assert slots_set(events) == {"awaiting_checkout_confirmation": False}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_checkout_summary"] * 3 + [
+        "utter_checkout_declined"]
+    assert line_available(shop, token) == before
 
 
 async def test_a_bad_postal_code_is_refused_by_the_shop_and_asked_again(
@@ -153,6 +176,25 @@ async def test_a_bad_postal_code_is_refused_by_the_shop_and_asked_again(
     assert "postal" in dispatcher.messages[0]["reason"]
     assert slots_set(events)["shipping_address"] is None
     assert [e["name"] for e in events if e["event"] == "followup"] == ["checkout_form"]
+
+
+async def test_a_link_past_the_hold_cap_is_refused_with_what_to_do(shop, tracker_for,
+                                                                   dispatcher, domain,
+                                                                   slots_set):
+    product = shop.product_with(lambda p, vs: any(v["stock"] >= 11 for v in vs))
+    variant = next(v for v in product["variants"] if v["stock"] >= 11)
+    token = shop.new_cart()
+    shop.post(f"/api/carts/{token}/items", {"variant_id": variant["id"], "quantity": 11})
+    before = line_available(shop, token)
+    slots = {"cart_id": token, "customer_email": "jane@example.com",
+             "shipping_address": ADDRESS, "shipping_method": "standard"}
+    tracker = tracker_for(slots=slots, latest_message="affirm", sender_id="bulk-buyer")
+    events = await ActionSendPaymentLink().run(dispatcher, tracker, domain)
+    message = dispatcher.messages[-1]
+    assert message["response"] == "utter_checkout_refused"
+    assert "at most 10" in message["detail"] and "fewer" in message["detail"]
+    assert "checkout_token" not in slots_set(events)
+    assert line_available(shop, token) == before  # nothing was held
 
 
 async def test_payment_link_without_a_checkout(shop, tracker_for, dispatcher, domain):
