@@ -1,4 +1,13 @@
-"""The OpenAPI 3.1 document, generated from the route tables, and the /api/docs page."""
+"""The OpenAPI 3.1 document, generated from the route tables, and the /api/docs page.
+
+Every operation declares what it answers, so that a client (and the fuzz run in
+tests/fuzz) can check it: the 2xx document's schema (the route's ``response=``, a pydantic
+model or a JSON schema) and the problem document for every error status it may give. The
+error statuses are the route's own ``errors=`` plus those every route of its kind can give:
+400 for a malformed body, query or path, 401/403 where credentials are needed, 404 where the
+path names something, 413 for a body too large, 422 for invalid fields, 429 for the rate
+limit every /api request counts against.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +19,8 @@ from pydantic import BaseModel
 
 from . import __version__
 from .app_keys import OPENAPI_SPEC, OPERATIONS, SETTINGS
-from .routing import Operation, json_response
+from .routing import (BODY_METHODS, MAX_DB_INT, MAX_PARAM_LENGTH, MAX_QUERY_LENGTH, Operation,
+                      json_response)
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -24,14 +34,18 @@ PROBLEM_SCHEMA = {
 }
 _ERROR_TEXT = {400: "Malformed request", 401: "Missing or wrong credentials", 403: "Forbidden",
                404: "Unknown id", 409: "Conflict with the current state", 410: "Gone",
-               413: "Request too large", 422: "Invalid input", 429: "Too many requests"}
+               413: "Request too large", 422: "Invalid input", 429: "Too many requests",
+               502: "An upstream service failed", 503: "An upstream service is unavailable"}
 
 
 def _openapi_path(path: str) -> str:
     return re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)
 
 
-def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+def _schema(model: type[BaseModel] | dict[str, Any],
+            components: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(model, dict):  # a JSON schema given as it is
+        return model
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, sub in schema.pop("$defs", {}).items():
         components[name] = sub
@@ -39,8 +53,12 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+_PATH_SCHEMAS = {"integer": {"type": "integer", "minimum": 1, "maximum": MAX_DB_INT},
+                 "string": {"type": "string", "minLength": 1, "maxLength": MAX_PARAM_LENGTH}}
+
+
 def _parameters(op: Operation) -> list[dict[str, Any]]:
-    params = [{"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+    params = [{"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS[kind]}
               for name, kind in op.path_params.items()]
     if op.query is not None:
         schema = op.query.model_json_schema()
@@ -51,6 +69,23 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                 "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
             })
     return params
+
+
+def error_statuses(op: Operation) -> list[int]:
+    """Every error status the operation may answer (see the module's docstring)."""
+    statuses = set(op.errors) | {429}
+    takes_body = op.method in BODY_METHODS and not op.raw_body
+    if takes_body or op.query is not None or op.path_params:
+        statuses.add(400)
+    if op.auth:
+        statuses |= {401} if op.auth in ("service", "customer") else {401, 403}
+    if op.path_params:
+        statuses.add(404)
+    if takes_body or op.raw_body:
+        statuses.add(413)
+    if op.body is not None or op.query is not None or takes_body:
+        statuses.add(422)
+    return sorted(statuses)
 
 
 def build_spec(app: web.Application, title: str) -> dict[str, Any]:
@@ -66,13 +101,15 @@ def build_spec(app: web.Application, title: str) -> dict[str, Any]:
         if op.description:
             entry["description"] = op.description
         if op.body is not None:
-            entry["requestBody"] = {"required": True, "content": {
+            # an empty body reads as {}: it may be left out when no field is required
+            needed = any(field.is_required() for field in op.body.model_fields.values())
+            entry["requestBody"] = {"required": needed, "content": {
                 "application/json": {"schema": _schema(op.body, components)}}}
         ok: dict[str, Any] = {"description": "OK" if op.status < 300 else "Done"}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": _schema(op.response, components)}}
-        responses: dict[str, Any] = {str(op.status): ok}
-        for status in sorted(set(op.errors) | ({401} if op.auth else set())):
+        responses: dict[str, Any] = {str(status): ok for status in (op.status, *op.also_ok)}
+        for status in error_statuses(op):
             responses[str(status)] = {
                 "description": _ERROR_TEXT.get(status, "Error"),
                 "content": {"application/problem+json": {

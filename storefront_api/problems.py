@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .access_log import redacted_path_only
+
 log = logging.getLogger("storefront_api")
 
 PROBLEM_BASE = "https://aisle.dev/problems/"
@@ -77,8 +79,9 @@ async def problem_middleware(request: web.Request, handler):
             if key in exc.headers:
                 problem.headers[key] = exc.headers[key]
         raise problem from None
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+    except Exception:  # logged without the tokens and e-mail addresses a path may carry
+        log.exception("unhandled error on %s %s", request.method,
+                      redacted_path_only(request.path))
         raise Problem(
             500, "Internal error",
             "Something went wrong on our side; it has been logged. Please try again.",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ..app_keys import DB, SETTINGS
 from ..ratelimit import enforce
+from .. import responses
 from ..routing import ApiRoutes, json_response
 from .documents import order_document
 from .service import order_for_shopper, order_not_found
@@ -34,7 +35,8 @@ class OrderLookup(BaseModel):
 
 
 @routes.get("/api/orders/{number}", summary="An order, for the shopper who placed it",
-            query=OrderLookup, errors=(404, 422, 429))
+            query=OrderLookup, errors=(404, 422, 429), not_found=order_not_found,
+            response=responses.Order)
 async def get_order(request: web.Request, query: OrderLookup) -> web.Response:
     """Status (with a label and what it means), lines, totals, delivery method and address,
     status history, shipments with tracking, refunds. An unknown number, a wrong e-mail and

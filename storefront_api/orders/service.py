@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from ..auth import same_secret
 from ..db import utcnow
 from ..events.service import EventContext, record_event
 from ..problems import Problem
@@ -145,10 +146,9 @@ async def order_for_shopper(session: AsyncSession, number: str, *, email: str | 
                             for_update: bool = False) -> Order:
     """The order a shopper may see: the number plus its e-mail, or plus its signed token."""
     order = await order_by_number(session, number, for_update=for_update)
-    if order is not None and email and hmac.compare_digest(
-            order.email.encode(), email.strip().lower().encode()):
+    if order is not None and email and same_secret(email.strip().lower(), order.email):
         return order
-    if order is not None and token and hmac.compare_digest(
-            order_token(secret_key, order.number), token.strip()):
+    if order is not None and token and same_secret(token.strip(),
+                                                   order_token(secret_key, order.number)):
         return order
     raise order_not_found(number)

@@ -8,39 +8,58 @@ so two processes never claim the same message. Sending happens outside any trans
 process that dies mid-send leaves the message to be retried when its lease ends: delivery is
 at least once, never lost.
 
-Failures are retried after 5 s, 10 s, 20 s... at most 10 minutes apart; after 20 attempts
-(about two and a half hours) the message is marked failed and logged.
+Failures are retried on Stripe's kind of schedule, exponential back-off over three days:
+after 5 s, 10 s, 20 s... doubling up to one hour apart, for as long as less than 72 hours
+have passed since the first attempt (about 80 attempts); a failure after that, or one that
+retrying cannot help (PermanentFailure), marks the message failed and logs one ERROR line
+that starts with FAILED_FOR_GOOD, without personal data, for operators to alert on.
+``python -m storefront_api outbox --failed`` lists such messages and ``--retry`` requeues
+them (outbox/cli.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
+from ..redaction import redact_emails
 from ..settings import Settings
 from .delivery import ConversationNotices, Mailer, PermanentFailure
 from .models import OutboxMessage
 
 log = logging.getLogger("storefront_api.outbox")
 
-MAX_ATTEMPTS = 20
+RETRY_FIRST = 5.0  # seconds after the first failure
+RETRY_CAP = 3600.0  # never more than an hour between two attempts
+GIVE_UP_AFTER = timedelta(hours=72)  # counted from the first attempt
 LEASE = timedelta(minutes=5)  # longer than any one batch can take (SMTP 30 s, Rasa 5 s)
-_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+FAILED_FOR_GOOD = "outbox message failed for good"  # the alert's prefix: keep it stable
 
 
-def retry_delay(attempts: int, first: float = 5.0, cap: float = 600.0) -> float:
-    """Seconds to wait after the ``attempts``-th failure: 5, 10, 20, ... 600."""
-    return min(first * 2 ** max(attempts - 1, 0), cap)
+def retry_delay(attempts: int, first: float = RETRY_FIRST, cap: float = RETRY_CAP) -> float:
+    """Seconds to wait after the ``attempts``-th failure: 5, 10, 20, ... 3600."""
+    return min(first * 2 ** min(max(attempts - 1, 0), 64), cap)
+
+
+def retry_schedule(first: float = RETRY_FIRST, cap: float = RETRY_CAP,
+                   give_up_after: timedelta = GIVE_UP_AFTER) -> list[float]:
+    """Seconds after the first attempt at which a message that always fails is tried: the
+    first is 0, the last the first at or past ``give_up_after`` (its failure is final)."""
+    times, attempts = [0.0], 1
+    while times[-1] < give_up_after.total_seconds():
+        times.append(times[-1] + retry_delay(attempts, first, cap))
+        attempts += 1
+    return times
 
 
 @dataclass(frozen=True)
@@ -51,15 +70,19 @@ class Claimed:
     attempts: int  # including this one
     created_at: datetime
     lease: datetime  # our claim: the next_attempt_at we wrote
+    first_attempt_at: datetime  # this one, or the first of earlier ones
 
 
 class OutboxDispatcher:
     def __init__(self, db: Database, settings: Settings, *, batch_size: int = 20,
-                 poll_seconds: float | None = None, retry_first: float = 5.0,
-                 retry_cap: float = 600.0, max_attempts: int = MAX_ATTEMPTS):
+                 poll_seconds: float | None = None, retry_first: float = RETRY_FIRST,
+                 retry_cap: float = RETRY_CAP, give_up_after: timedelta = GIVE_UP_AFTER,
+                 clock: Callable[[], datetime] = utcnow):
         self.db, self.settings, self.batch_size = db, settings, batch_size
         self.poll = settings.outbox_poll_seconds if poll_seconds is None else poll_seconds
-        self.retry_first, self.retry_cap, self.max_attempts = retry_first, retry_cap, max_attempts
+        self.retry_first, self.retry_cap = retry_first, retry_cap
+        self.give_up_after = give_up_after
+        self.clock = clock  # naive UTC, like every time in the database
         self.mailer = Mailer(settings)
         self.notices = ConversationNotices(settings)
         self._task: asyncio.Task | None = None
@@ -71,7 +94,7 @@ class OutboxDispatcher:
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Claim and deliver the due messages (up to a batch); how many were handled."""
-        now = now or utcnow()
+        now = now or self.clock()
         if not await self._anything_due(now):  # a read: no write lock taken while idle
             return 0
         claimed = await self._claim(now)
@@ -91,7 +114,8 @@ class OutboxDispatcher:
         lease = now + LEASE
         async with self.db.write() as session:
             query = (select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.payload,
-                            OutboxMessage.attempts, OutboxMessage.created_at)
+                            OutboxMessage.attempts, OutboxMessage.created_at,
+                            OutboxMessage.first_attempt_at)
                      .where(OutboxMessage.status == "pending",
                             OutboxMessage.next_attempt_at <= now)
                      .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
@@ -102,8 +126,11 @@ class OutboxDispatcher:
             if rows:
                 await session.execute(update(OutboxMessage).where(
                     OutboxMessage.id.in_([row.id for row in rows])
-                ).values(next_attempt_at=lease, attempts=OutboxMessage.attempts + 1))
-        return [Claimed(row.id, row.kind, row.payload, row.attempts + 1, row.created_at, lease)
+                ).values(next_attempt_at=lease, attempts=OutboxMessage.attempts + 1,
+                         first_attempt_at=func.coalesce(OutboxMessage.first_attempt_at, now),
+                         last_attempt_at=now))
+        return [Claimed(row.id, row.kind, row.payload, row.attempts + 1, row.created_at, lease,
+                        row.first_attempt_at or now)
                 for row in rows]
 
     async def _deliver(self, message: Claimed) -> BaseException | None:
@@ -119,7 +146,7 @@ class OutboxDispatcher:
         return None
 
     async def _record(self, outcomes: list[tuple[Claimed, BaseException | None]]) -> None:
-        now = utcnow()
+        now = self.clock()
         async with self.db.write() as session:
             for message, error in outcomes:
                 ours = (OutboxMessage.id == message.id, OutboxMessage.status == "pending",
@@ -135,16 +162,16 @@ class OutboxDispatcher:
         if error is None:
             return {"status": "sent", "sent_at": now, "last_error": None}
         reason = _describe(error)
-        if isinstance(error, PermanentFailure) or message.attempts >= self.max_attempts:
-            what = message.payload.get("tag") or message.payload.get("intent", "")
-            log.error("outbox message %d (%s, %s) failed for good after %d attempts: %s",
-                      message.id, message.kind, what, message.attempts,
-                      _EMAIL.sub("<address>", reason))
+        trying_for = now - message.first_attempt_at
+        if isinstance(error, PermanentFailure) or trying_for >= self.give_up_after:
+            log.error("%s: id=%d kind=%s what=%s attempts=%d tried_for=%dh error=%s",
+                      FAILED_FOR_GOOD, message.id, message.kind, describe_message(
+                          message.kind, message.payload), message.attempts,
+                      trying_for.total_seconds() // 3600, redact_emails(reason))
             return {"status": "failed", "last_error": reason}
         delay = retry_delay(message.attempts, self.retry_first, self.retry_cap)
         log.info("outbox message %d (%s): attempt %d failed, retrying in %.0f s: %s",
-                 message.id, message.kind, message.attempts, delay,
-                 _EMAIL.sub("<address>", reason))
+                 message.id, message.kind, message.attempts, delay, redact_emails(reason))
         return {"last_error": reason, "next_attempt_at": now + timedelta(seconds=delay)}
 
     # --- the background task -------------------------------------------------------------
@@ -191,6 +218,12 @@ class OutboxDispatcher:
 
     async def close(self) -> None:
         await self.notices.close()
+
+
+def describe_message(kind: str, payload: dict[str, Any]) -> str:
+    """What a message is, without whom it is for: an e-mail's tag, a notice's intent."""
+    what = payload.get("tag") if kind == "email" else payload.get("intent")
+    return str(what or "-")[:60]
 
 
 def _describe(error: BaseException) -> str:

@@ -43,6 +43,8 @@ input[aria-invalid=true]{border:2px solid #b00020}
 .ok h2,.bad h2{margin:.6rem 0}
 button{width:100%;font:inherit;font-weight:700;padding:.8rem;min-height:48px;margin-top:1.25rem;
  border:0;border-radius:.5rem;background:#1f4fd1;color:#fff;cursor:pointer}
+a.button{display:block;text-align:center;font-weight:700;padding:.8rem;min-height:48px;
+ border-radius:.5rem;background:#1f4fd1;color:#fff;text-decoration:none}
 button.secondary{background:#fff;color:#1f4fd1;border:2px solid #1f4fd1;margin-top:.75rem}
 button:focus-visible,input:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}
 code{font-size:.95rem;background:#eef;padding:0 .25rem;border-radius:.25rem}

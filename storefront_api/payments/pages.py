@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from ..app_keys import DB, PAYMENT_GATEWAY, SETTINGS
+from ..auth import same_secret
 from ..db import utcnow
 from . import page_html as html
 from .test_gateway import TestGateway, classify_card
@@ -191,8 +192,7 @@ def _challenge_valid(gateway: TestGateway, session_id: str, challenge: str) -> b
     issued, _, _mac = challenge.partition(".")
     if not issued.isdigit() or time.time() - int(issued) > CHALLENGE_SECONDS:
         return False
-    return hmac.compare_digest(_challenge(gateway, session_id, int(issued)).encode(),
-                               challenge.encode())
+    return same_secret(challenge, _challenge(gateway, session_id, int(issued)))
 
 
 # --- telling the webhook, as Stripe would --------------------------------------------------

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ..app_keys import DB, PAYMENT_GATEWAY, SETTINGS
 from ..problems import Problem, bad_request
+from .. import responses
 from ..routing import ApiRoutes, json_response
 from .gateway import InvalidWebhook
 from .webhooks import check_event_shape, receive_event
@@ -26,7 +27,8 @@ async def _raw_body(request: web.Request) -> bytes:
 
 
 @routes.post("/api/payments/webhook", summary="Receive a payment event from the gateway",
-             errors=(400, 413))
+             errors=(400, 413), raw_body=True,
+             response=responses.WebhookReceipt)
 async def payment_webhook(request: web.Request) -> web.Response:
     """For the payment gateway only (Stripe, or the built-in test gateway): a Stripe event,
     JSON, signed in the ``Stripe-Signature`` header with the webhook secret. A missing, wrong

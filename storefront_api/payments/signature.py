@@ -7,7 +7,8 @@ whichever gateway is configured:
     Stripe-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 
 Events older than five minutes are refused (Stripe's default tolerance), so a captured
-delivery cannot be replayed later.
+delivery cannot be replayed later. A header that is not ASCII is simply malformed: the
+library compares signatures as ``str``, which raises on other characters.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def verify_event(payload: bytes, signature_header: str | None, secret: str) -> d
     """The verified event as plain JSON data, or InvalidWebhook saying what was wrong."""
     if not secret:
         raise InvalidWebhook("no webhook secret is configured")
+    if signature_header and not signature_header.isascii():
+        raise InvalidWebhook("the Stripe-Signature header is malformed")
     try:
         stripe.Webhook.construct_event(payload, signature_header, secret,
                                        tolerance=TOLERANCE_SECONDS)

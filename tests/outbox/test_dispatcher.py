@@ -16,7 +16,9 @@ from sqlalchemy import select
 from outbox_fakes import FakeRasa, FakeSmtpServer
 
 from storefront_api.db import Database, utcnow
-from storefront_api.outbox.dispatcher import LEASE, OutboxDispatcher, retry_delay
+from storefront_api.outbox.delivery import PermanentFailure
+from storefront_api.outbox.dispatcher import (FAILED_FOR_GOOD, GIVE_UP_AFTER, LEASE,
+                                              OutboxDispatcher, retry_delay, retry_schedule)
 from storefront_api.outbox.models import OutboxMessage
 from storefront_api.outbox.service import enqueue_conversation_notice, enqueue_email
 from storefront_api.settings import Settings
@@ -208,26 +210,105 @@ async def test_rasa_down_keeps_the_notice(outbox_db, empty_url, tmp_path, aiohtt
     assert message.status == "pending" and "ClientConnectorError" in message.last_error
 
 
-def test_backoff_doubles_up_to_ten_minutes():
-    assert [retry_delay(n) for n in range(1, 10)] == [5, 10, 20, 40, 80, 160, 320, 600, 600]
+def test_backoff_doubles_up_to_an_hour():
+    assert [retry_delay(n) for n in range(1, 14)] == [
+        5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600, 3600]
+    assert retry_delay(10_000) == 3600  # no overflow however long it goes on
 
 
-async def test_gives_up_after_the_last_attempt(outbox_db, empty_url, tmp_path, aiohttp_server,
-                                               caplog):
-    rasa = FakeRasa(statuses=[503, 503, 503])
-    server = await aiohttp_server(rasa.app())
-    settings = make_settings(empty_url, tmp_path, rasa_url=str(server.make_url("/")))
-    await add_notices(outbox_db, "conv-gone")
-    sender = OutboxDispatcher(outbox_db, settings, max_attempts=3)
-    try:
-        now = utcnow()
-        for attempt in range(3):
-            assert await sender.run_once(now + timedelta(minutes=11 * attempt)) == 1
-    finally:
-        await sender.close()
+def test_the_schedule_runs_for_three_days():
+    """Stripe's kind of schedule: exponential back-off, retried for three days."""
+    schedule = retry_schedule()
+    hours = [t / 3600 for t in schedule]
+    assert schedule[:6] == [0, 5, 15, 35, 75, 155]
+    assert hours[-2] < 72 <= hours[-1] < 73  # the last attempt is the first one past 72 h
+    gaps = [b - a for a, b in zip(schedule, schedule[1:])]
+    assert max(gaps) == 3600 and gaps == sorted(gaps)
+    assert 75 <= len(schedule) <= 90  # about 80 attempts, never a flood
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = utcnow()
+
+    def __call__(self):
+        return self.now
+
+
+class AlwaysFailing:
+    """A mail server that never takes the message: every attempt fails (retryably)."""
+
+    def __init__(self):
+        self.attempts = 0
+
+    async def send(self, message_id, payload, created_at):
+        self.attempts += 1
+        raise ConnectionRefusedError(f"connection refused sending to {payload['to']}")
+
+
+async def test_a_failing_message_is_retried_for_three_days_then_fails(
+        outbox_db, empty_url, tmp_path, caplog):
+    """Driven by a fake clock: pending at every attempt before 72 h, failed at the first
+    attempt after, with one alertable ERROR line that names no recipient."""
+    await add_email(outbox_db, to="ada@example.com")
+    clock = FakeClock()  # from now on time moves only when the test says so
+    sender = OutboxDispatcher(outbox_db, make_settings(empty_url, tmp_path), clock=clock)
+    sender.mailer = AlwaysFailing()
+    start, seen = clock.now, []
+    with caplog.at_level(logging.INFO, logger="storefront_api.outbox"):
+        for _ in range(200):
+            [message] = await messages(outbox_db)
+            if message.status != "pending":
+                break
+            clock.now = max(clock.now, message.next_attempt_at)  # sleep until it is due
+            assert await sender.run_once() == 1
+            seen.append(((clock.now - start).total_seconds(), message.status))
+    [message] = await messages(outbox_db)
+    assert message.status == "failed"
+    assert [t for t, _ in seen] == retry_schedule()
+    assert sender.mailer.attempts == message.attempts == len(retry_schedule())
+    assert (message.first_attempt_at, message.last_attempt_at) == (
+        start, start + timedelta(seconds=retry_schedule()[-1]))
+    assert all(status == "pending" for _, status in seen)  # before each attempt
+    alerts = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(alerts) == 1 and alerts[0].getMessage().startswith(FAILED_FOR_GOOD + ": ")
+    assert "kind=email what=order-confirmation" in alerts[0].getMessage()
+    assert "ada@example.com" not in caplog.text and "<address>" in alerts[0].getMessage()
+
+
+async def test_a_message_due_before_72_hours_is_still_pending(outbox_db, empty_url, tmp_path):
+    """The boundary itself: a failure just before 72 h schedules another attempt."""
+    await add_email(outbox_db)
+    clock = FakeClock()
+    sender = OutboxDispatcher(outbox_db, make_settings(empty_url, tmp_path), clock=clock)
+    sender.mailer = AlwaysFailing()
+    start = clock.now
+    assert await sender.run_once() == 1
+    clock.now = start + GIVE_UP_AFTER - timedelta(seconds=1)
+    assert await sender.run_once() == 1
+    [message] = await messages(outbox_db)
+    assert (message.status, message.attempts) == ("pending", 2)
+    clock.now = message.next_attempt_at
+    assert await sender.run_once() == 1
     [message] = await messages(outbox_db)
     assert (message.status, message.attempts) == ("failed", 3)
-    assert "failed for good after 3 attempts" in caplog.text
+
+
+async def test_a_permanent_failure_fails_at_once(outbox_db, empty_url, tmp_path, caplog):
+    class Refusing:
+        async def send(self, message_id, payload, created_at):
+            raise PermanentFailure(f"recipient {payload['to']} refused (550)")
+
+    sender = OutboxDispatcher(outbox_db, make_settings(empty_url, tmp_path))
+    sender.mailer = Refusing()
+    await add_email(outbox_db, to="gone@example.com")
+    with caplog.at_level(logging.ERROR, logger="storefront_api.outbox"):
+        assert await sender.run_once() == 1
+    [message] = await messages(outbox_db)
+    assert (message.status, message.attempts) == ("failed", 1)
+    [alert] = caplog.records
+    assert alert.getMessage().startswith(FAILED_FOR_GOOD)
+    assert "gone@example.com" not in alert.getMessage()
 
 
 # --- several senders ------------------------------------------------------------------------
@@ -311,10 +392,16 @@ async def test_the_app_runs_a_sender(aiohttp_client, empty_url, tmp_path, outbox
 
 
 async def test_a_disabled_sender_sends_nothing(outbox_db, empty_url, tmp_path):
+    """OUTBOX_POLL_SECONDS=0: no task runs, and the message is still there, unclaimed, for
+    the process that does send (observed by that process sending it)."""
     settings = make_settings(empty_url, tmp_path, outbox_poll_seconds=0)
     sender = OutboxDispatcher(outbox_db, settings)
     sender.start()
     await add_email(outbox_db)
-    await asyncio.sleep(0.2)
+    assert sender._task is None
     await sender.stop()
-    assert [m.status for m in await messages(outbox_db)] == ["pending"]
+    [message] = await messages(outbox_db)
+    assert (message.status, message.attempts, message.first_attempt_at) == ("pending", 0, None)
+    other = OutboxDispatcher(outbox_db, make_settings(empty_url, tmp_path))
+    assert await other.run_once() == 1
+    assert [m.status for m in await messages(outbox_db)] == ["sent"]
