@@ -21,7 +21,9 @@ RUN pip install .
 RUN useradd --system --create-home --uid 10001 aisle \
     && mkdir -p /app/var && chown aisle /app/var
 USER aisle
-ENV AISLE_VAR_DIR=/app/var \
+# Production mode: storefront_api refuses to start with the test gateway, default or short
+# secrets, or mail without TLS (docs/security.md); `make run` is the demo instead.
+ENV AISLE_ENV=production AISLE_VAR_DIR=/app/var \
     HOST=0.0.0.0 \
     PORT=8080
 

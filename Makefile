@@ -16,7 +16,7 @@ DEMO_PRODUCTS ?= 2000
 PY310 := $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help venv bot-venv seed bot-lookups train run serve test test-fast bench clean-var
+.PHONY: help venv bot-venv seed bot-lookups train run serve test test-fast bench clean-var system-tools
 help:
 	@echo "make run     install what is missing, seed the demo shop, start everything, print the URLs"
 	@echo "make test    install what is missing, run every test (SQLite and PostgreSQL)"
@@ -75,7 +75,19 @@ $(MODEL): $(TRAINING_FILES)
 run: venv bot-venv seed train
 	$(PY) scripts/run.py
 
-test: venv bot-venv train
+# Debian packages the tests drive: Chromium (pages), docker-compose (`config` only), nginx
+# (the production proxy's configuration). Installed when missing and apt-get can run.
+SYSTEM_TOOLS := /usr/bin/chromium /usr/bin/docker-compose /usr/sbin/nginx
+system-tools:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do [ -x "$$tool" ] || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "==> installing chromium, docker-compose and nginx-light (Debian packages)"; \
+	    apt-get update -qq && apt-get install -y -qq chromium docker-compose nginx-light >/dev/null; \
+	  else echo "missing:$$missing (apt-get install chromium docker-compose nginx-light); their tests will skip"; fi; \
+	fi
+
+test: venv bot-venv train system-tools
 	$(PY) -m pytest -q
 	$(BOT_PY) -m pytest -q bot/tests
 

@@ -31,11 +31,14 @@ def main() -> int:
         run([str(HERE / "seed_catalog.py"), "--products", products]),
         run([str(HERE / "search_and_cart.py"), "--products", products]
             + (["--requests", "400", "--rounds", "1"] if quick else [])),
+        run([str(HERE / "rate_limiter.py")]
+            + (["--requests", "400", "--rounds", "3"] if quick else [])),
         run([str(HERE / "checkout_orders.py")]
             + (["--orders", "60", "--rounds", "1", "--concurrency", "4"] if quick else [])),
         run([str(HERE / "funnel_engines.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "train_time.py")]),
         run([str(HERE / "chat_turns.py")] + (["--quick"] if quick else [])),
+        run([str(HERE / "fuzz_api.py")] + (["--examples", "10"] if quick else [])),
     ]
     print(f"\nresults in {HERE / 'results'}")
     return 0 if all(code == 0 for code in codes) else 1

@@ -1,5 +1,8 @@
 """Command line: python -m storefront_api serve | migrate | seed | import-catalog FILE.csv |
-remind-carts [--dry-run] | export-bot-lookups [--out DIR]"""
+remind-carts [--dry-run] | export-bot-lookups [--out DIR] |
+outbox --failed | --retry ID [ID ...] | --retry-all |
+create-user EMAIL --role admin|merchant|agent [--name NAME] [--password-stdin | --link] |
+staff list | staff disable EMAIL | staff revoke-sessions EMAIL | staff password-link EMAIL"""
 
 from __future__ import annotations
 
@@ -107,6 +110,8 @@ def cmd_export_bot_lookups(settings: Settings, args) -> int:
 def cmd_serve(settings: Settings, args) -> int:
     from .app import serve
     from .migrations import upgrade
+    from .production import refuse_unsafe
+    refuse_unsafe(settings)  # AISLE_ENV=production: before anything is touched
     host, port = args.host or settings.host, args.port or settings.port
     upgrade(settings.database_url)  # once, before any worker accepts a request
     workers = args.workers
@@ -136,6 +141,21 @@ def cmd_serve(settings: Settings, args) -> int:
 def cmd_remind_carts(settings: Settings, args) -> int:
     from .recovery.cli import remind_carts_command
     return remind_carts_command(settings, args)
+
+
+def cmd_outbox(settings: Settings, args) -> int:
+    from .outbox.cli import outbox_command
+    return outbox_command(settings, args)
+
+
+def cmd_create_user(settings: Settings, args) -> int:
+    from .staff.cli import create_user_command
+    return create_user_command(settings, args)
+
+
+def cmd_staff(settings: Settings, args) -> int:
+    from .staff.cli import staff_command
+    return staff_command(settings, args)
 
 
 def _safe_url(url: str) -> str:
@@ -170,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     remind = sub.add_parser("remind-carts", help="send reminders for abandoned carts (once)")
     remind.add_argument("--dry-run", action="store_true",
                         help="list what would be sent, send nothing")
+    from .outbox.cli import add_arguments as outbox_arguments
+    outbox_arguments(sub.add_parser("outbox", help="list failed outbox messages, requeue them"))
+    from .staff.cli import add_commands as staff_commands
+    staff_commands(sub)  # create-user, staff list | disable | revoke-sessions | password-link
     args = parser.parse_args(argv)
     if getattr(args, "workers", 1) < 1 or getattr(args, "workers", 1) > 64:
         parser.error("--workers must be between 1 and 64")
@@ -178,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     handler = {"serve": cmd_serve, "migrate": cmd_migrate, "seed": cmd_seed,
                "import-catalog": cmd_import_catalog, "remind-carts": cmd_remind_carts,
-               "export-bot-lookups": cmd_export_bot_lookups}[args.command]
+               "export-bot-lookups": cmd_export_bot_lookups, "outbox": cmd_outbox,
+               "create-user": cmd_create_user, "staff": cmd_staff}[args.command]
     return handler(settings, args)
 
 

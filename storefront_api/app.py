@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from . import openapi
 from .access_log import RedactingAccessLogger
-from .chat_page import register_chat_page
+from .chat.page import register_chat_page
+from .checkout.pages import register_checkout_pages
 from .checkout.sweeper import run_sweeper
 from .app_keys import DB, OUTBOX, PAYMENT_GATEWAY, RATE_LIMITER, SETTINGS, VIEW_EVENTS
 from .db import Database
@@ -26,6 +27,7 @@ from .production import refuse_unsafe
 from .ratelimit import RateLimiter, api_rate_limit
 from .routing import json_response
 from .settings import Settings
+from .staff.pages import register_staff_pages
 
 log = logging.getLogger("storefront_api")
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -35,7 +37,9 @@ def _domain_routes():
     from .aftersales.routes import routes as aftersales
     from .cart.routes import routes as cart
     from .catalog.routes import routes as catalog
+    from .chat.routes import routes as chat
     from .checkout.routes import routes as checkout
+    from .consent.routes import routes as consent
     from .customers.routes import routes as customers
     from .events.routes import routes as events
     from .fulfilment.routes import routes as fulfilment
@@ -43,9 +47,10 @@ def _domain_routes():
     from .payments.routes import routes as payments
     from .pricing.routes import routes as pricing
     from .recovery.routes import routes as recovery
+    from .staff.routes import routes as staff
     from .support.routes import routes as support
     return [catalog, cart, checkout, payments, orders, fulfilment, customers, pricing, events,
-            aftersales, support, recovery]
+            aftersales, support, recovery, chat, consent, staff]
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web.Application:
@@ -95,6 +100,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
     if not settings.is_production:  # production refuses the test gateway; its page too
         register_pages(app)  # the test gateway's hosted payment page, /pay/{session_id}
     register_chat_page(app)  # the web chat, /chat
+    register_staff_pages(app)  # /staff/sign-in, /staff/set-password
+    register_checkout_pages(app)  # where the payment provider sends the shopper back
     for routes in _domain_routes():
         routes.register(app)
     if WEB_DIR.is_dir():

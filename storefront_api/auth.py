@@ -3,8 +3,10 @@ server (the service credential), or a signed-in customer (a signed token).
 
 Staff roles: ``admin`` may do everything; ``merchant`` runs the shop (orders, stock,
 pricing, returns, refunds, recovery); ``agent`` works the support inbox. A route declares
-the role it needs (``auth="merchant"``); admin passes every such check. No credential is a
-401, the wrong role a 403.
+the role it needs (``auth="merchant"``); admin passes every such check, and ``auth="staff"``
+is any signed-in staff member. No credential is a 401, the wrong role a 403. Staff sign in
+with their own account (``staff/sessions.py``: a cookie for browsers, whose unsafe requests
+also need the session's CSRF token and this shop's origin, or a bearer token for scripts).
 
 The service credential (SERVICE_TOKEN, sent as a bearer token) is what makes a call
 conversation-scoped: only with it are X-Conversation-Id and X-Channel believed.
@@ -90,7 +92,8 @@ def require_service(request: web.Request) -> None:
 ROLES = ("admin", "merchant", "agent")
 # who passes a route that declares a role
 ROLE_GRANTS = {"admin": frozenset({"admin"}), "merchant": frozenset({"merchant", "admin"}),
-               "agent": frozenset({"agent", "admin"})}
+               "agent": frozenset({"agent", "admin"}),
+               "staff": frozenset(ROLES)}  # any signed-in staff member (sign-out, "me")
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,13 @@ class StaffMember:
     role: str
     session_id: int | None = None
     via: str = "session"  # "session" (cookie), "bearer" (a script's token), "break-glass"
+
+    @property
+    def shown_name(self) -> str:
+        """The name put on what this member does (an agent's reply, a claim)."""
+        if self.via == "break-glass":
+            return "Admin"
+        return self.name or self.email
 
 
 BREAK_GLASS = StaffMember(id=None, email="", name="Admin (break-glass token)", role="admin",
@@ -132,6 +142,9 @@ async def require_staff(request: web.Request, role: str) -> StaffMember:
         raise unauthorized("Sign in first: a staff session (POST /api/staff/sessions, or "
                            "the sign-in page /staff/sign-in), or a staff bearer token.",
                            "staff")
+    if member.via == "session":  # the cookie: a browser, which other sites' pages drive too
+        from .staff.sessions import check_browser_request
+        check_browser_request(request)
     if member.role not in ROLE_GRANTS[role]:
         raise forbidden(f"This needs the {role} role; you are signed in as {member.role}.")
     return member

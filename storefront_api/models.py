@@ -11,6 +11,7 @@ from .pricing.models import (PromoCode, ShippingRate, ShippingZone,  # noqa: F40
 from .aftersales.models import ReturnLine, ReturnRequest  # noqa: F401
 from .catalog.models import StockReservation  # noqa: F401
 from .checkout.models import Checkout  # noqa: F401
+from .consent.models import ConsentDecision  # noqa: F401
 from .fulfilment.models import BackInStockSubscription, Shipment, TrackingEvent  # noqa: F401
 from .orders.models import Order, OrderLine, OrderStatusChange  # noqa: F401
 from .outbox.models import OutboxMessage  # noqa: F401

@@ -54,6 +54,9 @@ LIMITS: dict[str, Limit] = {
     "ticket-recipient": Limit("3/hour", None, "support requests to this address"),
     "cart": Limit("30/minute", "3000/minute", "new carts"),
     "checkout": Limit("10/minute", "1000/minute", "checkouts"),
+    # a summary holds nothing, but prices the cart in a write transaction
+    "checkout-preview": Limit("30/minute", "3000/minute", "checkout summaries"),
+    "consent": Limit("30/minute", "3000/minute", "consent changes"),
     "event": Limit("120/minute", "20000/minute", "events"),
     "chat-token": Limit("30/minute", "3000/minute", "chat sessions"),
 }

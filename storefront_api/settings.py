@@ -228,7 +228,10 @@ class Settings:
             tax_rates=tax_rates,
             db_pool_size=int(env.get("DB_POOL_SIZE", "10")),
             view_event_flush_seconds=float(env.get("VIEW_EVENT_FLUSH_SECONDS", "0.25")),
-            checkout_minutes=int(env.get("CHECKOUT_MINUTES", "30")),
+            # a payment link holds stock this long: long enough to pay, short enough that
+            # abandoned holds come back soon (docs/checkout-and-orders.md)
+            checkout_minutes=_int_between(env.get("CHECKOUT_MINUTES", "30"),
+                                          "CHECKOUT_MINUTES", 5, 120),
             log_sql=env.get("LOG_SQL", "") == "1",
             mail_from=env.get("MAIL_FROM", ""),
             outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", "1")),

@@ -65,9 +65,13 @@ def empty_url(request, tmp_path):
 
 @pytest.fixture
 def settings(shop_url, tmp_path) -> Settings:
-    # RASA_URL: a closed port, so chat notices of test orders never reach a real Rasa
+    # RASA_URL: a closed port, so chat notices of test orders never reach a real Rasa.
+    # MAX_HELD_UNITS: every test calls from 127.0.0.1 into one database per backend, so the
+    # units held by all their open payment links add up for one client; the cap itself is
+    # tested on a database of its own (tests/checkout/test_stock_holds.py).
     return Settings.from_env(database_url=shop_url, var_dir=tmp_path, admin_token="test-admin",
-                             rasa_url="http://127.0.0.1:9", service_token=SERVICE_TOKEN)
+                             rasa_url="http://127.0.0.1:9", service_token=SERVICE_TOKEN,
+                             max_held_units=1000)
 
 
 @pytest.fixture

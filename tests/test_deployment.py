@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 README = ROOT / "README.md"
 # The secrets docker-compose.yml requires (${NAME:?...}); dummy values are enough for `config`.
-REQUIRED_VARS = ("ADMIN_TOKEN", "SECRET_KEY", "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD")
+REQUIRED_VARS = ("SECRET_KEY", "SERVICE_TOKEN", "RASA_JWT_SECRET", "CHAT_JWT_SECRET",
+                 "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_URL", "POSTGRES_PASSWORD",
+                 "RABBITMQ_PASSWORD", "REDIS_PASSWORD")
+OPTIONAL_SECRETS = ("ADMIN_TOKEN",)
 # How storefront_api reads its environment: env.get("NAME"...), os.environ["NAME"], getenv(...)
 ENV_READ = re.compile(r"""\b(?:env|environ|getenv)(?:\.get)?\s*[\[(]\s*["']([A-Z][A-Z0-9_]*)["']""")
 
@@ -37,8 +40,10 @@ def _docker_compose() -> str:
 
 
 def _compose(*args: str, env_vars: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in REQUIRED_VARS}
-    env.update(env_vars if env_vars is not None else {name: "test-value" for name in REQUIRED_VARS})
+    env = {k: v for k, v in os.environ.items()
+           if k not in REQUIRED_VARS + OPTIONAL_SECRETS}
+    env.update(env_vars if env_vars is not None
+               else {name: f"value-of-{name}" for name in REQUIRED_VARS + OPTIONAL_SECRETS})
     # An empty --env-file: a developer's own .env must not fill in what the test leaves out.
     with tempfile.NamedTemporaryFile(suffix=".env") as empty_env:
         command = [_docker_compose(), "-f", str(COMPOSE_FILE), "--env-file", empty_env.name,
@@ -62,12 +67,99 @@ def test_compose_file_is_valid():
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_file_requires_the_secrets():
-    values = {name: "test-value" for name in REQUIRED_VARS}
-    del values["ADMIN_TOKEN"]
+@pytest.mark.parametrize("missing", REQUIRED_VARS)
+def test_compose_file_requires_the_secrets(missing):
+    values = {name: "test-value" for name in REQUIRED_VARS if name != missing}
     result = _compose("config", "-q", env_vars=values)
     assert result.returncode != 0
-    assert "ADMIN_TOKEN" in result.stderr
+    assert missing in result.stderr
+
+
+def _services() -> dict:
+    import yaml
+    result = _compose("config")
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def test_every_service_runs_in_production_mode_with_what_it_needs():
+    services = _services()
+    shop = _environment(services["storefront_api"])
+    assert shop["AISLE_ENV"] == "production" and shop["PAYMENT_GATEWAY"] == "stripe"
+    assert shop["TRUST_PROXY"] == "1"
+    for name in ("SECRET_KEY", "SERVICE_TOKEN", "RASA_JWT_SECRET", "CHAT_JWT_SECRET",
+                 "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_URL"):
+        assert shop[name] == f"value-of-{name}", name
+    assert shop["REDIS_URL"] == "redis://:value-of-REDIS_PASSWORD@redis:6379/2"
+    rasa = _environment(services["rasa"])
+    assert rasa["RASA_JWT_SECRET"] == "value-of-RASA_JWT_SECRET"
+    assert rasa["CHAT_JWT_SECRET"] == "value-of-CHAT_JWT_SECRET"
+    assert "--jwt-secret" in " ".join(services["rasa"]["command"])
+    assert _environment(services["actions"])["SERVICE_TOKEN"] == "value-of-SERVICE_TOKEN"
+    for name in ("storefront_api", "rasa", "actions", "dashboard", "migrate"):
+        assert _environment(services[name])["AISLE_ENV"] == "production", name
+
+
+# The secrets each service may hold; anything else of REQUIRED_VARS + ADMIN_TOKEN is a leak.
+ALLOWED_SECRETS = {
+    "storefront_api": {"SECRET_KEY", "SERVICE_TOKEN", "RASA_JWT_SECRET", "CHAT_JWT_SECRET",
+                       "ADMIN_TOKEN", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_URL",
+                       "POSTGRES_PASSWORD", "REDIS_PASSWORD"},
+    "migrate": {"POSTGRES_PASSWORD"},
+    "rasa": {"RASA_JWT_SECRET", "CHAT_JWT_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
+             "RABBITMQ_PASSWORD"},
+    "actions": {"SERVICE_TOKEN"},
+    "dashboard": {"POSTGRES_PASSWORD"},
+    "redis": {"REDIS_PASSWORD"},
+    "rabbitmq": {"RABBITMQ_PASSWORD"},
+    "postgres": {"POSTGRES_PASSWORD"},
+    "proxy": set(),
+}
+
+
+def test_services_get_only_the_secrets_they_use():
+    services = _services()
+    for name, allowed in ALLOWED_SECRETS.items():
+        text = " ".join(f"{key}={value}" for key, value in
+                        _environment(services[name]).items())
+        held = {secret for secret in REQUIRED_VARS + OPTIONAL_SECRETS
+                if f"value-of-{secret}" in text}
+        assert held <= allowed, (name, held - allowed)
+    dashboard = _environment(services["dashboard"])
+    assert "SECRET_KEY" not in dashboard and "ADMIN_TOKEN" not in dashboard
+    assert dashboard["DASHBOARD_AUTH"] == "staff"
+
+
+def test_only_the_proxy_is_published_and_redis_has_a_password():
+    services = _services()
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    redis = services["redis"]
+    assert "--requirepass" in " ".join(redis["command"])
+    assert _environment(redis)["REDIS_PASSWORD"] == "value-of-REDIS_PASSWORD"
+
+
+def test_what_must_survive_a_recreated_container_is_on_a_volume():
+    import yaml
+    result = _compose("config")
+    volumes = yaml.safe_load(result.stdout)["volumes"]
+    assert {"pgdata", "rabbitmq", "models", "storefront-var"} <= set(volumes)
+    services = yaml.safe_load(result.stdout)["services"]
+    mounts = [str(volume) for volume in services["storefront_api"]["volumes"]]
+    assert any("/app/var" in mount for mount in mounts), mounts
+
+
+def test_the_images_run_in_production_mode():
+    for dockerfile in (ROOT / "Dockerfile", ROOT / "bot" / "Dockerfile"):
+        assert re.search(r"^ENV[^\n]*AISLE_ENV=production", dockerfile.read_text(),
+                         re.MULTILINE), dockerfile
 
 
 def test_compose_has_the_production_services():

@@ -201,9 +201,17 @@ class Storefront:
                                 params={"country": country})
         return answer.get("options", [])
 
+    async def checkout_preview(self, ctx: CallContext, token: str, *, email: str,
+                               address: dict[str, Any], shipping_method: str) -> dict[str, Any]:
+        """The priced summary to confirm: no payment link, no stock held."""
+        return await self.post(f"/api/carts/{path_part(token)}/checkout/preview", ctx,
+                               json={"email": email, "shipping_address": address,
+                                     "shipping_method": shipping_method})
+
     async def checkout(self, ctx: CallContext, token: str, *, email: str,
                        address: dict[str, Any], shipping_method: str) -> dict[str, Any]:
-        """The priced summary and the payment link; the same details give the same open link."""
+        """The priced summary and the payment link, which holds the stock (409 ``hold-limit``
+        past the per-shopper cap); the same details give the same open link."""
         return await self.post(f"/api/carts/{path_part(token)}/checkout", ctx,
                                json={"email": email, "shipping_address": address,
                                      "shipping_method": shipping_method})

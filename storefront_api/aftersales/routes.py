@@ -22,6 +22,7 @@ from ..events.service import EventContext
 from ..money import format_money, money
 from ..orders import service as orders
 from ..ratelimit import enforce
+from .. import responses
 from ..routing import ApiRoutes, int_param, json_response
 from . import refunds, service
 
@@ -123,7 +124,8 @@ async def _shopper_order(request: web.Request, session, proof: OrderProof, *,
 # --- the shopper ---------------------------------------------------------------------------
 
 @routes.post("/api/orders/{number}/cancel", summary="Cancel an order before it ships",
-             body=CancelInput, errors=SHOPPER_ERRORS)
+             body=CancelInput, errors=SHOPPER_ERRORS,
+             response=responses.Cancellation)
 async def cancel_order(request: web.Request, body: CancelInput) -> web.Response:
     """Allowed while awaiting preparation or being prepared (409 once shipped, pointing to
     returns). Stock goes back and the whole amount is refunded. Cancelling again answers with
@@ -161,7 +163,8 @@ def _cancel_message(number: str, refund) -> str:
 
 
 @routes.post("/api/orders/{number}/returns", summary="Request a return or an exchange",
-             body=ReturnInput, status=201, errors=SHOPPER_ERRORS)
+             body=ReturnInput, status=201, errors=SHOPPER_ERRORS,
+             response=responses.Return)
 async def request_return(request: web.Request, body: ReturnInput) -> web.Response:
     """For delivered items, within RETURN_WINDOW_DAYS of delivery (422 with the date it
     closed). Answers with the RMA number the shopper writes on the parcel."""
@@ -177,7 +180,8 @@ async def request_return(request: web.Request, body: ReturnInput) -> web.Respons
 
 
 @routes.get("/api/orders/{number}/returns", summary="An order's returns and exchanges",
-            query=OrderProof, errors=(404, 422, 429))
+            query=OrderProof, errors=(404, 422, 429),
+            response=responses.OrderReturns)
 async def list_returns(request: web.Request, query: OrderProof) -> web.Response:
     await count_order_lookup(request)
     days = request.app[SETTINGS].return_window_days
@@ -192,7 +196,8 @@ async def list_returns(request: web.Request, query: OrderProof) -> web.Response:
 
 
 @routes.get("/api/orders/{number}/refunds", summary="An order's refunds and their status",
-            query=OrderProof, errors=(404, 422, 429))
+            query=OrderProof, errors=(404, 422, 429),
+            response=responses.OrderRefunds)
 async def list_refunds(request: web.Request, query: OrderProof) -> web.Response:
     await count_order_lookup(request)
     async with request.app[DB].read() as session:
@@ -207,7 +212,8 @@ async def list_refunds(request: web.Request, query: OrderProof) -> web.Response:
 # --- the merchant --------------------------------------------------------------------------
 
 @routes.get("/api/admin/returns", summary="Returns and exchanges, newest first",
-            query=ReturnsQuery, auth="merchant", errors=(401, 422))
+            query=ReturnsQuery, auth="merchant", errors=(401, 422),
+            response=responses.Returns)
 async def admin_list_returns(request: web.Request, query: ReturnsQuery) -> web.Response:
     async with request.app[DB].read() as session:
         documents = await service.merchant_returns(session, query.status, query.limit,
@@ -230,7 +236,8 @@ async def _return_change(request: web.Request, change) -> web.Response:
 
 
 @routes.post("/api/admin/returns/{rma}/approve", summary="Approve a return request",
-             body=ApproveInput, auth="merchant", errors=(400, 401, 404, 409, 422))
+             body=ApproveInput, auth="merchant", errors=(400, 401, 404, 409, 422),
+             response=responses.HandledReturn)
 async def approve_return(request: web.Request, body: ApproveInput) -> web.Response:
     async def change(session, found, order):
         await service.approve_return(session, found, order, body.note)
@@ -238,7 +245,8 @@ async def approve_return(request: web.Request, body: ApproveInput) -> web.Respon
 
 
 @routes.post("/api/admin/returns/{rma}/reject", summary="Reject a return request",
-             body=RejectInput, auth="merchant", errors=(400, 401, 404, 409, 422))
+             body=RejectInput, auth="merchant", errors=(400, 401, 404, 409, 422),
+             response=responses.HandledReturn)
 async def reject_return(request: web.Request, body: RejectInput) -> web.Response:
     async def change(session, found, order):
         await service.reject_return(session, found, order, body.note)
@@ -246,7 +254,8 @@ async def reject_return(request: web.Request, body: RejectInput) -> web.Response
 
 
 @routes.post("/api/admin/returns/{rma}/receive", summary="Record a returned parcel",
-             body=ReceiveInput, auth="merchant", errors=(400, 401, 404, 409, 422))
+             body=ReceiveInput, auth="merchant", errors=(400, 401, 404, 409, 422),
+             response=responses.HandledReturn)
 async def receive_return(request: web.Request, body: ReceiveInput) -> web.Response:
     """Units counted as returned and put back in stock (unless restock=false). A return is
     refunded its units' share of what was paid (partial refunds); an exchange takes the
@@ -258,7 +267,8 @@ async def receive_return(request: web.Request, body: ReceiveInput) -> web.Respon
 
 
 @routes.get("/api/admin/refunds", summary="Refunds, newest first (failed ones to retry)",
-            query=RefundsQuery, auth="merchant", errors=(401, 422))
+            query=RefundsQuery, auth="merchant", errors=(401, 422),
+            response=responses.Refunds)
 async def admin_list_refunds(request: web.Request, query: RefundsQuery) -> web.Response:
     async with request.app[DB].read() as session:
         documents = await refunds.merchant_refunds(session, query.status, query.limit,
@@ -267,7 +277,8 @@ async def admin_list_refunds(request: web.Request, query: RefundsQuery) -> web.R
 
 
 @routes.post(r"/api/admin/refunds/{refund_id:\d+}/retry", summary="Retry a refund",
-             auth="merchant", errors=(401, 404, 409))
+             auth="merchant", errors=(401, 404, 409),
+             response=responses.Refund)
 async def retry_refund(request: web.Request) -> web.Response:
     """Asks the gateway again with the same idempotency key, so a refund that did go
     through the first time is never paid twice. 409 if it already succeeded."""

@@ -16,6 +16,8 @@ from ..app_keys import DB, SETTINGS, VIEW_EVENTS
 from ..events.service import EventContext
 from ..pricing import service as pricing
 from ..problems import unprocessable
+from ..ratelimit import enforce
+from .. import responses
 from ..routing import MAX_DB_INT, ApiRoutes, int_param, json_response
 from . import service
 
@@ -33,7 +35,8 @@ def _line_quantity(value: int) -> int:
 Quantity = Annotated[StrictInt, AfterValidator(_line_quantity),
                      Field(json_schema_extra={"minimum": 1,
                                               "maximum": service.MAX_LINE_QUANTITY})]
-Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2"),
+Country = Annotated[str, Field(max_length=2, pattern=r"^[A-Za-z]{2}$",
+                                description="ISO 3166-1 alpha-2"),
                     AfterValidator(str.upper)]
 ShippingMethod = Literal["standard", "express", "pickup"]
 
@@ -106,17 +109,21 @@ async def _change(request: web.Request, change, status: int = 200) -> web.Respon
 
 # --- routes --------------------------------------------------------------------------------
 
-@routes.post("/api/carts", summary="Create a guest cart", status=201)
+@routes.post("/api/carts", summary="Create a guest cart", status=201, errors=(429,),
+             response=responses.Cart)
 async def create_cart(request: web.Request) -> web.Response:
     """Returns the new cart with its token: keep it, every other cart route needs it.
-    X-Conversation-Id and X-Channel are recorded on the cart."""
+    X-Conversation-Id and X-Channel (from the assistant) are recorded on the cart. New
+    carts are limited per client ("cart"): each one is a row that lives for weeks."""
+    await enforce(request, "cart")
     ctx = EventContext.from_request(request)
     async with request.app[DB].write() as session:
         cart = await service.create_cart(session, request.app[SETTINGS], ctx)
         return await priced_cart_response(request, session, cart, status=201)
 
 
-@routes.get("/api/carts/{token}", summary="Get a cart, priced now", errors=(404, 410))
+@routes.get("/api/carts/{token}", summary="Get a cart, priced now", errors=(404, 410),
+            response=responses.Cart)
 async def get_cart(request: web.Request) -> web.Response:
     """Totals are recomputed from current prices; an applied code that stopped being valid is
     reported with ``promo_code.valid=false`` and its reason, and not applied."""
@@ -131,7 +138,8 @@ async def get_cart(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/carts/{token}/items", summary="Add a variant to the cart", body=AddItem,
-             status=201, errors=LINE_ERRORS)
+             status=201, errors=LINE_ERRORS,
+             response=responses.Cart)
 async def add_item(request: web.Request, body: AddItem) -> web.Response:
     """Stock is checked now, counting what the cart already holds: asking for more answers 409
     with ``available``. Adding a variant already in the cart increases that line."""
@@ -143,7 +151,8 @@ async def add_item(request: web.Request, body: AddItem) -> web.Response:
 
 
 @routes.patch(r"/api/carts/{token}/items/{line_id:\d+}", body=LineChange, errors=LINE_ERRORS,
-              summary="Change a line's quantity, save it for later or move it back")
+              summary="Change a line's quantity, save it for later or move it back",
+              response=responses.Cart)
 async def change_line(request: web.Request, body: LineChange) -> web.Response:
     line_id = int_param(request, "line_id", "line in this cart")
 
@@ -154,7 +163,8 @@ async def change_line(request: web.Request, body: LineChange) -> web.Response:
 
 
 @routes.delete(r"/api/carts/{token}/items/{line_id:\d+}", summary="Remove a line",
-               errors=(404, 409, 410))
+               errors=(404, 409, 410),
+               response=responses.Cart)
 async def remove_line(request: web.Request) -> web.Response:
     line_id = int_param(request, "line_id", "line in this cart")
 
@@ -164,13 +174,15 @@ async def remove_line(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/carts/{token}/items", summary="Empty the cart (saved-for-later stays)",
-               errors=(404, 409, 410))
+               errors=(404, 409, 410),
+               response=responses.Cart)
 async def clear_cart(request: web.Request) -> web.Response:
     return await _change(request, service.clear_cart)
 
 
 @routes.put("/api/carts/{token}/promo-code", summary="Apply a promo code", body=PromoCodeInput,
-            errors=(400, 404, 409, 410, 422))
+            errors=(400, 404, 409, 410, 422),
+            response=responses.Cart)
 async def apply_promo_code(request: web.Request, body: PromoCodeInput) -> web.Response:
     """One code per cart (409 names the applied one). Unknown codes answer 404; expired, not
     yet valid, used up or minimum not met answer 422 with the reason (and ``missing``)."""
@@ -180,13 +192,15 @@ async def apply_promo_code(request: web.Request, body: PromoCodeInput) -> web.Re
 
 
 @routes.delete("/api/carts/{token}/promo-code", summary="Remove the promo code",
-               errors=(404, 409, 410))
+               errors=(404, 409, 410),
+               response=responses.Cart)
 async def remove_promo_code(request: web.Request) -> web.Response:
     return await _change(request, service.remove_promo_code)
 
 
 @routes.put("/api/carts/{token}/shipping", summary="Choose the destination and shipping method",
-            body=ShippingChoice, errors=(400, 404, 409, 410, 422))
+            body=ShippingChoice, errors=(400, 404, 409, 410, 422),
+            response=responses.Cart)
 async def choose_shipping(request: web.Request, body: ShippingChoice) -> web.Response:
     """Sets the country (for shipping and tax) and the method; a country not served answers
     422 with ``countries_served``, a method not offered there 422 with ``methods_available``."""
@@ -196,7 +210,8 @@ async def choose_shipping(request: web.Request, body: ShippingChoice) -> web.Res
 
 
 @routes.get("/api/carts/{token}/shipping-options", query=ShippingOptionsQuery,
-            summary="Shipping methods and prices for this cart", errors=(404, 410, 422))
+            summary="Shipping methods and prices for this cart", errors=(404, 410, 422),
+            response=responses.ShippingOptions)
 async def shipping_options(request: web.Request, query: ShippingOptionsQuery) -> web.Response:
     """Prices take the cart's free-shipping threshold and free-shipping code into account."""
     async with request.app[DB].read() as session:

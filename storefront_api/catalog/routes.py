@@ -11,6 +11,7 @@ from ..app_keys import DB, VIEW_EVENTS
 from ..events.service import EventContext
 from ..money import money
 from ..problems import Problem, not_found
+from .. import responses
 from ..routing import ApiRoutes, int_param, json_response
 from .search import SORTS, CategoryTree, SearchParams, UnknownCategory, search_products
 from .service import (availability, breadcrumb, category_tree, get_product, similar_products,
@@ -80,7 +81,8 @@ def product_summary(row: dict[str, Any], tree: CategoryTree) -> dict[str, Any]:
 
 
 @routes.get("/api/products", summary="Search and browse products", query=ProductQuery,
-            errors=(404, 422))
+            errors=(404, 422),
+            response=responses.ProductList)
 async def list_products(request: web.Request, query: ProductQuery) -> web.Response:
     """Free text plus filters, sorting, pagination and facet counts (category, colour, size,
     price bands) over the result set. ``query`` tells how the text was understood: typos
@@ -121,7 +123,8 @@ def _variant(v, currency: str) -> dict[str, Any]:
 
 
 @routes.get(r"/api/products/{id:\d+}", summary="A product with its variants and availability",
-            errors=(404,))
+            errors=(404,),
+            response=responses.ProductPage)
 async def get_product_page(request: web.Request) -> web.Response:
     product_id = int_param(request, "id", "product")
     db = request.app[DB]
@@ -152,7 +155,8 @@ async def get_product_page(request: web.Request) -> web.Response:
 
 
 @routes.get(r"/api/products/{id:\d+}/similar", summary="Products similar to this one",
-            errors=(404,))
+            errors=(404,),
+            response=responses.SimilarProducts)
 async def get_similar(request: web.Request) -> web.Response:
     product_id = int_param(request, "id", "product")
     async with request.app[DB].read() as session:
@@ -164,7 +168,8 @@ async def get_similar(request: web.Request) -> web.Response:
     return json_response({"items": [product_summary(r, tree) for r in rows]})
 
 
-@routes.get("/api/categories", summary="The category tree")
+@routes.get("/api/categories", summary="The category tree",
+            response=responses.CategoryTree)
 async def list_categories(request: web.Request) -> web.Response:
     async with request.app[DB].read() as session:
         tree = await category_tree(session)

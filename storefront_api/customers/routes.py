@@ -1,4 +1,10 @@
-"""Customer HTTP routes: sign-up, sign-in (merging the guest cart), the signed-in cart."""
+"""Customer HTTP routes: sign-up, sign-in (merging the guest cart), the signed-in cart.
+
+Sign-in is limited per address ("sign-in") and per account ("sign-in-account"), so that
+neither one address trying many accounts nor many addresses trying one account get far;
+sign-up per address ("sign-up"). A sign-up that states consent (the ``marketing_consent``
+box, X-Consent) records each decision, source "signup".
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from ..app_keys import DB, SETTINGS, VIEW_EVENTS
 from ..auth import hash_password, require_customer, sign_customer_token, unauthorized
 from ..cart import service as carts
+from ..consent import service as consent
 from ..events.service import EventContext
+from ..ratelimit import enforce
+from .. import responses
 from ..routing import ApiRoutes, json_response
 from . import service
 from .models import Customer
@@ -52,22 +61,37 @@ def customer_document(customer: Customer) -> dict[str, Any]:
 
 
 @routes.post("/api/customers", summary="Create a customer account", body=SignUp, status=201,
-             errors=(400, 409, 422))
+             errors=(400, 409, 422, 429),
+             response=responses.Customer)
 async def sign_up(request: web.Request, body: SignUp) -> web.Response:
+    """``marketing_consent`` (or ``marketing`` in X-Consent) is the e-mail consent; the
+    other purposes of X-Consent (analytics, advertising) are recorded with it."""
+    await enforce(request, "sign-up")
+    stated = consent.from_header(request)
+    marketing = body.marketing_consent or (stated is not None and "marketing" in stated)
     password_hash = await hash_password(body.password)  # slow: outside the transaction
     async with request.app[DB].write() as session:
         customer = await service.register_customer(
             session, email=body.email, password_hash=password_hash, name=body.name,
-            marketing_consent=body.marketing_consent)
+            marketing_consent=marketing)
+        granted = (stated or frozenset()) | ({"marketing"} if marketing else frozenset())
+        await consent.record(session, consent.subjects(customer_id=customer.id,
+                                                       email=customer.email),
+                             granted, source="signup",
+                             purposes=consent.PURPOSES if stated is not None else ("marketing",))
         document = customer_document(customer)
     return json_response(document, status=201)
 
 
 @routes.post("/api/customers/sign-in", summary="Sign in; merges the guest cart",
-             body=SignInInput, errors=(400, 401, 422))
+             body=SignInInput, errors=(400, 401, 422, 429),
+             response=responses.SignedIn)
 async def sign_in(request: web.Request, body: SignInInput) -> web.Response:
     """Returns ``customer_token`` (send it as ``Authorization: Bearer``) and the customer's
     cart. The guest cart ``cart_token`` is merged into it and answers 410 afterwards."""
+    await enforce(request, "sign-in")
+    await enforce(request, "sign-in-account",
+                  key="account:" + service.normalise_email(body.email)[:300])
     settings = request.app[SETTINGS]
     async with request.app[DB].read() as session:  # the slow password check holds no lock
         customer = await service.authenticate(session, body.email, body.password)
@@ -87,7 +111,8 @@ async def sign_in(request: web.Request, body: SignInInput) -> web.Response:
     })
 
 
-@routes.get("/api/customers/me", summary="The signed-in customer", auth="customer")
+@routes.get("/api/customers/me", summary="The signed-in customer", auth="customer",
+            response=responses.Customer)
 async def me(request: web.Request) -> web.Response:
     customer_id = require_customer(request)
     async with request.app[DB].read() as session:
@@ -97,7 +122,8 @@ async def me(request: web.Request) -> web.Response:
     return json_response(customer_document(customer))
 
 
-@routes.get("/api/customers/me/cart", summary="The signed-in customer's cart", auth="customer")
+@routes.get("/api/customers/me/cart", summary="The signed-in customer's cart", auth="customer",
+            response=responses.Cart)
 async def my_cart(request: web.Request) -> web.Response:
     """Created empty on first use. Its token works with every /api/carts/{token} route."""
     customer_id = require_customer(request)

@@ -20,6 +20,7 @@ from ..orders.service import order_context
 from ..problems import Problem, unprocessable
 from ..auth import forbidden, is_service_call
 from ..ratelimit import enforce
+from .. import responses
 from ..routing import MAX_DB_INT, ApiRoutes, int_param, json_response
 from . import service, stock
 from .carriers import CARRIERS
@@ -109,7 +110,8 @@ def _variant_document(variant) -> dict:
 # --- merchant: orders ---------------------------------------------------------------------
 
 @routes.get("/api/admin/orders", summary="Orders, newest first", query=OrderListQuery,
-            auth="merchant", errors=(422,))
+            auth="merchant", errors=(422,),
+            response=responses.OrderList)
 async def list_orders(request: web.Request, query: OrderListQuery) -> web.Response:
     async with request.app[DB].read() as session:
         orders, total = await service.list_orders(session, status=query.status, page=query.page,
@@ -119,7 +121,8 @@ async def list_orders(request: web.Request, query: OrderListQuery) -> web.Respon
 
 
 @routes.get("/api/admin/orders/{number}", summary="An order, with the shopper's details",
-            auth="merchant", errors=(404,))
+            auth="merchant", errors=(404,),
+            response=responses.MerchantOrder)
 async def get_order(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with request.app[DB].read() as session:
@@ -134,7 +137,8 @@ async def _admin_order_answer(request, session, order, status: int = 200) -> web
 
 
 @routes.post("/api/admin/orders/{number}/status", summary="Move an order to another status",
-             body=StatusChange, auth="merchant", errors=(400, 404, 409, 422))
+             body=StatusChange, auth="merchant", errors=(400, 404, 409, 422),
+             response=responses.MerchantOrder)
 async def change_order_status(request: web.Request, body: StatusChange) -> web.Response:
     """Only legal transitions (409 naming the allowed ones). Shipping, cancelling and
     refunding have their own routes (409 ``status-has-own-route`` says which)."""
@@ -147,7 +151,8 @@ async def change_order_status(request: web.Request, body: StatusChange) -> web.R
 
 
 @routes.post("/api/admin/orders/{number}/shipments", summary="Ship an order (carrier label)",
-             body=ShipmentInput, status=201, auth="merchant", errors=(400, 404, 409, 422))
+             body=ShipmentInput, status=201, auth="merchant", errors=(400, 404, 409, 422),
+             response=responses.MerchantOrder)
 async def create_shipment(request: web.Request, body: ShipmentInput) -> web.Response:
     """Creates the label (tracking number and link), moves the order to shipped (through
     being_prepared if it was still awaiting preparation) and e-mails the shopper."""
@@ -160,7 +165,8 @@ async def create_shipment(request: web.Request, body: ShipmentInput) -> web.Resp
 
 
 @routes.post("/api/admin/shipments/{tracking_number}/events", summary="Record a parcel scan",
-             body=ScanInput, status=201, auth="merchant", errors=(400, 404, 409, 422))
+             body=ScanInput, status=201, auth="merchant", errors=(400, 404, 409, 422),
+             response=responses.ScannedShipment)
 async def add_tracking_event(request: web.Request, body: ScanInput) -> web.Response:
     """Without ``status``, the next step of picked_up, in_transit, at_sorting_centre,
     out_for_delivery, delivered; location and description default to the carrier's. The
@@ -180,7 +186,8 @@ async def add_tracking_event(request: web.Request, body: ScanInput) -> web.Respo
 # --- merchant: stock ----------------------------------------------------------------------
 
 @routes.put("/api/admin/variants/{variant_id:\\d+}/stock", summary="Set a variant's stock",
-            body=StockInput, auth="merchant", errors=(400, 404, 422))
+            body=StockInput, auth="merchant", errors=(400, 404, 422),
+            response=responses.StockChange)
 async def set_stock(request: web.Request, body: StockInput) -> web.Response:
     """Search filters follow at once; when the variant can be bought again, everyone waiting
     for it is told (e-mail and/or chat, through the outbox)."""
@@ -192,7 +199,8 @@ async def set_stock(request: web.Request, body: StockInput) -> web.Response:
 
 
 @routes.get("/api/admin/stock/low", summary="Variants running out", query=LowStockQuery,
-            auth="merchant", errors=(422,))
+            auth="merchant", errors=(422,),
+            response=responses.LowStock)
 async def low_stock(request: web.Request, query: LowStockQuery) -> web.Response:
     async with request.app[DB].read() as session:
         variants, total = await stock.low_stock(session, query.threshold, page=query.page,
@@ -204,7 +212,8 @@ async def low_stock(request: web.Request, query: LowStockQuery) -> web.Response:
 # --- shoppers -------------------------------------------------------------------------------
 
 @routes.post("/api/back-in-stock", summary="Be told when a sold-out variant is back",
-             body=BackInStockInput, status=201, errors=(400, 404, 409, 422, 429))
+             body=BackInStockInput, status=201, errors=(400, 403, 404, 409, 422, 429),
+             response=responses.BackInStockSubscription, also_ok=(200,))
 async def subscribe_back_in_stock(request: web.Request, body: BackInStockInput) -> web.Response:
     """By e-mail, in the chat (conversation_id, or the X-Conversation-Id header), or both.
     Only for a variant that cannot be bought now (409 ``variant-available`` otherwise). Asking
@@ -237,7 +246,8 @@ async def _public_shipment(request: web.Request) -> Shipment:
 
 
 @routes.get("/api/tracking/{tracking_number}", summary="Where a parcel is",
-            errors=(404, 429))
+            errors=(404, 429),
+            response=responses.Shipment)
 async def get_tracking(request: web.Request) -> web.Response:
     """The carrier's scans, without anything about the order or the shopper."""
     return json_response(shipment_document(await _public_shipment(request)))

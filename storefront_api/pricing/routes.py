@@ -15,6 +15,7 @@ from ..app_keys import DB, SETTINGS
 from ..cart.service import shipping_option_document
 from ..money import money
 from ..problems import Problem, unprocessable
+from .. import responses
 from ..routing import ApiRoutes, json_response
 from . import service
 from .models import PromoCode
@@ -23,7 +24,8 @@ routes = ApiRoutes("pricing")
 
 MAX_AMOUNT = 10**9  # minor units: ten million dollars is plenty for one code
 
-Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2"),
+Country = Annotated[str, Field(max_length=2, pattern=r"^[A-Za-z]{2}$",
+                                description="ISO 3166-1 alpha-2"),
                     AfterValidator(str.upper)]
 
 
@@ -41,11 +43,13 @@ class TaxRateInput(BaseModel):
 class PromoCodeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[A-Za-z0-9_-]{2,40}$", description="stored upper-case")
+    code: str = Field(max_length=40, pattern=r"^[A-Za-z0-9_-]{2,40}$",
+                      description="stored upper-case")
     kind: Literal["percentage", "fixed_amount", "free_shipping"]
     value: StrictInt = Field(0, ge=0, le=MAX_AMOUNT,
                              description="percentage: 1-100; fixed_amount: minor units")
-    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="default: the shop's")
+    currency: str | None = Field(None, max_length=3, pattern=r"^[A-Z]{3}$",
+                                 description="default: the shop's")
     min_subtotal: StrictInt = Field(0, ge=0, le=MAX_AMOUNT, description="minor units")
     starts_at: datetime | None = None
     expires_at: datetime | None = None
@@ -92,7 +96,7 @@ def promo_document(promo: PromoCode) -> dict[str, Any]:
 
 
 @routes.get("/api/shipping-methods", summary="Countries served, or one country's shipping methods",
-            query=ShippingMethodsQuery, errors=(422,))
+            query=ShippingMethodsQuery, errors=(422,), response=responses.ShippingMethods)
 async def list_shipping_methods(request: web.Request, query: ShippingMethodsQuery):
     """With ``country``: that country's methods, prices and delivery days (422 listing the
     countries served if it is not). Without: every country served."""
@@ -106,7 +110,8 @@ async def list_shipping_methods(request: web.Request, query: ShippingMethodsQuer
                           "options": [shipping_option_document(q, currency) for q in quotes]})
 
 
-@routes.get("/api/admin/tax-rates", summary="Tax rates by country", auth="merchant")
+@routes.get("/api/admin/tax-rates", summary="Tax rates by country", auth="merchant",
+            response=responses.TaxRates)
 async def list_tax_rates(request: web.Request) -> web.Response:
     async with request.app[DB].read() as session:
         rates = await service.list_tax_rates(session, request.app[SETTINGS])
@@ -114,7 +119,8 @@ async def list_tax_rates(request: web.Request) -> web.Response:
 
 
 @routes.put("/api/admin/tax-rates/{country}", summary="Set a country's tax rate",
-            body=TaxRateInput, auth="merchant", errors=(400, 422))
+            body=TaxRateInput, auth="merchant", errors=(400, 422),
+            response=responses.TaxRate)
 async def set_tax_rate(request: web.Request, body: TaxRateInput) -> web.Response:
     """Takes effect on the next read of every cart shipping to that country."""
     country = _country(request)
@@ -126,7 +132,8 @@ async def set_tax_rate(request: web.Request, body: TaxRateInput) -> web.Response
 
 
 @routes.delete("/api/admin/tax-rates/{country}", auth="merchant", errors=(404, 422),
-               summary="Forget a country's tax rate (back to the built-in default)")
+               summary="Forget a country's tax rate (back to the built-in default)",
+               response=responses.TaxRate)
 async def reset_tax_rate(request: web.Request) -> web.Response:
     country = _country(request)
     async with request.app[DB].write() as session:
@@ -139,7 +146,8 @@ async def reset_tax_rate(request: web.Request) -> web.Response:
                           "source": "default"})
 
 
-@routes.get("/api/admin/promo-codes", summary="Promo codes", auth="merchant")
+@routes.get("/api/admin/promo-codes", summary="Promo codes", auth="merchant",
+            response=responses.PromoCodes)
 async def list_promo_codes(request: web.Request) -> web.Response:
     async with request.app[DB].read() as session:
         promos = await service.list_promos(session)
@@ -147,7 +155,8 @@ async def list_promo_codes(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/admin/promo-codes", summary="Create a promo code", body=PromoCodeCreate,
-             status=201, auth="merchant", errors=(400, 409, 422))
+             status=201, auth="merchant", errors=(400, 409, 422),
+             response=responses.PromoCode)
 async def create_promo_code(request: web.Request, body: PromoCodeCreate) -> web.Response:
     fields = body.model_dump()
     fields["currency"] = fields["currency"] or request.app[SETTINGS].currency

@@ -117,6 +117,10 @@ async def queue(session: AsyncSession, *, status: str, limit: int,
                 next_position = await position_of(session, handoff)
             position, next_position = next_position, next_position + 1
         documents.append(summary_document(handoff, position, now))
+    order_emails = await _order_emails(session, {number for handoff in handoffs
+                                                 for number in handoff.order_numbers or ()})
+    for handoff, document in zip(handoffs, documents):
+        document["email_verified"] = _email_verified(handoff, order_emails)
     return documents
 
 
@@ -148,14 +152,20 @@ def claim(handoff: Handoff, agent: str) -> None:
         handoff.status, handoff.agent, handoff.claimed_at = "active", agent, utcnow()
 
 
-def add_agent_message(session: AsyncSession, handoff: Handoff, text: str) -> HandoffMessage:
-    """Kept before it is sent, so the transcript shows it even if Rasa never takes it."""
+def add_agent_message(session: AsyncSession, handoff: Handoff, text: str, *,
+                      agent: str) -> HandoffMessage:
+    """Kept before it is sent, so the transcript shows it even if Rasa never takes it. Only
+    the agent who claimed the conversation writes in it: the shopper was told whom they
+    are talking with."""
     _ensure_open(handoff)
     if handoff.status != "active":
         raise conflict("Claim the handoff before writing to the shopper "
                        f"(POST /api/admin/support/handoffs/{handoff.id}/claim).",
                        type="handoff-not-claimed")
-    message = HandoffMessage(handoff_id=handoff.id, agent=handoff.agent or "", text=text,
+    if handoff.agent != agent:
+        raise conflict(f"{handoff.agent} is talking with this shopper; only they can write.",
+                       type="handoff-claimed", agent=handoff.agent)
+    message = HandoffMessage(handoff_id=handoff.id, agent=agent, text=text,
                              delivered=False, created_at=utcnow())
     session.add(message)
     return message
@@ -218,13 +228,37 @@ async def cart_of(session: AsyncSession, handoff: Handoff,
 
 
 async def orders_of(session: AsyncSession, handoff: Handoff) -> list[dict[str, Any]]:
-    """Orders of the shopper's e-mail, of this conversation, or named by the bot."""
+    """The orders an agent may talk about: those placed in this conversation (its checkout
+    carried the conversation id through the service credential) and those the bot verified
+    in it (number and e-mail matched by the shop). Never every order of the e-mail the
+    shopper typed: anyone can type anyone's address."""
     who = [Order.conversation_id == handoff.conversation_id]
-    if handoff.email:
-        who.append(Order.email == handoff.email)
     if handoff.order_numbers:
         who.append(Order.number.in_(handoff.order_numbers))
     orders = (await session.scalars(select(Order).where(or_(*who))
                                     .order_by(Order.created_at.desc(), Order.id.desc())
                                     .limit(MAX_ORDERS_SHOWN))).all()
     return [order_summary(order) for order in orders]
+
+
+async def email_is_verified(session: AsyncSession, handoff: Handoff) -> bool:
+    """Whether the shopper's e-mail is one the bot verified: the e-mail of an order whose
+    number and e-mail the shop matched in this conversation. Worked out here from the
+    verified orders rather than taken from the request, so a claim the shop cannot check is
+    never shown as verified; an e-mail the shopper only typed is shown as unverified."""
+    return _email_verified(handoff, await _order_emails(session, handoff.order_numbers or ()))
+
+
+async def _order_emails(session: AsyncSession, numbers) -> dict[str, str]:
+    numbers = sorted(set(numbers))
+    if not numbers:
+        return {}
+    rows = await session.execute(select(Order.number, Order.email)
+                                 .where(Order.number.in_(numbers)))
+    return {number: email for number, email in rows.all()}
+
+
+def _email_verified(handoff: Handoff, order_emails: dict[str, str]) -> bool:
+    email = (handoff.email or "").strip().lower()
+    return bool(email) and any(order_emails.get(number) == email
+                               for number in handoff.order_numbers or ())

@@ -4,21 +4,26 @@ handoff queue (the bot asks for a person; agents claim, answer and hand back).""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
+                      StringConstraints, WithJsonSchema, field_validator)
 
 from ..aftersales.routes import OrderProof, count_order_lookup
 from ..app_keys import DB, SETTINGS
+from ..auth import current_staff
 from ..customers.service import is_valid_email, normalise_email
 from ..events.service import EventContext
 from ..orders import service as orders
 from ..aftersales.service import iso
 from ..problems import Problem
+from ..ratelimit import enforce
+from .. import responses
 from ..routing import ApiRoutes, int_param, json_response
 from . import handoffs, service
 from .conversations import RasaConversation, RasaUnavailable
@@ -63,8 +68,20 @@ class TicketsQuery(BaseModel):
     offset: int = Field(0, ge=0, le=10**6)
 
 
+def _recipient(email: str, proof: OrderProof | None, order_number: str | None) -> str:
+    """Whom the acknowledgement will go to, as the per-recipient limit counts it: the
+    address given, or for an order opened with its token, that order's address."""
+    if proof is not None and not (proof.email or "").strip():
+        return f"recipient:order:{(order_number or '').upper()[:32]}"
+    return "recipient:" + normalise_email(proof.email if proof else email)[:320]
+
+
 async def _open(request: web.Request, *, body, email: str, order_number: str | None,
                 proof: OrderProof | None = None) -> web.Response:
+    # Each ticket mails an acknowledgement: limited per sender and per recipient, so the
+    # shop cannot be made to write to a stranger's inbox over and over.
+    await enforce(request, "ticket")
+    await enforce(request, "ticket-recipient", key=_recipient(email, proof, order_number))
     ctx = EventContext.from_request(request)
     secret_key = request.app[SETTINGS].secret_key
     if order_number is not None:
@@ -84,7 +101,8 @@ async def _open(request: web.Request, *, body, email: str, order_number: str | N
 
 
 @routes.post("/api/orders/{number}/tickets", summary="A complaint or question about an order",
-             body=OrderTicketInput, status=201, errors=(400, 404, 422, 429))
+             body=OrderTicketInput, status=201, errors=(400, 404, 422, 429),
+             response=responses.Ticket)
 async def open_order_ticket(request: web.Request, body: OrderTicketInput) -> web.Response:
     """Answers with the ticket's reference (T-XXXXXX). X-Conversation-Id and X-Channel are
     kept on the ticket so that an agent can answer in the chat."""
@@ -93,15 +111,19 @@ async def open_order_ticket(request: web.Request, body: OrderTicketInput) -> web
 
 
 @routes.post("/api/support/tickets", summary="A complaint or question, with or without an order",
-             body=TicketInput, status=201, errors=(400, 404, 422, 429))
+             body=TicketInput, status=201, errors=(400, 404, 422, 429),
+             response=responses.Ticket)
 async def open_ticket(request: web.Request, body: TicketInput) -> web.Response:
     """With ``order_number``, the order must belong to ``email`` (otherwise the same 404 as
-    the order lookup)."""
+    the order lookup). ``email`` gets an acknowledgement with the reference only, never the
+    message; tickets are limited per sender ("ticket") and per recipient
+    ("ticket-recipient")."""
     return await _open(request, body=body, email=body.email, order_number=body.order_number)
 
 
 @routes.get("/api/admin/support/tickets", summary="Support tickets, newest first",
-            query=TicketsQuery, auth="agent", errors=(401, 422))
+            query=TicketsQuery, auth="agent", errors=(401, 422),
+            response=responses.Tickets)
 async def list_tickets(request: web.Request, query: TicketsQuery) -> web.Response:
     async with request.app[DB].read() as session:
         documents = await service.merchant_tickets(session, status=query.status, kind=query.kind,
@@ -117,12 +139,28 @@ Printable = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
                                              pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
+                      r"([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _moment(value):
+    """Unix seconds, or an RFC 3339 date and time: what the document says, nothing looser
+    (pydantic alone would also take "123" or a bare date)."""
+    if isinstance(value, bool) or (isinstance(value, str) and not _RFC3339.fullmatch(value)):
+        raise ValueError("unix seconds or an RFC 3339 date and time (2026-03-01T09:30:00Z)")
+    return value
+
+
+Moment = Annotated[datetime | None, BeforeValidator(_moment), WithJsonSchema({"anyOf": [
+    {"type": "number"}, {"type": "string", "format": "date-time"}, {"type": "null"}]})]
+
+
 class TranscriptTurn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sender: Literal["user", "bot"]
     text: str = Field(max_length=4000)
-    ts: datetime | None = Field(None, description="unix seconds (as Rasa's events) or ISO 8601")
+    ts: Moment = Field(None, description="unix seconds (as Rasa's events) or RFC 3339")
 
 
 class HandoffInput(BaseModel):
@@ -130,15 +168,22 @@ class HandoffInput(BaseModel):
 
     conversation_id: Annotated[Printable, StringConstraints(max_length=128)] = Field(
         description="Rasa's sender id")
-    channel: str = Field(pattern=r"^[a-z0-9_.-]{1,40}$", description="Rasa's input channel")
+    channel: str = Field(max_length=40, pattern=r"^[a-z0-9_.-]{1,40}$",
+                         description="Rasa's input channel")
     reason: Annotated[Printable, StringConstraints(max_length=200)] = Field(
         description="why: asked_for_human, repeated_fallback, complaint... or free text")
     transcript: list[TranscriptTurn] = Field(default_factory=list, max_length=200,
                                              description="the conversation so far, oldest first")
-    cart_token: str | None = Field(None, pattern=TOKEN)
+    cart_token: str | None = Field(None, max_length=64, pattern=TOKEN)
     email: str | None = Field(None, max_length=320)
-    order_numbers: list[Annotated[str, StringConstraints(pattern=ORDER_NUMBER)]] = Field(
-        default_factory=list, max_length=20)
+    email_verified: StrictBool = Field(False, description=(
+        "the bot matched this e-mail with one of order_numbers; the inbox marks the e-mail "
+        "verified only if that order's e-mail is this one"))
+    order_numbers: list[Annotated[str, StringConstraints(max_length=8,
+                                                         pattern=ORDER_NUMBER)]] = Field(
+        default_factory=list, max_length=20,
+        description="only orders the bot verified in this conversation (number + e-mail "
+                    "matched by the shop); the inbox lists these and the conversation's own")
 
     @field_validator("email")
     @classmethod
@@ -163,13 +208,10 @@ class HandoffsQuery(BaseModel):
     offset: int = Field(0, ge=0, le=10**6)
 
 
-AgentName = Annotated[Printable, StringConstraints(max_length=80)]
-
-
 class ClaimInput(BaseModel):
+    """Nothing to say (``{}``): the agent is the signed-in staff member, whose name the
+    shopper sees; a name in the request is refused, not believed."""
     model_config = ConfigDict(extra="forbid")
-
-    agent: AgentName = Field(description="shown to the shopper")
 
 
 class AgentMessageInput(BaseModel):
@@ -182,12 +224,20 @@ class AgentMessageInput(BaseModel):
 class ReleaseInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agent: AgentName | None = None
     resolution: Annotated[Printable, StringConstraints(max_length=200)] = "resolved"
 
 
+async def _agent_name(request: web.Request) -> str:
+    """The signed-in staff member's name (their e-mail if they have none; "Admin" for the
+    break-glass token): the only name an agent's claim or reply carries."""
+    member = await current_staff(request)
+    assert member is not None  # the route's auth="agent" let the request through
+    return member.shown_name
+
+
 def _rasa(request: web.Request, conversation_id: str) -> RasaConversation:
-    return RasaConversation(request.app[SETTINGS].rasa_url, conversation_id)
+    settings = request.app[SETTINGS]
+    return RasaConversation(settings.rasa_url, conversation_id, settings.rasa_jwt_secret)
 
 
 def _chat_problem(error: RasaUnavailable, what: str, **extra) -> Problem:
@@ -197,7 +247,8 @@ def _chat_problem(error: RasaUnavailable, what: str, **extra) -> Problem:
 
 
 @routes.post("/api/support/handoffs", summary="Hand the conversation to a person",
-             body=HandoffInput, status=201, auth="service", errors=(400, 401, 413, 422))
+             body=HandoffInput, status=201, auth="service", errors=(400, 401, 413, 422),
+             response=responses.Handoff, also_ok=(200,))
 async def request_handoff(request: web.Request, body: HandoffInput) -> web.Response:
     """Called by the bot's handoff action, which then pauses the conversation. Answers 201
     with the queue position, or 200 with the conversation's handoff that is still open."""
@@ -224,7 +275,8 @@ async def request_handoff(request: web.Request, body: HandoffInput) -> web.Respo
 
 
 @routes.get("/api/admin/support/handoffs", summary="The handoff queue",
-            query=HandoffsQuery, auth="agent", errors=(401, 422))
+            query=HandoffsQuery, auth="agent", errors=(401, 422),
+            response=responses.Handoffs)
 async def list_handoffs(request: web.Request, query: HandoffsQuery) -> web.Response:
     """Open handoffs in queue order with each waiting one's position and how long the
     shopper has waited; closed ones newest first."""
@@ -235,11 +287,13 @@ async def list_handoffs(request: web.Request, query: HandoffsQuery) -> web.Respo
 
 
 @routes.get("/api/admin/support/handoffs/{id}", summary="A handoff with its conversation",
-            auth="agent", errors=(401, 404))
+            auth="agent", errors=(401, 404),
+            response=responses.HandoffDetail)
 async def handoff_detail(request: web.Request) -> web.Response:
     """The transcript (what the bot saw, then what the shopper wrote since, read live from
-    Rasa's tracker, and the agents' replies), the shopper's cart as it is now and their
-    orders. ``live.available`` is false when Rasa could not be read."""
+    Rasa's tracker, and the agents' replies), the shopper's cart as it is now, the orders
+    placed in this conversation or verified by the bot (never all orders of a typed e-mail),
+    and ``email_verified``. ``live.available`` is false when Rasa could not be read."""
     handoff_id = int_param(request, "id", "handoff")
     settings = request.app[SETTINGS]
     async with request.app[DB].read() as session:
@@ -247,6 +301,7 @@ async def handoff_detail(request: web.Request) -> web.Response:
         document = handoffs.summary_document(handoff,
                                               await handoffs.position_of(session, handoff))
         document |= {"cart_token": handoff.cart_token, "order_numbers": handoff.order_numbers,
+                     "email_verified": await handoffs.email_is_verified(session, handoff),
                      "cart": await handoffs.cart_of(session, handoff, settings),
                      "orders": await handoffs.orders_of(session, handoff)}
     try:
@@ -260,20 +315,22 @@ async def handoff_detail(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/admin/support/handoffs/{id}/claim", summary="Take a waiting conversation",
-             body=ClaimInput, auth="agent", errors=(401, 404, 409, 422))
+             body=ClaimInput, auth="agent", errors=(401, 404, 409, 422),
+             response=responses.Handoff)
 async def claim_handoff(request: web.Request, body: ClaimInput) -> web.Response:
     """409 if another agent has it or it was handed back; claiming one's own is a no-op."""
     async with request.app[DB].write() as session:
         handoff = await handoffs.find_handoff(session, int_param(request, "id", "handoff"),
                                               for_update=True)
-        handoffs.claim(handoff, body.agent)
+        handoffs.claim(handoff, await _agent_name(request))
         document = handoffs.summary_document(handoff, None)
     return json_response(document)
 
 
 @routes.post("/api/admin/support/handoffs/{id}/messages", summary="Write to the shopper",
              body=AgentMessageInput, status=201, auth="agent",
-             errors=(401, 404, 409, 422, 502, 503))
+             errors=(401, 404, 409, 422, 502, 503),
+             response=responses.AgentMessage)
 async def send_agent_message(request: web.Request, body: AgentMessageInput) -> web.Response:
     """Delivered through Rasa (slot ``agent_message``, then ``action_relay_agent_message``
     on the shopper's channel) and kept in the transcript. If Rasa cannot take it: 502/503,
@@ -281,7 +338,8 @@ async def send_agent_message(request: web.Request, body: AgentMessageInput) -> w
     async with request.app[DB].write() as session:
         handoff = await handoffs.find_handoff(session, int_param(request, "id", "handoff"),
                                               for_update=True)
-        message = handoffs.add_agent_message(session, handoff, body.text)
+        message = handoffs.add_agent_message(session, handoff, body.text,
+                                             agent=await _agent_name(request))
         await session.flush()
         message_id, conversation_id = message.id, handoff.conversation_id
         agent = message.agent
@@ -300,7 +358,8 @@ async def send_agent_message(request: web.Request, body: AgentMessageInput) -> w
 
 
 @routes.post("/api/admin/support/handoffs/{id}/release", summary="Hand the conversation back",
-             body=ReleaseInput, auth="agent", errors=(401, 404, 422, 502, 503))
+             body=ReleaseInput, auth="agent", errors=(401, 404, 422, 502, 503),
+             response=responses.Handoff)
 async def release_handoff(request: web.Request, body: ReleaseInput) -> web.Response:
     """Resumes the bot in Rasa (``resume`` event, then ``action_handoff_ended``) and closes
     the handoff. If Rasa cannot be reached the handoff stays open (502/503): the bot must not
@@ -317,6 +376,7 @@ async def release_handoff(request: web.Request, body: ReleaseInput) -> web.Respo
     async with request.app[DB].write() as session:
         handoff = await handoffs.find_handoff(session, handoff_id, for_update=True)
         if handoff.status != "closed":  # another agent's release may have won meanwhile
-            await handoffs.close(session, handoff, agent=body.agent, resolution=body.resolution)
+            await handoffs.close(session, handoff, agent=await _agent_name(request),
+                                 resolution=body.resolution)
         document = handoffs.summary_document(handoff, None)
     return json_response(document)

@@ -87,7 +87,8 @@ async def test_lookups_are_rate_limited_per_client(aiohttp_client, db, settings)
     body = await resp.json()
     assert resp.status == 429, body
     assert body["type"].endswith("/rate-limited")
-    assert 1 <= int(resp.headers["Retry-After"]) <= 20  # 3 a minute: one back in 20 s
+    # a sliding one-minute window: the three lookups weigh fully until their minute ends
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
     # Another client is not affected; the proxy's last hop is what counts, not a forged first.
     other = {"X-Forwarded-For": "203.0.113.7, 198.51.100.2"}
     await get_json(client, url, params={"email": order["email"]}, headers=other)

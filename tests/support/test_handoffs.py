@@ -1,6 +1,8 @@
 """The handoff queue: the bot asks for a person, agents claim, answer through Rasa and hand
 the conversation back. Rasa is the recording stand-in of rasa_recorder.py (its request bodies
-are checked against Rasa 3.6's own event schema at the end of this file)."""
+are checked against Rasa 3.6's own event schema at the end of this file). Agents are staff
+accounts signed in with their own bearer token (tests/staff_accounts.py): the name on a claim
+and a reply is the signed-in agent's, never one the request names."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from assistant_calls import SERVICE, SERVICE_TOKEN, from_the_assistant
 from cart_helpers import assert_problem, cart_with, pick_variants
 from rasa_recorder import RasaRecorder
 from sqlalchemy import select
+from staff_accounts import agent
 
 from storefront_api.events.models import Event
 from storefront_api.settings import Settings
@@ -68,12 +71,14 @@ async def ask_for_human(client, conversation_id: str, expect: int = 201, **extra
     return body
 
 
-async def claimed(client, conversation_id: str, agent: str = "Ana") -> dict:
+async def claimed(client, db, conversation_id: str, name: str = "Ana") -> tuple[dict, dict]:
+    """A handoff claimed by a new signed-in agent called ``name``; (handoff, their headers)."""
     handoff = await ask_for_human(client, conversation_id)
-    resp = await client.post(f"{BASE}/{handoff['id']}/claim", json={"agent": agent},
-                             headers=ADMIN)
+    headers = await agent(db, name)
+    resp = await client.post(f"{BASE}/{handoff['id']}/claim", json={}, headers=headers)
     assert resp.status == 200, await resp.text()
-    return handoff
+    assert (await resp.json())["agent"] == name
+    return handoff, headers
 
 
 async def events_named(db, conversation_id: str, name: str) -> list[Event]:
@@ -127,9 +132,9 @@ async def test_simultaneous_requests_make_one_handoff(client, db):
     assert await count(db, Handoff, conversation_id=conversation_id) == 1
 
 
-async def test_a_new_handoff_after_the_last_was_handed_back(client, rasa):
+async def test_a_new_handoff_after_the_last_was_handed_back(client, db, rasa):
     conversation_id = conversation()
-    first = await claimed(client, conversation_id)
+    first, _ = await claimed(client, db, conversation_id)
     rasa.shopper_wrote(conversation_id, "hello")
     resp = await client.post(f"{BASE}/{first['id']}/release", json={}, headers=ADMIN)
     assert resp.status == 200, await resp.text()
@@ -179,10 +184,10 @@ async def test_malformed_and_oversized_bodies(client, db):
 
 async def test_injection_strings_are_kept_verbatim(client, db, rasa):
     conversation_id = f"whatsapp:+1555/{INJECTION}?x=1#"
-    handoff = await claimed(client, conversation_id, agent=INJECTION)
+    handoff, headers = await claimed(client, db, conversation_id, name=INJECTION)
     rasa.shopper_wrote(conversation_id, INJECTION)
     resp = await client.post(f"{BASE}/{handoff['id']}/messages", json={"text": INJECTION},
-                             headers=ADMIN)
+                             headers=headers)
     assert resp.status == 201, await resp.text()
     assert {call["conversation_id"] for call in rasa.calls} == {conversation_id}
     # the id is one escaped path segment: it can never reach another route
@@ -195,10 +200,10 @@ async def test_injection_strings_are_kept_verbatim(client, db, rasa):
 
 # --- the agent's side ----------------------------------------------------------------------
 
-async def test_agent_routes_need_the_admin_token(client):
+async def test_attack_agent_routes_without_a_staff_credential(client):
     handoff = await ask_for_human(client, conversation())
     calls = [("GET", BASE, None), ("GET", f"{BASE}/{handoff['id']}", None),
-             ("POST", f"{BASE}/{handoff['id']}/claim", {"agent": "Ana"}),
+             ("POST", f"{BASE}/{handoff['id']}/claim", {}),
              ("POST", f"{BASE}/{handoff['id']}/messages", {"text": "hi"}),
              ("POST", f"{BASE}/{handoff['id']}/release", {})]
     for method, path, body in calls:
@@ -210,7 +215,7 @@ async def test_agent_routes_need_the_admin_token(client):
 
 @pytest.mark.parametrize("handoff_id", ["999999999", "0", "abc", "1e3", "-1"])
 async def test_unknown_handoffs_are_404(client, handoff_id):
-    for method, suffix, body in [("GET", "", None), ("POST", "/claim", {"agent": "Ana"}),
+    for method, suffix, body in [("GET", "", None), ("POST", "/claim", {}),
                                  ("POST", "/messages", {"text": "hi"}),
                                  ("POST", "/release", {})]:
         resp = await client.request(method, f"{BASE}/{handoff_id}{suffix}", json=body,
@@ -218,7 +223,7 @@ async def test_unknown_handoffs_are_404(client, handoff_id):
         assert_problem(resp.status, resp.content_type, await resp.json(), 404)
 
 
-async def test_queue_shows_positions_and_waiting_time(client):
+async def test_queue_shows_positions_and_waiting_time(client, db):
     ids = [(await ask_for_human(client, conversation()))["id"] for _ in range(3)]
     resp = await client.get(BASE, params={"status": "waiting", "limit": "200"}, headers=ADMIN)
     queue = (await resp.json())["handoffs"]
@@ -226,7 +231,7 @@ async def test_queue_shows_positions_and_waiting_time(client):
     assert positions == list(range(1, len(queue) + 1))
     mine = [row for row in queue if row["id"] in ids]
     assert [row["id"] for row in mine] == ids and all(row["waited_seconds"] >= 0 for row in mine)
-    claim = await client.post(f"{BASE}/{ids[0]}/claim", json={"agent": "Ana"}, headers=ADMIN)
+    claim = await client.post(f"{BASE}/{ids[0]}/claim", json={}, headers=await agent(db, "Ana"))
     assert claim.status == 200
     resp = await client.get(BASE, params={"status": "waiting", "limit": "200"}, headers=ADMIN)
     after = {row["id"]: row["position"] for row in (await resp.json())["handoffs"]}
@@ -266,33 +271,114 @@ async def test_detail_shows_transcript_cart_and_orders(client, db, rasa):
     assert [order["number"] for order in body["orders"]] == [by_conversation["number"]]
 
 
-async def test_detail_finds_the_conversations_cart_and_the_emails_orders(client, db):
+async def test_detail_lists_the_orders_the_bot_verified_and_the_conversations_own(client, db):
     conversation_id = conversation()
     variant, other = await pick_variants(db, 2, min_stock=3)
     cart = await cart_with(client, db, [(variant, 1)],
                            headers=from_the_assistant(conversation_id))
     earlier = await make_order(db, [(other, 1)])  # another day, another conversation
-    handoff = await ask_for_human(client, conversation_id, email=earlier["email"].upper())
+    also_theirs = await make_order(db, [(other, 1)])
+    placed_here = await make_order(db, [(other, 1)], conversation_id=conversation_id)
+    handoff = await ask_for_human(client, conversation_id, email=earlier["email"].upper(),
+                                  email_verified=True, order_numbers=[earlier["number"]])
     body = await detail(client, handoff["id"])
     assert body["cart"]["token"] == cart["token"]
-    assert [order["number"] for order in body["orders"]] == [earlier["number"]]
+    assert body["email"] == earlier["email"] and body["email_verified"] is True
+    assert {order["number"] for order in body["orders"]} == {earlier["number"],
+                                                              placed_here["number"]}
+    assert also_theirs["number"] not in {order["number"] for order in body["orders"]}
+    [queued] = [h for h in (await (await client.get(BASE, headers=ADMIN)).json())["handoffs"]
+                if h["id"] == handoff["id"]]
+    assert queued["email_verified"] is True
 
 
-async def test_claiming(client):
+async def test_attack_a_typed_email_does_not_open_its_orders(client, db):
+    """Anyone can type anyone's address: an e-mail the bot did not verify is shown marked
+    unverified and none of its orders is listed, whatever the request claims."""
+    conversation_id = conversation()
+    variant, = await pick_variants(db, 1, min_stock=3)
+    victims = [await make_order(db, [(variant, 1)]) for _ in range(2)]
+    victim_email = victims[0]["email"]
+    typed = await ask_for_human(client, conversation_id, email=victim_email.upper())
+    claimed_verified = await ask_for_human(  # the flag alone proves nothing
+        client, conversation(), email=victim_email, email_verified=True)
+    other = await make_order(db, [(variant, 1)])  # an order verified with its own e-mail
+    mismatched = await ask_for_human(client, conversation(), email=victim_email,
+                                     email_verified=True, order_numbers=[other["number"]])
+    for handoff in (typed, claimed_verified, mismatched):
+        body = await detail(client, handoff["id"])
+        assert body["email"] == victim_email and body["email_verified"] is False
+        shown = {order["number"] for order in body["orders"]}
+        assert not shown & {victim["number"] for victim in victims}, shown
+    assert {o["number"] for o in (await detail(client, mismatched["id"]))["orders"]} == {
+        other["number"]}
+
+
+async def test_attack_a_handoff_without_the_service_credential_queues_nothing(client, db):
+    conversation_id = conversation()
+    for headers in ({}, {"Authorization": "Bearer not-the-service-token"},
+                    {"Authorization": f"Bearer {SERVICE_TOKEN}x"}, ADMIN,
+                    {"X-Conversation-Id": conversation_id}):
+        resp = await client.post("/api/support/handoffs", json=handoff_body(conversation_id),
+                                  headers=headers)
+        assert_problem(resp.status, resp.content_type, await resp.json(), 401)
+    assert await count(db, Handoff, conversation_id=conversation_id) == 0
+    assert await events_named(db, conversation_id, "handoff_requested") == []
+
+
+async def test_claiming(client, db):
     handoff = await ask_for_human(client, conversation())
     path = f"{BASE}/{handoff['id']}/claim"
-    resp = await client.post(path, json={"agent": "Ana"}, headers=ADMIN)
+    ana, ben = await agent(db, "Ana"), await agent(db, "Ben")
+    resp = await client.post(path, json={}, headers=ana)
     taken = await resp.json()
     assert resp.status == 200 and (taken["status"], taken["agent"]) == ("active", "Ana")
     assert taken["claimed_at"] and taken["position"] is None
-    again = await client.post(path, json={"agent": "Ana"}, headers=ADMIN)
+    again = await client.post(path, headers=ana)  # an empty body is {} too
     assert again.status == 200 and (await again.json())["claimed_at"] == taken["claimed_at"]
-    resp = await client.post(path, json={"agent": "Ben"}, headers=ADMIN)
+    resp = await client.post(path, json={}, headers=ben)
     problem = await resp.json()
     assert_problem(resp.status, resp.content_type, problem, 409)
     assert problem["agent"] == "Ana" and "Ana" in problem["detail"]
-    resp = await client.post(path, json={"agent": ""}, headers=ADMIN)
+
+
+async def test_two_signed_in_agents_claim_under_their_own_names(client, db, rasa):
+    first, second = [await ask_for_human(client, conversation()) for _ in range(2)]
+    ana, ben = await agent(db, "Ana"), await agent(db, "Ben")
+    for handoff, headers, name in [(first, ana, "Ana"), (second, ben, "Ben")]:
+        resp = await client.post(f"{BASE}/{handoff['id']}/claim", json={}, headers=headers)
+        assert resp.status == 200 and (await resp.json())["agent"] == name
+    rasa.shopper_wrote(second["conversation_id"], "hi")
+    resp = await client.post(f"{BASE}/{second['id']}/messages", json={"text": "Ben here"},
+                             headers=ben)
+    assert resp.status == 201 and (await resp.json())["agent"] == "Ben"
+    [relay] = rasa.calls_to("/tracker/events")
+    assert (relay["body"][0]["name"], relay["body"][0]["value"]) == ("agent_name", "Ben")
+    assert ((await detail(client, first["id"]))["agent"],
+            (await detail(client, second["id"]))["agent"]) == ("Ana", "Ben")
+
+
+async def test_attack_agent_cannot_act_under_another_agents_name(client, db, rasa):
+    handoff = await ask_for_human(client, conversation())
+    path = f"{BASE}/{handoff['id']}"
+    ana, mallory = await agent(db, "Ana"), await agent(db, "Mallory")
+    for body in ({"agent": "Ana"}, {"agent": ""}):  # a name in the request is refused
+        resp = await client.post(f"{path}/claim", json=body, headers=mallory)
+        assert_problem(resp.status, resp.content_type, await resp.json(), 422)
+    assert (await detail(client, handoff["id"]))["status"] == "waiting"
+    assert (await client.post(f"{path}/claim", json={}, headers=ana)).status == 200
+    # Mallory can neither take Ana's conversation nor write in it as Ana
+    resp = await client.post(f"{path}/claim", json={}, headers=mallory)
+    assert_problem(resp.status, resp.content_type, await resp.json(), 409)
+    resp = await client.post(f"{path}/messages", json={"text": "Ana here, send your card"},
+                             headers=mallory)
+    assert_problem(resp.status, resp.content_type, await resp.json(), 409)
+    resp = await client.post(f"{path}/messages", json={"text": "hi", "agent": "Ana"},
+                             headers=mallory)
     assert_problem(resp.status, resp.content_type, await resp.json(), 422)
+    assert [call for call in rasa.calls if call["method"] == "POST"] == []  # nothing sent
+    assert await count(db, HandoffMessage, handoff_id=handoff["id"]) == 0
+    assert (await detail(client, handoff["id"]))["agent"] == "Ana"
 
 
 async def test_agent_message_is_delivered_through_rasa(client, db, rasa):
@@ -302,10 +388,11 @@ async def test_agent_message_is_delivered_through_rasa(client, db, rasa):
     resp = await client.post(path, json={"text": "Hi, Ana here"}, headers=ADMIN)
     assert_problem(resp.status, resp.content_type, await resp.json(), 409)
     assert rasa.calls == [] and await count(db, HandoffMessage, handoff_id=handoff["id"]) == 0
-    await client.post(f"{BASE}/{handoff['id']}/claim", json={"agent": "Ana"}, headers=ADMIN)
+    ana = await agent(db, "Ana")
+    await client.post(f"{BASE}/{handoff['id']}/claim", json={}, headers=ana)
     rasa.shopper_wrote(conversation_id, "hello?")
     resp = await client.post(path, json={"text": "  Hi, Ana here. Let me look.  "},
-                             headers=ADMIN)
+                             headers=ana)
     message = await resp.json()
     assert resp.status == 201, message
     assert (message["delivered"], message["agent"], message["text"]) == (
@@ -324,14 +411,14 @@ async def test_agent_message_is_delivered_through_rasa(client, db, rasa):
 @pytest.mark.parametrize("outage, status", [("error", 502), ("down", 503)])
 async def test_undelivered_message_is_kept(client, db, rasa, outage, status):
     conversation_id = conversation()
-    handoff = await claimed(client, conversation_id)
+    handoff, headers = await claimed(client, db, conversation_id)
     rasa.shopper_wrote(conversation_id, "hi")
     if outage == "error":
         rasa.fail_with = 500
     else:  # nothing listens there any more
         await rasa.server.close()
     resp = await client.post(f"{BASE}/{handoff['id']}/messages", json={"text": "Are you there?"},
-                             headers=ADMIN)
+                             headers=headers)
     problem = await resp.json()
     assert_problem(resp.status, resp.content_type, problem, status)
     assert "kept as undelivered" in problem["detail"] and problem["message"]["delivered"] is False
@@ -346,7 +433,7 @@ async def test_undelivered_message_is_kept(client, db, rasa, outage, status):
 
 async def test_handing_back_resumes_the_bot(client, db, rasa):
     conversation_id = conversation()
-    handoff = await claimed(client, conversation_id)
+    handoff, _ = await claimed(client, db, conversation_id)
     rasa.shopper_wrote(conversation_id, "thanks")
     path = f"{BASE}/{handoff['id']}/release"
     resp = await client.post(path, json={"resolution": "answered"}, headers=ADMIN)
@@ -364,14 +451,14 @@ async def test_handing_back_resumes_the_bot(client, db, rasa):
     again = await client.post(path, json={}, headers=ADMIN)
     assert again.status == 200 and len(rasa.calls) == calls
     assert len(await events_named(db, conversation_id, "handoff_resolved")) == 1
-    for suffix, body in [("/claim", {"agent": "Ben"}), ("/messages", {"text": "hi"})]:
+    for suffix, body in [("/claim", {}), ("/messages", {"text": "hi"})]:
         resp = await client.post(f"{BASE}/{handoff['id']}{suffix}", json=body, headers=ADMIN)
         assert_problem(resp.status, resp.content_type, await resp.json(), 409)
 
 
 async def test_handing_back_while_rasa_is_down_keeps_it_open(client, db, rasa):
     conversation_id = conversation()
-    handoff = await claimed(client, conversation_id)
+    handoff, _ = await claimed(client, db, conversation_id)
     rasa.fail_with = 503
     resp = await client.post(f"{BASE}/{handoff['id']}/release", json={}, headers=ADMIN)
     problem = await resp.json()
@@ -403,16 +490,16 @@ print(json.dumps(parsed))
 """
 
 
-async def test_recorded_bodies_are_valid_for_rasa_3_6(client, rasa):
+async def test_recorded_bodies_are_valid_for_rasa_3_6(client, db, rasa):
     if not BOT_PYTHON.exists():
         if os.environ.get("AISLE_REQUIRE_SERVICES") == "1":
             pytest.fail(".venv-bot is missing and AISLE_REQUIRE_SERVICES=1")
         pytest.skip(".venv-bot (Rasa 3.6) is not installed")
     conversation_id = conversation()
-    handoff = await claimed(client, conversation_id)
+    handoff, headers = await claimed(client, db, conversation_id)
     rasa.shopper_wrote(conversation_id, "hi")
     await client.post(f"{BASE}/{handoff['id']}/messages", json={"text": "Hello from Ana"},
-                      headers=ADMIN)
+                      headers=headers)
     await client.post(f"{BASE}/{handoff['id']}/release", json={}, headers=ADMIN)
     sent = [call for call in rasa.calls if call["method"] == "POST"]
     result = await asyncio.to_thread(
