@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "var" / "log"
 PY = str(ROOT / ".venv" / "bin" / "python")
 RASA = str(ROOT / ".venv-bot" / "bin" / "rasa")
+BOT_PY = str(ROOT / ".venv-bot" / "bin" / "python")
 
 
 @dataclass
@@ -55,12 +56,6 @@ def demo_secrets() -> dict[str, str]:
             for name in ("SERVICE_TOKEN", "RASA_JWT_SECRET", "CHAT_JWT_SECRET")}
 
 
-def rasa_auth_flags(jwt_secret: str) -> list[str]:
-    """Rasa's HTTP API accepts only a bearer JWT signed with this secret (HS256, checked
-    with its expiry); storefront_api signs its calls with it (RASA_JWT_SECRET)."""
-    return ["--jwt-secret", jwt_secret, "--jwt-method", "HS256"]
-
-
 def services() -> list[Service]:
     port = os.environ.get("PORT", "8080")
     base = f"http://127.0.0.1:{port}"
@@ -82,6 +77,8 @@ def services() -> list[Service]:
     actions_env = {**shared, "SERVICE_TOKEN": shared_secrets["SERVICE_TOKEN"],
                    "SANIC_HOST": "127.0.0.1"}  # rasa_sdk has no host flag; 0.0.0.0 otherwise
     rasa_env = {**shared, "CHAT_JWT_SECRET": shared_secrets["CHAT_JWT_SECRET"],
+                # bot/rasa_server.py passes it to Rasa as --jwt-secret (off the command line)
+                "RASA_JWT_SECRET": shared_secrets["RASA_JWT_SECRET"],
                 # the pages that may open the chat's socket: the shop, by either name
                 "CHAT_ALLOWED_ORIGINS": os.environ.get(
                     "CHAT_ALLOWED_ORIGINS", f"{base} http://localhost:{port}")}
@@ -99,9 +96,9 @@ def services() -> list[Service]:
                 {"Action server": f"http://127.0.0.1:{actions_port}/health"}, env=actions_env),
         # Loading the model takes a while on a small machine. No --cors: the browser reaches
         # only the socket, whose origins the channel checks (bot/credentials.yml).
-        Service("rasa", [RASA, "run", "--enable-api", "-i", "127.0.0.1", "--port", rasa_port,
-                         *rasa_auth_flags(shared_secrets["RASA_JWT_SECRET"]),
-                         "--model", "bot/models/aisle.tar.gz",
+        # bot.rasa_server is `rasa run` with the API behind RASA_JWT_SECRET's JWT.
+        Service("rasa", [BOT_PY, "-m", "bot.rasa_server", "--enable-api", "-i", "127.0.0.1",
+                         "--port", rasa_port, "--model", "bot/models/aisle.tar.gz",
                          "--endpoints", "bot/endpoints.yml",
                          "--credentials", "bot/credentials.yml"],
                 f"{rasa_url}/",  # answers without the token once the model is loaded

@@ -32,6 +32,7 @@ from storefront_api.chat.rasa_api import rasa_credential
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
 RASA = str(ROOT / ".venv-bot" / "bin" / "rasa")
+BOT_PY = str(ROOT / ".venv-bot" / "bin" / "python")
 MODEL = ROOT / "bot" / "models" / "aisle.tar.gz"
 ADMIN_TOKEN = "e2e-admin"
 SERVICE_TOKEN = "e2e-service-token-shared-with-the-action-server"
@@ -39,10 +40,11 @@ RASA_JWT_SECRET = "e2e-rasa-jwt-secret-of-storefront-api-calls"
 CHAT_JWT_SECRET = "e2e-chat-jwt-secret-of-the-web-chat-socket"
 
 
-def rasa_command(port: int, model: Path | str, endpoints: str, jwt_secret: str) -> list[str]:
-    """``rasa run`` as scripts/run.py starts it: loopback only, the API behind the JWT."""
-    return [RASA, "run", "--enable-api", "-i", "127.0.0.1", "--port", str(port),
-            "--jwt-secret", jwt_secret, "--jwt-method", "HS256", "--model", str(model),
+def rasa_command(port: int, model: Path | str, endpoints: str) -> list[str]:
+    """``rasa run`` as scripts/run.py starts it: loopback only, the API behind the JWT of
+    RASA_JWT_SECRET (from the environment: bot/rasa_server.py)."""
+    return [BOT_PY, "-m", "bot.rasa_server", "--enable-api", "-i", "127.0.0.1",
+            "--port", str(port), "--model", str(model),
             "--endpoints", endpoints, "--credentials", "bot/credentials.yml"]
 
 
@@ -181,7 +183,7 @@ class AssistantStack:
                    f"http://127.0.0.1:{self.actions_port}/health", env, self.directory, 120)
             replicas = [_launch(  # loading the model: in parallel
                 self._stack, f"rasa-{index}",
-                rasa_command(port, MODEL, self.endpoints, RASA_JWT_SECRET),
+                rasa_command(port, MODEL, self.endpoints),
                 env, self.directory) for index, port in enumerate(self.rasa_ports)]
             for index, (url, proc) in enumerate(zip(self.rasa_urls, replicas)):
                 _wait_until_up(proc, f"{url}/status", self.directory / f"rasa-{index}.log", 300,

@@ -101,7 +101,7 @@ def test_every_service_runs_in_production_mode_with_what_it_needs():
     rasa = _environment(services["rasa"])
     assert rasa["RASA_JWT_SECRET"] == "value-of-RASA_JWT_SECRET"
     assert rasa["CHAT_JWT_SECRET"] == "value-of-CHAT_JWT_SECRET"
-    assert "--jwt-secret" in " ".join(services["rasa"]["command"])
+    assert "bot.rasa_server" in " ".join(services["rasa"]["command"])  # adds --jwt-secret
     assert _environment(services["actions"])["SERVICE_TOKEN"] == "value-of-SERVICE_TOKEN"
     for name in ("storefront_api", "rasa", "actions", "dashboard", "migrate"):
         assert _environment(services[name])["AISLE_ENV"] == "production", name

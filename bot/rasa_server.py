@@ -1,0 +1,37 @@
+"""`rasa run`, with the secret of its HTTP API read from RASA_JWT_SECRET instead of the
+command line, where every local user's `ps` (and `docker inspect`) would show it.
+
+    python -m bot.rasa_server --enable-api -i 127.0.0.1 --port 5005 --model ... (rasa run's flags)
+
+Rasa then accepts on its HTTP API (/conversations, /model, /status...) only a bearer JWT
+signed with that secret (HS256, checked with its expiry): storefront_api signs its calls
+with it. Without the secret this refuses to start rather than serve an open API.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def rasa_arguments(argv: list[str], secret: str) -> list[str]:
+    """The `rasa run` command line this process runs (argv without the program name)."""
+    if any(arg.startswith(("--jwt-secret", "--auth-token", "-t")) for arg in argv):
+        raise SystemExit("bot.rasa_server: give the API's secret in RASA_JWT_SECRET, not on "
+                         "the command line")
+    if not secret:
+        raise SystemExit("bot.rasa_server: RASA_JWT_SECRET is not set; Rasa's HTTP API would "
+                         "be open to anyone who reaches its port")
+    return ["rasa", "run", *argv, "--jwt-secret", secret, "--jwt-method", "HS256"]
+
+
+def main() -> None:
+    # Only this interpreter's own sys.argv changes: /proc/<pid>/cmdline keeps what we were
+    # started with, without the secret.
+    sys.argv = rasa_arguments(sys.argv[1:], os.environ.get("RASA_JWT_SECRET", ""))
+    from rasa.__main__ import main as rasa_main
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
