@@ -14,7 +14,7 @@ from email.utils import format_datetime, formataddr
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import aiohttp
 
@@ -27,6 +27,11 @@ RASA_TIMEOUT = 5
 
 class PermanentFailure(Exception):
     """Retrying cannot help (the recipient does not exist, the message is malformed)."""
+
+
+class SmtpWithoutTls(Exception):
+    """The server would take our credentials in clear (STARTTLS missing, or stripped on the
+    way): retried later, never sent."""
 
 
 def _mail_domain(settings: Settings) -> str:
@@ -92,8 +97,11 @@ def write_eml(directory: Path, message_id: int, created_at: datetime,
 
 
 def send_smtp(smtp_url: str, message: EmailMessage) -> None:
-    """smtp://user:pass@host:port (STARTTLS when the server offers it) or smtps:// (TLS from
-    the first byte). Blocking: run it in a thread."""
+    """smtp://user:pass@host:port (STARTTLS) or smtps:// (TLS from the first byte).
+    Credentials never travel in clear: with a user name (or ``?starttls=required``) a server
+    that does not offer STARTTLS gets nothing but EHLO, and the message waits for a retry;
+    only ``?starttls=off`` (a local relay in the demo; production refuses it) skips TLS.
+    Blocking: run it in a thread."""
     url = urlsplit(smtp_url)
     if url.scheme not in ("smtp", "smtps") or not url.hostname:
         raise PermanentFailure("SMTP_URL must look like smtp://user:pass@host:587 or smtps://")
@@ -103,11 +111,17 @@ def send_smtp(smtp_url: str, message: EmailMessage) -> None:
                                   context=context)
     else:
         client = smtplib.SMTP(url.hostname, url.port or 25, timeout=SMTP_TIMEOUT)
+    starttls = parse_qs(url.query).get("starttls", [""])[-1].lower()
     with client:
         client.ehlo()
-        if url.scheme == "smtp" and client.has_extn("starttls"):
-            client.starttls(context=context)
-            client.ehlo()
+        if url.scheme == "smtp" and starttls not in ("off", "no", "0", "false"):
+            if client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+            elif url.username or starttls == "required":
+                raise SmtpWithoutTls(f"the SMTP server {url.hostname}:{url.port or 25} does not "
+                                     "offer STARTTLS; credentials are never sent without TLS "
+                                     "(use smtps://, or enable STARTTLS on the server)")
         if url.username:
             client.login(unquote(url.username), unquote(url.password or ""))
         try:

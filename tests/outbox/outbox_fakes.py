@@ -1,14 +1,17 @@
 """Stand-ins for what the outbox talks to: Rasa's trigger_intent endpoint and an SMTP server.
 
-The SMTP server is a minimal RFC 5321 responder (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, RSET,
-QUIT) on a local port, enough for Python's smtplib to deliver to it for real.
+The SMTP server is a minimal RFC 5321 responder (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT,
+DATA, RSET, QUIT) on a local port, enough for Python's smtplib to deliver to it for real.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import ssl
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -46,11 +49,16 @@ class Delivered:
 
 
 class FakeSmtpServer:
+    """An SMTP server on 127.0.0.1. With ``tls`` (a server SSLContext) it offers STARTTLS,
+    as a real submission server does; ``logins`` records each AUTH and ``plain_logins`` the
+    ones made before TLS (credentials an eavesdropper would have read)."""
+
     def __init__(self, *, user: str = "", password: str = "",
-                 refuse: tuple[str, ...] = ()):
-        self.user, self.password, self.refuse = user, password, refuse
+                 refuse: tuple[str, ...] = (), tls: ssl.SSLContext | None = None):
+        self.user, self.password, self.refuse, self.tls = user, password, refuse, tls
         self.messages: list[Delivered] = []
         self.logins: list[str] = []
+        self.plain_logins: list[str] = []
         self.port = 0
         self._server: asyncio.AbstractServer | None = None
 
@@ -67,17 +75,27 @@ class FakeSmtpServer:
         def reply(text: str) -> None:
             writer.write(text.encode() + b"\r\n")
 
-        sender, recipients = "", []
+        sender, recipients, secure = "", [], False
         reply("220 fake.smtp ESMTP ready")
         while line := await reader.readline():
             command = line.decode().rstrip("\r\n")
             verb = command.split(" ", 1)[0].upper()
             if verb in ("EHLO", "HELO"):
-                reply("250-fake.smtp\r\n250-AUTH PLAIN\r\n250-8BITMIME\r\n250 SIZE 1000000")
+                starttls = "250-STARTTLS\r\n" if self.tls and not secure else ""
+                reply(f"250-fake.smtp\r\n{starttls}250-AUTH PLAIN\r\n250-8BITMIME\r\n"
+                      "250 SIZE 1000000")
+            elif verb == "STARTTLS" and self.tls and not secure:
+                reply("220 2.0.0 Ready to start TLS")
+                await writer.drain()
+                await writer.start_tls(self.tls)
+                secure = True
+                continue
             elif verb == "AUTH":
                 _, user, password = base64.b64decode(command.split()[2]).split(b"\0")
                 ok = (user.decode(), password.decode()) == (self.user, self.password)
                 self.logins.append(user.decode())
+                if not secure:
+                    self.plain_logins.append(user.decode())
                 reply("235 2.7.0 Authentication successful" if ok else "535 5.7.8 Bad login")
             elif verb == "MAIL":
                 sender, recipients = command.split(":", 1)[1].strip().split()[0].strip("<>"), []
@@ -107,3 +125,15 @@ class FakeSmtpServer:
                 reply("502 Command not implemented")
             await writer.drain()
         writer.close()
+
+
+def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a certificate for 127.0.0.1 made now by openssl, and the
+    certificate's path (for SSL_CERT_FILE, so that clients trust it)."""
+    cert, key = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context, cert

@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import select
 
-from outbox_fakes import FakeRasa, FakeSmtpServer
+from outbox_fakes import FakeRasa, FakeSmtpServer, self_signed_tls
 
 from storefront_api.db import Database, utcnow
 from storefront_api.outbox.delivery import PermanentFailure
@@ -103,8 +103,10 @@ async def test_mail_from_is_configurable(outbox_db, empty_url, tmp_path):
     assert message["Message-ID"].endswith("@shop.harbour.test>")
 
 
-async def test_smtp_delivery(outbox_db, empty_url, tmp_path):
-    server = await FakeSmtpServer(user="shop", password="s3cret!").start()
+async def test_smtp_delivery(outbox_db, empty_url, tmp_path, monkeypatch):
+    tls, certificate = self_signed_tls(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # trust the fake's certificate
+    server = await FakeSmtpServer(user="shop", password="s3cret!", tls=tls).start()
     try:
         settings = make_settings(empty_url, tmp_path,
                                  smtp_url=f"smtp://shop:s3cret%21@127.0.0.1:{server.port}")
@@ -114,7 +116,7 @@ async def test_smtp_delivery(outbox_db, empty_url, tmp_path):
     finally:
         await server.stop()
     [delivered] = server.messages
-    assert server.logins == ["shop"]
+    assert server.logins == ["shop"] and server.plain_logins == []  # after STARTTLS
     assert delivered.sender == "orders@localhost"
     assert delivered.recipients == ["ada@example.com"]
     message = email.message_from_bytes(delivered.data.replace(b"\r\n", b"\n"),
@@ -123,6 +125,23 @@ async def test_smtp_delivery(outbox_db, empty_url, tmp_path):
     assert message.get_content() == "Total paid: €42.00\n.leading dot line\n"
     assert [m.status for m in await messages(outbox_db)] == ["sent"]
     assert not (tmp_path / "outbox").exists()  # SMTP instead of files, not as well
+
+
+async def test_attack_credentials_never_travel_without_tls(outbox_db, empty_url, tmp_path):
+    """A server (or a man in the middle stripping it) that offers no STARTTLS gets no AUTH:
+    the message waits for a retry, the password never leaves in clear."""
+    server = await FakeSmtpServer(user="shop", password="s3cret!").start()
+    try:
+        settings = make_settings(empty_url, tmp_path,
+                                 smtp_url=f"smtp://shop:s3cret%21@127.0.0.1:{server.port}")
+        await add_email(outbox_db)
+        sender = OutboxDispatcher(outbox_db, settings)
+        assert await sender.run_once() == 1
+    finally:
+        await server.stop()
+    assert server.logins == [] and server.messages == []
+    [message] = await messages(outbox_db)
+    assert message.status == "pending" and "STARTTLS" in message.last_error
 
 
 async def test_refused_recipient_fails_for_good(outbox_db, empty_url, tmp_path, caplog):
