@@ -58,6 +58,9 @@ def mode(env=os.environ) -> str:
         return "staff" if environment == "production" else "off"
     if raw.strip().lower() not in MODES:
         raise AuthSetting(f"DASHBOARD_AUTH must be 'staff' or 'off', not {raw!r}")
+    if environment == "production" and raw.strip().lower() == "off":
+        raise AuthSetting("DASHBOARD_AUTH=off is refused with AISLE_ENV=production: the "
+                          "dashboard would show the shop's figures to anyone who reaches it")
     return raw.strip().lower()
 
 

@@ -90,6 +90,14 @@ def problems(settings: Settings) -> list[str]:
                      "alone (redis://:password@redis:6379/2)")
     if not settings.rate_limits_enabled:
         found.append("RATE_LIMITS=off switches the abuse limits off: remove it")
+    switched_off = sorted(name for name, rate in settings.rate_limit_overrides.items()
+                          if rate.strip().split("/")[0].strip() in ("0", ""))
+    if switched_off:
+        found.append(f"RATE_LIMITS switches off {', '.join(switched_off)} (a rate of 0): "
+                     "give each a real rate")
+    if settings.order_lookups_per_minute <= 0:
+        found.append("ORDER_LOOKUPS_PER_MINUTE=0 lets anyone guess order numbers and "
+                     "e-mails without limit: remove it or give a rate")
     return [problem for problem in found if problem]
 
 

@@ -48,7 +48,10 @@ LIMITS: dict[str, Limit] = {
     "tracking": Limit("20/minute", "600/minute", "tracking lookups"),
     "back-in-stock": Limit("20/minute", "600/minute", "back-in-stock sign-ups"),
     "sign-in": Limit("10/minute", "300/minute", "sign-in attempts"),
+    # one account from one client; and from everywhere together, higher: a stranger who
+    # knows an e-mail address must not be able to lock its owner out with five tries
     "sign-in-account": Limit("5/minute", None, "sign-in attempts for this account"),
+    "sign-in-account-all": Limit("100/hour", None, "sign-in attempts for this account"),
     "sign-up": Limit("5/hour", "200/hour", "sign-ups"),
     "ticket": Limit("5/hour", "300/hour", "support requests"),
     "ticket-recipient": Limit("3/hour", None, "support requests to this address"),
@@ -57,6 +60,9 @@ LIMITS: dict[str, Limit] = {
     # a summary holds nothing, but prices the cart in a write transaction
     "checkout-preview": Limit("30/minute", "3000/minute", "checkout summaries"),
     "consent": Limit("30/minute", "3000/minute", "consent changes"),
+    # e-mails asking an address's owner to confirm a grant someone stated for it, per
+    # address ("recipient:" + address): past it the e-mail is skipped, nothing is refused
+    "consent-confirmation": Limit("3/day", None, "confirmation e-mails to this address"),
     "event": Limit("120/minute", "20000/minute", "events"),
     "chat-token": Limit("30/minute", "3000/minute", "chat sessions"),
 }
@@ -187,6 +193,21 @@ async def enforce(request: web.Request, name: str, *, key: str | None = None) ->
     wait = await limiter.check(name, key or client_key(request, request.app[SETTINGS]))
     if wait:
         raise too_many_requests(wait, limiter.what[name])
+
+
+async def enforce_sign_in(request: web.Request, email: str) -> None:
+    """A sign-in naming ``email``: per client, per client and account, per account."""
+    await enforce(request, "sign-in")
+    account = "account:" + email.strip().lower()[:300]
+    await enforce(request, "sign-in-account",
+                  key=f"{account}|{client_key(request, request.app[SETTINGS])}")
+    await enforce(request, "sign-in-account-all", key=account)
+
+
+async def within(request: web.Request, name: str, *, key: str) -> bool:
+    """Count one against limit ``name`` for ``key``: whether it was within the limit. For
+    what is skipped, not refused, once the limit is reached (a confirmation e-mail)."""
+    return not await request.app[RATE_LIMITER].check(name, key)
 
 
 @web.middleware

@@ -39,7 +39,8 @@ def production_environment(**changes: str | None) -> dict[str, str]:
 
 
 def settings_from(env: dict[str, str], tmp_path: Path, monkeypatch) -> Settings:
-    for name in ("ADMIN_TOKEN", "ADMIN_TOKEN_BREAK_GLASS", "STRIPE_TEST_MODE", "RATE_LIMITS"):
+    for name in ("ADMIN_TOKEN", "ADMIN_TOKEN_BREAK_GLASS", "STRIPE_TEST_MODE", "RATE_LIMITS",
+                 "ORDER_LOOKUPS_PER_MINUTE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -71,6 +72,8 @@ BROKEN = [
     ({"SMTP_URL": "smtp://shop:pw@mail.example.com:587?starttls=off"}, "SMTP_URL"),
     ({"REDIS_URL": None}, "REDIS_URL"),
     ({"RATE_LIMITS": "off"}, "RATE_LIMITS"),
+    ({"RATE_LIMITS": '{"sign-in": "0/minute"}'}, "RATE_LIMITS"),
+    ({"ORDER_LOOKUPS_PER_MINUTE": "0"}, "ORDER_LOOKUPS_PER_MINUTE"),
 ]
 
 

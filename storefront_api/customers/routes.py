@@ -19,7 +19,7 @@ from ..auth import hash_password, require_customer, sign_customer_token, unautho
 from ..cart import service as carts
 from ..consent import service as consent
 from ..events.service import EventContext
-from ..ratelimit import enforce
+from ..ratelimit import enforce, enforce_sign_in
 from .. import responses
 from ..routing import ApiRoutes, json_response
 from . import service
@@ -89,9 +89,7 @@ async def sign_up(request: web.Request, body: SignUp) -> web.Response:
 async def sign_in(request: web.Request, body: SignInInput) -> web.Response:
     """Returns ``customer_token`` (send it as ``Authorization: Bearer``) and the customer's
     cart. The guest cart ``cart_token`` is merged into it and answers 410 afterwards."""
-    await enforce(request, "sign-in")
-    await enforce(request, "sign-in-account",
-                  key="account:" + service.normalise_email(body.email)[:300])
+    await enforce_sign_in(request, service.normalise_email(body.email))
     settings = request.app[SETTINGS]
     async with request.app[DB].read() as session:  # the slow password check holds no lock
         customer = await service.authenticate(session, body.email, body.password)

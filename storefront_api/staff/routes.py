@@ -21,7 +21,7 @@ from ..app_keys import DB, SETTINGS
 from ..auth import ROLES, StaffMember, current_staff
 from ..customers.service import MAX_EMAIL_LENGTH, normalise_email
 from ..problems import Problem, conflict
-from ..ratelimit import client_address, enforce
+from ..ratelimit import client_address, enforce, enforce_sign_in
 from ..routing import ApiRoutes, int_param, json_response
 from . import passwords, service, sessions
 from .models import StaffSession
@@ -99,8 +99,7 @@ async def sign_in(request: web.Request, body: SignInInput) -> web.Response:
     address and per account (429 with Retry-After)."""
     sessions.check_origin(request)
     email = normalise_email(body.email)
-    await enforce(request, "sign-in")
-    await enforce(request, "sign-in-account", key="account:" + email)
+    await enforce_sign_in(request, email)
     settings = request.app[SETTINGS]
     address = client_address(request, settings)
     try:
@@ -209,6 +208,9 @@ async def set_password(request: web.Request, body: NewPasswordInput) -> web.Resp
     """The link works once, for 24 hours. Every session of the user ends; sign in again."""
     sessions.check_origin(request)
     await enforce(request, "sign-in")
+    async with request.app[DB].read() as session:  # no argon2 work for a dead link
+        if not await service.password_link_is_live(session, body.token):
+            raise service.invalid_link()
     password_hash = await passwords.hash_password(body.password)  # slow: before the write
     async with request.app[DB].write() as session:
         user = await service.use_password_link(session, body.token, password_hash)

@@ -122,6 +122,13 @@ def invalid_link() -> Problem:
                    "expired: ask an admin for a new one.", type="password-link-invalid")
 
 
+async def password_link_is_live(session: AsyncSession, token: str) -> bool:
+    """Could this link still set a password? (Checked again, under lock, when it is used.)"""
+    link = await session.scalar(select(StaffPasswordToken).where(
+        StaffPasswordToken.token_hash == sessions.token_hash(token)))
+    return link is not None and link.used_at is None and link.expires_at > utcnow()
+
+
 async def use_password_link(session: AsyncSession, token: str, password_hash: str) -> StaffUser:
     """Set the password of the link's user; the link (and any other of theirs) is used up
     and their sessions end."""

@@ -264,6 +264,24 @@ async def test_the_last_admin_stays(empty_url, aiohttp_client, tmp_path):
         await own.dispose()
 
 
+async def test_attack_a_dead_link_costs_no_password_hashing(db, make_client, monkeypatch):
+    """An unknown link is refused before argon2 runs (64 MiB and ~0.2 s a hash): guessing
+    links cannot burn the server's memory and CPU."""
+    from storefront_api.staff import passwords
+    hashed = []
+
+    async def counting(password):
+        hashed.append(password)
+        return "not-a-hash"
+    monkeypatch.setattr(passwords, "hash_password", counting)
+    client, _ = await make_client()
+    for _ in range(3):
+        resp = await client.post("/api/staff/password",
+                                 json={"token": secrets.token_urlsafe(32), "password": "y" * 64})
+        problem(resp, await resp.json(), 400)
+    assert hashed == []
+
+
 async def test_attack_set_password_links_are_single_use_and_expire(db, make_client):
     from datetime import timedelta
 
