@@ -14,6 +14,7 @@ or letting everything through.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -71,11 +72,26 @@ LIMITS: dict[str, Limit] = {
 def client_address(request: web.Request, settings: Settings) -> str:
     """The caller's address. Behind a proxy (TRUST_PROXY=1) it is the last X-Forwarded-For
     hop, the one our proxy appended: earlier hops are whatever the client chose to send."""
+    address = request.remote or "unknown"
     if settings.trust_proxy:
         hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
         if hops[-1]:
-            return hops[-1][:64]
-    return request.remote or "unknown"
+            address = hops[-1][:64]
+    return _network_of(address)
+
+
+def _network_of(address: str) -> str:
+    """An IPv6 client is its /64: one subscriber gets a whole /64 and can pick any address
+    in it, so counting per address would give them 2**64 allowances."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
 def client_key(request: web.Request, settings: Settings) -> str:

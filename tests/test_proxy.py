@@ -47,6 +47,18 @@ def _stand_in(name: str) -> web.Application:
 
 @pytest.fixture
 async def proxy(tmp_path, aiohttp_server):
+    async for running in _proxy(tmp_path, aiohttp_server, balancer=None):
+        yield running
+
+
+@pytest.fixture
+async def proxy_behind_a_balancer(tmp_path, aiohttp_server):
+    """The commented real-IP lines enabled, naming 127.0.0.1 as the TLS balancer."""
+    async for running in _proxy(tmp_path, aiohttp_server, balancer="127.0.0.1"):
+        yield running
+
+
+async def _proxy(tmp_path, aiohttp_server, balancer):
     nginx = _nginx()
     backends = {name: await aiohttp_server(_stand_in(name))
                 for name in ("storefront_api", "rasa", "dashboard")}
@@ -56,6 +68,10 @@ async def proxy(tmp_path, aiohttp_server):
         conf = conf.replace(f"http://{name}:{port}", f"http://127.0.0.1:{backends[name].port}")
     port = free_port()
     conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    if balancer:
+        conf = conf.replace("# set_real_ip_from 10.0.0.0/8;", f"set_real_ip_from {balancer};")
+        conf = conf.replace("# real_ip_header", "real_ip_header")
+        conf = conf.replace("# real_ip_recursive", "real_ip_recursive")
     logs = tmp_path / "logs"
     logs.mkdir()
     (tmp_path / "site.conf").write_text(conf)
@@ -121,3 +137,14 @@ async def test_attack_a_forged_forwarded_for_is_replaced_by_the_real_address(pro
     _, body = await _where(base, "/api/orders/AB-12345",
                            headers={"X-Forwarded-For": "203.0.113.9"})
     assert body["forwarded_for"] == "127.0.0.1"
+
+
+async def test_behind_a_balancer_the_shopper_is_the_client(proxy_behind_a_balancer):
+    """With the balancer named (deploy/nginx.conf's commented lines), the address it reports
+    is the one storefront_api counts, not the balancer's."""
+    base, _ = proxy_behind_a_balancer
+    _, body = await _where(base, "/api/products", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert body["forwarded_for"] == "203.0.113.9"
+    _, body = await _where(base, "/api/products",
+                           headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.10"})
+    assert body["forwarded_for"] == "203.0.113.10"  # the balancer's own hop, not a forged one

@@ -43,6 +43,15 @@ def test_whom_the_limit_counts():
     assert _key(non_ascii, _settings(trust_proxy=True)) == "address:203.0.113.5"
 
 
+def test_an_ipv6_client_is_counted_by_its_64():
+    settings = _settings(trust_proxy=True)
+    one = _key({"X-Forwarded-For": "2001:db8:1:2::1"}, settings)
+    other = _key({"X-Forwarded-For": "2001:db8:1:2:ffff:ffff:ffff:fffe"}, settings)
+    assert one == other == "address:2001:db8:1:2::/64"
+    assert _key({"X-Forwarded-For": "2001:db8:1:3::1"}, settings) != one
+    assert _key({"X-Forwarded-For": "::ffff:203.0.113.5"}, settings) == "address:203.0.113.5"
+
+
 async def _exhaust(limiter: RateLimiter, name: str, key: str, times: int) -> list[float]:
     return [await limiter.check(name, key) for _ in range(times)]
 
