@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -94,6 +95,9 @@ def _network_of(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
+_CHAT_CLIENT = re.compile(r"^c_[0-9a-f]{32}$")  # storefront_api/chat/tokens.py client_of()
+
+
 def client_key(request: web.Request, settings: Settings) -> str:
     """Whom to count: the address, or for our own action server the conversation."""
     if is_service_call(request):
@@ -102,6 +106,21 @@ def client_key(request: web.Request, settings: Settings) -> str:
             return f"conversation:{conversation}"
         return "service"
     return f"address:{client_address(request, settings)}"
+
+
+def chat_client_key(request: web.Request) -> str | None:
+    """For the action server's call on behalf of a web chat: the browser's client, from the
+    chat token (X-Aisle-Client, an opaque key storefront_api made); None otherwise. One
+    browser can start many conversations: counted by this, they are one shopper."""
+    if not is_service_call(request):
+        return None
+    client = request.headers.get("X-Aisle-Client", "").strip()
+    return f"client:{client}" if _CHAT_CLIENT.match(client) else None
+
+
+def shopper_key(request: web.Request, settings: Settings) -> str:
+    """Who holds stock: the browser behind a web chat, else the client as counted above."""
+    return chat_client_key(request) or client_key(request, settings)
 
 
 class RateLimiter:
@@ -173,12 +192,14 @@ class RateLimiter:
                     type(exc).__name__, exc)
         self._degraded_since = time.monotonic()
 
-    async def check(self, name: str, key: str) -> float:
-        """Count one request of ``key`` against limit ``name``; seconds to wait, or 0."""
+    async def check(self, name: str, *keys: str) -> float:
+        """Count one request against limit ``name``: for each of ``keys`` (the same client
+        seen two ways, e.g. a chat's conversation and its browser), then once in all;
+        seconds to wait, or 0."""
         if not self.enabled:
             return 0.0
         per_client, overall = self.items[name]
-        if per_client is not None:
+        for key in keys if per_client is not None else ():
             wait = await self._hit(per_client, name, key)
             if wait:
                 return wait
@@ -206,7 +227,11 @@ async def enforce(request: web.Request, name: str, *, key: str | None = None) ->
     """Count this request against limit ``name`` for its client (or for ``key``, e.g. the
     account a sign-in names); a 429 problem with Retry-After when it is used up."""
     limiter = request.app[RATE_LIMITER]
-    wait = await limiter.check(name, key or client_key(request, request.app[SETTINGS]))
+    keys = [key] if key else [client_key(request, request.app[SETTINGS]),
+                              chat_client_key(request)]
+    # a web chat counts as its conversation and as its browser, so starting conversation
+    # after conversation gives one browser no fresh allowance
+    wait = await limiter.check(name, *filter(None, keys))
     if wait:
         raise too_many_requests(wait, limiter.what[name])
 

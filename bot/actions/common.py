@@ -18,9 +18,14 @@ WEB_CHANNELS = frozenset({"socketio"})
 
 
 def call_context(tracker: Tracker) -> CallContext:
-    """The headers of one API call: the conversation id and the channel the shopper uses."""
+    """The headers of one API call: the conversation id, the channel the shopper uses and,
+    on the web chat, the browser the socket's token was issued to (``aisle_client`` in the
+    message's metadata, set by bot/channels/socketio.py from the signed token)."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    client = metadata.get("aisle_client") if isinstance(metadata, dict) else None
     return CallContext(conversation_id=tracker.sender_id,
-                       channel=tracker.get_latest_input_channel())
+                       channel=tracker.get_latest_input_channel(),
+                       client=client if isinstance(client, str) else None)
 
 
 def web_channel(tracker: Tracker) -> bool:

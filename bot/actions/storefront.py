@@ -48,6 +48,9 @@ class CallContext:
 
     conversation_id: str | None = None
     channel: str | None = None
+    # the web chat's browser, as storefront_api keyed it in the chat token: the shop counts
+    # its limits and stock holds per browser, however many conversations it starts
+    client: str | None = None
 
     def headers(self) -> dict[str, str]:
         headers = {}
@@ -56,6 +59,8 @@ class CallContext:
             headers["X-Session-Id"] = self.conversation_id[:128]
         if self.channel:
             headers["X-Channel"] = self.channel[:40]
+        if self.client:
+            headers["X-Aisle-Client"] = self.client[:64]
         return headers
 
 

@@ -13,7 +13,8 @@ alone would read and steer that conversation. Here:
 - The socket joins the room of that conversation (as Rasa's ``session_persistence`` does:
   the shop's pushes and the agent's replies reach every open tab of it), and
   ``session_request`` confirms that conversation only.
-- ``user_uttered`` reaches Rasa as that conversation. A ``session_id`` naming another one is
+- ``user_uttered`` reaches Rasa as that conversation, its metadata carrying the token's
+  ``cli`` (an opaque key of the browser that asked for the token) as ``aisle_client``. A ``session_id`` naming another one is
   refused, logged and the socket disconnected: nothing reaches that conversation's tracker.
   Once the token has expired the socket is disconnected; the page renews it and reconnects.
 - ``allowed_origins`` (CHAT_ALLOWED_ORIGINS): the pages that may open the socket, e.g. the
@@ -51,6 +52,8 @@ CONVERSATION = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 MAX_TOKEN_LENGTH = 2048
 MAX_MESSAGE_LENGTH = 5000  # the widget allows 1000 characters
 REFUSED = "invalid or expired chat token"  # the connect error the page sees
+CLIENT_KEY = "aisle_client"  # the message metadata the actions read (bot/actions/common.py)
+CLIENT = re.compile(r"^c_[0-9a-f]{32}$")  # storefront_api/chat/tokens.py client_of()
 
 
 def _origins(raw: Any) -> list[str]:
@@ -96,8 +99,11 @@ class AisleSocketIOInput(SocketIOInput):
 
     # --- who is on the socket ---------------------------------------------------------------
 
-    def conversation_of(self, auth: Any) -> tuple[str, float] | None:
-        """(conversation id, expiry) of a valid token in the connect packet, else None."""
+    def conversation_of(self, auth: Any) -> tuple[str, float, str | None] | None:
+        """(conversation id, expiry, client) of a valid token in the connect packet, else
+        None. The client is the opaque key storefront_api put in the token for the browser
+        that asked for it (``cli``), so that the shop can count every conversation one
+        browser starts as one shopper."""
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
             return None
@@ -111,7 +117,9 @@ class AisleSocketIOInput(SocketIOInput):
         conversation = claims.get("sub")
         if not isinstance(conversation, str) or not CONVERSATION.match(conversation):
             return None
-        return conversation, float(claims["exp"])
+        client = claims.get("cli")
+        client = client if isinstance(client, str) and CLIENT.match(client) else None
+        return conversation, float(claims["exp"]), client
 
     def _cors_allowed_origins(self) -> Any:
         if "*" in self.allowed_origins:
@@ -160,9 +168,10 @@ class AisleSocketIOInput(SocketIOInput):
                 logger.warning("socket %s refused: no valid chat token (from %s)", sid,
                                environ.get("HTTP_X_FORWARDED_FOR") or environ.get("REMOTE_ADDR"))
                 raise ConnectionRefusedError(REFUSED)
-            conversation_id, expires = found
+            conversation_id, expires, client = found
             await sio.save_session(sid, {"conversation_id": conversation_id,
-                                         "expires": expires}, namespace=namespace)
+                                         "expires": expires, "client": client},
+                                   namespace=namespace)
             entered = sio.enter_room(sid, conversation_id, namespace=namespace)
             if inspect.isawaitable(entered):  # a coroutine from python-socketio 5.10 on
                 await entered
@@ -196,9 +205,15 @@ class AisleSocketIOInput(SocketIOInput):
                 logger.warning("socket %s: message of conversation %s is not text or longer "
                                "than %d characters: dropped", sid, own, MAX_MESSAGE_LENGTH)
                 return
+            metadata = _metadata(data.get(self.metadata_key))
+            # the token's client, never the page's say: the actions pass it to the shop
+            metadata.pop(CLIENT_KEY, None)
+            session = await sio.get_session(sid, namespace=namespace)
+            if session.get("client"):
+                metadata[CLIENT_KEY] = session["client"]
             await on_new_message(UserMessage(
                 text, SocketIOOutput(sio, self.bot_message_evt), own,
-                input_channel=self.name(), metadata=_metadata(data.get(self.metadata_key))))
+                input_channel=self.name(), metadata=metadata))
 
         return socketio_webhook
 

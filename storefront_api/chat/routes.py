@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..app_keys import SETTINGS
 from ..auth import unauthorized
 from ..problems import Problem
-from ..ratelimit import enforce
+from ..ratelimit import client_key, enforce
 from ..routing import ApiRoutes, json_response
 from . import tokens
 
@@ -59,8 +59,11 @@ async def chat_session(request: web.Request, body: ChatSessionInput) -> web.Resp
             raise unauthorized("This chat token was not signed by this shop or is too old "
                                "to renew: ask again without it for a new conversation.",
                                "chat")
+    # the browser's client, as the limits count it: every conversation it starts is one
+    # shopper for the shop's limits and stock holds (the socket passes it to the actions)
+    client = tokens.client_of(settings.secret_key, client_key(request, settings))
     issued = tokens.issue(settings.chat_token_secret, conversation_id,
-                          settings.chat_token_hours, now)
+                          settings.chat_token_hours, now, client=client)
     return json_response({"conversation_id": issued.conversation_id, "token": issued.token,
                           "expires_at": issued.expires_at}, status=201,
                          headers={"Cache-Control": "no-store"})

@@ -2,7 +2,9 @@
 
 storefront_api mints the conversation id itself (128 random bits from ``secrets``) and signs
 a JWT for it with CHAT_JWT_SECRET: HS256, ``sub`` = the conversation id, ``aud`` =
-``aisle-chat``, ``iss`` = ``aisle-storefront``, ``exp`` = CHAT_TOKEN_HOURS from now. Rasa's
+``aisle-chat``, ``iss`` = ``aisle-storefront``, ``exp`` = CHAT_TOKEN_HOURS from now, ``cli`` = an opaque key of the client that asked
+(``client_of``): the socket passes it with each message and the shop counts its limits and
+stock holds per client, however many conversations it starts. Rasa's
 socketio channel (bot/channels/socketio.py) checks the same claims with the same secret and
 lets the socket speak only in that conversation, so knowing a conversation id is not enough
 to read or steer it.
@@ -14,6 +16,8 @@ An id the client chose is never signed; a token that fails any check gives nothi
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -39,11 +43,23 @@ def new_conversation_id() -> str:
     return secrets.token_hex(16)
 
 
-def issue(secret: str, conversation_id: str, hours: int, now: float) -> ChatToken:
+def client_of(secret_key: str, client_key: str) -> str:
+    """An opaque, stable key of the browser's client (its address as the rate limits see
+    it), keyed with SECRET_KEY so that Rasa's trackers never hold the address itself."""
+    key = hmac.new(secret_key.encode(), b"aisle chat client", hashlib.sha256).digest()
+    return "c_" + hmac.new(key, client_key.encode("utf-8", "surrogatepass"),
+                           hashlib.sha256).hexdigest()[:32]
+
+
+def issue(secret: str, conversation_id: str, hours: int, now: float,
+          client: str | None = None) -> ChatToken:
     issued = int(now)
     expires = issued + hours * 3600
-    token = jwt.encode({"sub": conversation_id, "aud": AUDIENCE, "iss": ISSUER,
-                        "iat": issued, "exp": expires}, secret, algorithm=ALGORITHM)
+    claims = {"sub": conversation_id, "aud": AUDIENCE, "iss": ISSUER, "iat": issued,
+              "exp": expires}
+    if client:
+        claims["cli"] = client
+    token = jwt.encode(claims, secret, algorithm=ALGORITHM)
     return ChatToken(conversation_id, token, expires)
 
 

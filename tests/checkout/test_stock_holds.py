@@ -215,6 +215,33 @@ async def test_the_assistant_holds_per_conversation(aiohttp_client, settings, db
     assert await held_by(db, f"conversation:{second}") == 10
 
 
+async def test_attack_one_browser_cannot_start_conversations_to_hold_more(
+        aiohttp_client, settings, db):
+    """The web chat's token names the browser (X-Aisle-Client, passed on by the action
+    server): every conversation it starts holds from one allowance."""
+    client, _ = await capped_client(aiohttp_client, settings)
+    variant = await make_variant(db, stock=40)
+    browser = "c_" + uuid.uuid4().hex
+    statuses = []
+    for _ in range(4):  # four fresh conversations of one browser, 4 units each
+        headers = {**from_the_assistant(f"conv-{uuid.uuid4().hex}", "socketio"),
+                   "X-Aisle-Client": browser}
+        token = await cart_with(client, variant["id"], 4, headers=headers)
+        response = await client.post(f"/api/carts/{token}/checkout", json=checkout_body(),
+                                     headers=headers)
+        statuses.append(response.status)
+    assert statuses == [201, 201, 409, 409]
+    assert await held_by(db, f"client:{browser}") == 8
+    # another browser still gets its own allowance; a client header without the service
+    # credential is nobody's word
+    other = {**from_the_assistant(f"conv-{uuid.uuid4().hex}", "socketio"),
+             "X-Aisle-Client": "c_" + uuid.uuid4().hex}
+    token = await cart_with(client, variant["id"], 4, headers=other)
+    response = await client.post(f"/api/carts/{token}/checkout", json=checkout_body(),
+                                 headers=other)
+    assert response.status == 201, await response.json()
+
+
 # --- the attack --------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -163,6 +164,12 @@ async def test_a_purchase_in_the_web_chat_is_confirmed_there_and_survives_a_relo
         await asyncio.sleep(0.3)
     status, order = assistant.api("GET", f"/api/admin/orders/{number}", admin=True)
     assert status == 200 and order["conversation_id"] == conversation
+    # the stock was held for the browser the chat token names (socket -> Rasa's metadata ->
+    # the actions' X-Aisle-Client), not for a conversation anyone can start afresh
+    with sqlite3.connect(assistant.directory / "shop.db") as shop:
+        [(holder,)] = shop.execute("SELECT holder FROM checkouts WHERE conversation_id = ?",
+                                   (conversation,)).fetchall()
+    assert re.fullmatch(r"client:c_[0-9a-f]{32}", holder), holder
 
     # a reload keeps the conversation, what was shown, and the order it knows
     shown = await page.locator(".aisle-chat__msg").count()

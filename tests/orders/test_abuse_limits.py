@@ -113,3 +113,21 @@ async def test_client_events_are_limited_per_client(client):
     for _ in range(120):
         assert (await client.post("/api/events", json=body)).status == 202
     await limited(await client.post("/api/events", json=body), "events")
+
+
+async def test_attack_one_browser_cannot_start_conversations_for_fresh_lookups(
+        aiohttp_client, db, settings):
+    """Conversations are free to start on the web chat: counted also by the browser the
+    chat token names, the twenty-first lookup of one browser is refused, whatever its
+    conversation."""
+    app = await aiohttp_client(create_app(replace(settings, order_lookups_per_minute=20),
+                                          migrate=False))
+    order = await make_order(db)
+    browser = "c_" + uuid.uuid4().hex
+    statuses = []
+    for n in range(21):
+        headers = {**from_the_assistant(f"conv-{uuid.uuid4().hex}"), "X-Aisle-Client": browser}
+        resp = await app.get(f"/api/orders/{order['number']}",
+                             params={"email": order["email"]}, headers=headers)
+        statuses.append(resp.status)
+    assert statuses[:20] == [200] * 20 and statuses[20] == 429

@@ -64,6 +64,23 @@ async def test_a_new_session_is_a_conversation_the_shop_chose_and_signed(client)
     assert before + 24 * 3600 <= first["expires_at"] <= int(time.time()) + 24 * 3600
 
 
+async def test_every_conversation_of_one_browser_carries_the_same_client(aiohttp_client,
+                                                                        settings):
+    """The token's ``cli`` is an opaque key of the client that asked (its address, as the
+    limits count it, keyed with SECRET_KEY: Rasa's trackers never see the address)."""
+    from dataclasses import replace
+    app_client = await aiohttp_client(create_app(replace(settings, trust_proxy=True),
+                                                 migrate=False))
+
+    async def client_of(address: str) -> str:
+        resp = await app_client.post(ROUTE, headers={"X-Forwarded-For": address})
+        return claims((await resp.json())["token"])["cli"]
+    first, second = await client_of("203.0.113.7"), await client_of("203.0.113.7")
+    other = await client_of("198.51.100.3")
+    assert first == second != other
+    assert re.fullmatch(r"c_[0-9a-f]{32}", first) and "203.0.113" not in first
+
+
 async def test_a_token_the_shop_signed_renews_for_the_same_conversation(client):
     session = await new_session(client)
     resp = await client.post(ROUTE, json={"token": session["token"]})

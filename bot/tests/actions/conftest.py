@@ -215,8 +215,11 @@ def _message(latest: dict[str, Any] | str | None) -> dict[str, Any]:
     intent = latest.get("intent")
     if isinstance(intent, str):
         intent = {"name": intent, "confidence": 1.0}
-    return {"intent": intent or {}, "entities": entities,
-            "text": latest.get("text", f"/{(intent or {}).get('name', '')}")}
+    message = {"intent": intent or {}, "entities": entities,
+               "text": latest.get("text", f"/{(intent or {}).get('name', '')}")}
+    if "metadata" in latest:  # what the channel attached (the web chat: its browser)
+        message["metadata"] = latest["metadata"]
+    return message
 
 
 def _slots_set(events: list[dict[str, Any]]) -> dict[str, Any]:

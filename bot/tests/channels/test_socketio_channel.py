@@ -57,8 +57,15 @@ def test_attack_it_refuses_to_start_without_a_real_signature_check(credentials, 
 
 
 def test_a_token_storefront_api_signed_names_the_conversation(channel):
-    conversation, expires = channel.conversation_of({"token": token()})
-    assert conversation == CONVERSATION and expires > time.time()
+    conversation, expires, client = channel.conversation_of({"token": token()})
+    assert conversation == CONVERSATION and expires > time.time() and client is None
+
+
+def test_the_tokens_client_is_kept_only_in_the_shops_own_form(channel):
+    client = "c_" + "0a" * 16
+    assert channel.conversation_of({"token": token(cli=client)})[2] == client
+    for odd in ("203.0.113.9", "c_short", "c_" + "Z" * 32, 42):
+        assert channel.conversation_of({"token": token(cli=odd)})[2] is None
 
 
 @pytest.mark.parametrize("auth", [
