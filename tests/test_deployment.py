@@ -23,7 +23,7 @@ README = ROOT / "README.md"
 # The secrets docker-compose.yml requires (${NAME:?...}); dummy values are enough for `config`.
 REQUIRED_VARS = ("SECRET_KEY", "SERVICE_TOKEN", "RASA_JWT_SECRET", "CHAT_JWT_SECRET",
                  "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "SMTP_URL", "POSTGRES_PASSWORD",
-                 "RABBITMQ_PASSWORD", "REDIS_PASSWORD")
+                 "RABBITMQ_PASSWORD", "REDIS_PASSWORD", "DASHBOARD_DB_PASSWORD")
 OPTIONAL_SECRETS = ("ADMIN_TOKEN",)
 # How storefront_api reads its environment: env.get("NAME"...), os.environ["NAME"], getenv(...)
 ENV_READ = re.compile(r"""\b(?:env|environ|getenv)(?:\.get)?\s*[\[(]\s*["']([A-Z][A-Z0-9_]*)["']""")
@@ -116,10 +116,10 @@ ALLOWED_SECRETS = {
     "rasa": {"RASA_JWT_SECRET", "CHAT_JWT_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
              "RABBITMQ_PASSWORD"},
     "actions": {"SERVICE_TOKEN"},
-    "dashboard": {"POSTGRES_PASSWORD"},
+    "dashboard": {"DASHBOARD_DB_PASSWORD"},  # a role that can only read
     "redis": {"REDIS_PASSWORD"},
     "rabbitmq": {"RABBITMQ_PASSWORD"},
-    "postgres": {"POSTGRES_PASSWORD"},
+    "postgres": {"POSTGRES_PASSWORD", "DASHBOARD_DB_PASSWORD"},
     "proxy": set(),
 }
 
@@ -182,7 +182,7 @@ def test_rasa_replicas_share_a_lock_store_and_keep_conversations_apart_from_shop
     assert "type: pika" in production
     # Rasa's tracker table is called `events`, like the shop's: separate databases.
     assert "@postgres:5432/rasa" in result.stdout
-    assert "CREATE DATABASE rasa" in (ROOT / "deploy" / "postgres-init.sql").read_text()
+    assert "CREATE DATABASE rasa" in (ROOT / "deploy" / "postgres-init.sh").read_text()
 
 
 def test_storefront_api_runs_migrations_before_serving():
@@ -213,3 +213,57 @@ def test_readme_documents_make_targets_and_every_setting():
     missing = sorted(name for name in _settings_read_by_storefront_api()
                      if not re.search(rf"\b{name}\b", readme))
     assert not missing, f"read by storefront_api but missing from README.md: {missing}"
+
+
+def test_the_dashboards_database_role_can_only_read(tmp_path):
+    """deploy/postgres-reader.sql on this machine's PostgreSQL, as the container's init
+    script runs it: the reader sees the tables the owner creates afterwards (the migrations)
+    and can change none of them."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+    from databases import POSTGRES_URL, _admin, services_required
+    from sqlalchemy.engine import make_url
+
+    from storefront_api.migrations import upgrade
+    psql = shutil.which("psql")
+    if psql is None:
+        if services_required():
+            pytest.fail("psql is not installed and AISLE_REQUIRE_SERVICES=1", pytrace=False)
+        pytest.skip("psql is not installed")
+    tag = uuid.uuid4().hex[:8]
+    owner, reader, database = f"aisle_owner_{tag}", f"aisle_reader_{tag}", f"aisle_roles_{tag}"
+    server = make_url(POSTGRES_URL)
+    asyncio.run(_admin(f'CREATE ROLE "{owner}" LOGIN'))
+    asyncio.run(_admin(f'CREATE DATABASE "{database}" OWNER "{owner}"'))
+    try:
+        subprocess.run([psql, "-h", server.host, "-p", str(server.port or 5432), "-U",
+                        server.username or "postgres", "-d", database, "-v", "ON_ERROR_STOP=1",
+                        "-v", f"reader={reader}", "-v", f"owner={owner}",
+                        "-v", "password=reader's p@ss", "-f",
+                        str(ROOT / "deploy" / "postgres-reader.sql")],
+                       check=True, capture_output=True, text=True, timeout=60)
+        upgrade(server.set(username=owner, database=database).render_as_string(
+            hide_password=False))  # the shop's tables, created by their owner afterwards
+
+        async def as_reader():
+            conn = await asyncpg.connect(host=server.host, port=server.port or 5432,
+                                         user=reader, database=database)
+            try:
+                assert await conn.fetchval("SELECT count(*) FROM events") == 0
+                assert await conn.fetchval("SELECT count(*) FROM staff_sessions") == 0
+                for statement in (
+                        "INSERT INTO staff_users (email, name, role, created_at) "
+                        "VALUES ('x@example.com', 'x', 'admin', now())",
+                        "DELETE FROM events", "UPDATE staff_sessions SET revoked_at = NULL",
+                        "CREATE TABLE mine (id int)"):
+                    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                        await conn.execute(statement)
+            finally:
+                await conn.close()
+        asyncio.run(as_reader())
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        asyncio.run(_admin(f'DROP ROLE IF EXISTS "{reader}"'))
+        asyncio.run(_admin(f'DROP ROLE IF EXISTS "{owner}"'))
