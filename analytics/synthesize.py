@@ -82,7 +82,8 @@ def _append_consents(conn, decisions: pl.DataFrame) -> None:
     subjects = decisions["subject"].to_list()
     for i in range(0, len(subjects), 500):
         conn.execute(delete(consents).where(consents.c.subject.in_(subjects[i:i + 500])))
-    rows = decisions.with_columns(pl.lit("checkout").alias("source")).to_dicts()
+    # as the shop records an address's grant of advertising: confirmed by its owner
+    rows = decisions.with_columns(pl.lit("email-confirmation").alias("source")).to_dicts()
     if rows:
         conn.execute(insert(consents), rows)
 

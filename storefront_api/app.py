@@ -15,6 +15,7 @@ from .access_log import RedactingAccessLogger
 from .chat.page import register_chat_page
 from .checkout.pages import register_checkout_pages
 from .checkout.sweeper import run_sweeper
+from .consent.pages import register_consent_pages
 from .app_keys import DB, OUTBOX, PAYMENT_GATEWAY, RATE_LIMITER, SETTINGS, VIEW_EVENTS
 from .db import Database
 from .events.service import EventBuffer
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
     register_chat_page(app)  # the web chat, /chat
     register_staff_pages(app)  # /staff/sign-in, /staff/set-password
     register_checkout_pages(app)  # where the payment provider sends the shopper back
+    register_consent_pages(app)  # /consent/confirm, the link of a confirmation e-mail
     for routes in _domain_routes():
         routes.register(app)
     if WEB_DIR.is_dir():

@@ -382,8 +382,12 @@ class Customer(BaseModel):
     id: int
     email: str
     name: str
-    marketing_consent: bool
+    marketing_consent: bool = Field(description="the account's marketing decision; a "
+                                    "sign-up tick counts once the address confirmed it")
     created_at: Timestamp
+    awaiting_confirmation: list[Literal["marketing", "advertising"]] = Field(
+        default_factory=list, description="on sign-up: the purposes granted that take effect "
+        "once the address's owner follows the link we e-mailed")
 
 
 class SignedIn(BaseModel):
@@ -595,6 +599,9 @@ class CheckoutPreview(BaseModel):
 
 class ConsentDecisions(BaseModel):
     consent: dict[str, Any] = Field(description="per purpose: the decision in force, or null")
+    awaiting_confirmation: list[Literal["marketing", "advertising"]] = Field(
+        default_factory=list, description="on a change: the purposes granted that reach the "
+        "account's e-mail address once its owner follows the link we e-mailed")
 
 
 # --- staff ---------------------------------------------------------------------------------

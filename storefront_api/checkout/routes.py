@@ -11,11 +11,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..app_keys import DB, PAYMENT_GATEWAY, SETTINGS
+from ..consent import confirmation
+from ..consent import service as consent
 from ..customers.service import is_valid_email, normalise_email
 from ..events.service import EventContext
 from ..orders import service as orders
 from ..problems import Problem
-from ..ratelimit import client_key, enforce
+from ..ratelimit import enforce, shopper_key
 from .. import responses
 from ..routing import ApiRoutes, json_response
 from .address import Address
@@ -72,15 +74,20 @@ async def post_checkout(request: web.Request, body: CheckoutInput) -> web.Respon
     """Validates the address for its country, the shipping method for that country, the
     promo code and the stock; holds the stock for CHECKOUT_MINUTES; returns the summary
     (lines, shipping, discount, tax, total) and the payment link. Asking again with the
-    same cart and details returns the same open link. One client (address, or conversation
-    for the assistant) holds at most MAX_HELD_UNITS units at once: beyond, 409
-    ``hold-limit``. X-Consent, when sent, is recorded as the shopper's decision."""
+    same cart and details returns the same open link. One client (an address; for the
+    assistant, the web chat's browser, else the conversation) holds at most MAX_HELD_UNITS
+    units at once: beyond, 409
+    ``hold-limit``. X-Consent, when sent, is recorded as the shopper's decision; a grant of
+    marketing or advertising for ``email`` waits for the address's owner to confirm it
+    through the link mailed to them."""
     await enforce(request, "checkout")
     settings = request.app[SETTINGS]
+    ctx = EventContext.from_request(request)
     checkout = await start_checkout(
         request.app[DB], request.app[PAYMENT_GATEWAY], settings, request.match_info["token"],
-        _checkout_request(body), EventContext.from_request(request),
-        holder=client_key(request, settings))
+        _checkout_request(body), ctx, holder=shopper_key(request, settings))
+    await confirmation.ask_owner(request, body.email,
+                                 (ctx.purposes or frozenset()) & consent.NEEDS_OWNER)
     return json_response(checkout_document(checkout), status=201)
 
 

@@ -205,13 +205,17 @@ async def _prepare(session: AsyncSession, token: str, request: CheckoutRequest,
 
 async def _record_consent(session: AsyncSession, request: CheckoutRequest,
                           customer_id: int | None, ctx: EventContext) -> None:
-    """X-Consent stated at checkout is the shopper's decision for every purpose, for the
-    e-mail they typed and whatever else identifies them here."""
+    """X-Consent stated at checkout is the shopper's decision for every purpose: in full for
+    their session and conversation; for the e-mail they typed and the cart's account (a cart
+    token is no proof of either), the refusals only. A grant of marketing or advertising
+    reaches the address once its owner confirms it (the route mails the link:
+    consent/confirmation.py)."""
     if ctx.purposes is None:
         return
-    await consent.record(session, consent.subjects(
-        customer_id=customer_id, email=request.email, session_id=ctx.session_id,
-        conversation_id=ctx.conversation_id), ctx.purposes, source="checkout")
+    await consent.record_stated(
+        session, ctx.purposes, source="checkout",
+        own=consent.subjects(session_id=ctx.session_id, conversation_id=ctx.conversation_id),
+        unproven=consent.subjects(customer_id=customer_id, email=request.email))
 
 
 def _quantities(summary: dict) -> dict[int, int]:

@@ -7,10 +7,16 @@ X-Consent states the caller's consent on a request:
 - a list of purposes, ``analytics,marketing``: those granted, the others refused.
 
 Decisions are recorded where the shopper makes them (a checkout, a sign-up, the consent
-banner, the chat), for every subject that identifies them there: their account, their
-e-mail address (hashed), their browser session, their conversation. The latest decision
-among a shopper's subjects wins, so a "no" given in the chat overrides a "yes" ticked at
-checkout a week earlier, and the reverse.
+banner, the chat), for the subjects that identify them there: their account, their e-mail
+address (hashed), their browser session, their conversation. The latest decision among a
+shopper's subjects wins, so a "no" given in the chat overrides a "yes" ticked at checkout a
+week earlier, and the reverse.
+
+Invariant: an ``email:`` subject is granted marketing or advertising only with source
+"email-confirmation", i.e. by the owner of the address following the link mailed to it
+(consent/confirmation.py); ``record`` refuses anything else. Whoever types an address (at
+checkout, at sign-up) proves nothing about owning it, so from them the address only gets
+what cannot harm its owner: refusals (``record_stated``).
 """
 
 from __future__ import annotations
@@ -26,7 +32,11 @@ from ..db import utcnow
 from .models import ConsentDecision
 
 PURPOSES = ("analytics", "marketing", "advertising")
-SOURCES = ("checkout", "signup", "chat", "api", "cookie-banner")
+CONFIRMED = "email-confirmation"  # the owner of the address followed the mailed link
+SOURCES = ("checkout", "signup", "chat", "api", "cookie-banner", CONFIRMED)
+# Purposes that send something to the address or hand it to someone (reminders, ad
+# audiences): granted for an address only by its owner. Analytics is about this visit only.
+NEEDS_OWNER = frozenset({"marketing", "advertising"})
 _ALL_ANALYTICS = {"granted", "true", "yes", "1"}  # the single flag of before: analytics
 _NOTHING = {"denied", "none", "false", "no", "0"}
 MAX_HEADER = 200  # characters of X-Consent read; three purpose names fit in 40
@@ -50,6 +60,12 @@ def parse(raw: str | None) -> frozenset[str] | None:
             continue
         understood = True
     return frozenset(granted) if understood else None
+
+
+def in_order(purposes: Iterable[str]) -> list[str]:
+    """``purposes`` in the order of PURPOSES, for documents."""
+    wanted = set(purposes)
+    return [p for p in PURPOSES if p in wanted]
 
 
 def from_header(request) -> frozenset[str] | None:
@@ -86,12 +102,37 @@ async def record(session: AsyncSession, subjects: Iterable[str], granted: Iterab
     refused otherwise. In the caller's transaction."""
     if source not in SOURCES:
         raise ValueError(f"unknown consent source {source!r}")
+    subjects, purposes = list(subjects), list(purposes)
     granted, when = set(granted), at or utcnow()
+    if source != CONFIRMED and granted & NEEDS_OWNER & set(purposes) and any(
+            subject.startswith("email:") for subject in subjects):
+        raise ValueError("only the address's owner grants it marketing or advertising "
+                         "(consent/confirmation.py)")
     session.add_all(ConsentDecision(subject=subject, purpose=purpose,
                                     granted=purpose in granted, source=source,
                                     recorded_at=when)
                     for subject in subjects for purpose in purposes)
     await session.flush()
+
+
+async def record_stated(session: AsyncSession, granted: Iterable[str], *, own: list[str],
+                        unproven: list[str], source: str,
+                        purposes: Iterable[str] = PURPOSES) -> frozenset[str]:
+    """A decision stated by someone who controls the ``own`` subjects (their session, their
+    conversation, the account they signed in to) about the ``unproven`` ones (an address
+    they typed, an account just made from it): recorded in full for ``own``; for
+    ``unproven``, the refusals only (a "no" only ever protects the owner; a "yes" is theirs
+    to give). Answers the grants of marketing and advertising that wait for the owner of
+    the address (confirmation.ask_owner mails the link); an analytics grant is about this
+    visit and stays with ``own``."""
+    granted, purposes = frozenset(granted), tuple(purposes)
+    if own:
+        await record(session, own, granted, source=source, purposes=purposes)
+    if not unproven:
+        return frozenset()
+    await record(session, unproven, (), source=source,
+                 purposes=[p for p in purposes if p not in granted])
+    return granted & NEEDS_OWNER & set(purposes)
 
 
 async def latest(session: AsyncSession, subjects: Iterable[str],

@@ -3,7 +3,9 @@
 Sign-in is limited per address ("sign-in") and per account ("sign-in-account"), so that
 neither one address trying many accounts nor many addresses trying one account get far;
 sign-up per address ("sign-up"). A sign-up that states consent (the ``marketing_consent``
-box, X-Consent) records each decision, source "signup".
+box, X-Consent) records each decision, source "signup"; a grant of marketing or advertising
+reaches the account and its address only once the address's owner confirms it
+(consent/confirmation.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from ..app_keys import DB, SETTINGS, VIEW_EVENTS
 from ..auth import hash_password, require_customer, sign_customer_token, unauthorized
 from ..cart import service as carts
+from ..consent import confirmation
 from ..consent import service as consent
 from ..events.service import EventContext
 from ..ratelimit import enforce, enforce_sign_in
@@ -65,22 +68,31 @@ def customer_document(customer: Customer) -> dict[str, Any]:
              response=responses.Customer)
 async def sign_up(request: web.Request, body: SignUp) -> web.Response:
     """``marketing_consent`` (or ``marketing`` in X-Consent) is the e-mail consent; the
-    other purposes of X-Consent (analytics, advertising) are recorded with it."""
+    other purposes of X-Consent (analytics, advertising) are recorded with it. Nobody has
+    proven the address is theirs yet: the account and the address get the refusals at
+    once, the grants go to the caller's session (X-Session-Id), and the address gets a link
+    to confirm marketing and advertising (listed in ``awaiting_confirmation``;
+    ``marketing_consent`` turns true once confirmed)."""
     await enforce(request, "sign-up")
     stated = consent.from_header(request)
     marketing = body.marketing_consent or (stated is not None and "marketing" in stated)
+    ctx = EventContext.from_request(request)
     password_hash = await hash_password(body.password)  # slow: outside the transaction
     async with request.app[DB].write() as session:
         customer = await service.register_customer(
             session, email=body.email, password_hash=password_hash, name=body.name,
-            marketing_consent=marketing)
+            marketing_consent=False)
         granted = (stated or frozenset()) | ({"marketing"} if marketing else frozenset())
-        await consent.record(session, consent.subjects(customer_id=customer.id,
-                                                       email=customer.email),
-                             granted, source="signup",
-                             purposes=consent.PURPOSES if stated is not None else ("marketing",))
+        awaiting = await consent.record_stated(
+            session, granted, source="signup",
+            purposes=consent.PURPOSES if stated is not None else ("marketing",),
+            own=consent.subjects(session_id=ctx.session_id,
+                                 conversation_id=ctx.conversation_id),
+            unproven=consent.subjects(customer_id=customer.id, email=customer.email))
         document = customer_document(customer)
-    return json_response(document, status=201)
+    await confirmation.ask_owner(request, document["email"], awaiting)
+    return json_response({**document, "awaiting_confirmation": consent.in_order(awaiting)},
+                         status=201)
 
 
 @routes.post("/api/customers/sign-in", summary="Sign in; merges the guest cart",

@@ -15,6 +15,12 @@ subjects that identify the shopper:
 3. a guest who never got that far: the cart's conversation (no e-mail is known then, so
    only a chat reminder is possible).
 Consent to analytics (``X-Consent: granted``) or advertising is never read here.
+
+An e-mail reminder also needs the address's own latest decision to grant marketing, and an
+address is granted marketing only by its owner, through the link mailed to it
+(consent/confirmation.py). A "yes" in the chat, at checkout or from a signed-in account
+(nobody verified its address) is the yes of whoever typed the address: it allows a chat
+reminder, and an e-mail once the address confirmed ("unconfirmed" otherwise).
 """
 
 from __future__ import annotations
@@ -168,13 +174,18 @@ async def assess(session: AsyncSession, cart: Cart, policy: RecoveryPolicy,
     if not await consent.granted(session, decision.subjects, "marketing"):
         decision.reason = "no-consent"
         return decision
-    decision.email = email
-    if email:
+    # An e-mail only to an address whose own decision grants it, i.e. confirmed by its owner
+    # (consent/confirmation.py): a "yes" from the chat, or from an account nobody verified,
+    # is the yes of whoever typed the address.
+    address_agrees = bool(email) and await consent.granted(
+        session, consent.subjects(email=email), "marketing")
+    decision.email = email if address_agrees else None
+    if address_agrees:
         decision.kinds.append("email")
     if cart.conversation_id:
         seen = await last_shopper_activity(session, cart.conversation_id)
         if chat_window_open(cart.channel, seen, now, policy.web_session):
             decision.kinds.append("chat")
     if not decision.kinds:
-        decision.reason = "unreachable"
+        decision.reason = "unconfirmed" if email and not address_agrees else "unreachable"
     return decision

@@ -82,13 +82,15 @@ async def test_decisions_recorded_by_the_shop_are_read_from_its_database(shop_ur
     db = Database(shop_url)
     try:
         async with db.write() as session:
+            # an address is granted advertising only by its owner (the mailed link)
             subjects = shop_consent.subjects(email=f" {carol.upper()} ")
-            await shop_consent.record(session, subjects, {"advertising"}, source="checkout",
-                                      at=T0)
+            await shop_consent.record(session, subjects, {"advertising"},
+                                      source=shop_consent.CONFIRMED, at=T0)
             await shop_consent.record(session, subjects, {"analytics"}, source="api",
                                       at=T0 + timedelta(minutes=1))  # advertising withdrawn
             await shop_consent.record(session, shop_consent.subjects(email=ADA),
-                                      {"advertising", "marketing"}, source="signup", at=T0)
+                                      {"advertising", "marketing"},
+                                      source=shop_consent.CONFIRMED, at=T0)
     finally:
         await db.dispose()
     decisions = load_consents(shop_url)

@@ -10,12 +10,15 @@ from datetime import datetime
 
 import polars as pl
 import pytest
+from sqlalchemy import select
 
 from analytics.loaders import load_conversations, load_events, sync_url
 from analytics.schema import EVENT_SCHEMA, InputError, conform
 from analytics.consent import advertising_consents, advertising_hashes, synthetic_decisions
 from analytics.synthesize import append_to_database
 from analytics.synthetic import generate
+from storefront_api.consent.models import ConsentDecision
+from storefront_api.consent.service import CONFIRMED
 from storefront_api.db import Database
 from storefront_api.events.service import EventContext, record_event
 
@@ -74,6 +77,18 @@ def test_loads_the_shops_events_table(empty_url):
     # and the synthetic shoppers' advertising decisions, for the demo's audience export
     decided = advertising_hashes(synthetic_decisions(expected))
     assert decided and advertising_consents(empty_url) == decided
+    # written as the shop writes an address's grant: confirmed by the address's owner
+    assert asyncio.run(_sources_of_grants(empty_url)) == {CONFIRMED}
+
+
+async def _sources_of_grants(url: str) -> set[str]:
+    db = Database(url)
+    try:
+        async with db.read() as session:
+            return set((await session.scalars(select(ConsentDecision.source).where(
+                ConsentDecision.granted.is_(True)))).all())
+    finally:
+        await db.dispose()
 
 
 def test_date_range_is_applied_in_the_database(empty_url):

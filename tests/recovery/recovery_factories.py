@@ -29,24 +29,31 @@ async def abandoned_cart(db, variant: dict, *, quantity: int = 2, idle=timedelta
                          customer_consent: bool | None = None,
                          checkout_consent: bool | str | None = None,
                          chat_consent: bool | None = None, conversation_id: str | None = None,
-                         channel: str | None = None) -> dict:
+                         channel: str | None = None, confirmed: bool = True,
+                         account_consent: bool | None = None) -> dict:
     """A cart of ``quantity`` x ``variant`` last touched ``idle`` ago, and the shopper's
     consent decisions as the shop records them (storefront_api/consent):
     customer_consent: owned by a customer who decided on marketing e-mail at sign-up, a day
     before; checkout_consent: an expired checkout (at the last touch) whose X-Consent granted
     marketing (True), nothing (False) or what this X-Consent value says ("granted" is
-    analytics only); chat_consent: a marketing decision made in the cart's conversation."""
+    analytics only); chat_consent: a marketing decision made in the cart's conversation.
+    confirmed: the address's owner followed the confirmation link of a grant of marketing or
+    advertising, a minute after it was stated (without it the address never gets the grant:
+    consent/confirmation.py). account_consent (with customer_consent): the signed-in
+    customer's marketing decision through POST /api/consent at the last touch, for their
+    account at once (for their address, a refusal at once, a grant once confirmed)."""
     touched = utcnow() - idle
     email = unique_email()
     async with db.write() as session:
         customer = None
         if customer_consent is not None:
-            customer = Customer(email=email, password_hash="-", marketing_consent=customer_consent)
+            customer = Customer(email=email, password_hash="-",
+                                marketing_consent=customer_consent and confirmed)
             session.add(customer)
             await session.flush()
-            await consent.record(session, consent.subjects(customer_id=customer.id, email=email),
-                                 {"marketing"} if customer_consent else set(), source="signup",
-                                 at=touched - timedelta(days=1))
+            await _stated(session, {"marketing"} if customer_consent else set(), "signup",
+                          touched - timedelta(days=1), confirmed, ("marketing",),
+                          unproven=consent.subjects(customer_id=customer.id, email=email))
         cart = Cart(token=new_token(), status="active", currency="USD",
                     customer_id=customer.id if customer else None,
                     conversation_id=conversation_id, channel=channel,
@@ -59,14 +66,32 @@ async def abandoned_cart(db, variant: dict, *, quantity: int = 2, idle=timedelta
             purposes = (consent.parse(checkout_consent) if isinstance(checkout_consent, str)
                         else {"marketing"} if checkout_consent else set())
             session.add(_expired_checkout(cart, email, "analytics" in purposes, touched))
-            await consent.record(session, consent.subjects(email=email), purposes,
-                                 source="checkout", at=touched)
+            await _stated(session, purposes, "checkout", touched, confirmed, consent.PURPOSES,
+                          unproven=consent.subjects(email=email))
+        if account_consent is not None:
+            await consent.record(session, [f"customer:{customer.id}"],
+                                 {"marketing"} if account_consent else set(), source="api",
+                                 purposes=("marketing",), at=touched)
+            await _stated(session, {"marketing"} if account_consent else set(), "api", touched,
+                          confirmed, ("marketing",), unproven=consent.subjects(email=email))
         if chat_consent is not None:
             session.add(shopper_event(touched, conversation_id, cart_id=cart.id))
             await consent.record(session, consent.subjects(conversation_id=conversation_id),
                                  {"marketing"} if chat_consent else set(), source="chat",
                                  at=touched)
         return {"id": cart.id, "token": cart.token, "email": email}
+
+
+async def _stated(session, granted, source: str, at: datetime, confirmed: bool, purposes,
+                  *, unproven: list[str]) -> None:
+    """A decision about an address as the shop records it (refusals and analytics at once),
+    and, when ``confirmed``, its owner's confirmation of the rest a minute later."""
+    awaiting = consent.NEEDS_OWNER & set(granted)
+    await consent.record(session, unproven, set(granted) - awaiting, source=source, at=at,
+                         purposes=[p for p in purposes if p not in awaiting])
+    if confirmed and awaiting:
+        await consent.record(session, unproven, awaiting, source=consent.CONFIRMED,
+                             purposes=sorted(awaiting), at=at + timedelta(minutes=1))
 
 
 def _expired_checkout(cart: Cart, email: str, consent: bool, at: datetime) -> Checkout:

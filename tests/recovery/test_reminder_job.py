@@ -72,14 +72,41 @@ async def test_a_customer_with_marketing_consent_is_reminded_at_their_address(db
 
 
 @pytest.mark.parametrize("header", ["marketing", "analytics, Marketing"])
-async def test_marketing_named_at_checkout_is_consent_to_reminders(db, settings, variant,
-                                                                   header):
+async def test_marketing_named_at_checkout_and_confirmed_is_consent_to_reminders(
+        db, settings, variant, header):
     cart = await abandoned_cart(db, variant, checkout_consent=header)
     report = await remind_carts(db, settings)
     assert result_for(report, cart["id"])["kinds"] == ["email"]
     [event] = await reminder_events(db, cart["id"])
     # the event names the shopper only with analytics consent (a guest has no customer id)
     assert event.consent is ("analytics" in header.lower())
+
+
+async def test_an_unconfirmed_grant_at_checkout_sends_no_reminder(db, settings, variant):
+    """The address's owner never followed the link: the grant never reached the address."""
+    cart = await abandoned_cart(db, variant, checkout_consent="marketing", confirmed=False)
+    report = await remind_carts(db, settings)
+    assert result_for(report, cart["id"]) is None
+    assert await outbox_for(db, to=cart["email"]) == []
+
+
+@pytest.mark.parametrize("consent", [
+    {"checkout_consent": "marketing", "chat_consent": True},  # typed at checkout in the chat
+    # an account made with someone else's address, whose holder said yes for the account
+    {"customer_consent": True, "account_consent": True},
+])
+async def test_attack_a_yes_mails_no_reminder_to_an_unconfirmed_address(db, settings,
+                                                                        variant, consent):
+    """Whoever chats may type any address at checkout (or sign up with it) and say yes: the
+    chat gets its reminder, the address gets nothing until its owner confirms."""
+    chat = f"tg-{uuid.uuid4().hex}"
+    cart = await abandoned_cart(db, variant, **consent, confirmed=False,
+                                conversation_id=chat, channel="telegram")
+    report = await remind_carts(db, settings)
+    assert result_for(report, cart["id"])["kinds"] == ["chat"]
+    assert await outbox_for(db, to=cart["email"]) == []
+    assert [r.email for r in await reminders_of(db, cart["id"])] == [None]
+    assert len(await outbox_for(db, conversation_id=chat)) == 1
 
 
 async def test_a_cart_touched_recently_is_not_abandoned_yet(db, settings, variant):
