@@ -19,6 +19,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -123,6 +124,79 @@ def shopper_key(request: web.Request, settings: Settings) -> str:
     return chat_client_key(request) or client_key(request, settings)
 
 
+@dataclass
+class _Lease:
+    remaining: int
+    expires: float  # monotonic seconds
+    size: int
+
+
+class Leases:
+    """Generous limits (100 or more a window) counted in Redis a few at a time: a client
+    that sends many requests takes a lease of several hits in one Redis call and spends it
+    here, so that counting costs a Redis round trip per lease, not per request.
+
+    A lease lasts LIFETIME seconds. Its size doubles while the client uses it up before it
+    ends (a busy client), up to 2 % of the limit, and halves when it ends unused (a slow
+    client is counted one request at a time again). What is counted but not used is at most
+    one lease per client and process, so a client may be refused up to 2 % early, never
+    let through late; near its limit, Redis refuses the lease and counting is exact.
+    Strict limits (sign-in, lookups: under 100 a window) are never leased."""
+
+    LIFETIME = 1.0
+    SMALLEST_LEASED_LIMIT = 100
+    MAX_KEYS = 50_000
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._leases: dict[tuple, _Lease] = {}
+
+    @classmethod
+    def largest(cls, item: RateLimitItem) -> int:
+        return item.amount // 50 if item.amount >= cls.SMALLEST_LEASED_LIMIT else 1
+
+    def take(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> bool:
+        """Spend one hit of a live lease, if there is one."""
+        lease = self._leases.get((item.key_for(*identifiers),))
+        if lease is None or lease.remaining <= 0 or self.clock() >= lease.expires:
+            return False
+        lease.remaining -= 1
+        return True
+
+    def worth_asking(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> bool:
+        return self.largest(item) > 1
+
+    def _next_size(self, item: RateLimitItem, key: tuple) -> int:
+        lease = self._leases.get(key)
+        if lease is None:
+            return 1
+        if lease.remaining <= 0 and self.clock() < lease.expires:  # used up in time: busy
+            return min(lease.size * 2, self.largest(item))
+        return max(1, lease.size // 2)
+
+    async def ask(self, limiter, item: RateLimitItem, identifiers: tuple[str, ...]) -> bool:
+        """Take a new lease from Redis (and spend its first hit). False when Redis refuses
+        it: the caller then counts this one request exactly."""
+        key = (item.key_for(*identifiers),)
+        size = self._next_size(item, key)
+        if not await limiter.hit(item, *identifiers, cost=size):
+            self._leases.pop(key, None)
+            return False
+        if len(self._leases) >= self.MAX_KEYS:
+            self._forget_ended()
+        self._leases[key] = _Lease(remaining=size - 1, expires=self.clock() + self.LIFETIME,
+                                   size=size)
+        return True
+
+    def _forget_ended(self) -> None:
+        now = self.clock()
+        for key, lease in list(self._leases.items()):
+            if now >= lease.expires:
+                del self._leases[key]
+        if len(self._leases) >= self.MAX_KEYS:  # a flood of clients: start again
+            self._leases.clear()
+
+
 class RateLimiter:
     """The limits of one application, counted in Redis or in memory."""
 
@@ -145,6 +219,7 @@ class RateLimiter:
                 implementation="redispy", key_prefix="aisle-limits",
                 socket_timeout=0.5, socket_connect_timeout=0.5)
             self.shared = SlidingWindowCounterRateLimiter(self._storage)
+        self.leases = Leases()
         self._degraded_since: float | None = None
 
     @staticmethod
@@ -168,6 +243,16 @@ class RateLimiter:
         limiter = self.memory
         if self.shared is not None and not self._degraded():
             limiter = self.shared
+            if self.leases.take(item, identifiers):  # counted in Redis already
+                return 0.0
+            if self.leases.worth_asking(item, identifiers):
+                try:
+                    granted = await self.leases.ask(limiter, item, identifiers)
+                except Exception as exc:
+                    self._degrade(exc)
+                    return await self._hit(item, *identifiers)
+                if granted:
+                    return 0.0
         try:
             if await limiter.hit(item, *identifiers):
                 return 0.0

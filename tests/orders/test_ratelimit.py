@@ -110,3 +110,86 @@ async def test_redis_down_falls_back_to_counting_in_memory(caplog):
 def test_access_log_hides_emails_and_tokens():
     request = make_mocked_request("GET", "/api/orders/AB-1?email=a%40b.com&token=xyz&page=2")
     assert redacted_path(request) == "/api/orders/AB-1?email=***&token=***&page=2"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingLimiter:
+    """Stands in for the Redis-backed limiter: counts the hits it grants, up to a cap."""
+
+    def __init__(self, cap: int):
+        self.cap, self.counted, self.calls = cap, 0, 0
+
+    async def hit(self, item, *identifiers, cost=1):
+        self.calls += 1
+        if self.counted + cost > self.cap:
+            return False
+        self.counted += cost
+        return True
+
+
+async def _lease_request(leases, limiter, item) -> bool:
+    if leases.take(item, ("api", "k")):
+        return True
+    return await leases.ask(limiter, item, ("api", "k"))
+
+
+async def test_a_busy_client_is_counted_a_lease_at_a_time():
+    from limits import parse
+
+    from storefront_api.ratelimit import Leases
+    clock, limiter, item = Clock(), CountingLimiter(cap=10_000), parse("1200/minute")
+    leases = Leases(clock=clock)
+    for _ in range(500):  # a burst within one lease lifetime
+        assert await _lease_request(leases, limiter, item)
+    assert limiter.calls < 40  # leases of 1, 2, 4, ... 24 (2 % of 1200), not 500 calls
+    assert 500 <= limiter.counted <= 500 + 24  # never let through more than counted
+    clock.now += 5  # the client slows down: one request now and then
+    sizes = []
+    for _ in range(6):
+        counted = limiter.counted
+        assert await _lease_request(leases, limiter, item)
+        sizes.append(limiter.counted - counted)
+        clock.now += 5
+    assert sizes[0] <= 12 and sizes[-1] == 1  # halving back to one request at a time
+
+
+async def test_near_its_limit_a_client_is_counted_exactly():
+    from limits import parse
+
+    from storefront_api.ratelimit import Leases
+    clock, limiter, item = Clock(), CountingLimiter(cap=100), parse("1200/minute")
+    leases = Leases(clock=clock)
+    granted = [await _lease_request(leases, limiter, item) for _ in range(150)]
+    assert granted.count(True) <= 100 and limiter.counted <= 100
+
+
+async def test_strict_limits_are_never_leased():
+    from limits import parse
+
+    from storefront_api.ratelimit import Leases
+    assert Leases.largest(parse("20/minute")) == 1  # lookups, sign-in: exact
+    assert Leases.largest(parse("1200/minute")) == 24
+
+
+async def test_leases_in_redis_let_through_no_more_than_the_limit():
+    """Two processes (two limiters) on one Redis, a busy client: together they never let
+    through more than the limit, and ask Redis far less often than once a request."""
+    _redis_or_skip()
+    settings = _settings(redis_url=REDIS_URL, rate_limit_overrides={"api": "300/minute"})
+    one, two = RateLimiter(settings), RateLimiter(settings)
+    key = f"address:{uuid.uuid4().hex}"
+    try:
+        waits = [await (one if n % 2 else two).check("api", key) for n in range(400)]
+        allowed = waits.count(0.0)
+        assert 300 - 2 * 6 <= allowed <= 300  # at most a lease of 6 each counted unused
+        assert all(wait > 0 for wait in waits[allowed + 12:])
+    finally:
+        await one.close()
+        await two.close()
