@@ -88,7 +88,8 @@ def services() -> list[Service]:
                 f"{base}/healthz",
                 {"Web chat": f"{base}/chat",
                  "Storefront API": f"{base}/api/products?q=hoodie",
-                 "API docs": f"{base}/api/docs", "Health": f"{base}/healthz"},
+                 "API docs": f"{base}/api/docs", "Staff sign-in": f"{base}/staff/sign-in",
+                 "Health": f"{base}/healthz"},
                 env=storefront_env),
         Service("actions", [RASA, "run", "actions", "--actions", "bot.actions",
                             "--port", actions_port],
@@ -162,6 +163,8 @@ def main() -> int:
         for svc, _proc, _log in running:
             for label, url in svc.urls.items():
                 print(f"  {label:<20} {url}")
+        print("\nStaff accounts (the API's merchant and agent routes): "
+              ".venv/bin/python -m storefront_api create-user you@example.com --role admin")
         print("\nCtrl-C stops everything.", flush=True)
         while all(proc.poll() is None for _s, proc, _l in running):
             time.sleep(1)
