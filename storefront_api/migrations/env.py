@@ -12,6 +12,10 @@ from storefront_api import models
 
 target_metadata = models.Base.metadata
 
+if context.config.config_file_name is not None:  # the `alembic` command: its log lines
+    from logging.config import fileConfig
+    fileConfig(context.config.config_file_name, disable_existing_loggers=False)
+
 
 MIGRATION_LOCK = 7_355_608  # any constant: serialises concurrent `migrate` runs on PostgreSQL
 
@@ -38,8 +42,18 @@ def _run(connection) -> None:
         context.run_migrations()
 
 
-async def _run_async() -> None:
+def _database_url() -> str:
+    """The URL `python -m storefront_api migrate` passes, else (the `alembic` command with
+    the repository's alembic.ini) the shop's own DATABASE_URL."""
     url = context.config.get_main_option("sqlalchemy.url")
+    if url:
+        return url
+    from storefront_api.settings import Settings
+    return Settings.from_env().database_url
+
+
+async def _run_async() -> None:
+    url = _database_url()
     engine = create_async_engine(url, poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
@@ -47,7 +61,7 @@ async def _run_async() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=context.config.get_main_option("sqlalchemy.url"),
+    context.configure(url=_database_url(),
                       target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
