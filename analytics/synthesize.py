@@ -11,12 +11,12 @@ members to export.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+from storefront_api.progress import CommandProgress, count
 
 from .consent import synthetic_decisions
 from .loaders import _engine, _safe, default_events_source, is_database_url, sql_types
@@ -33,7 +33,7 @@ def _count_synthetic(conn) -> int:
 
 
 def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetime,
-                       days: int, replace: bool = False) -> dict:
+                       days: int, replace: bool = False, progress=None) -> dict:
     """Insert synthetic events into the ``events`` table at ``url`` (created by the shop's
     migrations); one transaction, so a failure leaves the table as it was."""
     from sqlalchemy import column, insert, table, text
@@ -58,8 +58,7 @@ def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetim
                 for i in range(0, len(rows), 20_000):
                     conn.execute(insert(events), rows[i:i + 20_000])
                     inserted += len(rows[i:i + 20_000])
-                    print(f"  {inserted:,} / {n_events:,} events "
-                          f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
+                    count(progress, "events", inserted, n_events)
             if contacts:
                 _append_consents(conn, synthetic_decisions(pl.concat(contacts)))
     except SQLAlchemyError as exc:
@@ -108,14 +107,16 @@ def _run(args) -> dict:
         if not is_database_url(args.into):
             raise InputError(f"--into takes a database URL (sqlite:///var/shop.db), "
                              f"not {args.into!r}; use --output for a Parquet file")
-        return append_to_database(args.into, args.count, seed=args.seed, start=start,
-                                  days=args.days, replace=args.replace)
+        with CommandProgress() as progress:
+            return append_to_database(args.into, args.count, seed=args.seed, start=start,
+                                      days=args.days, replace=args.replace, progress=progress)
     if not args.output:
         raise InputError("say where the events go: --output FILE.parquet (or a directory "
                          "with --files N) or --into DATABASE_URL")
     started = time.perf_counter()
-    files = write_parquet(Path(args.output), args.count, seed=args.seed, start=start,
-                          days=args.days, files=args.files)
+    with CommandProgress() as progress:
+        files = write_parquet(Path(args.output), args.count, seed=args.seed, start=start,
+                              days=args.days, files=args.files, progress=progress)
     return {"files": [str(f) for f in files], "events": args.count, "seed": args.seed,
             "start": start, "days": args.days,
             "seconds": round(time.perf_counter() - started, 1)}

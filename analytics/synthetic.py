@@ -13,14 +13,13 @@ time, so 10M events take seconds, and ``write_parquet`` streams chunks to disk.
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from storefront_api.progress import count
 
 from .schema import EVENT_SCHEMA, SITE_CHANNEL, conform
 
@@ -255,14 +254,9 @@ def generate(n_events: int, *, seed: int = 0, start: datetime = DEFAULT_START,
     return pl.concat(chunks)
 
 
-def _progress(done: int, total: int, started: float) -> None:
-    print(f"  {done:,} / {total:,} events ({time.perf_counter() - started:.1f} s)",
-          file=sys.stderr, flush=True)
-
-
 def write_parquet(path: str | Path, n_events: int, *, seed: int = 0,
                   start: datetime = DEFAULT_START, days: int = 90, files: int = 1,
-                  progress: bool = True) -> list[Path]:
+                  progress=None) -> list[Path]:
     """Write ``n_events`` synthetic events to ``path`` (one file), or, with ``files > 1``, to
     ``path/part-0000.parquet``...; chunk by chunk, so memory stays flat. Returns the files."""
     import pyarrow.parquet as pq
@@ -270,7 +264,7 @@ def write_parquet(path: str | Path, n_events: int, *, seed: int = 0,
     per_file = -(-n_events // files)
     targets = [path] if files == 1 else [path / f"part-{i:04d}.parquet" for i in range(files)]
     targets[0].parent.mkdir(parents=True, exist_ok=True)
-    started, done, writer, current = time.perf_counter(), 0, None, -1
+    done, writer, current = 0, None, -1
     try:
         for chunk in iter_chunks(n_events, seed=seed, start=start, days=days):
             while chunk.height:
@@ -287,8 +281,7 @@ def write_parquet(path: str | Path, n_events: int, *, seed: int = 0,
                 part, chunk = chunk.head(room), chunk.slice(room)
                 writer.write_table(part.to_arrow(), row_group_size=256_000)
                 done += part.height
-            if progress:
-                _progress(done, n_events, started)
+            count(progress, "events", done, n_events)
     finally:
         if writer:
             writer.close()

@@ -179,9 +179,12 @@ def same_rows(a: list, b: list) -> bool:
 
 def ensure_data(path: Path, n_events: int, files: int = 1) -> Path:
     from analytics.synthetic import write_parquet
+
+    from storefront_api.progress import CommandProgress
     if not (path.exists() if files == 1 else (path / f"part-{files - 1:04d}.parquet").exists()):
         log(f"generating {n_events:,} synthetic events into {path} (cached)")
-        write_parquet(path, n_events, seed=42, files=files)
+        with CommandProgress() as progress:
+            write_parquet(path, n_events, seed=42, files=files, progress=progress)
     return path
 
 

@@ -14,11 +14,8 @@ import signal
 import sys
 import time
 
+from .progress import CommandProgress
 from .settings import Settings
-
-
-def _progress(message: str) -> None:
-    print(f"  {message}", flush=True)
 
 
 def cmd_migrate(settings: Settings, _args) -> int:
@@ -35,12 +32,13 @@ async def _seed(settings: Settings, args) -> dict:
     db = Database(settings.database_url)
     try:
         counts = {}
-        if not args.pricing_only:  # first: it refuses a database that has a catalog already
-            counts = await seed_catalog(db, args.products, seed=args.seed,
-                                        currency=settings.currency, reset=args.reset,
-                                        progress=_progress)
-        await seed_pricing(db, currency=settings.currency, tax_rates=settings.tax_rates)
-        _progress("shipping zones and rates, tax rates and demo promo codes are in place")
+        with CommandProgress() as progress:
+            if not args.pricing_only:  # first: it refuses a database that has a catalog
+                counts = await seed_catalog(db, args.products, seed=args.seed,
+                                            currency=settings.currency, reset=args.reset,
+                                            progress=progress)
+            await seed_pricing(db, currency=settings.currency, tax_rates=settings.tax_rates)
+            progress("shipping zones and rates, tax rates and demo promo codes are in place")
         return counts
     finally:
         await db.dispose()
@@ -70,8 +68,9 @@ def cmd_import_catalog(settings: Settings, args) -> int:
     async def run():
         db = Database(settings.database_url)
         try:
-            return await import_shopify_csv(db, args.file, currency=settings.currency,
-                                            progress=_progress)
+            with CommandProgress() as progress:
+                return await import_shopify_csv(db, args.file, currency=settings.currency,
+                                                progress=progress)
         finally:
             await db.dispose()
 

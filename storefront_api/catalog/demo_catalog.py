@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..cart.models import CartLine
 from ..db import Database
 from ..pricing.demo_pricing import demo_amount
+from ..progress import count
 from .models import (Category, Product, ProductAttribute, ProductImage, ProductSearch,
                      SearchTerm, Variant)
 
-Progress = Callable[[str], None]
+Progress = Callable[[str], None]  # notes; counted work through ..progress.count
 
 BATCH_SIZE = 5_000
 # Content dates count back from this day, never from the clock (determinism).
@@ -783,7 +784,8 @@ async def seed_catalog(db: Database, products: int, *, seed: int = 42, currency:
             counts["variants"] += len(batch.variants)
             counts["images"] += len(batch.images)
             counts["attributes"] += len(batch.attributes)
-            report(f"seeded {counts['products']:,}/{products:,} products")
+            count(progress, "products", counts["products"], products,
+                  note=f"seeded {counts['products']:,}/{products:,} products")
         if conn.dialect.name == "postgresql":
             await _reset_sequences(conn)
     from .search import rebuild_index  # late: search imports the catalog models too

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import Database
 from ..money import minor_unit_exponent
+from ..progress import count
 from .models import Category, Product, ProductImage, Variant
 
 Progress = Callable[[str], None]
@@ -325,7 +326,9 @@ async def _write_products(session: AsyncSession, drafts: list[ProductDraft], cur
                              [v.sku for d in drafts for v in d.variants])
     categories = _CategoryFinder(session)
     imported: list[tuple[ProductDraft, Product]] = []
-    for draft in drafts:
+    for done, draft in enumerate(drafts, 1):
+        if done % 500 == 0 or done == len(drafts):
+            count(progress, "products", done, len(drafts), note=f"read {done:,} products")
         product = products.get(draft.handle)
         if not _importable(draft, product, report):
             continue

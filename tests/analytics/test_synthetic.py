@@ -50,10 +50,12 @@ def test_abandonment_happens_at_every_step():
 
 
 def test_write_parquet_in_several_files(tmp_path, capsys):
-    files = write_parquet(tmp_path / "parts", 30_000, seed=4, files=3)
+    from storefront_api.progress import CommandProgress
+    with CommandProgress() as progress:  # not a terminal here: lines, no bar
+        files = write_parquet(tmp_path / "parts", 30_000, seed=4, files=3, progress=progress)
     assert [f.name for f in files] == ["part-0000.parquet", "part-0001.parquet",
                                        "part-0002.parquet"]
     written = pl.read_parquet(files)
     assert written.height == 30_000 and written.sort("event_id").equals(
         generate(30_000, seed=4).sort("event_id"))
-    assert "30,000 / 30,000 events" in capsys.readouterr().err
+    assert "events: 30,000 / 30,000" in capsys.readouterr().err
