@@ -11,8 +11,9 @@ members to export.
 from __future__ import annotations
 
 import json
+import os
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -49,7 +50,10 @@ def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetim
             conn.execute(text("DELETE FROM events WHERE event_id LIKE :p"),
                          {"p": SYNTHETIC_PREFIX + "%"})
             contacts = []  # (email, ts) of the events carrying an address
-            for chunk in iter_chunks(n_events, seed=seed, start=start, days=days):
+            # the shop's own currency, and nothing later than now: the demo agrees with
+            # the shop it is added to
+            for chunk in iter_chunks(n_events, seed=seed, start=start, days=days,
+                                     currency=_shop_currency(conn), until=_now()):
                 contacts.append(chunk.filter(pl.col("email").is_not_null())
                                 .select("email", "ts"))
                 rows = chunk.select(STORED_COLUMNS).to_dicts()
@@ -69,6 +73,23 @@ def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetim
         engine.dispose()
     return {"database": _safe(url), "inserted": inserted, "replaced": present if replace else 0,
             "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _shop_currency(conn) -> str:
+    """The currency most of the shop's products are priced in (SHOP_CURRENCY, else USD, for
+    a shop without products yet)."""
+    from sqlalchemy import text
+    try:
+        with conn.begin_nested():  # a failure here must not spoil the caller's transaction
+            found = conn.execute(text("SELECT currency FROM products GROUP BY currency "
+                                      "ORDER BY count(*) DESC LIMIT 1")).scalar()
+    except Exception:  # not a shop database: the caller's error says so
+        found = None
+    return (found or os.environ.get("SHOP_CURRENCY") or "USD").upper()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _append_consents(conn, decisions: pl.DataFrame) -> None:

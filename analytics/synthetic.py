@@ -149,7 +149,7 @@ def _journey_values(rng, catalog, n, mask):
 
 
 def _chunk(seed: int, index: int, journeys: int, n_users: int, days: int,
-           start: datetime, catalog: _Catalog, limit: int) -> pl.DataFrame:
+           start: datetime, catalog: _Catalog, limit: int, currency: str) -> pl.DataFrame:
     rng = np.random.default_rng([seed, index])
     j = _journey_attributes(rng, journeys, n_users, days, start)
     mask, paid_later = _journey_steps(rng, j)
@@ -169,7 +169,7 @@ def _chunk(seed: int, index: int, journeys: int, n_users: int, days: int,
     })
     # rows are in journey order here: a cut keeps whole journeys over the whole period
     frame = frame.head(limit)
-    return _to_events(frame, seed, catalog)
+    return _to_events(frame, seed, catalog, currency)
 
 
 def _label(codes: str, names: list[str]) -> pl.Expr:
@@ -180,7 +180,7 @@ def _json(key: str, value: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit(f'{{"{key}":"'), value, pl.lit('"}')])
 
 
-def _to_events(f: pl.DataFrame, seed: int, catalog: _Catalog) -> pl.DataFrame:
+def _to_events(f: pl.DataFrame, seed: int, catalog: _Catalog, currency: str) -> pl.DataFrame:
     name = _label("slot", SLOTS)
     journey = pl.col("journey").cast(pl.Utf8)
     category = pl.col("item").replace_strict(list(range(N_ITEMS)),
@@ -216,7 +216,7 @@ def _to_events(f: pl.DataFrame, seed: int, catalog: _Catalog) -> pl.DataFrame:
         _label("device", DEVICES).alias("device"),
         pl.when(pl.col("item") >= 0).then(pl.format("P{}", pl.col("item"))).alias("item_id"),
         pl.when(pl.col("value") >= 0).then(pl.col("value")).alias("value"),
-        pl.when(pl.col("value") >= 0).then(pl.lit("EUR")).alias("currency"),
+        pl.when(pl.col("value") >= 0).then(pl.lit(currency)).alias("currency"),
         pl.col("known").alias("consent"),
         properties.alias("properties"),
         pl.coalesce(pl.when(pl.col("known")).then(pl.format("c{}", pl.col("user"))),
@@ -228,17 +228,24 @@ def _to_events(f: pl.DataFrame, seed: int, catalog: _Catalog) -> pl.DataFrame:
 
 
 def iter_chunks(n_events: int, *, seed: int = 0, start: datetime = DEFAULT_START,
-                days: int = 90) -> Iterator[pl.DataFrame]:
-    """Chunks of events (EVENT_SCHEMA), about ``n_events`` in all, each sorted by time."""
+                days: int = 90, currency: str = "EUR",
+                until: datetime | None = None) -> Iterator[pl.DataFrame]:
+    """Chunks of events (EVENT_SCHEMA), about ``n_events`` in all, each sorted by time, with
+    values in ``currency``. With ``until`` (the demo's "now"), nothing after it: a refund
+    or a late payment due later has simply not happened yet."""
     if n_events < 0 or days < 1:
         raise ValueError("n_events must be >= 0 and days >= 1")
+    if until is not None and until <= start:
+        raise ValueError("until must come after start")
     catalog = _Catalog(np.random.default_rng([seed, 2**31]))
     n_users = max(1, int(n_events / EVENTS_PER_JOURNEY / 2.2))
     produced, index = 0, 0
     while produced < n_events:
         wanted = n_events - produced
         journeys = min(JOURNEYS_PER_CHUNK, int(wanted / EVENTS_PER_JOURNEY * 1.2) + 10)
-        chunk = _chunk(seed, index, journeys, n_users, days, start, catalog, wanted)
+        chunk = _chunk(seed, index, journeys, n_users, days, start, catalog, wanted, currency)
+        if until is not None:
+            chunk = chunk.filter(pl.col("ts") <= until)
         produced += chunk.height
         index += 1
         yield chunk

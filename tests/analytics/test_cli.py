@@ -92,6 +92,32 @@ def test_import_events_then_funnel(tmp_path):
     assert not (tmp_path / "var").exists()
 
 
+def test_the_demo_history_agrees_with_its_shop(tmp_path):
+    """Added to a shop priced in yen: every value in yen, and nothing after now."""
+    import sqlite3
+    from datetime import datetime, timezone
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    env = {**os.environ, "DATABASE_URL": url, "AISLE_VAR_DIR": str(tmp_path),
+           "SHOP_CURRENCY": "JPY"}
+    seeded = subprocess.run([sys.executable, "-m", "storefront_api", "seed", "--products",
+                             "50"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert seeded.returncode == 0, seeded.stderr
+    result = subprocess.run([sys.executable, "-m", "analytics", "synthesize", "--events",
+                             "20000", "--days", "120", "--into", url], cwd=ROOT,
+                            env={**env, "SHOP_CURRENCY": "USD"},  # the products decide
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(" ")
+    with sqlite3.connect(tmp_path / "shop.db") as shop:
+        currencies = {c for (c,) in shop.execute(
+            "SELECT DISTINCT currency FROM events WHERE value IS NOT NULL")}
+        latest, refunds = shop.execute(
+            "SELECT max(ts), sum(name = 'refund') FROM events").fetchone()
+    assert currencies == {"JPY"}
+    assert latest <= now and refunds > 0  # the refunds still to come are left out
+
+
 def test_synthesize_into_a_shop_database_is_idempotent(tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"  # the shop's own URL form
     migrate = subprocess.run([sys.executable, "-m", "storefront_api", "migrate"], cwd=ROOT,

@@ -79,6 +79,7 @@ def test_demo_history_in_the_shop_database(shop_database, monkeypatch, tmp_path)
     `python -m analytics synthesize --into`; the dashboard reads it with no set-up."""
     url = shop_database
     upgrade(url)
+    monkeypatch.setenv("SHOP_CURRENCY", "GBP")  # a shop with no products yet: its setting
     append_to_database(url, 20_000, seed=5, start=START, days=30)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.delenv("ANALYTICS_EVENTS_URL", raising=False)
@@ -90,5 +91,6 @@ def test_demo_history_in_the_shop_database(shop_database, monkeypatch, tmp_path)
     want = expected_kpis(events, app.session_state["filters"])
     shown = metrics(app)
     assert shown["Sessions"][0] == display.count(want["sessions"])
-    assert shown["Revenue (EUR)"][0] == display.money(want["revenue"], "EUR")
+    assert set(events["currency"].drop_nulls()) == {"GBP"}  # the shop's, not another
+    assert shown["Revenue (GBP)"][0] == display.money(want["revenue"], "GBP")
     assert shown["Orders"][0] == display.count(want["orders"]) != "0"
