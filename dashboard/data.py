@@ -16,8 +16,8 @@ import polars as pl
 import streamlit as st
 
 from analytics.filters import apply_filters
-from analytics.loaders import (default_events_source, default_tracker_url, is_database_url,
-                               load_conversations, load_events)
+from analytics.loaders import (default_conversations_source, default_events_source,
+                               is_database_url, load_conversations, load_events)
 from analytics.schema import InputError
 
 EVENTS_TTL = 30  # seconds: short enough that a merchant sees today's orders come in
@@ -86,7 +86,9 @@ def conversations(url: str) -> pl.DataFrame | None:
 
 
 def tracker_url() -> str:
-    return default_tracker_url()
+    """Where the chat outcomes' conversations come from: CONVERSATIONS_URL (production: the
+    analytics store the consumer of Rasa's events writes), else Rasa's tracker store."""
+    return default_conversations_source()
 
 
 def try_all_events() -> tuple[pl.DataFrame | None, str | None]:

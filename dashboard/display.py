@@ -67,5 +67,22 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def rating(average: float | None) -> str:
+    """A mean 1-5 rating: ``4.25`` -> ``4.3 / 5``."""
+    return "–" if average is None else f"{average:.1f} / 5"
+
+
+def support_table(rows: list[dict], key: str, title: str):
+    """The support inbox's figures per agent or per reason, as the dashboard's table."""
+    import polars as pl
+    return pl.DataFrame([{
+        title: row[key], "Handoffs": row["handoffs"], "Resolved": row["resolved"],
+        "Backlog": row["backlog"],
+        "First reply (median)": duration(row["first_reply_median_seconds"]),
+        "Resolution (median)": duration(row["resolution_median_seconds"]),
+        "CSAT": rating(row["csat_average"]), "Ratings": row["csat_responses"],
+    } for row in rows], schema_overrides={title: pl.Utf8})
+
+
 # st.metric options for a delta that is a note ("115 carts"), not a change
 NOTE = {"delta_color": "off", "delta_arrow": "off"}

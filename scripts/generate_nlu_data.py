@@ -75,6 +75,8 @@ SKILLS = {
             for name, examples in faq.FAQ.items()},
     "chitchat": {f"chitchat/{name}": (examples, int(len(examples) * 1.4))
                  for name, examples in faq.CHITCHAT.items()},
+    # last: a skill added here leaves every file above as it was (one random sequence)
+    "support": {"rate_support": (service.RATE_SUPPORT, 60)},
 }
 # Intents whose phrasings are too short for fillers to keep their meaning.
 NO_FILLERS = {"affirm", "deny", "greet", "goodbye", "thank", "stop", "inform"}

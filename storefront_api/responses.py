@@ -536,6 +536,7 @@ class Handoff(BaseModel):
     channel: str
     reason: str
     agent: str | None
+    agent_id: int | None = Field(None, description="the staff account holding it")
     email: str | None
     waited_seconds: int | float | None
     created_at: Timestamp | None
@@ -671,3 +672,104 @@ class SessionsRevoked(BaseModel):
 
 class PasswordLinkSent(BaseModel):
     password_link_expires_at: Timestamp
+
+
+# --- support inbox -------------------------------------------------------------------------
+
+class InboxOrder(BaseModel):
+    number: str
+    status_label: str
+
+
+class InboxHandoff(Handoff):
+    """A row of the inbox's queue."""
+    reason_kind: Literal["asked", "misunderstanding", "complaint", "payment"]
+    reason_label: str
+    email_verified: bool
+    cart_value: Money | None = Field(description="the cart's total now, if it holds items")
+    cart_items: int
+    orders: list[InboxOrder] = Field(description="verified or placed in this conversation")
+    first_reply_at: Timestamp | None
+    outcome: Literal["resolved", "handed_back"] | None
+    csat: int | None
+    awaiting_reply_since: Timestamp | None = Field(
+        description="the shopper's first message no person has answered yet")
+
+
+class InboxAgent(BaseModel):
+    id: int
+    name: str
+    role: Literal["admin", "agent"]
+    online: bool
+
+
+class Inbox(BaseModel):
+    me: dict[str, Any]
+    targets: dict[str, int] = Field(description="waiting seconds: amber, red")
+    support_hours: dict[str, Any]
+    live_messages: bool = Field(description="shoppers' messages arrive live (Rasa's tracker "
+                                            "store is readable)")
+    handoffs: list[InboxHandoff] = Field(description="open ones, in queue order")
+    resolved: list[InboxHandoff] = Field(description="the latest closed ones, newest first")
+    agents: list[InboxAgent]
+
+
+class CannedReply(BaseModel):
+    id: int
+    shortcut: str
+    title: str
+    text: str
+    updated_by: str
+    updated_at: Timestamp | None
+
+
+class FilledCannedReply(CannedReply):
+    filled: str = Field(description="the text with this conversation's placeholders")
+
+
+class CannedReplies(BaseModel):
+    canned_replies: list[CannedReply]
+
+
+class InboxConversation(InboxHandoff):
+    cart_token: str | None
+    cart: Cart | None
+    order_details: list[OrderSummary]
+    checkout: dict[str, Any] | None = Field(description="the conversation's latest checkout")
+    transcript: list[dict[str, Any]] = Field(description="shopper, bot, agent, note and "
+                                                         "activity items in time order")
+    live: dict[str, Any]
+    placeholders: dict[str, str]
+    canned_replies: list[FilledCannedReply]
+
+
+class HandoffNote(BaseModel):
+    key: str
+    id: int
+    sender: Literal["note"]
+    agent: str
+    text: str
+    ts: Timestamp | None
+
+
+class InboxAgents(BaseModel):
+    agents: list[InboxAgent]
+
+
+class Presence(BaseModel):
+    online: list[dict[str, Any]]
+
+
+class SupportAvailability(BaseModel):
+    available: bool = Field(description="open now and at least one agent online")
+    open_now: bool
+    agents_online: int
+    back_at: Timestamp | None = Field(description="when the team opens next (if closed)")
+    back_text: str | None = Field(description="the same, for the shopper to read")
+    support_hours: str
+
+
+class HandoffRating(BaseModel):
+    reference: str
+    csat: int
+    agent: str | None

@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .support.hours import SupportHours, parse_support_hours
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Default tax rates by country, in basis points (2000 = 20 %), added on top of shelf prices.
@@ -111,6 +113,28 @@ def _trust_settings(env, production: bool) -> dict:
                                          "STAFF_SESSION_HOURS", 1, 720),
         max_held_units=_int_between(env.get("MAX_HELD_UNITS", "10"), "MAX_HELD_UNITS", 1, 1000),
         stripe_test_mode=_flag(env.get("STRIPE_TEST_MODE", ""), "STRIPE_TEST_MODE"),
+        metrics_token=env.get("METRICS_TOKEN", ""),
+    )
+
+
+def _support_settings(env) -> dict:
+    """The support inbox: waiting-time targets, opening hours, how long a claim outlives
+    its agent's browser, and where Rasa records what shoppers write (docs/inbox.md)."""
+    amber = _int_between(env.get("SUPPORT_WAIT_AMBER_SECONDS", "60"),
+                         "SUPPORT_WAIT_AMBER_SECONDS", 1, 86400)
+    red = _int_between(env.get("SUPPORT_WAIT_RED_SECONDS", "180"),
+                       "SUPPORT_WAIT_RED_SECONDS", 1, 86400)
+    if red <= amber:
+        raise SystemExit(f"SUPPORT_WAIT_RED_SECONDS ({red}) must be more than "
+                         f"SUPPORT_WAIT_AMBER_SECONDS ({amber})")
+    return dict(
+        tracker_store_url=env.get("TRACKER_STORE_URL", "").strip(),
+        support_hours=parse_support_hours(env.get("SUPPORT_HOURS", "")),
+        support_wait_amber_seconds=amber,
+        support_wait_red_seconds=red,
+        support_claim_grace_seconds=_int_between(
+            env.get("SUPPORT_CLAIM_GRACE_SECONDS", "120"), "SUPPORT_CLAIM_GRACE_SECONDS",
+            0, 86400),
     )
 
 
@@ -177,6 +201,8 @@ class Settings:
     staff_session_hours: int = 12  # a staff sign-in lasts this long without activity
     max_held_units: int = 10  # units one client may hold in open payment links at once
     stripe_test_mode: bool = False  # STRIPE_TEST_MODE=1: a staging shop on Stripe's test keys
+    # GET /metrics needs it as a bearer token when set; production serves /metrics only then
+    metrics_token: str = ""
     return_window_days: int = 30  # returns accepted this many days after delivery
     # Abandoned-cart recovery (storefront_api/recovery, docs/cart-recovery.md)
     recovery_idle_minutes: int = 60  # a cart untouched this long is abandoned
@@ -186,6 +212,12 @@ class Settings:
     recovery_promo_percent: int = 0  # single-use code in the reminder; 0: no code
     recovery_web_session_minutes: int = 30  # web chat counts as open this long after activity
     recovery_interval_minutes: int = 0  # serve runs the job this often; 0: only by command
+    # Support inbox (storefront_api/inbox, docs/inbox.md)
+    tracker_store_url: str = ""  # Rasa's tracker store, read for what held shoppers write
+    support_hours: SupportHours = SupportHours()  # empty: always open
+    support_wait_amber_seconds: int = 60  # a waiting shopper turns amber in the queue...
+    support_wait_red_seconds: int = 180  # ...and red
+    support_claim_grace_seconds: int = 120  # claims kept this long after the browser left
 
     @property
     def is_production(self) -> bool:
@@ -241,6 +273,7 @@ class Settings:
             return_window_days=_whole_days(env.get("RETURN_WINDOW_DAYS", "30"),
                                            "RETURN_WINDOW_DAYS"),
             **_recovery_settings(env),
+            **_support_settings(env),
         )
         values.update(overrides)
         return cls(**values)

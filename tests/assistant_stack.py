@@ -9,7 +9,14 @@ environment variables `make run` sets, and Rasa is started as `make run` starts 
 sends storefront_api's own kind of token (``rasa_headers``). Rasa's tracker store is a SQLite
 file in the stack's directory.
 With ``endpoints="bot/endpoints.production.yml"`` and ``rasa_replicas=2`` it is the
-production topology instead (the services' addresses in ``extra_environment``).
+production topology instead (the services' addresses in ``extra_environment``):
+``storefront_replicas`` storefront_api processes sharing one port (``--reuse-port``, as
+replicas behind a balancer), ``database_url`` for the shop (e.g. PostgreSQL), and with
+``rabbitmq_queue`` the consumer of Rasa's events (``python -m analytics consume-rasa-events``)
+on a queue and exchange of the stack's own (the deployed endpoints file, copied with only
+those names changed: another stack on the same RabbitMQ gets none of this one's events).
+Every process can be killed (SIGKILL) and started again by name: ``kill("rasa-0")``,
+``restart("rasa-0")`` (names: storefront_api-N, actions, rasa-N, rasa_events).
 """
 
 from __future__ import annotations
@@ -84,6 +91,17 @@ def _launch(stack: ExitStack, name: str, command: list[str], env: dict,
     return proc
 
 
+@dataclass
+class Process:
+    """How to start one of the stack's processes again, and the one running now."""
+
+    command: list[str]
+    health_url: str
+    timeout: float
+    proc: subprocess.Popen | None = None
+    headers: Callable[[], dict] = dict
+
+
 def _start(stack: ExitStack, name: str, command: list[str], health_url: str, env: dict,
            directory: Path, timeout: float) -> subprocess.Popen:
     proc = _launch(stack, name, command, env, directory)
@@ -119,10 +137,18 @@ class AssistantStack:
     endpoints: str = "bot/endpoints.yml"
     rasa_replicas: int = 1
     extra_environment: dict[str, str] = field(default_factory=dict)
+    storefront_replicas: int = 1
+    shop_database_url: str | None = None  # default: a SQLite file in the directory
+    rabbitmq_queue: str | None = None  # with production endpoints: the consumer runs
+    # which replica storefront_api calls (RASA_URL) and which one the web chat's socket
+    # reaches (CHAT_SOCKET_URL)
+    rasa_api_replica: int = 0
+    socket_replica: int = 0
     storefront_port: int = field(default_factory=free_port)
     rasa_port: int = field(default_factory=free_port)
     actions_port: int = field(default_factory=free_port)
     _stack: ExitStack = field(default_factory=ExitStack)
+    processes: dict[str, Process] = field(default_factory=dict)
 
     @property
     def storefront_url(self) -> str:
@@ -146,7 +172,7 @@ class AssistantStack:
 
     @property
     def database_url(self) -> str:
-        return f"sqlite+aiosqlite:///{self.directory / 'shop.db'}"
+        return self.shop_database_url or f"sqlite+aiosqlite:///{self.directory / 'shop.db'}"
 
     @property
     def tracker_url(self) -> str:
@@ -155,7 +181,8 @@ class AssistantStack:
     def environment(self) -> dict[str, str]:
         return {"DATABASE_URL": self.database_url, "AISLE_VAR_DIR": str(self.directory),
                 "ADMIN_TOKEN": ADMIN_TOKEN, "STOREFRONT_URL": self.storefront_url,
-                "RASA_URL": self.rasa_url, "CHAT_SOCKET_URL": self.rasa_url,
+                "RASA_URL": self.rasa_urls[self.rasa_api_replica],
+                "CHAT_SOCKET_URL": self.rasa_urls[self.socket_replica],
                 "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
                 "TRACKER_STORE_URL": self.tracker_url,
                 "RASA_CALLBACK_URL": f"{self.storefront_url}/api/chat/callback",
@@ -174,20 +201,31 @@ class AssistantStack:
             subprocess.run([PY, "-m", "storefront_api", "seed", "--products",
                             str(self.products)], cwd=ROOT, env={**os.environ, **env},
                            check=True, capture_output=True, timeout=300)
-            _start(self._stack, "storefront_api",
-                   [PY, "-m", "storefront_api", "serve", "--port", str(self.storefront_port)],
-                   f"{self.storefront_url}/healthz", env, self.directory, 60)
-            _start(self._stack, "actions",
-                   [RASA, "run", "actions", "--actions", "bot.actions",
-                    "--port", str(self.actions_port)],
-                   f"http://127.0.0.1:{self.actions_port}/health", env, self.directory, 120)
-            replicas = [_launch(  # loading the model: in parallel
-                self._stack, f"rasa-{index}",
-                rasa_command(port, MODEL, self.endpoints),
-                env, self.directory) for index, port in enumerate(self.rasa_ports)]
-            for index, (url, proc) in enumerate(zip(self.rasa_urls, replicas)):
-                _wait_until_up(proc, f"{url}/status", self.directory / f"rasa-{index}.log", 300,
-                               self.rasa_headers)
+            shared_port = ["--reuse-port"] if self.storefront_replicas > 1 else []
+            for index in range(self.storefront_replicas):
+                name = "storefront_api" if self.storefront_replicas == 1 \
+                    else f"storefront_api-{index}"
+                self._define(name, [PY, "-m", "storefront_api", "serve", "--port",
+                                    str(self.storefront_port), *shared_port],
+                             f"{self.storefront_url}/healthz", 60)
+                self.restart(name)
+            self._define("actions", [BOT_PY, "-m", "bot.action_server", "--actions",
+                                     "bot.actions", "--port", str(self.actions_port)],
+                         f"http://127.0.0.1:{self.actions_port}/health", 120)
+            self.restart("actions")
+            endpoints = self._endpoints_file()
+            for index, (port, url) in enumerate(zip(self.rasa_ports, self.rasa_urls)):
+                self._define(f"rasa-{index}", rasa_command(port, MODEL, endpoints),
+                             f"{url}/status", 300, self.rasa_headers)
+            for index in range(len(self.rasa_ports)):  # loading the model: in parallel
+                self._launch_process(f"rasa-{index}")
+            for index in range(len(self.rasa_ports)):
+                self._wait_up(f"rasa-{index}")
+            if self.rabbitmq_queue:
+                self._define("rasa_events", [PY, "-m", "analytics", "consume-rasa-events",
+                                             "--events", self.database_url, "--queue",
+                                             self.rabbitmq_queue, "--batch", "200"], "", 0)
+                self._launch_process("rasa_events")
         except BaseException:
             self._stack.close()
             raise
@@ -195,6 +233,53 @@ class AssistantStack:
 
     def __exit__(self, *exc) -> None:
         self._stack.close()
+
+    # ---- its processes ----------------------------------------------------------------
+
+    def _define(self, name: str, command: list[str], health_url: str, timeout: float,
+                headers: Callable[[], dict] = dict) -> None:
+        self.processes[name] = Process(command, health_url, timeout, headers=headers)
+
+    def _launch_process(self, name: str) -> subprocess.Popen:
+        process = self.processes[name]
+        process.proc = _launch(self._stack, name, process.command, self.environment(),
+                               self.directory)
+        return process.proc
+
+    def _wait_up(self, name: str) -> None:
+        process = self.processes[name]
+        if process.health_url:
+            _wait_until_up(process.proc, process.health_url, self.directory / f"{name}.log",
+                           process.timeout, process.headers)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as a crash: nothing of the process gets to clean up."""
+        proc = self.processes[name].proc
+        proc.kill()
+        proc.wait(timeout=30)
+
+    def restart(self, name: str, wait: bool = True) -> subprocess.Popen:
+        """Start the process (again), by default waiting until it answers."""
+        proc = self._launch_process(name)
+        if wait:
+            self._wait_up(name)
+        return proc
+
+    def pid(self, name: str) -> int:
+        return self.processes[name].proc.pid
+
+    def _endpoints_file(self) -> str:
+        """The endpoints Rasa runs with: the deployed file, with the stack's own queue and
+        exchange when it has a consumer."""
+        if not self.rabbitmq_queue:
+            return self.endpoints
+        text = (ROOT / self.endpoints).read_text()
+        assert "    - rasa_events\n" in text, "the production endpoints name the queue"
+        text = text.replace("    - rasa_events\n", f"    - {self.rabbitmq_queue}\n"
+                            f"  exchange_name: {self.rabbitmq_queue}\n")
+        copy = self.directory / "endpoints.yml"
+        copy.write_text(text)
+        return str(copy)
 
     # ---- talking to it ------------------------------------------------------------------
 

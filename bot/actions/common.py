@@ -25,7 +25,21 @@ def call_context(tracker: Tracker) -> CallContext:
     client = metadata.get("aisle_client") if isinstance(metadata, dict) else None
     return CallContext(conversation_id=tracker.sender_id,
                        channel=tracker.get_latest_input_channel(),
-                       client=client if isinstance(client, str) else None)
+                       client=client if isinstance(client, str) else None,
+                       point=conversation_point(tracker))
+
+
+def conversation_point(tracker: Tracker) -> str:
+    """Where the conversation stands as this action runs: the start of its session and how
+    many events the session has. An action run again at the same point (after a crash, by
+    another Rasa replica) gets the same answer, however the tracker was loaded: Rasa reads a
+    conversation back from its latest session start."""
+    events = tracker.events or []
+    start = next((index for index in range(len(events) - 1, -1, -1)
+                  if events[index].get("event") == "session_started"), None)
+    if start is None:
+        return f"all:{len(events)}"
+    return f"{events[start].get('timestamp')}:{len(events) - start}"
 
 
 def web_channel(tracker: Tracker) -> bool:

@@ -2,7 +2,10 @@
 
 Rasa starts a new session after an hour of silence (and on restart). Search results and
 half-answered forms are stale by then, but the shopper's cart, e-mail and the order they
-were asking about are not, so exactly those three carry over.
+were asking about are not, so exactly those three carry over. So does a handoff still
+open (``handoff_id``, cleared when the agent hands back or resolves): a new session would
+un-pause the bot (Rasa resets the pause with the session), and it would answer a shopper
+who is waiting for a person, so the conversation is paused again.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from .common import call_context
@@ -19,7 +22,7 @@ from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
 
 log = logging.getLogger(__name__)
 
-CARRIED_SLOTS = ("cart_id", "customer_email", "order_number")
+CARRIED_SLOTS = ("cart_id", "customer_email", "order_number", "handoff_id")
 
 
 def carried_slots(tracker: Tracker) -> list[dict[str, Any]]:
@@ -41,7 +44,8 @@ class ActionSessionStart(Action):
                   domain: dict) -> list[dict[str, Any]]:
         carried = carried_slots(tracker)
         await record_chat_started(tracker, returning=bool(carried))
-        return [SessionStarted(), *start_metadata(tracker), *carried,
+        held = [ConversationPaused()] if tracker.get_slot("handoff_id") else []
+        return [SessionStarted(), *start_metadata(tracker), *carried, *held,
                 ActionExecuted("action_listen")]
 
 

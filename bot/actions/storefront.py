@@ -2,8 +2,16 @@
 
 Every call carries the conversation id and channel (X-Conversation-Id, X-Channel) so the
 shop's events and orders join up with the conversation. Idempotent calls (GET, PUT, DELETE)
-are retried on connection errors, timeouts and 502/503/504; POSTs are not, because a
-retried "add to cart" could add twice. When the API cannot be reached the caller gets
+are retried on connection errors, timeouts and 502/503/504. A change (POST, PATCH, DELETE)
+made in a conversation carries an ``Idempotency-Key``: a digest of the conversation, the
+point of the conversation it is made at (its session and how many events that session had
+when the action ran) and the request itself. The same action run again at the same point
+(the action server restarted and Rasa called it again, a Rasa replica died mid-turn and the
+other ran the turn again, a shopper who got "try again" and typed it again) sends the same
+key, and the shop applies the change once (storefront_api/cart/idempotency.py). The cart
+changes, which the shop keys, are therefore retried like idempotent calls; other POSTs are
+not (a ticket or a return sent twice would be two), and two identical calls within one run
+of an action count as one. When the API cannot be reached the caller gets
 ``StorefrontUnavailable`` and tells the shopper to try again in a moment; an answer the API
 refused (4xx) comes back as ``StorefrontProblem`` with the RFC 7807 document.
 
@@ -14,7 +22,10 @@ grouped by skill below the transport.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json as jsonlib
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +34,10 @@ import aiohttp
 
 RETRIED_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD"})
 RETRIED_STATUSES = frozenset({502, 503, 504})
+CHANGES = frozenset({"POST", "PATCH", "DELETE", "PUT"})
+# changes the shop applies once per Idempotency-Key, or that are harmless to repeat (a
+# checkout asked again returns the same open payment link): retried as well
+KEYED_CHANGES = re.compile(r"^/api/carts(/[^/]+/(items(/\d+)?|promo-code|checkout(/preview)?))?$")
 
 
 class StorefrontUnavailable(Exception):
@@ -51,6 +66,18 @@ class CallContext:
     # the web chat's browser, as storefront_api keyed it in the chat token: the shop counts
     # its limits and stock holds per browser, however many conversations it starts
     client: str | None = None
+    # where in the conversation the action runs: "<session start>:<events since>" (the
+    # actions' call_context); with it, changes carry an Idempotency-Key
+    point: str | None = None
+
+    def idempotency_key(self, method: str, path: str, params: dict, body: Any) -> str | None:
+        """The key of a change made at this point of the conversation (None for a read or
+        without a point): the same request at the same point has the same key."""
+        if method not in CHANGES or not self.conversation_id or not self.point:
+            return None
+        request = jsonlib.dumps([method, path, params, body], sort_keys=True, default=str)
+        digest = hashlib.sha256(f"{self.conversation_id}\n{self.point}\n{request}".encode())
+        return "chat-" + digest.hexdigest()[:48]
 
     def headers(self) -> dict[str, str]:
         headers = {}
@@ -111,10 +138,14 @@ class Storefront:
         """The JSON answer of ``method path``; raises StorefrontUnavailable or
         StorefrontProblem."""
         method = method.upper()
-        attempts = 1 + (self.retries if method in RETRIED_METHODS else 0)
         all_headers = {**self._auth, **(ctx.headers() if ctx else {}), **(headers or {})}
         clean_params = {key: _param(value) for key, value in (params or {}).items()
                         if value is not None}
+        key = ctx.idempotency_key(method, path, clean_params, json) if ctx else None
+        if key:
+            all_headers["Idempotency-Key"] = key
+        retried = method in RETRIED_METHODS or bool(key and KEYED_CHANGES.match(path))
+        attempts = 1 + (self.retries if retried else 0)
         last_error: Exception | None = None
         for attempt in range(attempts):
             if attempt:
@@ -269,6 +300,17 @@ class Storefront:
         """Queue the conversation for a person: {id, reference, status, position}. The API
         returns the open handoff again when one exists, so a repeated request is harmless."""
         return await self.post("/api/support/handoffs", ctx, json=handoff)
+
+    async def support_availability(self, ctx: CallContext | None = None) -> dict:
+        """Can a person take the conversation now: {available, open_now, agents_online,
+        back_text}."""
+        return await self.get("/api/support/availability", ctx)
+
+    async def rate_handoff(self, conversation_id: str, csat: int,
+                           ctx: CallContext | None = None) -> dict:
+        """The shopper's 1-5 rating of the help a person gave: {reference, csat, agent}."""
+        return await self.post("/api/support/handoffs/rating", ctx,
+                               json={"conversation_id": conversation_id, "csat": csat})
 
     async def record_event(self, name: str, ctx: CallContext | None = None, *,
                            properties: dict | None = None) -> dict:

@@ -1,6 +1,13 @@
 """Support: handing the conversation to a person, relaying the agent's messages, and the
 fallback that offers a person after repeated misunderstanding.
 
+A person is asked for only when one can come: the shop says whether the team is open
+(SUPPORT_HOURS) and an agent has the inbox open. If not, the bot says when the team is back,
+stays on, and the contact form takes an e-mail instead, which opens a ticket with what the
+shopper said. When an agent resolves the conversation, ``action_ask_csat`` (run by the inbox
+through /execute, after the resume) asks for a 1-5 rating; ``action_record_csat`` sends the
+answer to the shop.
+
 The handoff is recorded in storefront_api's queue with what the agent needs to pick up
 without asking again (the transcript, the cart, the orders the shopper proved are theirs);
 then the bot pauses. An order goes to the agent only if the shop matches its number with
@@ -14,16 +21,28 @@ its own. While paused, Rasa predicts nothing, so the inbox reaches the shopper b
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
+from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .common import call_context, latest_intent, web_channel, web_payload
+from .common import call_context, entity_values, latest_intent, web_channel, web_payload
+from .forms import AisleFormValidation
 from .orders import find_email, find_order_number
 from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
+
+log = logging.getLogger(__name__)
+
+# The inbox runs the relay, the hand-back and the rating question through Rasa's /execute,
+# which predicts nothing after them. Ending with a listen, as every bot turn does, makes
+# the shopper's next message look like any other to the rules (which start from a listen):
+# the rating buttons' /rate_support is then answered by its rule.
+LISTEN = ActionExecuted("action_listen")
+RATING_BUTTONS = [{"title": str(stars), "payload": f'/rate_support{{"csat": {stars}}}'}
+                  for stars in range(1, 6)]
 
 MAX_ORDER_CHECKS = 5  # the latest pairs; each costs one of the conversation's order lookups
 TRANSCRIPT_TURNS = 200  # the API keeps at most this many, the most recent matter most
@@ -127,6 +146,11 @@ class ActionHandoff(Action):
         # returned, so the rules see the same events with and without a form.)
         leave_form = [ActiveLoop(None), SlotSet("requested_slot", None)]
         try:
+            availability = await storefront().support_availability(call_context(tracker))
+            if not availability.get("available"):
+                say_when_back(dispatcher, availability)
+                return [*leave_form, SlotSet("human_offered", False),
+                        SlotSet("support_offline", True)]
             handoff = await storefront().request_handoff(await handoff_request(tracker),
                                                          call_context(tracker))
         except (StorefrontUnavailable, StorefrontProblem):
@@ -141,6 +165,71 @@ class ActionHandoff(Action):
             dispatcher.utter_message(json_message=web_payload(handoff="waiting"))
         return [*leave_form, SlotSet("human_offered", False),
                 SlotSet("handoff_id", str(handoff.get("id"))), ConversationPaused()]
+
+
+def say_when_back(dispatcher: CollectingDispatcher, availability: dict[str, Any]) -> None:
+    """Nobody can come: when the team is back (outside the opening hours), else only that
+    nobody is online; the contact form then asks for an e-mail."""
+    back = availability.get("back_text")
+    if back:
+        dispatcher.utter_message(response="utter_support_closed", back=back)
+    else:
+        dispatcher.utter_message(response="utter_support_offline")
+
+
+class ValidateContactForm(AisleFormValidation):
+    def name(self) -> str:
+        return "validate_contact_form"
+
+    async def validate_contact_email(self, value: Any, dispatcher: CollectingDispatcher,
+                                     tracker: Tracker, domain: dict) -> dict[str, Any]:
+        email = find_email(value)
+        if email is None:
+            return self.reject(dispatcher, tracker, "contact_email",
+                               "utter_contact_email_invalid")
+        return self.accept(tracker, "contact_email", email)
+
+
+def contact_request(tracker: Tracker) -> str:
+    """The ticket's text: that the shopper asked for a person while nobody was online, and
+    what they wrote last (the agent answers by e-mail without the chat in front of them)."""
+    said = [turn["text"] for turn in transcript(tracker) if turn["sender"] == "user"]
+    latest = "\n".join(f"- {text[:500]}" for text in said[-5:])
+    return ("Asked for a person in the chat while nobody from the team was online."
+            + (f" Their latest messages:\n{latest}" if latest else ""))[:5000]
+
+
+class ActionLeaveContact(Action):
+    """The contact form is done: a ticket for the team, answered by e-mail."""
+
+    def name(self) -> str:
+        return "action_leave_contact"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[dict[str, Any]]:
+        email = tracker.get_slot("contact_email")
+        done = [SlotSet("support_offline", False), SlotSet("contact_email", None)]
+        try:
+            ticket = await storefront().open_ticket(email, contact_request(tracker),
+                                                    call_context(tracker), kind="question")
+        except (StorefrontUnavailable, StorefrontProblem):
+            dispatcher.utter_message(response="utter_contact_failed")
+            return done
+        dispatcher.utter_message(response="utter_contact_left", reference=ticket["reference"],
+                                 email=ticket["email"])
+        return done
+
+
+class ActionContactDeclined(Action):
+    """No e-mail after all: carry on without a person."""
+
+    def name(self) -> str:
+        return "action_contact_declined"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_contact_form_stopped")
+        return [SlotSet("support_offline", False), SlotSet("contact_email", None)]
 
 
 class ActionRelayAgentMessage(Action):
@@ -159,7 +248,7 @@ class ActionRelayAgentMessage(Action):
         elif message:
             dispatcher.utter_message(response="utter_agent_message", agent=agent,
                                      message=message)
-        return [SlotSet("agent_message", None)]
+        return [SlotSet("agent_message", None), LISTEN]
 
 
 class ActionHandoffEnded(Action):
@@ -173,7 +262,58 @@ class ActionHandoffEnded(Action):
         dispatcher.utter_message(response="utter_handoff_ended")
         if web_channel(tracker):
             dispatcher.utter_message(json_message=web_payload(handoff="ended"))
-        return [SlotSet("handoff_id", None), SlotSet("agent_message", None)]
+        return [SlotSet("handoff_id", None), SlotSet("agent_message", None), LISTEN]
+
+
+class ActionAskCsat(Action):
+    """Run by the inbox after it resumed a resolved conversation: the bot is back and asks
+    for a rating (buttons on the web chat, a typed number of stars elsewhere)."""
+
+    def name(self) -> str:
+        return "action_ask_csat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_ask_csat",
+                                 buttons=RATING_BUTTONS if web_channel(tracker) else [])
+        if web_channel(tracker):
+            dispatcher.utter_message(json_message=web_payload(handoff="ended"))
+        return [SlotSet("handoff_id", None), SlotSet("agent_message", None), LISTEN]
+
+
+def rating_of(tracker: Tracker) -> int | None:
+    """The 1-5 the shopper chose (the button's entity, or the number they typed)."""
+    for value in entity_values(tracker, "csat"):
+        try:
+            rating = int(float(str(value).strip()))
+        except ValueError:
+            continue
+        if 1 <= rating <= 5:
+            return rating
+    return None
+
+
+class ActionRecordCsat(Action):
+    def name(self) -> str:
+        return "action_record_csat"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict) -> list[dict[str, Any]]:
+        rating = rating_of(tracker)
+        if rating is None:
+            dispatcher.utter_message(response="utter_ask_csat")
+            return []
+        try:
+            await storefront().rate_handoff(tracker.sender_id, rating, call_context(tracker))
+        except StorefrontProblem as problem:
+            if problem.status == 409:
+                dispatcher.utter_message(response="utter_csat_already")
+                return []
+            # 404: nobody asked (a stray "5 stars"); thanks all the same
+        except StorefrontUnavailable as error:  # thanked all the same; the rating is lost
+            log.warning("a rating of %d could not reach the shop: %s", rating, error)
+        dispatcher.utter_message(response="utter_csat_thanks")
+        return []
 
 
 # --- fallback ---------------------------------------------------------------------------------

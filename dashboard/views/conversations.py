@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics.chat import chat_metrics
 from analytics.funnel import Funnel, Step, compute_funnel
+from analytics.support import support_metrics
 from dashboard import charts, data, display
 from analytics.overview import main_currency
 
@@ -65,6 +66,37 @@ with right:
         st.altair_chart(charts.horizontal_bars(intents, value="messages", label="intent",
                                                title="Intent", value_title="Messages"),
                         width="stretch")
+
+st.subheader("Support inbox")
+support = support_metrics(page.events)
+if not support["handoffs"]:
+    st.info("No conversation came to the support inbox in this period.",
+            icon=":material/info:")
+else:
+    cols = st.columns(4)
+    cols[0].metric("First reply (median)", display.duration(
+        support["first_reply_median_seconds"]),
+        f"p90 {display.duration(support['first_reply_p90_seconds'])}", **display.NOTE,
+        border=True, help="From the shopper's request to an agent's first message")
+    cols[1].metric("Resolution time (median)", display.duration(
+        support["resolution_median_seconds"]),
+        f"p90 {display.duration(support['resolution_p90_seconds'])}", **display.NOTE,
+        border=True, help="From the request to the hand-back or resolution")
+    cols[2].metric("CSAT", display.rating(support["csat_average"]),
+                   f"{support['csat_responses']:,} ratings, "
+                   f"{display.percent(support['csat_satisfied_rate'], 0)} 4-5",
+                   **display.NOTE, border=True, help="The shoppers' 1-5 ratings after a "
+                                                     "resolution")
+    cols[3].metric("Backlog", display.count(support["backlog"]),
+                   f"of {support['handoffs']:,} handoffs", **display.NOTE, border=True,
+                   help="Handoffs of the period not resolved yet")
+    left, right = st.columns(2)
+    left.caption("Per agent")
+    left.dataframe(display.support_table(support["by_agent"], "agent", "Agent"),
+                   hide_index=True, width="stretch")
+    right.caption("Per reason")
+    right.dataframe(display.support_table(support["by_reason"], "label", "Reason"),
+                    hide_index=True, width="stretch")
 
 st.subheader("Do chats sell?")
 st.caption("Sessions from an item view to a purchase within 24 h, with and without a chat.")

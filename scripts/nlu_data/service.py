@@ -262,3 +262,17 @@ EXTERNAL = {
                  "EXTERNAL_back_in_stock", "EXTERNAL_cart_reminder", "EXTERNAL_order_shipped",
                  "EXTERNAL_order_delivered", "EXTERNAL_refund_issued")
 }
+
+# The answer to "how would you rate the help you got?" after an agent resolved the
+# conversation. The web chat's buttons send /rate_support{"csat": N}; on a messaging channel
+# the shopper types it. A bare number stays with the intents that already take one (a
+# quantity, a list position): a rating says stars, out of 5, or rate.
+RATE_SUPPORT = [
+    "[5](csat) stars", "[4](csat) stars", "[1](csat) star", "[2](csat) stars", "[3](csat) stars",
+    "I give you [5](csat) stars", "I'd give it [4](csat) stars", "[3](csat) out of 5",
+    "[5](csat) out of 5", "[2](csat) out of five", "[4](csat)/5", "[5](csat)/5",
+    "rating: [5](csat)", "my rating is [4](csat)", "I rate it [3](csat)", "I'd rate it [5](csat)",
+    "rate [4](csat)", "[1](csat) star, that didn't help at all", "[5](csat) stars, thank you!",
+    "[4](csat) stars, quick and helpful", "[2](csat) stars, it took ages",
+    "[5](csat) stars for the agent", "I'll rate you [3](csat)", "[1](csat) out of 5",
+]

@@ -109,9 +109,11 @@ def personal_text(text: str) -> bool:
     if "@" in text and _EMAIL.search(text):
         return True
     for match in _PHONE.finditer(text):
-        candidate = match.group()
-        if 8 <= sum(ch.isdigit() for ch in candidate) <= 15 and not _DATE.search(candidate):
-            return True
+        # A date is not a phone number, but one run of digits can hold both ("on
+        # 01/09/2026 06 12 34 56 78"): the digits around the dates are counted on their own.
+        for candidate in _DATE.split(match.group()):
+            if 8 <= sum(ch.isdigit() for ch in candidate) <= 15:
+                return True
     return False
 
 

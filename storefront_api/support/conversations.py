@@ -11,7 +11,9 @@ While a conversation is paused Rasa still records what the shopper writes but pr
 nothing, so ``execute`` with a custom action is the way to say something:
 - reply: append the slot event ``agent_message``, then execute ``action_relay_agent_message``
   with ``output_channel=latest`` (the shopper's socket, or the messaging channel);
-- hand back: append ``{"event": "resume"}``, then execute ``action_handoff_ended``.
+- hand back: append ``{"event": "resume"}``, then execute ``action_handoff_ended``;
+- resolve: the same resume, then ``action_ask_csat``: the bot is back and asks the shopper
+  for a 1-5 rating (buttons sending ``/rate_support{"csat": N}``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..chat.rasa_api import rasa_credential
 RASA_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=2)
 RELAY_ACTION = "action_relay_agent_message"
 HANDED_BACK_ACTION = "action_handoff_ended"
+RESOLVED_ACTION = "action_ask_csat"
 
 
 class RasaUnavailable(Exception):
@@ -83,6 +86,10 @@ class RasaConversation:
     async def hand_back(self) -> None:
         await self.append_events([{"event": "resume", "timestamp": _now()}])
         await self.execute(HANDED_BACK_ACTION)
+
+    async def resolve(self) -> None:
+        await self.append_events([{"event": "resume", "timestamp": _now()}])
+        await self.execute(RESOLVED_ACTION)
 
     async def shopper_messages(self, since: datetime,
                                until: datetime | None) -> list[dict[str, Any]]:

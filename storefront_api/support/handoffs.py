@@ -1,11 +1,14 @@
 """Handoffs: the queue of chat conversations waiting for a person, and what an agent does
-with one (claim it, write to the shopper, hand it back to the bot).
+with one (claim it, transfer it, put it back, write to the shopper, hand it back to the bot
+or resolve it, and the shopper's rating afterwards).
 
 A conversation has at most one open handoff (waiting or active); asking again while one is
-open returns it, so a shopper who repeats "human please" keeps their place in the queue. Each
-change records its analytics event (``handoff_requested``, ``handoff_resolved``) in the same
-transaction. Talking to Rasa happens in the routes, outside any transaction
-(``conversations.py``).
+open returns it, so a shopper who repeats "human please" keeps their place in the queue. One
+agent holds an active handoff (their staff account, or the name of the break-glass token),
+and only they write in it. Each change records its analytics event in the same transaction
+(``handoff_requested``, ``agent_joined``, ``agent_left``, ``agent_message`` once Rasa took it,
+``handoff_resolved`` with the first-reply and resolution seconds, ``handoff_rated``).
+Talking to Rasa happens in the routes, outside any transaction (``conversations.py``).
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ def summary_document(handoff: Handoff, position: int | None,
         "id": handoff.id, "reference": handoff.reference, "status": handoff.status,
         "position": position, "conversation_id": handoff.conversation_id,
         "channel": handoff.channel, "reason": handoff.reason, "agent": handoff.agent,
-        "email": handoff.email, "waited_seconds": waited_seconds(handoff, now or utcnow()),
+        "agent_id": handoff.agent_id, "email": handoff.email, "waited_seconds": waited_seconds(handoff, now or utcnow()),
         "created_at": iso(handoff.created_at), "claimed_at": iso(handoff.claimed_at),
         "closed_at": iso(handoff.closed_at),
     }
@@ -142,18 +145,87 @@ def _ensure_open(handoff: Handoff) -> None:
                        type="handoff-closed")
 
 
-def claim(handoff: Handoff, agent: str) -> None:
-    """The agent takes the conversation. Claiming one's own again changes nothing."""
+def same_agent(handoff: Handoff, agent: str, agent_id: int | None) -> bool:
+    """Is this the agent holding the handoff? Their staff account when there is one (two
+    agents may share a name), else the name (the break-glass token)."""
+    if handoff.agent_id is not None or agent_id is not None:
+        return handoff.agent_id == agent_id
+    return handoff.agent == agent
+
+
+async def claim(session: AsyncSession, handoff: Handoff, agent: str,
+                agent_id: int | None = None) -> bool:
+    """The agent takes the conversation; whether it changed hands now (claiming one's own
+    again changes nothing). Records ``agent_joined``."""
     _ensure_open(handoff)
-    if handoff.status == "active" and handoff.agent != agent:
+    if handoff.status == "active" and not same_agent(handoff, agent, agent_id):
         raise conflict(f"{handoff.agent} is already talking with this shopper.",
                        type="handoff-claimed", agent=handoff.agent)
+    if handoff.status != "waiting":
+        return False
+    await _join(session, handoff, agent, agent_id, via="claim")
+    return True
+
+
+async def _join(session: AsyncSession, handoff: Handoff, agent: str, agent_id: int | None,
+                *, via: str, **properties: Any) -> None:
+    now = utcnow()
+    handoff.status, handoff.agent, handoff.agent_id, handoff.claimed_at = (
+        "active", agent, agent_id, now)
+    await record_event(session, "agent_joined", _context(handoff), properties={
+        "handoff": handoff.reference, "reason": handoff.reason, "agent": agent,
+        "agent_id": agent_id, "via": via,
+        "wait_seconds": _seconds(handoff.created_at, now), **properties})
+
+
+async def transfer(session: AsyncSession, handoff: Handoff, *, to_agent: str,
+                   to_agent_id: int, by: str, by_id: int | None, by_admin: bool) -> None:
+    """Give the conversation to another agent: its holder (or an admin) does it; a waiting
+    one is assigned."""
+    _ensure_open(handoff)
+    if handoff.status == "active" and not (by_admin or same_agent(handoff, by, by_id)):
+        raise conflict(f"{handoff.agent} is talking with this shopper; only they (or an "
+                       "admin) can transfer the conversation.", type="handoff-claimed",
+                       agent=handoff.agent)
+    if handoff.status == "active" and handoff.agent_id == to_agent_id:
+        return
+    await _join(session, handoff, to_agent, to_agent_id, via="transfer",
+                transferred_by=by, transferred_from=handoff.agent)
+
+
+async def unclaim(session: AsyncSession, handoff: Handoff, *, by: str, by_id: int | None,
+                  by_admin: bool, via: str = "unclaim") -> None:
+    """Back to the queue, in its place (the queue is ordered by when the shopper asked);
+    ``agent_left``."""
+    _ensure_open(handoff)
     if handoff.status == "waiting":
-        handoff.status, handoff.agent, handoff.claimed_at = "active", agent, utcnow()
+        return
+    if not (by_admin or same_agent(handoff, by, by_id)):
+        raise conflict(f"{handoff.agent} is talking with this shopper; only they (or an "
+                       "admin) can put it back in the queue.", type="handoff-claimed",
+                       agent=handoff.agent)
+    await record_event(session, "agent_left", _context(handoff), properties={
+        "handoff": handoff.reference, "reason": handoff.reason, "agent": handoff.agent,
+        "agent_id": handoff.agent_id, "via": via, "by": by})
+    handoff.status, handoff.agent, handoff.agent_id, handoff.claimed_at = (
+        "waiting", None, None, None)
+
+
+def check_holder(handoff: Handoff, *, by: str, by_id: int | None, by_admin: bool) -> None:
+    """Hand back or resolve: the agent holding it, an admin, or anyone while it waits."""
+    if (handoff.status == "active" and not by_admin
+            and not same_agent(handoff, by, by_id)):
+        raise conflict(f"{handoff.agent} is talking with this shopper; only they (or an "
+                       "admin) can end the conversation.", type="handoff-claimed",
+                       agent=handoff.agent)
+
+
+def _context(handoff: Handoff) -> EventContext:
+    return EventContext(conversation_id=handoff.conversation_id, channel=handoff.channel)
 
 
 def add_agent_message(session: AsyncSession, handoff: Handoff, text: str, *,
-                      agent: str) -> HandoffMessage:
+                      agent: str, agent_id: int | None = None) -> HandoffMessage:
     """Kept before it is sent, so the transcript shows it even if Rasa never takes it. Only
     the agent who claimed the conversation writes in it: the shopper was told whom they
     are talking with."""
@@ -162,7 +234,7 @@ def add_agent_message(session: AsyncSession, handoff: Handoff, text: str, *,
         raise conflict("Claim the handoff before writing to the shopper "
                        f"(POST /api/admin/support/handoffs/{handoff.id}/claim).",
                        type="handoff-not-claimed")
-    if handoff.agent != agent:
+    if not same_agent(handoff, agent, agent_id):
         raise conflict(f"{handoff.agent} is talking with this shopper; only they can write.",
                        type="handoff-claimed", agent=handoff.agent)
     message = HandoffMessage(handoff_id=handoff.id, agent=agent, text=text,
@@ -172,26 +244,70 @@ def add_agent_message(session: AsyncSession, handoff: Handoff, text: str, *,
 
 
 async def record_delivery(session: AsyncSession, message_id: int, error: str | None) -> None:
+    """Rasa took the message (``error`` None) or not. A delivered one is an
+    ``agent_message`` event; the first sets the handoff's first reply."""
     message = await session.get(HandoffMessage, message_id)
-    if error is None:
-        message.delivered, message.delivered_at, message.error = True, utcnow(), None
-    else:
+    if error is not None:
         message.error = error[:300]
+        return
+    now = utcnow()
+    message.delivered, message.delivered_at, message.error = True, now, None
+    handoff = await session.get(Handoff, message.handoff_id, with_for_update=True)
+    first = handoff.first_reply_at is None
+    if first:
+        handoff.first_reply_at = now
+    await record_event(session, "agent_message", _context(handoff), properties={
+        "handoff": handoff.reference, "reason": handoff.reason, "agent": message.agent,
+        "agent_id": handoff.agent_id, "first": first,
+        "seconds_since_request": _seconds(handoff.created_at, now)})
 
 
 async def close(session: AsyncSession, handoff: Handoff, *, agent: str | None,
-                resolution: str) -> None:
-    """The bot has the conversation again (Rasa already resumed it)."""
+                resolution: str, outcome: str = "handed_back") -> None:
+    """The bot has the conversation again (Rasa already resumed it): ``handoff_resolved``
+    with the reason, the agent, how long the first reply and the whole took, and the
+    rating when there is one already."""
     now = utcnow()
-    handoff.status, handoff.closed_at = "closed", now
+    handoff.status, handoff.closed_at, handoff.outcome = "closed", now, outcome
     handoff.agent = handoff.agent or agent
-    ctx = EventContext(conversation_id=handoff.conversation_id, channel=handoff.channel)
-    await record_event(session, "handoff_resolved", ctx, properties={
+    if outcome == "resolved":
+        handoff.csat_asked_at = now
+    await record_event(session, "handoff_resolved", _context(handoff), properties={
         "reason": handoff.reason, "handoff": handoff.reference, "resolution": resolution,
-        "agent": handoff.agent, "claimed": handoff.claimed_at is not None,
+        "outcome": outcome, "agent": handoff.agent, "agent_id": handoff.agent_id,
+        "claimed": handoff.claimed_at is not None,
         "wait_seconds": waited_seconds(handoff, now),
+        "first_reply_seconds": _seconds(handoff.created_at, handoff.first_reply_at),
+        "resolution_seconds": _seconds(handoff.created_at, now),
         "duration_seconds": int((now - handoff.created_at).total_seconds()),
-        "agent_messages": len(handoff.messages)})
+        "csat": handoff.csat, "agent_messages": len(handoff.messages)})
+
+
+def _seconds(start: datetime, end: datetime | None) -> float | None:
+    return round((end - start).total_seconds(), 3) if end else None
+
+
+async def rate(session: AsyncSession, conversation_id: str, csat: int) -> Handoff:
+    """The shopper's 1-5 answer to the rating question: kept on the latest resolved
+    handoff of the conversation that asked for it (``handoff_rated``). Asked once, answered
+    once: a second answer is a 409, a conversation never asked a 404."""
+    handoff = await session.scalar(
+        select(Handoff).where(Handoff.conversation_id == conversation_id,
+                              Handoff.csat_asked_at.is_not(None))
+        .order_by(Handoff.csat_asked_at.desc(), Handoff.id.desc()).limit(1)
+        .with_for_update())
+    if handoff is None:
+        raise Problem(404, "Not found", "Nobody asked this conversation for a rating.",
+                      type="rating-not-asked")
+    if handoff.csat is not None:
+        raise conflict(f"Handoff {handoff.reference} was already rated {handoff.csat}.",
+                       type="already-rated", csat=handoff.csat)
+    handoff.csat, handoff.rated_at = csat, utcnow()
+    await record_event(session, "handoff_rated", _context(handoff), properties={
+        "handoff": handoff.reference, "reason": handoff.reason, "agent": handoff.agent,
+        "agent_id": handoff.agent_id, "csat": csat,
+        "seconds_after_resolution": _seconds(handoff.csat_asked_at, handoff.rated_at)})
+    return handoff
 
 
 # --- what the agent sees -------------------------------------------------------------------

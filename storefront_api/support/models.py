@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String,
+                        Text, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, utcnow
@@ -57,6 +58,14 @@ class Handoff(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The inbox (migration 0010): who holds it as a staff account (None for the break-glass
+    # token), when an agent first wrote, how it ended, and the shopper's rating.
+    agent_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    first_reply_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[str | None] = mapped_column(String(20))  # resolved | handed_back
+    csat_asked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    csat: Mapped[int | None] = mapped_column(SmallInteger)  # 1 to 5
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     messages: Mapped[list["HandoffMessage"]] = relationship(
         lazy="raise", order_by="HandoffMessage.id", cascade="all, delete-orphan")
@@ -76,3 +85,43 @@ class HandoffMessage(Base):
     error: Mapped[str | None] = mapped_column(String(300))  # why Rasa did not take it
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class HandoffNote(Base):
+    """An agent's internal note on a handoff: for the team, never sent to the shopper."""
+
+    __tablename__ = "handoff_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"),
+                                            index=True)
+    author: Mapped[str] = mapped_column(String(80))
+    author_id: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CannedReply(Base):
+    """A reply agents share, with placeholders ({first_name}, {order_number}...); admins
+    write them."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(40), unique=True)  # typed as /shortcut
+    title: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(80), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AgentPresence(Base):
+    """When an agent's inbox was last open (its live stream beats every few seconds): who
+    is online, and whose claims outlived the grace period."""
+
+    __tablename__ = "agent_presence"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)  # "staff:12", "break-glass"
+    agent: Mapped[str] = mapped_column(String(80))
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -16,7 +16,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
 
 from ..aftersales.routes import OrderProof, count_order_lookup
 from ..app_keys import DB, SETTINGS
-from ..auth import current_staff
+from ..auth import StaffMember, current_staff
 from ..customers.service import is_valid_email, normalise_email
 from ..events.service import EventContext
 from ..orders import service as orders
@@ -28,6 +28,7 @@ from ..routing import ApiRoutes, int_param, json_response
 from . import handoffs, service
 from .conversations import RasaConversation, RasaUnavailable
 from .models import HandoffMessage
+from ..inbox import notify
 
 routes = ApiRoutes("support")
 
@@ -227,12 +228,19 @@ class ReleaseInput(BaseModel):
     resolution: Annotated[Printable, StringConstraints(max_length=200)] = "resolved"
 
 
-async def _agent_name(request: web.Request) -> str:
-    """The signed-in staff member's name (their e-mail if they have none; "Admin" for the
-    break-glass token): the only name an agent's claim or reply carries."""
+async def signed_in_agent(request: web.Request) -> StaffMember:
+    """The signed-in staff member: their name (their e-mail if they have none; "Admin" for
+    the break-glass token) is the only name an agent's claim or reply carries, their
+    account (``id``) the only one that may write in what they claimed."""
     member = await current_staff(request)
     assert member is not None  # the route's auth="agent" let the request through
-    return member.shown_name
+    return member
+
+
+async def _beat(request: web.Request, member: StaffMember) -> None:
+    """Acting on a handoff counts as being online (an agent working through the API)."""
+    from ..inbox import presence
+    await presence.beat_now_and_then(request.app[DB], member)
 
 
 def _rasa(request: web.Request, conversation_id: str) -> RasaConversation:
@@ -271,6 +279,9 @@ async def request_handoff(request: web.Request, body: HandoffInput) -> web.Respo
             document = handoffs.summary_document(
                 handoff, await handoffs.position_of(session, handoff))
         created = False
+    if created:
+        await notify.handoff_changed(request.app, document["id"],
+                                     watch=body.conversation_id)
     return json_response(document, status=201 if created else 200)
 
 
@@ -319,11 +330,17 @@ async def handoff_detail(request: web.Request) -> web.Response:
              response=responses.Handoff)
 async def claim_handoff(request: web.Request, body: ClaimInput) -> web.Response:
     """409 if another agent has it or it was handed back; claiming one's own is a no-op."""
+    member = await signed_in_agent(request)
     async with request.app[DB].write() as session:
         handoff = await handoffs.find_handoff(session, int_param(request, "id", "handoff"),
                                               for_update=True)
-        handoffs.claim(handoff, await _agent_name(request))
+        joined = await handoffs.claim(session, handoff, member.shown_name, member.id)
         document = handoffs.summary_document(handoff, None)
+    if joined:
+        await _beat(request, member)
+        await notify.handoff_changed(request.app, handoff.id)
+        await notify.to_shopper(request.app, handoff.conversation_id, "agent",
+                                {"agent": member.shown_name})
     return json_response(document)
 
 
@@ -335,11 +352,12 @@ async def send_agent_message(request: web.Request, body: AgentMessageInput) -> w
     """Delivered through Rasa (slot ``agent_message``, then ``action_relay_agent_message``
     on the shopper's channel) and kept in the transcript. If Rasa cannot take it: 502/503,
     and the message stays in the transcript with ``delivered: false``."""
+    member = await signed_in_agent(request)
     async with request.app[DB].write() as session:
         handoff = await handoffs.find_handoff(session, int_param(request, "id", "handoff"),
                                               for_update=True)
         message = handoffs.add_agent_message(session, handoff, body.text,
-                                             agent=await _agent_name(request))
+                                             agent=member.shown_name, agent_id=member.id)
         await session.flush()
         message_id, conversation_id = message.id, handoff.conversation_id
         agent = message.agent
@@ -348,9 +366,15 @@ async def send_agent_message(request: web.Request, body: AgentMessageInput) -> w
         await _rasa(request, conversation_id).deliver_agent_message(body.text, agent)
     except RasaUnavailable as error:
         failure = error
+    await _beat(request, member)
     async with request.app[DB].write() as session:
         await handoffs.record_delivery(session, message_id, failure.detail if failure else None)
         document = handoffs.message_document(await session.get(HandoffMessage, message_id))
+    await notify.item_added(request.app, handoff, {"key": f"a{message_id}", **document})
+    await notify.to_shopper(request.app, conversation_id, "typing",
+                            {"typing": False, "agent": agent})
+    if not failure:
+        await notify.handoff_changed(request.app, handoff.id)
     if failure:
         raise _chat_problem(failure, "The message was kept as undelivered; send it again "
                                      "once Rasa is back.", message=document)
@@ -358,25 +382,44 @@ async def send_agent_message(request: web.Request, body: AgentMessageInput) -> w
 
 
 @routes.post("/api/admin/support/handoffs/{id}/release", summary="Hand the conversation back",
-             body=ReleaseInput, auth="agent", errors=(401, 404, 422, 502, 503),
+             body=ReleaseInput, auth="agent", errors=(401, 404, 409, 422, 502, 503),
              response=responses.Handoff)
 async def release_handoff(request: web.Request, body: ReleaseInput) -> web.Response:
-    """Resumes the bot in Rasa (``resume`` event, then ``action_handoff_ended``) and closes
-    the handoff. If Rasa cannot be reached the handoff stays open (502/503): the bot must not
-    stay silent for a conversation the queue no longer shows. Releasing a closed handoff
-    again answers it unchanged."""
-    handoff_id = int_param(request, "id", "handoff")
+    """Resumes the bot in Rasa (``resume`` event, then ``action_handoff_ended``: the bot
+    says it is back) and closes the handoff. If Rasa cannot be reached the handoff stays
+    open (502/503): the bot must not stay silent for a conversation the queue no longer
+    shows. Only the agent holding it or an admin (409 otherwise). Releasing a closed
+    handoff again answers it unchanged."""
+    document = await end_handoff(request, int_param(request, "id", "handoff"),
+                                 outcome="handed_back", resolution=body.resolution)
+    return json_response(document)
+
+
+async def end_handoff(request: web.Request, handoff_id: int, *, outcome: str,
+                      resolution: str) -> dict:
+    """Hand back (``handed_back``: the bot says it is back) or resolve (``resolved``: the
+    bot asks for a rating): Rasa first, then the handoff is closed. By the agent holding
+    it, an admin, or any agent while it waits. Ending an ended handoff answers it as it is."""
+    member = await signed_in_agent(request)
     async with request.app[DB].read() as session:
         handoff = await handoffs.find_handoff(session, handoff_id)
     if handoff.status != "closed":
+        handoffs.check_holder(handoff, by=member.shown_name, by_id=member.id,
+                              by_admin=member.role == "admin")
+        rasa = _rasa(request, handoff.conversation_id)
         try:
-            await _rasa(request, handoff.conversation_id).hand_back()
+            await (rasa.resolve() if outcome == "resolved" else rasa.hand_back())
         except RasaUnavailable as error:
             raise _chat_problem(error, "The handoff stays open; try again.") from None
     async with request.app[DB].write() as session:
         handoff = await handoffs.find_handoff(session, handoff_id, for_update=True)
-        if handoff.status != "closed":  # another agent's release may have won meanwhile
-            await handoffs.close(session, handoff, agent=await _agent_name(request),
-                                 resolution=body.resolution)
+        closed_now = handoff.status != "closed"
+        if closed_now:  # another agent's release may have won meanwhile
+            await handoffs.close(session, handoff, agent=member.shown_name,
+                                 resolution=resolution, outcome=outcome)
         document = handoffs.summary_document(handoff, None)
-    return json_response(document)
+    if closed_now:
+        await notify.handoff_changed(request.app, handoff_id)
+        await notify.to_shopper(request.app, handoff.conversation_id, "agent",
+                                {"agent": None})
+    return document

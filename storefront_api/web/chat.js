@@ -14,6 +14,12 @@
  *   client 42["user_uttered", {message, session_id}]
  *   server 42["bot_uttered", {text, quick_replies, attachment, cards, agent, ...}]
  * The messages shown are kept in localStorage too.
+ *
+ * While a person from the shop holds the conversation (the bot said {"handoff": "waiting"}
+ * or an agent wrote), the page also tells the shop when the shopper types
+ * (POST /api/chat/typing with the chat token, at most every few seconds; never the text)
+ * and listens to /chat/events (server-sent events, the token in the query) for the agent
+ * typing or joining. Keystrokes never go through Rasa.
  * See docs/web-chat.md for the message shapes and how to embed the widget.
  */
 (function () {
@@ -24,6 +30,9 @@
   var MAX_BACKOFF_MS = 15000;
   var RENEW_BEFORE_MS = 10 * 60 * 1000; // a token is renewed this long before it expires
   var MAX_TIMER_MS = 2147483647; // setTimeout's longest delay
+  var TYPING_EVERY_MS = 2500; // "typing" told to the shop at most this often...
+  var TYPING_IDLE_MS = 4000; // ...and "stopped" after this long without a key
+  var AGENT_TYPING_MS = 8000; // the agent's indicator goes after this long without news
 
   // A random number in [0, 1) from the browser's CSPRNG (no Math.random anywhere).
   function random() {
@@ -179,6 +188,7 @@
     this.expiresAt = Number(saved.expiresAt) || 0;
     this.log = Array.isArray(saved.log) ? saved.log : [];
     this.agent = saved.agent || null;
+    this.handoff = saved.handoff || null; // "waiting" | "active" | null: a person holds it
     this.save();
   }
 
@@ -187,7 +197,7 @@
     try {
       window.localStorage.setItem(this.key, JSON.stringify(
         {conversationId: this.conversationId, token: this.token, expiresAt: this.expiresAt,
-         log: this.log, agent: this.agent}));
+         log: this.log, agent: this.agent, handoff: this.handoff}));
     } catch (e) { /* private mode or full: the chat still works, without memory */ }
   };
 
@@ -198,6 +208,7 @@
     if (changed) {
       this.log = [];
       this.agent = null;
+      this.handoff = null;
     }
     this.conversationId = session.conversation_id;
     this.token = session.token;
@@ -275,6 +286,13 @@
     var url = socketUrl(root.getAttribute("data-socket-url"));
     this.sessionUrl = new URL(root.getAttribute("data-session-url") || "/api/chat/sessions",
                               window.location.href).toString();
+    // Where the page tells the shop about typing, and hears the agent's (same origin).
+    this.typingUrl = new URL(root.getAttribute("data-typing-url") || "/api/chat/typing",
+                             window.location.href).toString();
+    this.streamUrl = new URL(root.getAttribute("data-stream-url") || "/chat/events",
+                             window.location.href).toString();
+    this.typingSent = 0;
+    this.stream = null;
     this.memory = new Memory(url);
     this.mustRenew = false;
     this.ready = false;
@@ -310,6 +328,9 @@
     this.typing = el("div", "aisle-chat__typing");
     this.typing.setAttribute("aria-label", "typing");
     for (var i = 0; i < 3; i++) this.typing.appendChild(el("span"));
+    this.typingWho = el("em", "aisle-chat__typing-who");
+    this.typingWho.hidden = true;
+    this.typing.appendChild(this.typingWho);
     this.typing.hidden = true;
     this.log.appendChild(this.typing);
     root.appendChild(this.log);
@@ -338,8 +359,10 @@
       var text = self.input.value.trim();
       if (!text) return;
       self.input.value = "";
+      self.stopTyping();
       self.say(text, text);
     });
+    this.input.addEventListener("input", function () { self.typed(); });
     this.root.appendChild(form);
   };
 
@@ -406,6 +429,7 @@
     var shown = this.log.querySelectorAll(".aisle-chat__msg");
     for (var i = 0; i < shown.length; i++) shown[i].parentNode.removeChild(shown[i]);
     this.showAgent(null);
+    this.followAgent();
   };
 
   Chat.prototype.renew = function () {
@@ -419,6 +443,7 @@
 
   Chat.prototype.connected = function () {
     this.socket.emit("session_request", {session_id: this.memory.conversationId});
+    this.followAgent(); // the token may be a new one: listen with it
   };
 
   Chat.prototype.disconnected = function () {
@@ -461,13 +486,82 @@
     this.remember("user", data);
     this.render("user", data, true);
     this.transmit(payload);
-    this.showTyping(true);
+    if (!this.memory.handoff) this.showTyping(true); // a person answers when they answer
+  };
+
+  // --- a person from the shop holds the conversation --------------------------------------
+
+  // The shopper types: the shop (and so the agent) hears it, at most every few seconds.
+  Chat.prototype.typed = function () {
+    var self = this;
+    if (!this.memory.handoff || !this.memory.token) return;
+    var now = Date.now();
+    if (now - this.typingSent > TYPING_EVERY_MS) {
+      this.typingSent = now;
+      this.tellTyping(true);
+    }
+    clearTimeout(this.typingIdle);
+    this.typingIdle = setTimeout(function () { self.stopTyping(); }, TYPING_IDLE_MS);
+  };
+
+  Chat.prototype.stopTyping = function () {
+    clearTimeout(this.typingIdle);
+    if (!this.typingSent) return;
+    this.typingSent = 0;
+    this.tellTyping(false);
+  };
+
+  Chat.prototype.tellTyping = function (typing) {
+    window.fetch(this.typingUrl, {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({token: this.memory.token, typing: typing}),
+    }).catch(function () { /* only an indicator */ });
+  };
+
+  // Listen for the agent (typing, joined) while a person holds the conversation, with the
+  // current token; stop listening when the bot has it back.
+  Chat.prototype.followAgent = function () {
+    var self = this;
+    var url = this.memory.handoff && this.memory.token ?
+      this.streamUrl + "?token=" + encodeURIComponent(this.memory.token) : null;
+    if (this.stream && this.stream.url === url && this.stream.readyState !== 2) return;
+    if (this.stream) this.stream.close();
+    this.stream = null;
+    if (!url || typeof window.EventSource !== "function") return;
+    this.stream = new window.EventSource(url);
+    this.stream.addEventListener("typing", function (event) {
+      var data = JSON.parse(event.data);
+      self.showAgentTyping(data.typing ? String(data.agent || "") : null);
+    });
+    this.stream.addEventListener("agent", function (event) {
+      var data = JSON.parse(event.data);
+      if (data.agent) {
+        self.memory.agent = String(data.agent);
+        self.memory.handoff = "active";
+        self.memory.save();
+        self.showAgent(self.memory.agent);
+      }
+    });
+  };
+
+  Chat.prototype.showAgentTyping = function (agent) {
+    var self = this;
+    clearTimeout(this.typingTimer);
+    this.typing.hidden = agent === null;
+    this.typingWho.hidden = !agent;
+    this.typingWho.textContent = agent ? agent + " is typing" : "";
+    if (agent !== null) {
+      this.typingTimer = setTimeout(function () { self.showAgentTyping(null); }, AGENT_TYPING_MS);
+      this.scroll();
+    }
   };
 
   Chat.prototype.showTyping = function (on) {
     var self = this;
     clearTimeout(this.typingTimer);
     this.typing.hidden = !on;
+    this.typingWho.hidden = true;
     if (on) {
       this.typingTimer = setTimeout(function () { self.typing.hidden = true; },
                                     TYPING_TIMEOUT_MS);
@@ -477,9 +571,17 @@
 
   Chat.prototype.remember = function (who, data) {
     this.memory.log.push({who: who, data: data});
-    if (who === "bot" && data.handoff === "ended") this.memory.agent = null;
-    else if (who === "bot" && data.agent) this.memory.agent = String(data.agent);
+    if (who === "bot" && data.handoff === "ended") {
+      this.memory.agent = null;
+      this.memory.handoff = null;
+    } else if (who === "bot" && data.agent) {
+      this.memory.agent = String(data.agent);
+      this.memory.handoff = "active";
+    } else if (who === "bot" && data.handoff === "waiting") {
+      this.memory.handoff = "waiting";
+    }
     this.memory.save();
+    if (who === "bot") this.followAgent();
   };
 
   Chat.prototype.replay = function () {
@@ -488,6 +590,9 @@
       this.render(log[i].who, log[i].data, i === log.length - 1);
     }
     this.showAgent(this.memory.agent);
+    if (this.memory.handoff === "waiting" && !this.memory.agent) {
+      this.showBanner("Connecting you with a person from " + this.shopName + "…");
+    }
   };
 
   // --- rendering one message -------------------------------------------------------------

@@ -71,3 +71,38 @@ def test_tracker_rows_outside_the_period_are_left_out(app, shop_events, tmp_path
                                 pl.col("ts") < filters.end))
     _assert_outcomes(app, expected)
     assert metrics(app)["Fallback rate"][0] == "–"  # no user message in the period
+
+
+def test_the_consumers_copy_in_the_analytics_store_gives_the_same_outcomes(
+        app, shop_events, tmp_path, monkeypatch):
+    """Production: the dashboard reads the conversations the consumer of Rasa's events wrote
+    into the analytics store (CONVERSATIONS_URL), not Rasa's database."""
+    import json
+    import sqlite3
+    from datetime import datetime
+
+    from analytics.rasa_events import Store, row_of
+    from storefront_api.migrations import upgrade
+
+    filters = app.session_state["filters"]
+    tracker = tmp_path / "rasa_tracker.db"
+    write_tracker_store(tracker, filters.start)
+    store_url = f"sqlite+aiosqlite:///{tmp_path / 'analytics.db'}"
+    upgrade(store_url)
+    with sqlite3.connect(tracker) as conn:  # each event as Rasa's replicas publish it
+        messages = [json.dumps({"sender_id": sender, **json.loads(data), "timestamp": ts,
+                                "aisle_event_id": event_id}).encode()
+                    for event_id, sender, ts, data in conn.execute(
+                        "SELECT id, sender_id, timestamp, data FROM events")]
+    store = Store(store_url)
+    store.write([row_of(message, datetime(2026, 1, 1)) for message in messages])
+    store.close()
+    monkeypatch.setenv("TRACKER_STORE_URL", "sqlite:///nowhere/rasa.db")  # not read
+    monkeypatch.setenv("CONVERSATIONS_URL", store_url)
+    app.switch_page("views/conversations.py").run()
+    assert not app.exception
+    expected = chat_metrics(in_period(shop_events, filters).lazy(),
+                            load_conversations(f"sqlite:///{tracker}"))
+    shown = _assert_outcomes(app, expected)
+    assert shown["Fallback rate"][0] == display.percent(round(2 / 6, 4))
+    assert shown["Time to first agent reply (median)"][0] == display.duration(120)

@@ -37,6 +37,13 @@ def queued(shop, handoff_id):
     return shop.get(f"/api/admin/support/handoffs/{handoff_id}", admin=True)
 
 
+@pytest.fixture(autouse=True)
+def an_agent_is_online(request):
+    """A handoff is queued only while someone can take it (an agent online)."""
+    if "shop" in request.fixturenames:
+        request.getfixturevalue("shop").post("/api/admin/support/presence", {}, admin=True)
+
+
 @pytest.mark.asyncio
 async def test_handoff_is_queued_with_transcript_cart_and_orders_then_pauses(
         shop, tracker_for, dispatcher, domain, slots_set, make_order):
