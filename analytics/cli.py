@@ -23,7 +23,7 @@ from .loaders import default_events_source, load_events
 from .schema import InputError
 
 COMMAND_MODULES = ["funnel", "imports", "synthesize", "abandonment",
-                   "segments", "propensity", "chat"]
+                   "segments", "propensity", "chat", "support", "rasa_events"]
 
 
 def parse_when(text: str, *, end: bool = False) -> datetime:

@@ -32,6 +32,12 @@ def default_tracker_url() -> str:
     return os.environ.get("TRACKER_STORE_URL") or DEFAULT_TRACKER_URL
 
 
+def default_conversations_source() -> str:
+    """Where chat outcomes read conversations: CONVERSATIONS_URL (production: the analytics
+    store, which the consumer of Rasa's events fills), else Rasa's tracker store."""
+    return os.environ.get("CONVERSATIONS_URL") or default_tracker_url()
+
+
 def is_database_url(source: str) -> bool:
     return "://" in source and not source.startswith("file://")
 
@@ -151,13 +157,21 @@ CONVERSATION_SCHEMA = {
 }
 
 
+CONVERSATION_EVENTS_TABLE = "rasa_events"  # the analytics store's copy (analytics/rasa_events.py)
+
+
 def load_conversations(tracker_url: str | None = None) -> pl.DataFrame:
-    """One row per Rasa tracker event (user, bot, action, slot, pause, resume, ...).
+    """One row per Rasa conversation event (user, bot, action, slot, pause, resume, ...),
+    from the analytics store's ``rasa_events`` (written by ``consume-rasa-events``) when the
+    database has that table, else from Rasa's own tracker store.
 
     ``type`` is Rasa's event type name; ``pause``/``resume`` mark a handoff to a human and
     back; ``intent``/``confidence`` come from user messages, ``action`` from action events,
-    ``text`` from user and bot messages, ``slot``/``slot_value`` from slot events."""
-    url = tracker_url or default_tracker_url()
+    ``text`` from user and bot messages (the tracker store only: the analytics store keeps
+    no message text), ``slot``/``slot_value`` from slot events."""
+    url = tracker_url or default_conversations_source()
+    if _has_table(url, CONVERSATION_EVENTS_TABLE):
+        return _conversations_from_analytics(url)
     raw = _read_sql(url, "SELECT sender_id, timestamp, type_name, intent_name, action_name, "
                          "data FROM events ORDER BY id", {},
                     {"sender_id": pl.Utf8, "timestamp": pl.Float64, "type_name": pl.Utf8,
@@ -168,7 +182,8 @@ def load_conversations(tracker_url: str | None = None) -> pl.DataFrame:
         (pl.col("timestamp") * 1_000_000).cast(pl.Int64).cast(pl.Datetime("us")).alias("ts"),
         pl.col("type_name").alias("type"),
         pl.col("intent_name").alias("intent"),
-        pl.col("action_name").alias("action"),
+        # Rasa's store writes a slot's name in action_name too: actions only
+        pl.when(pl.col("type_name") == "action").then(pl.col("action_name")).alias("action"),
         data.str.json_path_match("$.parse_data.intent.confidence").cast(pl.Float64,
                                                                         strict=False)
         .alias("confidence"),
@@ -180,3 +195,33 @@ def load_conversations(tracker_url: str | None = None) -> pl.DataFrame:
         pl.when(pl.col("type_name") == "slot").then(data.str.json_path_match("$.value"))
         .alias("slot_value"),
     )
+
+
+def _has_table(url: str, table: str) -> bool:
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+    engine = _engine(url)
+    try:
+        return inspect(engine).has_table(table)
+    except SQLAlchemyError as exc:
+        raise InputError(f"could not read from {_safe(url)}: {str(exc).splitlines()[0]}") \
+            from None
+    finally:
+        engine.dispose()
+
+
+def _conversations_from_analytics(url: str) -> pl.DataFrame:
+    """The consumer's copy, in each conversation's order (Rasa's timestamps; the tracker
+    store's id, numerically, among events of the same instant)."""
+    from sqlalchemy import DateTime
+    raw = _read_sql(url, "SELECT conversation_id, ts, type, intent, action, confidence, "
+                         "input_channel, policy, slot, slot_value FROM rasa_events "
+                         "ORDER BY ts, length(event_key), event_key", {},
+                    {"conversation_id": pl.Utf8, "ts": pl.Datetime("us"), "type": pl.Utf8,
+                     "intent": pl.Utf8, "action": pl.Utf8, "confidence": pl.Float64,
+                     "input_channel": pl.Utf8, "policy": pl.Utf8, "slot": pl.Utf8,
+                     "slot_value": pl.Utf8}, {"ts": DateTime()})
+    return raw.select(
+        "conversation_id", "ts", "type", "intent", "action", "confidence",
+        pl.lit(None, dtype=pl.Utf8).alias("text"), "input_channel", "policy", "slot",
+        pl.col("slot_value").str.json_path_match("$").alias("slot_value"))

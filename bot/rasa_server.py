@@ -6,6 +6,9 @@ command line, where every local user's `ps` (and `docker inspect`) would show it
 Rasa then accepts on its HTTP API (/conversations, /model, /status...) only a bearer JWT
 signed with that secret (HS256, checked with its expiry): storefront_api signs its calls
 with it. Without the secret this refuses to start rather than serve an open API.
+
+It also installs what a turn survives (bot/resilience.py): a message sent twice answered
+once, an action server restarting, the tracker or lock store failing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import os
 import sys
 
 
-def rasa_arguments(argv: list[str], secret: str) -> list[str]:
+JSON_LOGGING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "logging-json.yml")
+
+
+def rasa_arguments(argv: list[str], secret: str, json_logs: bool = False) -> list[str]:
     """The `rasa run` command line this process runs (argv without the program name)."""
     if any(arg.startswith(("--jwt-secret", "--auth-token", "-t")) for arg in argv):
         raise SystemExit("bot.rasa_server: give the API's secret in RASA_JWT_SECRET, not on "
@@ -22,13 +28,18 @@ def rasa_arguments(argv: list[str], secret: str) -> list[str]:
     if not secret:
         raise SystemExit("bot.rasa_server: RASA_JWT_SECRET is not set; Rasa's HTTP API would "
                          "be open to anyone who reaches its port")
+    if json_logs and not any(arg.startswith("--logging-config-file") for arg in argv):
+        argv = [*argv, "--logging-config-file", JSON_LOGGING]  # LOG_FORMAT=json
     return ["rasa", "run", *argv, "--jwt-secret", secret, "--jwt-method", "HS256"]
 
 
 def main() -> None:
     # Only this interpreter's own sys.argv changes: /proc/<pid>/cmdline keeps what we were
     # started with, without the secret.
-    sys.argv = rasa_arguments(sys.argv[1:], os.environ.get("RASA_JWT_SECRET", ""))
+    sys.argv = rasa_arguments(sys.argv[1:], os.environ.get("RASA_JWT_SECRET", ""),
+                              os.environ.get("LOG_FORMAT", "").strip().lower() == "json")
+    from bot import resilience
+    resilience.install()  # messages answered once, action server restarts, stores failing
     from rasa.__main__ import main as rasa_main
     rasa_main()
 

@@ -20,9 +20,13 @@ kept tracker only if that is what it saved:
   events of its latest session): one that has just started a new session is read again at
   the next message.
 
-Saving a kept tracker writes (and streams to the event broker) the events after the ones it
-saved last, without counting them in the database. Everything is still written at every
-save: a restart or a crash loses nothing. On SQLite (the embedded mode) the database runs in
+Saving a kept tracker writes the events after the ones it saved last, without counting them
+in the database. Everything is still written at every save: a restart or a crash loses
+nothing. With the event broker of bot/event_stream.py the events are published after they
+are stored, and published again until RabbitMQ confirms them (Rasa's own order, publish
+first and never check, loses a turn's events when a replica dies at the wrong moment); with
+another broker, as Rasa does. On PostgreSQL, pooled connections are checked before use, so
+the store carries on by itself after the database restarts. On SQLite (the embedded mode) the database runs in
 write-ahead-log mode with ``synchronous=NORMAL``: a commit no longer waits for the disk; a
 crash of the process loses nothing, a power cut can lose the last turns. Its connections are
 pooled rather than opened for every query.
@@ -34,6 +38,7 @@ SQL tracker store's own settings, plus ``cache_size`` (default 2000; 0 turns the
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections import OrderedDict
 from typing import Any, Dict, Iterator, NamedTuple, Optional, Text, Tuple
@@ -42,6 +47,9 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from bot.event_stream import stream_for
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +97,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                                            connect_args={"check_same_thread": False})
             sa.event.listen(self.engine, "connect", _write_ahead_log)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        elif self.engine.dialect.name == "postgresql":
+            # A connection the database closed (a restart) is found before a turn uses it,
+            # rather than failing that turn.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5,
+                                           max_overflow=10)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        self.stream = stream_for(self, self.event_broker)
 
     def _marker(self, session: Any, sender_id: Text) -> Marker:
         count, newest = session.query(
@@ -114,7 +131,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             # database holds its first `kept.events` events.
             self._stored[sender_id] = kept.events
         try:
-            await super().save(tracker)  # if this raises, the conversation stays forgotten
+            await self._write(tracker)  # if this raises, the conversation stays forgotten
         finally:
             self._stored.pop(sender_id, None)
         if not self.cache_size or not holds_one_session(tracker):
@@ -124,6 +141,34 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._kept[sender_id] = _Kept(tracker, len(tracker.events), marker)
         while len(self._kept) > self.cache_size:
             self._kept.popitem(last=False)
+
+    async def _write(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's SQL save (the events not stored yet, as Rasa stores them), with the event
+        stream's bookkeeping in the same transaction and its publishing after it."""
+        sender_id = tracker.sender_id
+        if self.stream is None:
+            await self.stream_events(tracker)  # Rasa's order: publish, then store
+        with self.session_scope() as session:
+            rows = [self._row(sender_id, event)
+                    for event in self._additional_events(session, tracker)]
+            session.add_all(row for row, _ in rows)
+            batch = None
+            if self.stream is not None and rows:
+                session.flush()  # the events' ids
+                batch = self.stream.record_stored(session, sender_id, rows[0][0].id,
+                                                  rows[-1][0].id)
+            session.commit()
+            stored = [(row.id, data) for row, data in rows] if batch else []
+        if batch:
+            self.stream.publish_soon(sender_id, batch, stored)
+
+    def _row(self, sender_id: Text, event: Any) -> Tuple[Any, Dict[Text, Any]]:
+        """The event's row, as Rasa's SQL store writes it, and the event as a dict."""
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"), data=json.dumps(data)), data
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         stored = self._stored.get(tracker.sender_id)

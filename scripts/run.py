@@ -91,7 +91,8 @@ def services() -> list[Service]:
                  "API docs": f"{base}/api/docs", "Staff sign-in": f"{base}/staff/sign-in",
                  "Health": f"{base}/healthz"},
                 env=storefront_env),
-        Service("actions", [RASA, "run", "actions", "--actions", "bot.actions",
+        # bot.action_server is `rasa run actions` with /metrics and JSON logs added
+        Service("actions", [BOT_PY, "-m", "bot.action_server", "--actions", "bot.actions",
                             "--port", actions_port],
                 f"http://127.0.0.1:{actions_port}/health",
                 {"Action server": f"http://127.0.0.1:{actions_port}/health"}, env=actions_env),

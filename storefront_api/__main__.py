@@ -119,6 +119,10 @@ def cmd_serve(settings: Settings, args) -> int:
     if workers == 1:
         serve(settings, host, port, reuse_port=args.reuse_port, quiet=args.quiet)
         return 0
+    if not settings.redis_url:  # each process would fan inbox changes out to its own agents
+        print("warning: with several worker processes the support inbox's live updates "
+              "need REDIS_URL (docs/inbox.md); without it an agent sees only the changes "
+              "made through the same process until a reload", flush=True)
     # Several processes share the port (SO_REUSEPORT); the kernel spreads connections.
     context = multiprocessing.get_context("spawn")
     children = [context.Process(target=serve, args=(settings, host, port),

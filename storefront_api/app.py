@@ -8,9 +8,8 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import text
 
-from . import openapi
+from . import observability, openapi
 from .access_log import RedactingAccessLogger
 from .chat.page import register_chat_page
 from .checkout.pages import register_checkout_pages
@@ -19,6 +18,8 @@ from .consent.pages import register_consent_pages
 from .app_keys import DB, OUTBOX, PAYMENT_GATEWAY, RATE_LIMITER, SETTINGS, VIEW_EVENTS
 from .db import Database
 from .events.service import EventBuffer
+from .inbox import setup_inbox
+from .logs import configure_logging
 from .migrations import upgrade_async
 from .outbox.dispatcher import OutboxDispatcher
 from .payments.gateway import gateway_for
@@ -26,7 +27,6 @@ from .payments.pages import register_pages
 from .problems import problem_middleware
 from .production import refuse_unsafe
 from .ratelimit import RateLimiter, api_rate_limit
-from .routing import json_response
 from .settings import Settings
 from .staff.pages import register_staff_pages
 
@@ -44,6 +44,7 @@ def _domain_routes():
     from .customers.routes import routes as customers
     from .events.routes import routes as events
     from .fulfilment.routes import routes as fulfilment
+    from .inbox.routes import routes as inbox
     from .orders.routes import routes as orders
     from .payments.routes import routes as payments
     from .pricing.routes import routes as pricing
@@ -51,14 +52,14 @@ def _domain_routes():
     from .staff.routes import routes as staff
     from .support.routes import routes as support
     return [catalog, cart, checkout, payments, orders, fulfilment, customers, pricing, events,
-            aftersales, support, recovery, chat, consent, staff]
+            aftersales, support, recovery, chat, consent, staff, inbox]
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web.Application:
     settings = settings or Settings.from_env()
     refuse_unsafe(settings)  # AISLE_ENV=production: fail closed, naming what to fix
-    app = web.Application(middlewares=[problem_middleware, api_rate_limit],
-                          client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[observability.observe, problem_middleware,
+                                       api_rate_limit], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[RATE_LIMITER] = RateLimiter(settings)
 
@@ -94,9 +95,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(payment_gateway)
     app.cleanup_ctx.append(rate_limits)
+    setup_inbox(app)  # /inbox, its live streams, the tracker store watch (after the database)
     if settings.recovery_interval_minutes:
         app.cleanup_ctx.append(_cart_reminders)
     app.router.add_get("/healthz", healthz)
+    observability.register(app)  # /livez, /readyz, /metrics
     openapi.register(app)
     if not settings.is_production:  # production refuses the test gateway; its page too
         register_pages(app)  # the test gateway's hosted payment page, /pay/{session_id}
@@ -130,14 +133,9 @@ async def _warm_up(db: Database) -> None:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness and database reachability, for load balancers and `make run`."""
-    try:
-        async with request.app[DB].read() as session:
-            await session.execute(text("SELECT 1"))
-    except Exception as exc:  # the check's whole point is to report it, not to raise
-        log.warning("health check failed: %s", exc)
-        return json_response({"status": "unavailable", "database": "unreachable"}, status=503)
-    return json_response({"status": "ok", "database": "ok"})
+    """Database reachability, for load balancers and `make run` (the same as /readyz; a
+    container's liveness check is /livez: storefront_api/observability.py)."""
+    return await observability.readyz(request)
 
 
 async def _freeze_startup_objects(app: web.Application) -> None:
@@ -150,7 +148,7 @@ async def _freeze_startup_objects(app: web.Application) -> None:
 def serve(settings: Settings, host: str, port: int, *, reuse_port: bool = False,
           quiet: bool = False) -> None:
     """Run one server process (the schema must already be migrated)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("storefront_api")  # LOG_FORMAT=json: one JSON object a line
     app = create_app(settings, migrate=False)
     app.on_startup.append(_freeze_startup_objects)  # after the cleanup contexts' start-up
     web.run_app(app, host=host, port=port, reuse_port=reuse_port,

@@ -79,7 +79,11 @@ async def problem_middleware(request: web.Request, handler):
             if key in exc.headers:
                 problem.headers[key] = exc.headers[key]
         raise problem from None
-    except Exception:  # logged without the tokens and e-mail addresses a path may carry
+    except Exception as error:  # logged without the tokens and e-mail addresses a path may carry
+        from .observability import unavailable_problem
+        unavailable = unavailable_problem(error)  # the database away: 503, Retry-After
+        if unavailable is not None:
+            raise unavailable from None
         log.exception("unhandled error on %s %s", request.method,
                       redacted_path_only(request.path))
         raise Problem(

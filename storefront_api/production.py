@@ -79,11 +79,15 @@ def problems(settings: Settings) -> list[str]:
     found.append(_weak_secret("SERVICE_TOKEN", settings.service_token))
     found.append(_weak_secret("RASA_JWT_SECRET", settings.rasa_jwt_secret))
     found.append(_weak_secret("CHAT_JWT_SECRET", settings.chat_token_secret))
+    # optional: without it production serves no /metrics at all
+    found.append(_weak_secret("METRICS_TOKEN", settings.metrics_token, required=False))
     secrets = [s for s in (settings.secret_key, settings.admin_token, settings.service_token,
-                           settings.rasa_jwt_secret, settings.chat_token_secret) if s]
+                           settings.rasa_jwt_secret, settings.chat_token_secret,
+                           settings.metrics_token) if s]
     if len(secrets) != len(set(secrets)):
-        found.append("SECRET_KEY, ADMIN_TOKEN, SERVICE_TOKEN, RASA_JWT_SECRET and "
-                     "CHAT_JWT_SECRET must all differ (one leak must not open every door)")
+        found.append("SECRET_KEY, ADMIN_TOKEN, SERVICE_TOKEN, RASA_JWT_SECRET, "
+                     "CHAT_JWT_SECRET and METRICS_TOKEN must all differ (one leak must not "
+                     "open every door)")
     found.append(_smtp_problem(settings.smtp_url))
     if not settings.redis_url:
         found.append("REDIS_URL is not set: rate limits would be counted by each process "

@@ -68,6 +68,10 @@ LIMITS: dict[str, Limit] = {
     "consent-confirmation": Limit("3/day", None, "confirmation e-mails to this address"),
     "event": Limit("120/minute", "20000/minute", "events"),
     "chat-token": Limit("30/minute", "3000/minute", "chat sessions"),
+    # the chat page while a person holds the conversation: its typing, and its stream of
+    # the agent's typing (opened again when it breaks, or with a renewed token)
+    "chat-typing": Limit("60/minute", "20000/minute", "typing notices"),
+    "chat-stream": Limit("30/minute", "5000/minute", "chat streams"),
 }
 
 

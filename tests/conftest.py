@@ -11,7 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from assistant_calls import SERVICE_TOKEN  # noqa: E402
-from databases import create_postgres_database, drop_postgres_database  # noqa: E402
+from databases import (DEMO_PRODUCTS, create_postgres_database,  # noqa: E402,F401
+                       drop_postgres_database, seed_demo_shop)
 
 from storefront_api.app import create_app  # noqa: E402
 from storefront_api.db import Database  # noqa: E402
@@ -19,7 +20,6 @@ from storefront_api.migrations import upgrade  # noqa: E402
 from storefront_api.settings import Settings  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
-DEMO_PRODUCTS = 300  # small but varied: every category, sizes, colours, some out of stock
 
 
 def _new_database(backend: str, directory: Path) -> str:
@@ -34,14 +34,7 @@ def _cleanup(backend: str, url: str) -> None:
 
 
 async def _seed(url: str) -> None:
-    from storefront_api.catalog.demo_catalog import seed_catalog
-    from storefront_api.pricing.demo_pricing import seed_pricing
-    db = Database(url)
-    try:
-        await seed_pricing(db)
-        await seed_catalog(db, DEMO_PRODUCTS, seed=7)
-    finally:
-        await db.dispose()
+    await seed_demo_shop(url)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -53,3 +53,19 @@ def create_postgres_database(prefix: str = "aisle_test") -> str:
 def drop_postgres_database(url: str) -> None:
     name = make_url(url).database
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+DEMO_PRODUCTS = 300  # small but varied: every category, sizes, colours, some out of stock
+
+
+async def seed_demo_shop(url: str, products: int = DEMO_PRODUCTS) -> None:
+    """The demo shop's pricing and a catalog of `products` products (always the same ones)."""
+    from storefront_api.catalog.demo_catalog import seed_catalog
+    from storefront_api.db import Database
+    from storefront_api.pricing.demo_pricing import seed_pricing
+    db = Database(url)
+    try:
+        await seed_pricing(db)
+        await seed_catalog(db, products, seed=7)
+    finally:
+        await db.dispose()

@@ -116,6 +116,7 @@ ALLOWED_SECRETS = {
     "rasa": {"RASA_JWT_SECRET", "CHAT_JWT_SECRET", "POSTGRES_PASSWORD", "REDIS_PASSWORD",
              "RABBITMQ_PASSWORD"},
     "actions": {"SERVICE_TOKEN"},
+    "rasa_events": {"POSTGRES_PASSWORD", "RABBITMQ_PASSWORD"},
     "dashboard": {"DASHBOARD_DB_PASSWORD"},  # a role that can only read
     "redis": {"REDIS_PASSWORD"},
     "rabbitmq": {"RABBITMQ_PASSWORD"},
@@ -167,7 +168,7 @@ def test_compose_has_the_production_services():
     assert result.returncode == 0, result.stderr
     services = set(result.stdout.split())
     assert {"postgres", "storefront_api", "proxy", "rasa", "actions", "dashboard", "redis",
-            "rabbitmq"} <= services
+            "rabbitmq", "rasa_events"} <= services
 
 
 def test_rasa_replicas_share_a_lock_store_and_keep_conversations_apart_from_shop_events():
@@ -179,7 +180,7 @@ def test_rasa_replicas_share_a_lock_store_and_keep_conversations_apart_from_shop
     # Redis's lock store (the atomic one: bot/lock_store.py) and RabbitMQ's event broker;
     # tests/e2e/test_production_topology.py runs this file with two replicas.
     assert "type: bot.lock_store.AtomicRedisLockStore" in production
-    assert "type: pika" in production
+    assert "type: bot.event_stream.ConfirmingPikaEventBroker" in production
     # Rasa's tracker table is called `events`, like the shop's: separate databases.
     assert "@postgres:5432/rasa" in result.stdout
     assert "CREATE DATABASE rasa" in (ROOT / "deploy" / "postgres-init.sh").read_text()

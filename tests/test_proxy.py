@@ -132,6 +132,15 @@ async def test_attack_rasa_http_api_is_not_published(proxy, path):
     assert body.get("service") != "rasa"
 
 
+@pytest.mark.parametrize("path", ["/metrics", "/metrics?format=text"])
+async def test_attack_the_shops_metrics_are_not_published(proxy, path):
+    """Request counts, latencies and stock held are for the operator's scraper on the
+    private network (storefront_api/observability.py), not for the internet."""
+    base, _ = proxy
+    status, body = await _where(base, path)
+    assert status == 404 and body.get("service") is None
+
+
 async def test_attack_a_forged_forwarded_for_is_replaced_by_the_real_address(proxy):
     base, _ = proxy
     _, body = await _where(base, "/api/orders/AB-12345",

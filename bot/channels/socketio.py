@@ -14,12 +14,25 @@ alone would read and steer that conversation. Here:
   the shop's pushes and the agent's replies reach every open tab of it), and
   ``session_request`` confirms that conversation only.
 - ``user_uttered`` reaches Rasa as that conversation, its metadata carrying the token's
-  ``cli`` (an opaque key of the browser that asked for the token) as ``aisle_client``. A ``session_id`` naming another one is
+  ``cli`` (an opaque key of the browser that asked for the token) as ``aisle_client`` and
+  the page's ``message_id``, when it sends one, as ``aisle_message_id`` (a message sent
+  again with the same id is answered once: bot/message_retries.py). A ``session_id`` naming another one is
   refused, logged and the socket disconnected: nothing reaches that conversation's tracker.
   Once the token has expired the socket is disconnected; the page renews it and reconnects.
 - ``allowed_origins`` (CHAT_ALLOWED_ORIGINS): the pages that may open the socket, e.g. the
   shop's own origin; empty means the socket's own origin only (python-engineio's default).
   A script that sends no Origin is not a browser page and still needs the token.
+
+- With several Rasa replicas, each holds its own sockets, while a push (a payment
+  confirmation, an agent's reply, a cart reminder: storefront_api's ``trigger_intent`` or
+  ``execute``) reaches whichever replica the proxy picked. ``message_queue``
+  (CHAT_MESSAGE_QUEUE_URL, a Redis URL) makes every replica's socket.io server share one
+  python-socketio message queue: each emit to a conversation's room is published there and
+  every replica sends it to the sockets of that room it holds. Without it a replica reaches
+  only its own sockets (enough with one Rasa process).
+- The queue carries JSON (``JSONRedisManager``), never pickle: python-socketio's own Redis
+  manager unpickles whatever arrives on the channel, so anyone able to publish on the Redis
+  server would run code in every Rasa replica.
 
 The channel's name stays ``socketio``: trackers record it as the input channel, the actions
 render cards and buttons for it, and Rasa's ``output_channel=latest`` finds it by that name.
@@ -30,6 +43,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
 import re
 import time
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -40,7 +54,8 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIO
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from redis.exceptions import RedisError
+from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError
 
 logger = logging.getLogger(__name__)
@@ -54,6 +69,60 @@ MAX_MESSAGE_LENGTH = 5000  # the widget allows 1000 characters
 REFUSED = "invalid or expired chat token"  # the connect error the page sees
 CLIENT_KEY = "aisle_client"  # the message metadata the actions read (bot/actions/common.py)
 CLIENT = re.compile(r"^c_[0-9a-f]{32}$")  # storefront_api/chat/tokens.py client_of()
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # a client's id for one message (retries)
+MESSAGE_ID_KEY = "aisle_message_id"  # bot/message_retries.py reads it from the metadata
+QUEUE_CHANNEL = "aisle-chat"  # the Redis pub/sub channel the replicas share
+
+
+class JSONRedisManager(AsyncRedisManager):
+    """python-socketio's Redis manager, its messages JSON instead of pickle.
+
+    python-socketio 5.8.0 pickles what it publishes and unpickles what it receives; a
+    message that is not JSON (a pickle, garbage) is logged and dropped here, never loaded."""
+
+    name = "aisle-redis"
+
+    async def _publish(self, data: Any) -> Any:
+        payload = json.dumps(data)
+        for attempt in range(2):  # as the parent: once more on a new connection
+            try:
+                if attempt:
+                    self._redis_connect()
+                return await self.redis.publish(self.channel, payload)
+            except (RedisError, OSError) as error:
+                logger.error("socket queue: cannot publish to Redis (%s)%s",
+                             type(error).__name__, "" if attempt else ", retrying")
+        return None
+
+    async def _listen(self):  # type: ignore[override]
+        async for message in super()._listen():
+            try:
+                data = json.loads(message)
+            except (TypeError, ValueError):
+                logger.warning("socket queue: dropped a message that is not JSON (%d bytes)",
+                               len(message) if isinstance(message, (bytes, str)) else 0)
+                continue
+            if isinstance(data, dict):
+                yield data
+
+
+def queue_url(url: Optional[str]) -> Optional[str]:
+    """A message queue's URL checked (redis:// or rediss://); None for no queue."""
+    if not url:
+        return None
+    if not url.startswith(("redis://", "rediss://")):
+        raise ValueError("message_queue (CHAT_MESSAGE_QUEUE_URL) must be a redis:// or "
+                         "rediss:// URL")
+    return url
+
+
+def shared_queue(url: Optional[str]) -> Optional[JSONRedisManager]:
+    """The replicas' shared queue at ``url``, or None (each replica on its own)."""
+    if not url:
+        return None
+    return JSONRedisManager(url, channel=QUEUE_CHANNEL,
+                            redis_options={"health_check_interval": 30,
+                                           "socket_keepalive": True})
 
 
 def _origins(raw: Any) -> list[str]:
@@ -79,6 +148,8 @@ class AisleSocketIOInput(SocketIOInput):
             credentials.get("jwt_method", "HS256"),
             credentials.get("metadata_key", "metadata"),
             allowed_origins=_origins(credentials.get("allowed_origins")),
+            message_queue=(credentials.get("message_queue")
+                           or os.environ.get("CHAT_MESSAGE_QUEUE_URL") or None),
         )
 
     def __init__(self, user_message_evt: Text = "user_uttered",
@@ -86,7 +157,8 @@ class AisleSocketIOInput(SocketIOInput):
                  session_persistence: bool = True, socketio_path: Optional[Text] = "/socket.io",
                  jwt_key: Optional[Text] = None, jwt_method: Optional[Text] = "HS256",
                  metadata_key: Optional[Text] = "metadata", *,
-                 allowed_origins: Optional[list[str]] = None):
+                 allowed_origins: Optional[list[str]] = None,
+                 message_queue: Optional[str] = None):
         if not jwt_key:
             raise ValueError("The web chat's socketio channel needs jwt_key (CHAT_JWT_SECRET, "
                              "the secret storefront_api signs chat tokens with).")
@@ -96,6 +168,7 @@ class AisleSocketIOInput(SocketIOInput):
         super().__init__(user_message_evt, bot_message_evt, namespace, session_persistence,
                          socketio_path, jwt_key, jwt_method, metadata_key)
         self.allowed_origins = list(allowed_origins or [])
+        self.message_queue = queue_url(message_queue)  # a bad URL fails now, not at a push
 
     # --- who is on the socket ---------------------------------------------------------------
 
@@ -129,7 +202,8 @@ class AisleSocketIOInput(SocketIOInput):
     # --- the socket.io server ---------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self._cors_allowed_origins())
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=self._cors_allowed_origins(),
+                          client_manager=shared_queue(self.message_queue))
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook",
                                            __name__)
         self.sio = sio  # get_output_channel: pushes and output_channel=latest
@@ -211,6 +285,10 @@ class AisleSocketIOInput(SocketIOInput):
             session = await sio.get_session(sid, namespace=namespace)
             if session.get("client"):
                 metadata[CLIENT_KEY] = session["client"]
+            # the page's id for this message: a resend of it is answered once (retries)
+            metadata.pop(MESSAGE_ID_KEY, None)
+            if isinstance(data.get("message_id"), str) and MESSAGE_ID.match(data["message_id"]):
+                metadata[MESSAGE_ID_KEY] = data["message_id"]
             await on_new_message(UserMessage(
                 text, SocketIOOutput(sio, self.bot_message_evt), own,
                 input_channel=self.name(), metadata=metadata))

@@ -49,3 +49,17 @@ class CartLine(Base):
         UniqueConstraint("cart_id", "variant_id", "saved_for_later", name="uq_cart_lines_variant"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
+
+
+class CartRequest(Base):
+    """A change to a cart made with an ``Idempotency-Key``: the same key again changes
+    nothing (cart/idempotency.py). Written in the change's own transaction."""
+
+    __tablename__ = "cart_requests"
+
+    # sha256 of the key's scope (the cart, or a new cart of the service) and the key
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"),
+                                         index=True)
+    request_hash: Mapped[str] = mapped_column(String(64))  # method, path and body
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,7 +1,8 @@
 """Cart HTTP routes under /api/carts/{token}: lines, saved-for-later, promo code, shipping.
 
 Every route answers with the whole cart, priced now (see ``service.cart_document``), so the
-chat and the shop page never compute a total themselves.
+chat and the shop page never compute a total themselves. A change sent with an
+``Idempotency-Key`` is applied once however often it is sent (``idempotency.py``).
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt,
                       model_validator)
 
 from ..app_keys import DB, SETTINGS, VIEW_EVENTS
+from ..auth import is_service_call
 from ..events.service import EventContext
 from ..pricing import service as pricing
 from ..problems import unprocessable
 from ..ratelimit import enforce
 from .. import responses
 from ..routing import MAX_DB_INT, ApiRoutes, int_param, json_response
-from . import service
+from . import idempotency, service
 
 routes = ApiRoutes("carts")
 
@@ -99,12 +102,32 @@ async def priced_cart_response(request: web.Request, session, cart,
 
 
 async def _change(request: web.Request, change, status: int = 200) -> web.Response:
-    """Run ``change(session, cart, ctx)`` on the locked cart in one transaction."""
+    """Run ``change(session, cart, ctx)`` on the locked cart in one transaction; with an
+    Idempotency-Key already applied to this cart, answer with the cart as it is."""
     ctx = EventContext.from_request(request)
+    key = idempotency.client_key(request)
+    request_hash = await idempotency.fingerprint(request) if key else ""
     async with request.app[DB].write() as session:
         cart = await service.find_cart(session, _token(request), for_update=True)
-        await change(session, cart, ctx)
+        scoped = idempotency.scoped(key, f"cart:{cart.id}") if key else None
+        if scoped is None or await idempotency.applied(session, scoped, request_hash) is None:
+            await change(session, cart, ctx)
+            if scoped is not None:
+                await idempotency.remember(session, scoped, cart.id, request_hash)
         return await priced_cart_response(request, session, cart, status)
+
+
+async def _create(request: web.Request, ctx: EventContext, key: str | None) -> web.Response:
+    request_hash = await idempotency.fingerprint(request) if key else ""
+    async with request.app[DB].write() as session:
+        made = await idempotency.applied(session, key, request_hash) if key else None
+        if made is not None:
+            cart = await service.cart_by_id(session, made)
+        else:
+            cart = await service.create_cart(session, request.app[SETTINGS], ctx)
+            if key:
+                await idempotency.remember(session, key, cart.id, request_hash)
+        return await priced_cart_response(request, session, cart, status=201)
 
 
 # --- routes --------------------------------------------------------------------------------
@@ -114,12 +137,20 @@ async def _change(request: web.Request, change, status: int = 200) -> web.Respon
 async def create_cart(request: web.Request) -> web.Response:
     """Returns the new cart with its token: keep it, every other cart route needs it.
     X-Conversation-Id and X-Channel (from the assistant) are recorded on the cart. New
-    carts are limited per client ("cart"): each one is a row that lives for weeks."""
+    carts are limited per client ("cart"): each one is a row that lives for weeks. The
+    assistant (service credential) may send an Idempotency-Key: the same key again answers
+    with the cart it created."""
     await enforce(request, "cart")
     ctx = EventContext.from_request(request)
-    async with request.app[DB].write() as session:
-        cart = await service.create_cart(session, request.app[SETTINGS], ctx)
-        return await priced_cart_response(request, session, cart, status=201)
+    key = idempotency.client_key(request)
+    key = idempotency.scoped(key, "new-cart:service") if key and is_service_call(request) \
+        else None
+    try:
+        return await _create(request, ctx, key)
+    except IntegrityError:
+        if key is None:
+            raise
+        return await _create(request, ctx, key)  # the same key at the same moment: it won
 
 
 @routes.get("/api/carts/{token}", summary="Get a cart, priced now", errors=(404, 410),

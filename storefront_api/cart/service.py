@@ -67,6 +67,11 @@ async def cart_by_token(session: AsyncSession, token: str, *,
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def cart_by_id(session: AsyncSession, cart_id: int) -> Cart:
+    """The cart (with its lines) of a row id the shop itself recorded."""
+    return (await session.execute(_with_lines().where(Cart.id == cart_id))).scalar_one()
+
+
 async def find_cart(session: AsyncSession, token: str, *, for_update: bool = False) -> Cart:
     """The cart with ``token``; 404 if unknown, 410 if merged into a customer's cart."""
     cart = await cart_by_token(session, token, for_update=for_update)

@@ -8,6 +8,7 @@ from ..app_keys import DB, PAYMENT_GATEWAY, SETTINGS
 from ..problems import Problem, bad_request
 from .. import responses
 from ..routing import ApiRoutes, json_response
+from ..observability import count_webhook
 from .gateway import InvalidWebhook
 from .webhooks import check_event_shape, receive_event
 
@@ -43,6 +44,9 @@ async def payment_webhook(request: web.Request) -> web.Response:
         event = gateway.verify_webhook(payload, request.headers.get("Stripe-Signature", ""))
         check_event_shape(event)
     except InvalidWebhook as exc:
+        count_webhook("refused")
         raise bad_request(f"Webhook refused: {exc}.", type="invalid-webhook") from None
     receipt = await receive_event(request.app[DB], gateway, request.app[SETTINGS], event)
+    count_webhook("duplicate" if receipt.duplicate else
+                  "order" if receipt.order_number else "accepted")
     return json_response(receipt.document())

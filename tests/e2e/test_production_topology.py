@@ -1,57 +1,37 @@
 """The production topology of docker-compose.yml, run natively on this machine's services:
 two Rasa replicas with bot/endpoints.production.yml (PostgreSQL tracker store, Redis lock
-store, RabbitMQ event broker), one action server, storefront_api. One conversation's
-messages go to either replica, also at the same moment: the conversation carries on as if
-there were one server, nothing is lost or doubled, and every event reaches RabbitMQ once."""
+store, RabbitMQ event broker, the sockets' shared Redis queue), one action server,
+storefront_api, and the consumer of Rasa's events into the analytics store. One
+conversation's messages go to either replica, also at the same moment: the conversation
+carries on as if there were one server, nothing is lost or doubled, and every event reaches
+analytics once. The web chat in Chromium holds its socket on one replica while the shop's
+payment confirmation reaches the other: the shopper sees it.
+
+The same topology with replicas killed in the middle of 50 conversations, and PostgreSQL
+restarted under load: tests/production/ (make test-production)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
+import re
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from conftest import _missing
-from sqlalchemy.engine import make_url
 
 from databases import create_postgres_database, drop_postgres_database
 
 from assistant_stack import MODEL, RASA, AssistantStack, http_json, texts
+from production_topology import (delete_queue, fetch, own_queue, production_environment,
+                                 require_rabbitmq, wait_until_analytics_has_every_event)
+from test_chat_in_browser import (ADDRESS, EMAIL, MEMORY, add_first_result, bot_texts,  # noqa: F401
+                                  browser, say, settled)
+from test_conversations import pay_by_card
 
 pytestmark = pytest.mark.slow
-
-QUEUE = "rasa_events"  # bot/endpoints.production.yml
-# Reads what RabbitMQ holds for one conversation (aio-pika, as Rasa's broker uses it).
-DRAIN = """
-import asyncio, json, sys
-import aio_pika
-
-async def main(queue_name):
-    connection = await aio_pika.connect_robust("amqp://guest:guest@127.0.0.1:5672/")
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.declare_queue(queue_name, durable=True)
-        found = []
-        while True:
-            message = await queue.get(no_ack=True, fail=False, timeout=5)
-            if message is None:
-                break
-            found.append(json.loads(message.body))
-        print(json.dumps(found))
-
-asyncio.run(main(sys.argv[1]))
-"""
-
-
-def drain_rabbitmq() -> list[dict]:
-    done = subprocess.run([RASA.replace("/rasa", "/python"), "-c", DRAIN, QUEUE],
-                          capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        _missing(f"RabbitMQ is not reachable on 127.0.0.1:5672: {done.stderr[-500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -62,31 +42,22 @@ def tracker_database():
     drop_postgres_database(url)
 
 
-async def _user_events_stored(url: str, sender: str) -> int:
-    import asyncpg
-    connection = await asyncpg.connect(
-        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
-    try:
-        return await connection.fetchval(
-            "SELECT count(*) FROM events WHERE sender_id = $1 AND type_name = 'user'", sender)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
 def production(tmp_path_factory, tracker_database):
     if not Path(RASA).exists() or not MODEL.exists():
         _missing("the assistant is not installed and trained: run `make train`")
-    drain_rabbitmq()  # what earlier runs left in the queue
-    rasa_url = make_url(tracker_database).set(drivername="postgresql")  # psycopg2, in Rasa
-    environment = {"TRACKER_STORE_URL": rasa_url.render_as_string(hide_password=False),
-                   "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379", "REDIS_PASSWORD": "",
-                   "REDIS_LOCK_DB": "1", "RABBITMQ_HOST": "127.0.0.1",
-                   "RABBITMQ_USER": "guest", "RABBITMQ_PASSWORD": "guest"}
-    with AssistantStack(tmp_path_factory.mktemp("production"),
-                        endpoints="bot/endpoints.production.yml", rasa_replicas=2,
-                        extra_environment=environment) as stack:
-        yield stack
+    require_rabbitmq()
+    queue = own_queue()
+    try:
+        # the web chat's socket on replica 0, storefront_api's calls (pushes) to replica 1
+        with AssistantStack(tmp_path_factory.mktemp("production"),
+                            endpoints="bot/endpoints.production.yml", rasa_replicas=2,
+                            extra_environment=production_environment(tracker_database),
+                            rabbitmq_queue=queue, socket_replica=0,
+                            rasa_api_replica=1) as stack:
+            yield stack
+    finally:
+        delete_queue(queue)
 
 
 def user_texts(tracker: dict) -> list[str]:
@@ -134,7 +105,41 @@ def test_a_conversation_moves_between_replicas_and_nothing_is_lost(production,
                                  headers=production.rasa_headers())
         assert status == 200 and user_texts(seen) == typed
 
-    # Stored once each, and every one streamed to RabbitMQ once, in order.
-    assert asyncio.run(_user_events_stored(tracker_database, sender)) == len(typed)
-    streamed = [e for e in drain_rabbitmq() if e.get("sender_id") == sender]
-    assert [e["text"] for e in streamed if e["event"] == "user"] == typed
+    # Stored once each, and every one written to the analytics store once.
+    stored = asyncio.run(fetch(tracker_database, "SELECT type_name FROM events WHERE "
+                                "sender_id = $1", sender))
+    assert sum(row["type_name"] == "user" for row in stored) == len(typed)
+    wait_until_analytics_has_every_event(tracker_database, production.database_url, [sender])
+
+
+async def test_a_payment_confirmed_through_one_replica_reaches_the_web_chat_on_the_other(
+        production, browser):
+    """The page's socket lives on replica 0; storefront_api tells replica 1 (its RASA_URL)
+    that the payment landed; replica 1 emits to the conversation's room on the shared
+    queue, and replica 0 sends it down the socket."""
+    assert production.rasa_urls[0] in production.environment()["CHAT_SOCKET_URL"]
+    assert production.environment()["RASA_URL"] == production.rasa_urls[1]
+    page = await browser.new_page(viewport={"width": 420, "height": 820})
+    await page.goto(f"{production.storefront_url}/chat")
+    await page.wait_for_selector("[data-connection=online]", timeout=20000)
+    conversation = (await page.evaluate(MEMORY))["conversationId"]
+    await add_first_result(page, "I'm looking for a t-shirt")
+    assert EMAIL.search(await say(page, "checkout"))
+    assert "ship" in await say(page, f"replicas-{uuid.uuid4().hex[:8]}@example.com")
+    assert "standard" in await say(page, ADDRESS)
+    assert "payment link" in await say(page, "standard please")
+    before = await page.locator(".aisle-chat__msg--bot").count()
+    await page.fill(".aisle-chat__input", "yes")
+    await page.press(".aisle-chat__input", "Enter")
+    await settled(page, before)
+    link = await page.locator(".aisle-chat__bubble a", has_text="/pay/").last.get_attribute(
+        "href")
+    paid = await asyncio.to_thread(pay_by_card, link)
+    number = re.search(r"[A-Z]{2}-\d{5}", paid).group(0)
+    deadline = time.monotonic() + 30
+    while not any("payment received" in text.lower() and number in text
+                  for text in await bot_texts(page)):
+        assert time.monotonic() < deadline, await bot_texts(page)
+        await asyncio.sleep(0.3)
+    assert production.tracker(conversation, replica=1)["slots"]["order_number"] == number
+    await page.close()

@@ -148,7 +148,7 @@ async def test_a_save_that_fails_forgets_the_conversation(database_url, monkeypa
     async def broken(self, tracker):
         raise sa.exc.OperationalError("INSERT", {}, Exception("disk full"))
 
-    monkeypatch.setattr(SQLTrackerStore, "save", broken)
+    monkeypatch.setattr(CachedSQLTrackerStore, "_write", broken)
     turn(tracker, "not saved", cart="lost")
     with pytest.raises(sa.exc.OperationalError):
         await cached.save(tracker)
