@@ -16,11 +16,14 @@ DEMO_PRODUCTS ?= 2000
 PY310 := $(shell for p in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help venv bot-venv seed bot-lookups train run serve test test-fast bench clean-var system-tools
+.PHONY: help venv bot-venv seed bot-lookups train run serve test test-fast test-production bench mutants clean-var system-tools
 help:
 	@echo "make run     install what is missing, seed the demo shop, start everything, print the URLs"
 	@echo "make test    install what is missing, run every test (SQLite and PostgreSQL)"
+	@echo "make test-production  the production topology's fault drills (replicas killed, PostgreSQL restarted)"
 	@echo "make bench   run the benchmarks under bench/ (figures in bench/results/)"
+	@echo "make mutants mutation-test the money, stock, consent, funnel and recovery code: a score"
+	@echo "             per module and the mutants no test kills (docs/testing.md); before a release"
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"' \
@@ -88,14 +91,25 @@ system-tools:
 	fi
 
 test: venv bot-venv train system-tools
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not production"
 	$(BOT_PY) -m pytest -q bot/tests
 
+# The production topology natively (tests/production): two Rasa and two storefront_api
+# replicas on a PostgreSQL server of the tests' own; replicas and the action server killed
+# in the middle of 50 conversations, PostgreSQL restarted under load. About 10 minutes.
+test-production: venv bot-venv train
+	$(PY) -m pytest -q -m production tests/production
+
 test-fast: venv
-	AISLE_SKIP_POSTGRES=1 $(PY) -m pytest -q -x
+	AISLE_SKIP_POSTGRES=1 $(PY) -m pytest -q -x -m "not production"
 
 bench: venv train
 	$(PY) bench/run_all.py
+
+# Not part of `make test`: one mutmut run per module (SQLite suites, both cores), then the
+# table. MUTANTS="pricing stock-holds" runs only those modules (their mutants/ folder names).
+mutants: venv bot-venv
+	$(PY) scripts/mutants.py $(foreach m,$(MUTANTS),--only "$(m)")
 
 clean-var:
 	rm -rf var/

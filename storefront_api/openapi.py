@@ -11,7 +11,9 @@ limit every /api request counts against.
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -174,8 +176,10 @@ def register(app: web.Application) -> None:
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/api/docs", docs_page)
     app.on_startup.append(_build_on_startup)
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-        app.router.add_static("/api/docs/static", swagger_ui_path)
-    except ImportError:  # the docs page then shows the raw link only
-        pass
+    # Swagger UI 5 (swagger-ui-py's copy: the one of swagger-ui-bundle, 3.20, cannot read an
+    # OpenAPI 3.1 document and showed "Unable to render this definition"). Located without
+    # importing the package, which would load its web-framework adapters.
+    found = importlib.util.find_spec("swagger_ui")
+    if found and found.submodule_search_locations:
+        static = Path(found.submodule_search_locations[0]) / "static"
+        app.router.add_static("/api/docs/static", static)

@@ -5,6 +5,12 @@ Stripe's test card numbers. A successful payment is delivered the way Stripe del
 ``checkout.session.completed`` event, signed with Stripe's scheme and POSTed to
 /api/payments/webhook, so the whole purchase path runs as in production, without a network
 or an account. No card number is stored, logged or sent anywhere: it is only classified.
+
+Refunds follow Stripe's rules for the payments this gateway took while it runs: a repeat
+of a request (same idempotency key) is answered with its first refund, and a refund above
+what is left of the payment is refused, so a bug asking too much fails here as it would at
+Stripe. A payment it did not see (taken before a restart, or written straight into the
+database by a test) is refunded as asked: nothing tells it that payment's amount.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ import secrets
 import time
 from typing import Any
 
+from ..money import format_money
 from ..settings import Settings
-from .gateway import PaymentRequest, PaymentSession, RefundResult
+from .gateway import GatewayError, PaymentRequest, PaymentSession, RefundResult
 from .signature import sign_payload, verify_event
 
 # Stripe's test cards (https://docs.stripe.com/testing) and what each does on this page.
@@ -54,6 +61,8 @@ class TestGateway:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.webhook_secret = webhook_secret_for(settings)
+        self._left: dict[str, int] = {}  # payment reference -> minor units not refunded yet
+        self._refunds: dict[str, RefundResult] = {}  # idempotency key -> its refund
 
     async def create_session(self, request: PaymentRequest) -> PaymentSession:
         session_id = "cs_test_" + secrets.token_urlsafe(24)
@@ -63,10 +72,25 @@ class TestGateway:
     async def expire_session(self, session_id: str) -> None:
         """Nothing to do: the page reads the checkout, which the caller closes."""
 
+    def record_payment(self, payment_reference: str, amount: int, currency: str) -> None:
+        """A payment this gateway took (the hosted page's), what its refunds draw on."""
+        self._left.setdefault(payment_reference, amount)
+
     async def refund(self, payment_reference: str, amount: int, currency: str, *,
                      idempotency_key: str, reason: str) -> RefundResult:
+        if idempotency_key in self._refunds:
+            return self._refunds[idempotency_key]
+        left = self._left.get(payment_reference)
+        if left is not None and amount > left:
+            raise GatewayError(f"Refund amount ({format_money(amount, currency)}) is greater "
+                               "than the unrefunded amount of the payment "
+                               f"({format_money(left, currency)}).")
+        if left is not None:
+            self._left[payment_reference] = left - amount
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-        return RefundResult(id="re_test_" + digest, status="succeeded")
+        result = RefundResult(id="re_test_" + digest, status="succeeded")
+        self._refunds[idempotency_key] = result
+        return result
 
     def verify_webhook(self, payload: bytes, signature_header: str) -> dict[str, Any]:
         return verify_event(payload, signature_header, self.webhook_secret)
@@ -79,6 +103,8 @@ class TestGateway:
     def completed_event(self, checkout, *, metadata: dict[str, str],
                         client_reference_id: str | None) -> dict[str, Any]:
         """A ``checkout.session.completed`` event for a paid checkout, shaped like Stripe's."""
+        intent = payment_intent_id(self.webhook_secret, checkout.gateway_session_id)
+        self.record_payment(intent, checkout.total, checkout.currency)
         return {
             "id": "evt_test_" + secrets.token_urlsafe(18),
             "object": "event",
@@ -96,8 +122,7 @@ class TestGateway:
                 "metadata": metadata,
                 "payment_status": "paid",
                 "status": "complete",
-                "payment_intent": payment_intent_id(self.webhook_secret,
-                                                    checkout.gateway_session_id),
+                "payment_intent": intent,
                 "amount_total": checkout.total,
                 "currency": checkout.currency.lower(),
                 "customer_details": {"email": checkout.email},

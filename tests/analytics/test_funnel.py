@@ -26,6 +26,11 @@ def ev(user, minute, name, **extra) -> dict:
             "ts": T0 + timedelta(minutes=minute), "name": name, **extra}
 
 
+def at(event: dict, **later) -> dict:
+    """``event`` moved later by ``later`` (a timedelta's arguments)."""
+    return {**event, "ts": event["ts"] + timedelta(**later)}
+
+
 def frame(events: list[dict]) -> pl.LazyFrame:
     rows = [{**e, "properties": json.dumps(e.get("properties", {}))} for e in events]
     if not rows:
@@ -89,6 +94,43 @@ CASES = [
     ("user unit: the same purchase converts the user",
      [ev("a", 0, "view_item", session_id="s1"), ev("a", 5, "purchase", session_id="s2")],
      ["view_item", "purchase"], {"unit": "user"}, [1, 1]),
+    # The window's end in each order mode: a step exactly `window` after the start counts,
+    # one microsecond later it does not (a: at the end; b: just past it).
+    ("strict: a step exactly at the window's end counts, a microsecond later it does not",
+     [ev("a", 0, "view_item"), ev("a", 60, "add_to_cart"),
+      ev("b", 0, "view_item"), at(ev("b", 60, "add_to_cart"), microseconds=1)],
+     ["view_item", "add_to_cart"], {"order": "strict", "window": timedelta(hours=1)}, [2, 1]),
+    ("any order: a step exactly at the window's end counts, a microsecond later it does not",
+     [ev("a", 0, "add_to_cart"), ev("a", 60, "view_item"),
+      ev("b", 0, "add_to_cart"), at(ev("b", 60, "view_item"), microseconds=1)],
+     ["view_item", "add_to_cart"], {"order": "any", "window": timedelta(hours=1)}, [2, 1]),
+    ("ordered, three steps: the window counts from the first step, not the previous one",
+     [ev("a", 0, "view_item"), ev("a", 50, "add_to_cart"), ev("a", 60, "purchase"),
+      ev("b", 0, "view_item"), ev("b", 50, "add_to_cart"),
+      at(ev("b", 60, "purchase"), microseconds=1)],
+     ["view_item", "add_to_cart", "purchase"], {"window": timedelta(hours=1)}, [2, 2, 1]),
+    ("strict, three steps: the window counts from the first step",
+     [ev("a", 0, "view_item"), ev("a", 50, "add_to_cart"), ev("a", 60, "purchase"),
+      ev("b", 0, "view_item"), ev("b", 50, "add_to_cart"),
+      at(ev("b", 60, "purchase"), microseconds=1)],
+     ["view_item", "add_to_cart", "purchase"], {"order": "strict", "window": timedelta(hours=1)},
+     [2, 2, 1]),
+    ("any order, three steps: the window counts from the first of them",
+     [ev("a", 0, "purchase"), ev("a", 50, "view_item"), ev("a", 60, "add_to_cart"),
+      ev("b", 0, "purchase"), ev("b", 50, "view_item"),
+      at(ev("b", 60, "add_to_cart"), microseconds=1)],
+     ["view_item", "add_to_cart", "purchase"], {"order": "any", "window": timedelta(hours=1)},
+     [2, 2, 1]),
+    ("an exclusion at the same instant as the start or the last step voids nothing",
+     [ev("a", 0, "view_item"), ev("a", 0, "refund"), ev("a", 5, "add_to_cart"),
+      ev("b", 0, "view_item"), ev("b", 5, "add_to_cart"), ev("b", 5, "refund"),
+      ev("c", 0, "view_item"), ev("c", 4, "refund"), ev("c", 5, "add_to_cart")],
+     ["view_item", "add_to_cart"], {"exclusions": [Step("refund")]}, [2, 2]),
+    ("strict: the next event of the unit, even at the same instant",
+     [ev("a", 0, "view_item"), ev("a", 0, "add_to_cart"), ev("a", 0, "purchase")],
+     ["view_item", "add_to_cart", "purchase"], {"order": "strict"}, [1, 1, 1]),
+    ("any order: each step at its first matching event, so one event can fill two steps",
+     [ev("a", 0, "view_item")], ["view_item", "view_item"], {"order": "any"}, [1, 1]),
 ]
 
 

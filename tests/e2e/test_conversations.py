@@ -152,6 +152,7 @@ def test_faq_is_answered(assistant, sender):
 
 
 def test_handoff_is_queued_and_the_bot_stays_quiet_until_handed_back(assistant, sender):
+    assistant.api("POST", "/api/admin/support/presence", {}, admin=True)  # someone is online
     assistant.say(sender, "hi")
     asked = texts(assistant.say(sender, "I want to talk to a real person"))
     assert asked  # the shopper is told someone will join

@@ -160,3 +160,14 @@ async def table_counts(db) -> dict[str, int]:
 
 def result_for(report, cart_id: int) -> dict | None:
     return next((c for c in report.reminded if c["cart_id"] == cart_id), None)
+
+
+async def reason_for(db, settings, cart_id: int, now: datetime | None = None) -> str:
+    """Why the job would (``eligible``) or would not remind this one cart at ``now``: the
+    test's own cart, whatever other carts the shared database holds."""
+    from storefront_api.recovery.eligibility import RecoveryPolicy, assess
+    async with db.read() as session:
+        cart = await session.get(Cart, cart_id)
+        decision = await assess(session, cart, RecoveryPolicy.from_settings(settings),
+                                now or utcnow())
+    return decision.reason

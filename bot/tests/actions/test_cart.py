@@ -62,22 +62,31 @@ ASKED = [{"event": "action", "name": "action_add_to_cart"},
          {"event": "action", "name": "action_listen"}]
 
 
+def a_size_in_several_colours(product, variants):
+    return any(len({v["color"] for v in variants if v["size"] == size}) > 1
+               for size in {v["size"] for v in variants})
+
+
 async def test_after_the_size_the_colour_is_asked(shop, tracker_for, dispatcher, domain,
                                                  slots_set):
-    product = shop.product_with(sizes_and_colours)
-    size = product["variants"][0]["size"]
-    tracker = tracker_for(slots={"product_id": product["id"], "size": size,
+    product = shop.product_with(a_size_in_several_colours)
+    variants = product["variants"]
+    size = next(s for s in dict.fromkeys(v["size"] for v in variants)
+                if len({v["color"] for v in variants if v["size"] == s}) > 1)
+    tracker = tracker_for(channel="socketio",
+                          slots={"product_id": product["id"], "size": size,
                                  "awaiting_variant": True},
                           latest_message={"intent": "inform", "text": size,
                                           "entities": {"size": size}},
                           events=ASKED)
-    variant, missing, _ = pick_variant(product, size, None)
     events = await ActionAddToCart().run(dispatcher, tracker, domain)
-    if missing == "color":
-        assert dispatcher.messages[0]["response"] == "utter_ask_variant_color"
-        assert slots_set(events)["awaiting_variant"] is True
-    else:  # this size comes in one colour only: it goes straight in
-        assert variant is not None
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_ask_variant_color"
+    colours = list(dict.fromkeys(v["color"] for v in variants if v["size"] == size))
+    assert [b["payload"] for b in message["buttons"]] == \
+        [f'/inform{{"color": "{c}"}}' for c in colours]
+    assert slots_set(events)["awaiting_variant"] is True
+    assert "cart_id" not in slots_set(events)
 
 
 async def test_out_of_stock_offers_an_alert_and_the_alert_is_recorded(shop, tracker_for,
@@ -110,9 +119,10 @@ async def test_declining_the_alert_shows_similar_items_in_stock(shop, tracker_fo
     events = await ActionShowSimilarProducts().run(dispatcher, tracker, domain)
     slots = slots_set(events)
     assert slots["offered_alert"] is False
-    if dispatcher.messages[0]["response"] == "utter_similar_products":
-        assert all(r["in_stock"] for r in slots["search_results"])
-        assert product["id"] not in [r["product_id"] for r in slots["search_results"]]
+    assert dispatcher.messages[0]["response"] == "utter_similar_products"
+    similar = slots["search_results"]
+    assert similar and all(r["in_stock"] for r in similar)
+    assert product["id"] not in [r["product_id"] for r in similar]
 
 
 async def test_more_than_the_stock_is_refused_with_what_is_available(shop, tracker_for,

@@ -36,7 +36,8 @@ async def test_filters_from_entities_price_range_in_minor_units(shop, tracker_fo
     assert slots["search_params"]["min_price"] == 2000
     assert slots["search_params"]["max_price"] == 5000
     assert slots["search_params"]["in_stock"] is True
-    assert all(2000 <= r["price"]["amount"] <= 5000 for r in slots["search_results"])
+    prices = [r["price"]["amount"] for r in slots["search_results"]]
+    assert prices and all(2000 <= price <= 5000 for price in prices)
 
 
 async def test_colour_alone_refines_the_previous_search(shop, tracker_for, dispatcher, domain,
@@ -48,7 +49,9 @@ async def test_colour_alone_refines_the_previous_search(shop, tracker_for, dispa
     events = await run(ActionSearchProducts(), dispatcher, tracker, domain)
     params = slots_set(events)["search_params"]
     assert params == {"q": "hoodie", "color": "black", "page": 1}
-    for result in slots_set(events)["search_results"]:
+    results = slots_set(events)["search_results"]
+    assert results  # the seeded catalog has black hoodies
+    for result in results:
         product = shop.get(f"/api/products/{result['product_id']}")
         assert "black" in [c.lower() for c in product["colors"]]
 
@@ -63,18 +66,30 @@ def test_a_new_product_type_starts_a_new_search(tracker_for):
 
 async def test_cheaper_stays_below_the_cheapest_shown(shop, tracker_for, dispatcher, domain,
                                                      slots_set):
-    first = tracker_for(latest_message={"intent": "search_products", "text": "jackets",
-                                        "entities": {"product_type": "jacket"}})
+    first = tracker_for(latest_message={"intent": "search_products", "text": "shirts",
+                                        "entities": {"product_type": "shirt"}})
     shown = slots_set(await run(ActionSearchProducts(), dispatcher, first, domain))
     cheapest = min(r["price"]["amount"] for r in shown["search_results"])
+    cheaper = shop.get(f"/api/products?q=shirt&max_price={cheapest - 1}&facets=false")
+    assert cheaper["total"] > 0  # the seeded catalog has cheaper shirts than the first five
+    tracker = tracker_for(slots=shown, latest_message="search_cheaper")
+    slots = slots_set(await run(ActionSearchProducts(), dispatcher, tracker, domain))
+    prices = [r["price"]["amount"] for r in slots["search_results"]]
+    assert prices and all(price < cheapest for price in prices) and prices == sorted(prices)
+    assert slots["search_params"]["sort"] == "price_asc"
+
+
+async def test_nothing_cheaper_than_the_cheapest_is_said_so(shop, tracker_for, dispatcher,
+                                                           domain, slots_set):
+    bottom = shop.get("/api/products?q=jacket&sort=price_asc&page_size=5&facets=false")
+    shown = {"search_params": {"q": "jacket", "page": 1},
+             "search_results": [{"product_id": i["id"], "price": i["price"],
+                                 "title": i["title"], "in_stock": True}
+                                for i in bottom["items"]]}
     tracker = tracker_for(slots=shown, latest_message="search_cheaper")
     events = await run(ActionSearchProducts(), dispatcher, tracker, domain)
-    slots = slots_set(events)
-    if slots:  # the catalog may have nothing cheaper; then the shopper is told so
-        assert all(r["price"]["amount"] < cheapest for r in slots["search_results"])
-        assert slots["search_params"]["sort"] == "price_asc"
-    else:
-        assert dispatcher.messages[-1]["response"] == "utter_nothing_cheaper"
+    assert dispatcher.messages[-1]["response"] == "utter_nothing_cheaper"
+    assert "search_results" not in slots_set(events)
 
 
 async def test_show_more_pages_on(shop, tracker_for, dispatcher, domain, slots_set):
