@@ -56,6 +56,17 @@ def empty_url(request, tmp_path):
     _cleanup(request.param, url)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_url(request, tmp_path_factory):
+    """A migrated, empty database shared by the tests of one module: for tests that leave rows
+    the demo shop's other tests would see (carts a reminder job would find, stock and holds a
+    search would offer), at one migration per module rather than per test."""
+    url = _new_database(request.param, tmp_path_factory.mktemp(request.param))
+    upgrade(url)
+    yield url
+    _cleanup(request.param, url)
+
+
 @pytest.fixture
 def settings(shop_url, tmp_path) -> Settings:
     # RASA_URL: a closed port, so chat notices of test orders never reach a real Rasa.

@@ -17,7 +17,16 @@ from storefront_api.cart.models import Cart
 from storefront_api.catalog import inventory
 from storefront_api.catalog.models import Product, StockReservation, Variant
 from storefront_api.checkout.models import Checkout
-from storefront_api.db import utcnow
+from storefront_api.db import Database, utcnow
+
+
+@pytest.fixture
+async def db(module_url):
+    """A catalog of this module's own: the stock these tests take and the holds they leave
+    open would change what the shared demo shop's search offers (test_search_api.py)."""
+    database = Database(module_url)
+    yield database
+    await database.dispose()
 
 
 async def new_checkout(db) -> int:

@@ -21,7 +21,7 @@ from storefront_api.cart.models import Cart, CartLine
 from storefront_api.cart.service import new_token
 from storefront_api.checkout.models import Checkout
 from storefront_api.consent import service as consent
-from storefront_api.db import utcnow
+from storefront_api.db import Database, utcnow
 from storefront_api.recovery.eligibility import (
     MESSAGING_WINDOW,
     RecoveryPolicy,
@@ -34,6 +34,16 @@ from storefront_api.settings import Settings
 POLICY = RecoveryPolicy(idle=timedelta(hours=1), cooldown=timedelta(hours=72), max_reminders=3,
                         window=timedelta(days=7), promo_percent=0,
                         web_session=timedelta(minutes=30))
+
+
+@pytest.fixture
+async def db(module_url):
+    """A database of this module's own: its carts stay abandoned and consenting after the
+    test, and the reminder job of another test (test_recovery_stats.py counts what one run
+    sends) must not find them in the shared demo shop."""
+    database = Database(module_url)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture
