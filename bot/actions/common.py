@@ -12,9 +12,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from .storefront import CallContext
 
-# Channels that render buttons and custom payloads (cards). Messaging channels get text;
-# their connectors turn Rasa buttons into quick replies where the platform has them.
+# Channels that render buttons and custom payloads (cards): the web chat, and the messaging
+# channels whose Aisle connectors draw them natively (bot/channels/rendering.py: Telegram
+# inline keyboards, WhatsApp interactive messages, Messenger templates, Slack blocks).
+# Twilio (SMS) reads text alone: its choices are the numbered lines of the text.
 WEB_CHANNELS = frozenset({"socketio"})
+RICH_CHANNELS = WEB_CHANNELS | frozenset({"telegram", "whatsapp", "facebook", "slack"})
 
 
 def call_context(tracker: Tracker) -> CallContext:
@@ -43,8 +46,9 @@ def conversation_point(tracker: Tracker) -> str:
 
 
 def web_channel(tracker: Tracker) -> bool:
-    """True on the web chat (socket.io): cards and buttons render there."""
-    return tracker.get_latest_input_channel() in WEB_CHANNELS
+    """True where cards and buttons render: the web chat (socket.io) and the messaging
+    channels with Aisle's renderers (``RICH_CHANNELS``)."""
+    return tracker.get_latest_input_channel() in RICH_CHANNELS
 
 
 def utter_unavailable(dispatcher: CollectingDispatcher) -> None:

@@ -114,8 +114,8 @@ async def test_resolving_asks_for_a_rating_with_buttons_on_the_web(tracker_for, 
         f'/rate_support{{"csat": {n}}}' for n in range(1, 6)]
     assert dispatcher.messages[1]["custom"] == {"data": {"handoff": "ended"}}
     elsewhere = CollectingDispatcher()
-    await ActionAskCsat().run(elsewhere, tracker_for(channel="telegram"), domain)
-    assert elsewhere.messages[0]["buttons"] == []  # typed: "5 stars"
+    await ActionAskCsat().run(elsewhere, tracker_for(channel="twilio"), domain)
+    assert elsewhere.messages[0]["buttons"] == []  # SMS: typed, "5 stars"
 
 
 @pytest.mark.parametrize("entities, rating", [
