@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-# ISO 4217 currencies without minor units (or with three); the rest have cents.
-_EXPONENTS = {**dict.fromkeys(["JPY", "KRW", "CLP", "ISK", "VND", "XAF", "XOF", "HUF"], 0),
-              **dict.fromkeys(["BHD", "KWD", "OMR", "JOD", "TND"], 3)}
-_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
+from storefront_api.money import format_money, in_units, minor_unit_exponent
 
 
 def exponent(currency: str | None) -> int:
-    return _EXPONENTS.get((currency or "").upper(), 2)
+    """Minor units per unit as a power of ten (the API's table: storefront_api.money)."""
+    return minor_unit_exponent(currency or "USD")
 
 
 def units(minor: int | float | None, currency: str | None) -> float:
     """Minor units as currency units (for charts; labels use ``money``)."""
-    return float(Decimal(int(minor or 0)).scaleb(-exponent(currency)))
+    return float(in_units(int(minor or 0), currency or "USD"))
 
 
 def money(minor: int | float | None, currency: str | None) -> str:
-    """``12345, "EUR"`` -> ``€123.45``; thousands separated."""
+    """``12345, "EUR"`` -> ``€123.45``: the same text the API, the chat and e-mails show."""
     if minor is None:
         return "–"
-    digits = exponent(currency)
-    amount = Decimal(int(round(minor))).scaleb(-digits)
-    text = f"{amount:,.{digits}f}"
-    symbol = _SYMBOLS.get((currency or "").upper())
-    if symbol:
-        return f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}"
-    return f"{text} {currency or ''}".strip()
+    if not currency:  # no currency known: a plain number with cents
+        return f"{in_units(int(round(minor)), 'USD'):,.2f}"
+    return format_money(int(round(minor)), currency)
 
 
 def percent(rate: float | None, digits: int = 1) -> str:

@@ -5,8 +5,11 @@ Kept free of any skill's logic so the shopping and service actions can both impo
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_currency, get_currency_precision
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -57,13 +60,19 @@ def utter_unavailable(dispatcher: CollectingDispatcher) -> None:
 
 
 def money(doc: dict[str, Any] | None) -> str:
-    """The display form of an API money document ({amount, currency, formatted})."""
+    """The display form of an API money document ({amount, currency, formatted}).
+
+    The API formats every amount (storefront_api/money.py); a document without its text is
+    read the same way: the currency's CLDR minor units and English notation, through Babel
+    (bot/tests/actions/test_money.py checks both agree for every currency Stripe takes)."""
     if not doc:
         return ""
     if doc.get("formatted"):
         return str(doc["formatted"])
-    amount = int(doc.get("amount", 0))
-    return f"{amount / 100:.2f} {doc.get('currency', '')}".strip()
+    currency = str(doc.get("currency") or "USD").upper()
+    units = Decimal(int(doc.get("amount", 0))).scaleb(-get_currency_precision(currency))
+    text = format_currency(units, currency, locale="en_US")
+    return re.sub(r"(?<=[^\W\d_])(?=\d)", "\u00a0", text, count=1)
 
 
 def latest_intent(tracker: Tracker) -> str:

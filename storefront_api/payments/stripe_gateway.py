@@ -15,10 +15,10 @@ from typing import Any
 import aiohttp
 import stripe
 
+from ..money import stripe_amount
 from ..settings import Settings
 from .gateway import (
     GatewayError,
-    LineItem,
     PaymentRequest,
     PaymentSession,
     RefundResult,
@@ -58,19 +58,23 @@ def session_expiry(wanted: datetime, now: datetime | None = None) -> int:
 
 
 def line_items(request: PaymentRequest, shop_name: str) -> list[dict[str, Any]]:
-    """Stripe line items that add up to exactly the total the shopper confirmed.
+    """Stripe line items, in Stripe's units, that add up to exactly the total the shopper
+    confirmed.
 
-    Stripe computes what it charges from the lines. If ours do not add up to the total (a
-    discount, which Stripe cannot take as a negative line) the shopper is charged one line
-    with the total, so the amount is always the one shown in the chat."""
-    currency = request.currency.lower()
-    items = list(request.line_items)
-    if any(i.unit_amount < 0 or i.quantity < 1 for i in items) or \
-            sum(i.unit_amount * i.quantity for i in items) != request.total:
-        items = [LineItem(name=f"Order from {shop_name}", unit_amount=request.total, quantity=1)]
-    return [{"price_data": {"currency": currency, "unit_amount": item.unit_amount,
-                            "product_data": {"name": item.name[:250] or "Item"}},
-             "quantity": item.quantity} for item in items]
+    Stripe computes what it charges from the lines. If ours do not add up to the total in
+    Stripe's units (a discount, which Stripe cannot take as a negative line; a three-decimal
+    price Stripe cannot take to the last digit) the shopper is charged one line with the
+    total, so the amount is always the one shown in the chat."""
+    currency = request.currency
+    total = stripe_amount(request.total, currency)
+    items = [(i.name, i.unit_amount, i.quantity) for i in request.line_items]
+    if any(amount < 0 or quantity < 1 for _, amount, quantity in items) or \
+            sum(stripe_amount(a, currency) * q for _, a, q in items) != total:
+        items = [(f"Order from {shop_name}", request.total, 1)]
+    return [{"price_data": {"currency": currency.lower(),
+                            "unit_amount": stripe_amount(amount, currency),
+                            "product_data": {"name": name[:250] or "Item"}},
+             "quantity": quantity} for name, amount, quantity in items]
 
 
 class StripeGateway:
@@ -121,7 +125,8 @@ class StripeGateway:
 
     async def refund(self, payment_reference: str, amount: int, currency: str, *,
                      idempotency_key: str, reason: str) -> RefundResult:
-        params: dict[str, Any] = {"payment_intent": payment_reference, "amount": amount,
+        params: dict[str, Any] = {"payment_intent": payment_reference,
+                                  "amount": stripe_amount(amount, currency),
                                   "metadata": {"reason": reason[:_METADATA_VALUE_LEN]}}
         if reason in _STRIPE_REASONS:  # Stripe refuses any other reason; ours go in metadata
             params["reason"] = reason

@@ -22,7 +22,7 @@ import secrets
 import time
 from typing import Any
 
-from ..money import format_money
+from ..money import format_money, stripe_amount
 from ..settings import Settings
 from .gateway import GatewayError, PaymentRequest, PaymentSession, RefundResult
 from .signature import sign_payload, verify_event
@@ -123,7 +123,7 @@ class TestGateway:
                 "payment_status": "paid",
                 "status": "complete",
                 "payment_intent": intent,
-                "amount_total": checkout.total,
+                "amount_total": stripe_amount(checkout.total, checkout.currency),
                 "currency": checkout.currency.lower(),
                 "customer_details": {"email": checkout.email},
             }},

@@ -29,6 +29,7 @@ from ..checkout.complete import (
 )
 from ..checkout.models import Checkout
 from ..db import Database, utcnow
+from ..money import stripe_amount
 from ..settings import Settings
 from .gateway import GatewayError, InvalidWebhook, PaymentGateway
 from .models import PaymentEvent, Refund
@@ -157,9 +158,11 @@ def _amount_problem(checkout: Checkout, obj: dict[str, Any]) -> str | None:
     amount, currency = obj.get("amount_total"), obj.get("currency")
     if amount is None and currency is None:
         return None  # events without amounts (e.g. async_payment_succeeded from old API versions)
-    if amount != checkout.total or str(currency or "").upper() != checkout.currency:
-        return (f"paid {amount} {str(currency).upper()}, the checkout is "
-                f"{checkout.total} {checkout.currency}")
+    # Stripe's units (``stripe_amount``): the same figure the gateway asked Stripe to charge.
+    expected = stripe_amount(checkout.total, checkout.currency)
+    if amount != expected or str(currency or "").upper() != checkout.currency:
+        return (f"paid {amount} {str(currency).upper()} (Stripe's units), the checkout is "
+                f"{expected} {checkout.currency}")
     return None
 
 

@@ -29,6 +29,41 @@ from aiohttp import web
 
 SESSION_MIN_LIFETIME, SESSION_MAX_LIFETIME = 30 * 60, 24 * 3600
 
+# Stripe's currencies and how its API counts them (https://docs.stripe.com/currencies):
+# "Supported presentment currencies" (two-decimal unless listed below) ...
+PRESENTMENT_CURRENCIES = frozenset("""
+    AED AFN AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BIF BMD BND BOB BRL BSD BWP BYN BZD CAD CDF
+    CHF CLP CNY COP CRC CVE CZK DJF DKK DOP DZD EGP ETB EUR FJD FKP GBP GEL GIP GMD GNF GTQ GYD
+    HKD HNL HTG HUF IDR ILS INR ISK JMD JPY KES KGS KHR KMF KRW KYD KZT LAK LBP LKR LRD LSL MAD
+    MDL MGA MKD MMK MNT MOP MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR
+    PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SEK SGD SHP SLE SRD SZL THB TJS TRY TTD TWD TZS UAH
+    UGX USD UYU UZS VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW""".split())
+# ... "zero-decimal currencies": the amount is whole units ...
+ZERO_DECIMAL = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF VND VUV XAF XOF XPF".split())
+# ... "special cases": ISK and UGX went zero-decimal but are still sent as two-decimal amounts
+# whose decimals are always 00 (no fractions); HUF and TWD charge two-decimal amounts ...
+WHOLE_UNITS_AS_TWO_DECIMAL = frozenset({"ISK", "UGX"})
+# ... and three-decimal currencies (enabled per account): minor units, last digit 0.
+THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
+CURRENCIES = PRESENTMENT_CURRENCIES | THREE_DECIMAL
+
+
+def api_decimals(currency: str) -> int:
+    """How many decimals Stripe's API amounts of ``currency`` carry."""
+    code = currency.upper()
+    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+
+
+def _check_amount(amount: int, currency: str, param: str) -> None:
+    """Stripe refuses an amount its currency cannot carry."""
+    code = currency.upper()
+    if code not in CURRENCIES:
+        raise StripeError(400, f"Invalid currency: {currency}.", param="currency")
+    if code in WHOLE_UNITS_AS_TWO_DECIMAL and amount % 100:
+        raise StripeError(400, f"Invalid amount: {code} amounts must end in 00.", param=param)
+    if code in THREE_DECIMAL and amount % 10:
+        raise StripeError(400, f"Invalid amount: {code} amounts must end in 0.", param=param)
+
 
 def sign_event(payload: bytes, secret: str, *, timestamp: int | None = None) -> str:
     """Stripe's ``Stripe-Signature`` header: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>."""
@@ -223,6 +258,8 @@ class FakeStripe:
                 raise StripeError(400, "Missing required param: "
                                   f"line_items[{index}][price_data][product_data][name].")
             currencies.add(price.get("currency", "").lower())
+            _check_amount(amount, price.get("currency", ""),
+                          f"line_items[{index}][price_data][unit_amount]")
             total += amount * quantity
         if len(currencies) != 1:
             raise StripeError(400, "All line items must have the same currency.")
@@ -263,6 +300,7 @@ class FakeStripe:
             raise StripeError(400, f"Refund amount ({amount}) is greater than unrefunded amount "
                               f"on charge ({intent['amount'] - intent['refunded']})",
                               param="amount", code="amount_too_large")
+        _check_amount(amount, intent["currency"], "amount")
         intent["refunded"] += amount
         refund_id = "re_" + secrets.token_hex(12)
         self.refunds[refund_id] = {

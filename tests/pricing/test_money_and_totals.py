@@ -16,7 +16,10 @@ from storefront_api.pricing.service import (check_promo, compute_totals, discoun
     (4999, "USD", "$49.99"), (0, "USD", "$0.00"), (5, "USD", "$0.05"),
     (123456789, "USD", "$1,234,567.89"), (-1050, "USD", "-$10.50"),
     (4999, "EUR", "€49.99"), (50, "GBP", "£0.50"), (3600, "JPY", "¥3,600"),
-    (4999, "CHF", "49.99 CHF"), (1234, "kwd", "1.234 KWD"), (4999, "sek", "49.99 SEK"),
+    # a symbol that is letters keeps a (no-break) space from the digits, as CLDR says
+    (4999, "CHF", "CHF\u00a049.99"), (1234, "kwd", "KWD\u00a01.234"),
+    (4999, "sek", "SEK\u00a049.99"), (990, "ISK", "ISK\u00a0990"),
+    (12000, "HUF", "HUF\u00a012,000"), (1500, "XOF", "F\u202fCFA\u00a01,500"),
 ])
 def test_format_money(amount, currency, text):
     assert format_money(amount, currency) == text
