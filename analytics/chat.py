@@ -44,6 +44,11 @@ def _conversation_ids(events: pl.LazyFrame, conversations: pl.DataFrame | None) 
     return ids.unique()
 
 
+def conversation_count(events: pl.LazyFrame, conversations: pl.DataFrame | None = None) -> int:
+    """``chat_metrics(...)["conversations"]`` alone: it needs no event properties."""
+    return _conversation_ids(events, conversations).len()
+
+
 def _handoffs(events: pl.LazyFrame, conversations: pl.DataFrame | None) -> pl.DataFrame:
     """First handoff time per conversation (events or Rasa pauses)."""
     from_events = (events.filter((pl.col("name") == "handoff_requested")

@@ -7,6 +7,7 @@ mapped to their synchronous siblings (sqlite3, psycopg) because analytics reads 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import polars as pl
 
 from .filters import apply_filters
 from .imports import import_events  # noqa: F401 - part of the loaders' interface
-from .schema import EVENT_SCHEMA, STORED_COLUMNS, InputError, conform
+from .schema import EVENT_SCHEMA, SITE_CHANNEL, STORED_COLUMNS, InputError, conform
 
 DEFAULT_SHOP_URL = "sqlite+aiosqlite:///var/shop.db"
 DEFAULT_TRACKER_URL = "sqlite:///var/rasa_tracker.db"
@@ -107,17 +108,102 @@ def _sql_range(start: datetime | None, end: datetime | None) -> tuple[str, dict]
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _events_from_database(url: str, start, end) -> pl.LazyFrame:
+# What each derived column is made of (analytics.schema.conform derives them)
+_DERIVED_FROM = {"user_id": ("customer_id", "session_id", "conversation_id"),
+                 "category": ("properties",), "email": ("properties",)}
+# PostgreSQL derives category and email itself, so the JSON text need not travel
+_PG_DERIVED = {
+    "category": "COALESCE(CAST(properties AS json)->>'item_category', "
+                "CAST(properties AS json)->>'category')",
+    "email": "CAST(properties AS json)->>'email'",
+}
+
+
+def _wanted(columns: Iterable[str] | None) -> list[str]:
+    if columns is None:
+        return list(EVENT_SCHEMA)
+    wanted = list(dict.fromkeys(columns))
+    unknown = [c for c in wanted if c not in EVENT_SCHEMA]
+    if unknown:
+        raise InputError(f"events have no column {', '.join(unknown)}; "
+                         f"they have {', '.join(EVENT_SCHEMA)}")
+    return wanted
+
+
+def _stored_needed(wanted: list[str], derive_in_sql: bool) -> tuple[list[str], list[str]]:
+    """(stored columns to read, derived columns the database computes) for ``wanted``."""
+    stored, in_sql = [], []
+    for column in wanted:
+        if column in _DERIVED_FROM:
+            if derive_in_sql and column in _PG_DERIVED:
+                in_sql.append(column)
+            else:
+                stored.extend(_DERIVED_FROM[column])
+        else:
+            stored.append(column)
+    return [c for c in STORED_COLUMNS if c in stored], in_sql
+
+
+def _channel_clause(channels: list[str] | None, placeholder) -> tuple[str, list]:
+    if not channels:
+        return "", []
+    marks = ", ".join(placeholder(i) for i in range(len(channels)))
+    return f"COALESCE(channel, '{SITE_CHANNEL}') IN ({marks})", list(channels)
+
+
+def _events_from_database(url: str, start, end, channels: list[str] | None,
+                          wanted: list[str]) -> pl.LazyFrame:
+    if _is_postgres(url):
+        return _events_from_postgres(url, start, end, channels, wanted)
+    return _events_from_sqlalchemy(url, start, end, channels, wanted)
+
+
+def _events_from_sqlalchemy(url: str, start, end, channels: list[str] | None,
+                            wanted: list[str]) -> pl.LazyFrame:
     from sqlalchemy import Text
+    stored, _ = _stored_needed(wanted, derive_in_sql=False)
     # properties is JSON in both databases; as text it reads the same from SQLite and PG
     columns = ", ".join("CAST(properties AS TEXT) AS properties" if c == "properties" else c
-                        for c in STORED_COLUMNS)
+                        for c in stored) or "ts"
     where, params = _sql_range(start, end)
-    schema = {c: EVENT_SCHEMA[c] for c in STORED_COLUMNS}
-    types = {**sql_types(), "properties": Text()}
+    clause, values = _channel_clause(channels, lambda i: f":channel{i}")
+    if clause:
+        where = f"{where} AND {clause}" if where else f" WHERE {clause}"
+        params.update({f"channel{i}": v for i, v in enumerate(values)})
+    schema = {c: EVENT_SCHEMA[c] for c in stored} or {"ts": EVENT_SCHEMA["ts"]}
+    types = {**{c: t for c, t in sql_types().items() if c in schema}}
+    if "properties" in types:
+        types["properties"] = Text()
     frame = _read_sql(url, f"SELECT {columns} FROM events{where} ORDER BY ts", params, schema,
                       types)
     return frame.lazy()
+
+
+def _is_postgres(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    return make_url(url).drivername.startswith(("postgresql", "postgres"))
+
+
+def _events_from_postgres(url: str, start, end, channels, wanted) -> pl.LazyFrame:
+    """The columnar path: only the wanted columns and rows, as Arrow (analytics.sources)."""
+    from .sources.postgres import read_arrow
+    stored, in_sql = _stored_needed(wanted, derive_in_sql=True)
+    select = [("CAST(properties AS TEXT) AS properties" if c == "properties" else c)
+              for c in stored] + [f"{_PG_DERIVED[c]} AS {c}" for c in in_sql]
+    clauses, params = [], []
+    for bound, op in ((start, ">="), (end, "<")):
+        if bound is not None:
+            params.append(bound)
+            clauses.append(f"ts {op} ${len(params)}")
+    clause, values = _channel_clause(channels, lambda i: f"${len(params) + i + 1}")
+    if clause:
+        clauses.append(clause)
+        params.extend(values)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    query = f"SELECT {', '.join(select or ['ts'])} FROM events{where} ORDER BY ts"
+    frame = read_arrow(url, query, params)
+    # an empty answer may come back typeless: give it the schema
+    return frame.lazy().cast({c: EVENT_SCHEMA[c] for c in frame.columns}, strict=False)
 
 
 def _events_from_file(path: Path) -> pl.LazyFrame:
@@ -138,13 +224,50 @@ def _events_from_file(path: Path) -> pl.LazyFrame:
 
 
 def load_events(source: str, *, start: datetime | None = None,
-                end: datetime | None = None) -> pl.LazyFrame:
+                end: datetime | None = None, channels: Iterable[str] | None = None,
+                columns: Iterable[str] | None = None) -> pl.LazyFrame:
     """Conformed events (EVENT_SCHEMA) from a database URL, a .parquet/.csv file or a
-    directory of .parquet files, with ``start <= ts < end`` when given."""
+    directory of .parquet files, with ``start <= ts < end`` and on ``channels`` when given.
+
+    ``columns`` (default: all of EVENT_SCHEMA) are the only ones returned, and a database
+    is asked only for them and for the rows in range: the JSON properties travel only when
+    ``properties`` is wanted (PostgreSQL derives ``category`` and ``email`` itself; SQLite
+    reads properties for them). PostgreSQL is read column-wise (ADBC, Arrow), SQLite through
+    SQLAlchemy; files are scanned lazily, so polars pushes the same filters into the scan."""
+    wanted = _wanted(columns)
+    channels = [c for c in channels or [] if c] or None
+    # conform needs ts and name, and the filters below re-check ts and channel
+    read = list(dict.fromkeys(["ts", "name", *(["channel"] if channels else []), *wanted]))
     if is_database_url(source):
-        lf = _events_from_database(source, start, end)
+        lf = _events_from_database(source, start, end, channels, read)
     else:
         lf = _events_from_file(Path(source.removeprefix("file://")))
+    lf = apply_filters(conform(lf), start=start, end=end, channels=channels)
+    return lf if columns is None else lf.select(wanted)
+
+
+def event_bounds(source: str) -> tuple[datetime | None, datetime | None]:
+    """The first and last event's time (None, None without events); one indexed query."""
+    if is_database_url(source):
+        from sqlalchemy import DateTime
+        row = _read_sql(source, "SELECT min(ts) AS first, max(ts) AS last FROM events", {},
+                        {"first": pl.Datetime("us"), "last": pl.Datetime("us")},
+                        {"first": DateTime(), "last": DateTime()})
+    else:
+        row = (load_events(source, columns=["ts"])
+               .select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
+               .collect())
+    return row["first"][0], row["last"][0]
+
+
+def load_events_by_rows(source: str, *, start: datetime | None = None,
+                        end: datetime | None = None) -> pl.LazyFrame:
+    """Every column, fetched row by row through SQLAlchemy: how every database was read
+    before the columnar reader. Kept as the reference the tests and bench/analytics_load.py
+    compare the columnar path with."""
+    if not is_database_url(source):
+        return load_events(source, start=start, end=end)
+    lf = _events_from_sqlalchemy(source, start, end, None, list(EVENT_SCHEMA))
     return apply_filters(conform(lf), start=start, end=end)
 
 

@@ -1,9 +1,13 @@
 """Where every page gets its events, conversations and filters from.
 
-Events are read once through ``analytics.loaders`` and kept for ``EVENTS_TTL`` seconds, so
-a page switch or a filter change costs no database read and new shop events still show up
-within half a minute. The sidebar (date range, channels) is drawn by ``app.py`` on every
-run; pages read the chosen ``Filters`` from ``st.session_state``.
+Events are held in an ``analytics.event_cache.EventCache`` per source: the first page reads
+the window it shows (the period and the one before it, which the KPIs compare with), a
+page asking for earlier days reads only those, and every ``EVENTS_TTL`` seconds only the
+events recorded since the last one are added, so new shop events show up within half a
+minute without reading everything again. The pages that read the JSON properties (funnel
+filters, handoff reasons) use a second cache that holds them; the others never fetch them.
+The sidebar (date range, channels) is drawn by ``app.py`` on every run; pages read the
+chosen ``Filters`` from ``st.session_state``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from analytics.event_cache import LIGHT_COLUMNS, EventCache
 from analytics.filters import apply_filters
 from analytics.loaders import (default_conversations_source, default_events_source,
-                               is_database_url, load_conversations, load_events)
+                               event_bounds, is_database_url, load_conversations)
 from analytics.schema import InputError
 
 EVENTS_TTL = 30  # seconds: short enough that a merchant sees today's orders come in
@@ -59,10 +64,23 @@ def events_source() -> str:
     return default_events_source()
 
 
-@st.cache_data(ttl=EVENTS_TTL, show_spinner="Loading events…")
-def all_events(source: str) -> pl.DataFrame:
-    """Every event of ``source`` (conformed). Raises InputError when it cannot be read."""
-    return load_events(source).collect()
+@st.cache_resource(show_spinner=False)
+def event_cache(source: str, properties: bool = False) -> EventCache:
+    """The process's copy of ``source``'s events (with the JSON properties or without)."""
+    return EventCache(source, columns=None if properties else LIGHT_COLUMNS, ttl=EVENTS_TTL)
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def bounds(source: str) -> tuple[datetime | None, datetime | None]:
+    """The first and last event's time; raises InputError when the source cannot be read."""
+    return event_bounds(source)
+
+
+def events_since(source: str, start: datetime | None, *,
+                 properties: bool = False) -> pl.DataFrame:
+    """The held events from ``start`` on (the frame may begin earlier)."""
+    with st.spinner("Loading events…"):
+        return event_cache(source, properties).events(start)
 
 
 def _tracker_readable(url: str) -> bool:
@@ -91,27 +109,35 @@ def tracker_url() -> str:
     return default_conversations_source()
 
 
-def try_all_events() -> tuple[pl.DataFrame | None, str | None]:
-    """(events, None), or (None, why) when the source cannot be read."""
+def try_bounds() -> tuple[tuple[date, date] | None, str | None]:
+    """((first day, last day) of the data, None), (None, None) without events, or
+    (None, why) when the source cannot be read."""
     try:
-        return all_events(events_source()), None
+        first, last = bounds(events_source())
     except InputError as exc:
         return None, str(exc)
+    if first is None:
+        return None, None
+    return (first.date(), last.date()), None
 
 
-def default_filters(events: pl.DataFrame, today: date | None = None) -> Filters:
+def default_filters(first: date, last: date, today: date | None = None) -> Filters:
     """The last DEFAULT_DAYS days that have data, ending today at the latest (refunds of
     demo orders can lie in the future)."""
-    first, last = data_days(events)
     today = today or datetime.utcnow().date()
     if first <= today < last:
         last = today
     return Filters(max(first, last - timedelta(days=DEFAULT_DAYS - 1)), last)
 
 
-def data_days(events: pl.DataFrame) -> tuple[date, date]:
-    bounds = events.select(pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"))
-    return bounds["first"][0].date(), bounds["last"][0].date()
+def window_start(filters: Filters) -> datetime:
+    """The first instant a page with these filters reads: the period before them too."""
+    return filters.previous().start
+
+
+def read_at(properties: bool = False) -> datetime | None:
+    """When the events on screen were read from the source (UTC)."""
+    return event_cache(events_source(), properties).read_at
 
 
 def current_filters() -> Filters | None:
@@ -133,8 +159,9 @@ def as_of(events: pl.DataFrame, filters: Filters) -> datetime:
 
 @dataclass(frozen=True)
 class PageData:
-    """What a page works on: every event (for the previous period and as-of time), the
-    filters, and the events they select."""
+    """What a page works on: the events held from the period before the filters' on (for
+    the comparison and the as-of time: the frame reaches the last event), the filters, and
+    the events they select."""
 
     everything: pl.DataFrame
     filters: Filters
@@ -145,16 +172,25 @@ class PageData:
         return as_of(self.everything, self.filters)
 
 
-def page_data() -> PageData:
-    """The page's events, or a friendly empty state and the end of the page run."""
+def page_data(*, properties: bool = False) -> PageData:
+    """The page's events (with the JSON properties when the page reads them), or a friendly
+    empty state and the end of the page run."""
     error = st.session_state.get("events_error")
     filters = current_filters()
     if error:
         no_data(f"The dashboard cannot read events yet: {error}.",
                 "Start the shop with `make run`, or point `ANALYTICS_EVENTS_URL` at a "
                 "database URL or a Parquet/CSV file of events.")
-    everything, _ = try_all_events()
-    if filters is None or everything is None or everything.is_empty():
+    if filters is None:
+        no_data("There are no events yet.",
+                "Events appear here as shoppers browse, chat and buy in the shop.")
+    try:
+        everything = events_since(events_source(), window_start(filters),
+                                  properties=properties)
+    except InputError as exc:
+        no_data(f"The dashboard cannot read events yet: {exc}.",
+                "Check `ANALYTICS_EVENTS_URL`.")
+    if everything.is_empty():
         no_data("There are no events yet.",
                 "Events appear here as shoppers browse, chat and buy in the shop.")
     events = filtered(everything, filters)

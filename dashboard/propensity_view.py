@@ -24,7 +24,8 @@ def propensity(source: str, first_day: date, last_day: date,
     """The model's evaluation (time split) and the sessions most worth a reminder, or
     ``{"error": why}`` when the period cannot train a model."""
     filters = data.Filters(first_day, last_day, channels)
-    features = session_features(data.filtered(data.all_events(source), filters))
+    features = session_features(data.filtered(data.events_since(source, filters.start),
+                                                   filters))
     try:
         # One thread: OpenMP's spinning threads crawl when the cores are busy serving pages.
         with threadpool_limits(limits=1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from analytics.schema import InputError
 from dashboard import data
 
 DATE_KEY = "date_range"
@@ -14,14 +15,21 @@ ERROR_KEY = "events_error"
 
 def render() -> None:
     """Draw the filters and store the chosen ``data.Filters`` (None when there is no data)."""
-    events, error = data.try_all_events()
+    days, error = data.try_bounds()
     st.session_state[ERROR_KEY] = error
-    if events is None or events.is_empty():
+    if days is None:
         st.session_state[data.FILTERS_KEY] = None
         st.sidebar.caption("No events to filter yet.")
         return
-    first, last = data.data_days(events)
-    default = data.default_filters(events)
+    first, last = days
+    default = data.default_filters(first, last)
+    kept = st.session_state.get(data.FILTERS_KEY) or default
+    try:  # the channels of the events held for the period shown (and the one before)
+        events = data.events_since(data.events_source(), data.window_start(kept))
+    except InputError as exc:
+        st.session_state[ERROR_KEY] = str(exc)
+        st.session_state[data.FILTERS_KEY] = None
+        return
     with st.sidebar:
         st.subheader("Filters")
         picked = st.date_input("Date range (UTC)", value=(default.first_day, default.last_day),
@@ -31,8 +39,10 @@ def render() -> None:
         channels = st.multiselect("Channels", _channels(events), key=CHANNELS_KEY,
                                   placeholder="All channels",
                                   help="site = the shop's own pages; the others are chats")
+        read_at = data.read_at()
         st.caption(f"Events: `{_short(data.events_source())}` · data from {first:%d %b %Y} "
-                   f"to {last:%d %b %Y}")
+                   f"to {last:%d %b %Y}"
+                   + (f" · read at {read_at:%H:%M:%S} UTC" if read_at else ""))
     # While a range is being picked the widget holds only its first day: keep the last
     # complete range until the second day is chosen.
     if isinstance(picked, (tuple, list)) and len(picked) == 2:

@@ -10,7 +10,7 @@ from dashboard import charts, data, display
 from analytics.overview import main_currency
 
 st.title("Conversations")
-page = data.page_data()
+page = data.page_data(properties=True)
 st.caption(page.filters.label())
 
 tracker = data.filtered_conversations(page)

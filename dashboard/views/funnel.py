@@ -11,7 +11,7 @@ from dashboard import charts, data, display
 from dashboard.funnel_builder import command_line, funnel_from_widgets
 
 st.title("Funnel")
-page = data.page_data()
+page = data.page_data(properties=True)
 st.caption(page.filters.label())
 
 with st.container(border=True):

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from analytics.abandonment import abandoned_carts
-from analytics.chat import chat_metrics
+from analytics.chat import conversation_count
 from dashboard import charts, data, display
 from analytics.overview import daily_sales, kpis, main_currency
 
@@ -20,7 +20,7 @@ def period_kpis(filters: data.Filters, currency: str | None):
     carts = abandoned_carts(events, now=now).height
     tracker = data.filtered_conversations(data.PageData(page.everything, filters, events))
     return kpis(events, abandoned_carts=carts, currency=currency,
-                conversations=chat_metrics(events, tracker)["conversations"])
+                conversations=conversation_count(events, tracker))
 
 
 currency = main_currency(page.events) or main_currency(page.everything.lazy())

@@ -1,0 +1,46 @@
+"""PostgreSQL's events table read column-wise through ADBC (Arrow over libpq's COPY BINARY).
+
+``analytics.loaders`` builds the query; this module only connects, binds and fetches. The
+rows never become Python objects: ADBC hands Arrow record batches to polars. The
+SQLAlchemy URL (any driver: asyncpg, psycopg) becomes the libpq URI ADBC wants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from ..schema import InputError
+
+
+def libpq_uri(url: str) -> str:
+    """postgresql+asyncpg://u:p@h:5432/db?x=y -> postgresql://u:p@h:5432/db?x=y"""
+    from sqlalchemy.engine import make_url
+    parsed = make_url(url)
+    if not parsed.drivername.startswith(("postgresql", "postgres")):
+        raise InputError(f"{parsed.drivername} is not a PostgreSQL URL")
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def read_arrow(url: str, query: str, params: Sequence = ()) -> pl.DataFrame:
+    """Run ``query`` ($1, $2... placeholders bound to ``params``) and return its rows."""
+    try:
+        import adbc_driver_postgresql.dbapi as adbc
+    except ModuleNotFoundError:
+        raise InputError("the ADBC driver is missing: pip install adbc-driver-postgresql") \
+            from None
+    from adbc_driver_manager import Error as AdbcError
+    try:
+        with adbc.connect(libpq_uri(url)) as conn, conn.cursor() as cursor:
+            cursor.execute(query, list(params) if params else None)
+            table = cursor.fetch_arrow_table()
+    except AdbcError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"could not read from {_safe(url)}: {first}") from None
+    return pl.from_arrow(table, rechunk=False)
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,36 @@
+"""The dashboard says when its events were read, and a page reads only its window."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from dashboard_fixtures import APP
+from streamlit.testing.v1 import AppTest
+
+from analytics.synthesize import append_to_database
+from storefront_api.migrations import upgrade
+
+
+def test_sidebar_says_when_the_events_were_read(monkeypatch, tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"
+    upgrade(url)
+    append_to_database(url, 3_000, seed=2, start=datetime(2026, 6, 1), days=100)
+    monkeypatch.setenv("ANALYTICS_EVENTS_URL", url)
+    monkeypatch.setenv("TRACKER_STORE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    before = datetime.utcnow().replace(microsecond=0)
+    app = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not app.exception
+    captions = " ".join(c.value for c in app.sidebar.caption)
+    read = re.search(r"read at (\d\d:\d\d:\d\d) UTC", captions)
+    assert read, captions
+    at = datetime.combine(before.date(), datetime.strptime(read.group(1), "%H:%M:%S").time())
+    assert abs(at - before) < timedelta(minutes=2)
+    # the Overview read the last 30 days with data and the 30 before them, nothing earlier
+    from dashboard import data
+    cache = data.event_cache(url, False)
+    first_day = cache.frame["ts"].max().date() - timedelta(days=29)
+    assert cache.reads[0]["start"] == datetime.combine(first_day - timedelta(days=30),
+                                                       datetime.min.time())
+    assert cache.frame["ts"].min() >= cache.reads[0]["start"]
+    assert "properties" not in cache.frame.columns
