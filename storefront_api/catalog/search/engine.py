@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..models import Category, SearchFacetValue, SearchTerm
 from . import snapshot as snapshots
 from .snapshot import Snapshot
-from .text import Vocabulary, query_terms
+from .text import Vocabulary, query_phrases, query_terms, words
 
 CACHE_SECONDS = 30.0
 PRICE_BANDS = [(0, 2500), (2500, 5000), (5000, 10000), (10000, 20000), (20000, None)]
@@ -276,6 +276,26 @@ async def _full_text_query(session: AsyncSession, terms: list[str], any_term: bo
     return _Matched(ids, _contains(titles, ids))
 
 
+async def _phrase_ids(session: AsyncSession, phrases: list[str], text_version: int) -> np.ndarray:
+    """Products whose title or keywords hold one of the phrases, its words in a row ("t-shirt"
+    as one thing, not "t" somewhere and "shirt" somewhere else)."""
+    key = (str(session.bind.url), text_version, "phrases", tuple(phrases))
+    cached = _match_cache.get(key)
+    if cached is not None:
+        return cached.ids
+    if session.bind.dialect.name == "sqlite":
+        match = "{title keywords} : (" + " OR ".join(
+            '"' + " ".join(words(p)) + '"' for p in phrases) + ")"
+        sql = "SELECT rowid AS id FROM product_fts WHERE product_fts MATCH ? ORDER BY rowid"
+        ids = (await _fetch_id_lists(session, [sql], [], [match]))[0]
+    else:
+        query = " || ".join(f"phraseto_tsquery('english', ${i + 1})" for i in range(len(phrases)))
+        sql = f"SELECT id FROM product_search WHERE search_vector @@ ({query}) ORDER BY id"
+        ids = (await _fetch_id_lists(session, [], [sql], phrases))[0]
+    _match_cache.put(key, _Matched(ids, None))
+    return ids
+
+
 async def _partial_words(session: AsyncSession, terms: list[str]) -> _Matched:
     """Titles containing every term as part of a word ("shirt" in "sweatshirt")."""
     likes = [f"%{t}%" for t in terms]
@@ -369,14 +389,16 @@ async def _filter(session: AsyncSession, snap: Snapshot, rows: np.ndarray,
 
 
 def _sorted(snap: Snapshot, rows: np.ndarray, sort: str, in_title: np.ndarray | None,
-            has_text: bool) -> np.ndarray:
+            has_text: bool, in_phrase: np.ndarray | None = None) -> np.ndarray:
     if sort == "relevance" and not has_text:
         sort = "newest"
     ids = snap.ids[rows]
     if sort == "relevance":
-        # Every word in the title first, then the best rated (a shop's notion of relevance).
+        # A phrase of the query as one thing first ("t-shirts": T-shirts before denim shirts),
+        # then every word in the title, then the best rated (a shop's notion of relevance).
         title = in_title if in_title is not None else np.zeros(len(rows), dtype=np.bool_)
-        keys = (ids, -snap.rating_count[rows], -snap.rating[rows], ~title)
+        phrase = in_phrase if in_phrase is not None else np.zeros(len(rows), dtype=np.bool_)
+        keys = (ids, -snap.rating_count[rows], -snap.rating[rows], ~title, ~phrase)
     elif sort == "price_asc":
         keys = (ids, snap.min_price[rows])
     elif sort == "price_desc":
@@ -512,7 +534,10 @@ async def search_products(session: AsyncSession, params: SearchParams) -> Search
     query: dict[str, Any] = {"q": params.q, "terms": terms, "corrected": None, "relaxed": False,
                              **note}
     start = (params.page - 1) * params.page_size
-    ordered = _sorted(snap, rows, params.sort, in_title, bool(terms))
+    phrases = query_phrases(params.q) if params.sort == "relevance" and len(rows) else []
+    in_phrase = (_contains(await _phrase_ids(session, phrases, snap.text_version),
+                           snap.ids[rows]) if phrases else None)
+    ordered = _sorted(snap, rows, params.sort, in_title, bool(terms), in_phrase)
     page_ids = snap.ids[ordered[start:start + params.page_size]].tolist()
     return SearchResult(
         items=await product_rows(session, page_ids), total=int(len(rows)), query=query,

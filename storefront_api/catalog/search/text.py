@@ -34,6 +34,32 @@ def query_terms(q: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
+COMPOUND = re.compile(r"[^\W_]+(?:-[^\W_]+)+", re.UNICODE)
+MAX_PHRASES = 4
+
+
+def query_phrases(q: str) -> list[str]:
+    """The word sequences of a query that may name one thing: hyphenated compounds ("t-shirts"
+    → t, shirts) and each pair of neighbouring words worth matching ("rain jacket"). A product
+    whose title or keywords hold one of them ranks before those holding only its parts (a
+    T-shirt before a denim shirt). At most four, as written ("t-shirts", "rain jacket"): the
+    database's own parser splits them the way it split the titles."""
+    phrases: list[str] = []
+    for compound in COMPOUND.findall(q.lower()):
+        if compound not in phrases:
+            phrases.append(compound)
+    for segment in COMPOUND.split(q.lower()):  # neighbours only, not across a compound
+        previous = None
+        for word in words(segment):
+            if word in STOPWORDS or len(word) < 2:
+                previous = None
+                continue
+            if previous and f"{previous} {word}" not in phrases:
+                phrases.append(f"{previous} {word}")
+            previous = word
+    return phrases[:MAX_PHRASES]
+
+
 def singulars(word: str) -> set[str]:
     """Crude singulars ("hoodies" -> hoodie, hoody), only to tell whether a plural is a known
     word: matching itself is done by the index's stemmer."""
