@@ -18,12 +18,11 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from .filters import apply_filters
 from .loaders import default_events_source, load_events
 from .schema import InputError
 
 COMMAND_MODULES = ["funnel", "imports", "synthesize", "abandonment",
-                   "segments", "propensity", "chat", "support", "rasa_events"]
+                   "segments", "propensity", "chat", "support", "rasa_events", "export"]
 
 
 def parse_when(text: str, *, end: bool = False) -> datetime:
@@ -51,8 +50,9 @@ def events_from_args(args) -> pl.LazyFrame:
     end = parse_when(args.end, end=True) if args.end else None
     if start and end and start >= end:
         raise InputError("--from must be before --to")
-    events = load_events(args.events or default_events_source(), start=start, end=end)
-    return apply_filters(events, channels=channels_from_args(args))
+    # the range and channels are pushed into the database's query (or the file's scan)
+    return load_events(args.events or default_events_source(), start=start, end=end,
+                       channels=channels_from_args(args))
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
