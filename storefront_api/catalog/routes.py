@@ -13,6 +13,7 @@ from ..money import money
 from ..problems import Problem, not_found
 from .. import responses
 from ..routing import ApiRoutes, int_param, json_response
+from .inventory import variants_by_ids
 from .search import SORTS, CategoryTree, SearchParams, UnknownCategory, search_products
 from .service import (availability, breadcrumb, category_tree, get_product, similar_products,
                       split_list)
@@ -112,13 +113,15 @@ async def list_products(request: web.Request, query: ProductQuery) -> web.Respon
     })
 
 
-def _variant(v, currency: str) -> dict[str, Any]:
+def _variant(v, currency: str, for_sale: int) -> dict[str, Any]:
+    """``for_sale``: the units a shopper can buy now, the stock not held by open checkouts
+    (inventory.VariantInfo.available), the same count the cart checks an addition against."""
     return {
         "id": v.id, "sku": v.sku, "title": v.title, "size": v.size, "color": v.color,
         "price": money(v.price, v.currency or currency),
         "compare_at_price": money(v.compare_at_price, v.currency or currency)
         if v.compare_at_price else None,
-        "stock": max(v.stock, 0), "available": v.stock > 0, "availability": availability(v.stock),
+        "stock": for_sale, "available": for_sale > 0, "availability": availability(for_sale),
     }
 
 
@@ -133,6 +136,7 @@ async def get_product_page(request: web.Request) -> web.Response:
         if product is None:
             raise not_found("product", product_id)
         tree = await category_tree(session)
+        for_sale = await variants_by_ids(session, [v.id for v in product.variants])
     body = product_summary({**{c: getattr(product, c) for c in (
         "id", "handle", "title", "vendor", "category_id", "currency", "min_price", "max_price",
         "in_stock", "colors", "sizes", "rating", "rating_count")},
@@ -145,7 +149,8 @@ async def get_product_page(request: web.Request) -> web.Response:
         "breadcrumb": breadcrumb(tree, product.category_id),
         "images": [{"url": i.url, "alt": i.alt} for i in product.images],
         "attributes": [{"name": a.name, "value": a.value} for a in product.attributes],
-        "variants": [_variant(v, product.currency) for v in product.variants],
+        "variants": [_variant(v, product.currency, for_sale[v.id].available)
+                     for v in product.variants],
         "options": {"color": split_list(product.colors), "size": split_list(product.sizes)},
     })
     request.app[VIEW_EVENTS].add("view_item", EventContext.from_request(request),

@@ -3,11 +3,19 @@ against the catalog tables themselves (every case runs on SQLite and PostgreSQL)
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 from assistant_calls import from_the_assistant
 from sqlalchemy import text
 
 from storefront_api.app_keys import VIEW_EVENTS
+from storefront_api.cart.models import Cart
+from storefront_api.catalog.models import Product, StockReservation, Variant
+from storefront_api.catalog.search import reindex_products
+from storefront_api.checkout.models import Checkout
+from storefront_api.db import utcnow
 
 pytestmark = pytest.mark.usefixtures("shop_url")
 
@@ -165,18 +173,76 @@ async def test_unknown_category_is_404(client):
     assert "no-such-thing" in (await response.json())["detail"]
 
 
-async def test_product_page_has_variants_and_availability(client, db):
-    pid = min(await scalar_set(db, """SELECT product_id FROM variants WHERE stock = 0""")) 
-    response = await client.get(f"/api/products/{pid}")
-    assert response.status == 200
+async def _product_with_stocks(db, stocks: dict[str, int]) -> tuple[int, dict[str, int]]:
+    """A product of the test's own, one variant per size with the given stock."""
+    tag = uuid.uuid4().hex[:8]
+    async with db.write() as session:
+        product = Product(handle=f"avail-{tag}", title=f"Availability Tee {tag}",
+                          vendor="Aisle Test", product_type="T-Shirt", min_price=2000,
+                          max_price=2000, in_stock=True, colors="|white|",
+                          sizes="|" + "|".join(s.lower() for s in stocks) + "|")
+        session.add(product)
+        await session.flush()
+        variants = {size: Variant(product_id=product.id, sku=f"AV-{tag}-{size}", size=size,
+                                  color="White", price=2000, stock=stock)
+                    for size, stock in stocks.items()}
+        session.add_all(variants.values())
+        await session.flush()
+        await reindex_products(session, [product.id])
+        return product.id, {size: v.id for size, v in variants.items()}
+
+
+async def _hold(db, units: dict[int, int], expires_at) -> None:
+    """An open payment link of another shopper holding ``units`` (variant id: units)."""
+    async with db.write() as session:
+        cart = Cart(token=uuid.uuid4().hex, status="active", currency="USD")
+        session.add(cart)
+        await session.flush()
+        checkout = Checkout(token=uuid.uuid4().hex, cart_id=cart.id, status="open",
+                            email="holder@example.com", shipping_address={}, country="GB",
+                            shipping_method="standard", summary={}, currency="USD", total=0,
+                            gateway="test", consent=False, expires_at=expires_at)
+        session.add(checkout)
+        await session.flush()
+        session.add_all(StockReservation(checkout_id=checkout.id, variant_id=variant_id,
+                                         quantity=quantity, status="active",
+                                         expires_at=expires_at)
+                        for variant_id, quantity in units.items())
+
+
+async def _shown(client, product_id: int) -> dict[str, tuple]:
+    response = await client.get(f"/api/products/{product_id}")
+    assert response.status == 200, await response.text()
     product = await response.json()
-    assert product["variants"] and product["breadcrumb"]
-    stocks = dict((await db_rows(db, "SELECT id, stock FROM variants WHERE product_id = :p", p=pid)))
-    for variant in product["variants"]:
-        assert variant["stock"] == stocks[variant["id"]]
-        assert variant["available"] == (stocks[variant["id"]] > 0)
-        assert variant["availability"] in ("in_stock", "low_stock", "out_of_stock")
-    assert any(v["availability"] == "out_of_stock" for v in product["variants"])
+    assert product["breadcrumb"] is not None
+    return {v["size"]: (v["stock"], v["available"], v["availability"])
+            for v in product["variants"]}
+
+
+async def test_product_page_has_variants_and_availability(client, db):
+    """Worked out by hand at the edges: none, one, exactly the low-stock mark (5), one more."""
+    product_id, _ = await _product_with_stocks(db, {"XS": 0, "S": 1, "M": 5, "L": 6})
+    assert await _shown(client, product_id) == {
+        "XS": (0, False, "out_of_stock"), "S": (1, True, "low_stock"),
+        "M": (5, True, "low_stock"), "L": (6, True, "in_stock")}
+
+
+async def test_units_held_by_open_payment_links_are_not_offered(client, db):
+    """What other shoppers' payment links hold is not for sale until the hold expires: the
+    page says what the cart would accept (an expired hold, or a finished one, holds nothing)."""
+    product_id, ids = await _product_with_stocks(db, {"S": 1, "M": 6, "L": 6})
+    now = utcnow()
+    await _hold(db, {ids["S"]: 1, ids["M"]: 1}, now + timedelta(minutes=30))
+    await _hold(db, {ids["L"]: 6}, now - timedelta(seconds=1))  # expired a second ago
+    assert await _shown(client, product_id) == {
+        "S": (0, False, "out_of_stock"), "M": (5, True, "low_stock"),
+        "L": (6, True, "in_stock")}
+    # the cart agrees: the held unit of S cannot be added, M's five can and a sixth cannot
+    cart = await (await client.post("/api/carts", json={})).json()
+    add = f"/api/carts/{cart['token']}/items"
+    assert (await client.post(add, json={"variant_id": ids["S"], "quantity": 1})).status == 409
+    assert (await client.post(add, json={"variant_id": ids["M"], "quantity": 6})).status == 409
+    assert (await client.post(add, json={"variant_id": ids["M"], "quantity": 5})).status == 201
 
 
 async def db_rows(db, sql, **bind):
