@@ -64,10 +64,22 @@ def test_choosing_another_segment_changes_the_export(app, shop_events):
         f"{audience_hashes(chosen, advertising_consents(None)).len():,} of {chosen.height:,}"
 
 
-def test_a_period_without_buyers_explains_itself(app):
-    """One day of a single channel: browsing, maybe no purchase, never a traceback."""
-    app.sidebar.date_input(key="date_range").set_value((date(2026, 9, 1), date(2026, 9, 1)))
+def test_a_period_without_buyers_explains_itself(app, shop_events):
+    """One day of a single channel (the synthetic shop has no Slack purchase on 2 September):
+    shoppers browsed but nobody bought, so no buyer is scored and no model trained, and the
+    page says why instead of drawing empty charts (never a traceback)."""
+    app.sidebar.date_input(key="date_range").set_value((date(2026, 9, 2), date(2026, 9, 2)))
     app.sidebar.multiselect(key="channels").set_value(["slack"]).run()
     app.switch_page("views/segments.py").run()
     assert not app.exception
     assert app.title[0].value == "Segments"
+    period, rfm_frame, rules = _segments(shop_events, app.session_state["filters"])
+    # the case this test is about, read from the analytics package: browsing, no purchase
+    assert period.collect().height > 0 and rfm_frame.height == 0 and rules.height > 0
+    shown = metrics(app)
+    assert shown["Buyers scored (RFM)"][0] == "0"
+    assert shown["Users in rule segments"][0] == display.count(rules["user_id"].n_unique())
+    assert [i.value for i in app.info] == [
+        "No purchases in this period, so no RFM segments.",
+        "No model for this period: target column 'purchased' is constant (0): the model needs "
+        "both buyers and non-buyers."]
