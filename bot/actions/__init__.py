@@ -13,6 +13,9 @@ from . import session  # noqa: F401
 from . import orders  # noqa: F401
 from . import aftersales  # noqa: F401
 from . import support  # noqa: F401
+from . import refunds  # noqa: F401
+from . import contact  # noqa: F401
+from . import faq  # noqa: F401
 
 # The action server imports this package once, at start-up: what exists now (rasa_sdk,
 # Sanic, these modules) lives as long as the process. Kept out of the garbage collector's

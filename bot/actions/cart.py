@@ -17,8 +17,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from .common import (as_int, as_ordinal, call_context, entity_value, money,
                      utter_unavailable, web_channel, web_payload)
-from .search import (ActionSearchProducts, chosen_product_id, product_card, remembered,
-                     result_lines, words)
+from .search import (ActionSearchProducts, chosen_product_id, narrows_what_was_shown,
+                     offer_matches, product_card, refine_search, remembered, result_lines,
+                     wanted_product_words, words)
 from .storefront import CallContext, StorefrontProblem, StorefrontUnavailable, storefront
 from .support import ActionFallback
 
@@ -240,10 +241,14 @@ class ActionAddToCart(Action):
                 or _is_new_search(tracker)):  # asked for a size, searched for another thing
             return await self._moved_on(dispatcher, tracker, domain)
         variant_id = as_int(entity_value(tracker, "variant_id"))
-        product_id = chosen_product_id(tracker)
+        product_id = chosen_product_id(tracker, fall_back_to_slot=False)
+        if variant_id is None and product_id is None and narrows_what_was_shown(tracker):
+            # "only the red ones please", read as adding: narrow the results just shown.
+            return [SlotSet("awaiting_variant", False),
+                    *await refine_search(dispatcher, tracker, domain)]
+        product_id = product_id or as_int(tracker.get_slot("product_id"))
         if variant_id is None and product_id is None:
-            dispatcher.utter_message(response="utter_which_product")
-            return [SlotSet("awaiting_variant", False)]
+            return await self._search_first(dispatcher, tracker)
         try:
             product = await storefront().product(ctx, product_id) if product_id else None
         except StorefrontProblem:
@@ -283,6 +288,22 @@ class ActionAddToCart(Action):
                 return self._out_of_stock(dispatcher, tracker, product["title"], variant)
             variant_id = variant["id"]
         return await self._put_in_cart(dispatcher, tracker, ctx, variant_id, product)
+
+    @staticmethod
+    async def _search_first(dispatcher: CollectingDispatcher,
+                            tracker: Tracker) -> list[dict[str, Any]]:
+        """Nothing shown or discussed yet ("put a water bottle in my basket"): search for
+        what was named and offer the top matches; ask which product only when there are
+        no words to search or nothing matches."""
+        wanted = wanted_product_words(tracker)
+        try:
+            events = await offer_matches(dispatcher, tracker, wanted) if wanted else None
+        except StorefrontProblem:
+            events = None
+        if events is None:
+            dispatcher.utter_message(response="utter_which_product")
+            return [SlotSet("awaiting_variant", False)]
+        return [SlotSet("awaiting_variant", False), *events]
 
     @staticmethod
     async def _moved_on(dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from .common import (as_int, as_ordinal, call_context, entity_value, entity_values,
                      latest_intent, money, utter_unavailable, web_channel, web_payload)
 from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
+from .support import ActionFallback
 
 PAGE_SIZE = 5
 SUBJECT_ENTITIES = ("product_type", "category", "brand")
@@ -31,15 +32,63 @@ details detail info information picture photo""".split())
 
 # --- search parameters ----------------------------------------------------------------------
 
+PRICE_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+                "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+                "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
+                "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+                "ninety": 90, "hundred": 100, "a hundred": 100, "one hundred": 100}
+CURRENCY_WORDS = (r"(?:dollars?|bucks?|usd|euros?|eur|pounds?|quid|gbp|\$|€|£)")
+_AMOUNT = (r"(?P<amount>[$€£]?\s?\d+(?:[.,]\d{1,2})?|(?:(?:twenty|thirty|forty|fourty|fifty|"
+           r"sixty|seventy|eighty|ninety)(?:[\s-](?:one|two|three|four|five|six|seven|eight|"
+           r"nine))?|a hundred|one hundred|hundred|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+           r"sixteen|seventeen|eighteen|nineteen|one|two|three|four|five|six|seven|eight|"
+           r"nine))")
+CEILING = re.compile(r"\b(?:under|below|less than|cheaper than|lower than|max(?:imum)?|at most|"
+                     r"up to|no more than|not more than|<)\s*" + _AMOUNT
+                     + r"\s*" + CURRENCY_WORDS + r"?(?!\w)", re.I)
+FLOOR = re.compile(r"\b(?:over|above|(?<!no )(?<!not )more than|at least|min(?:imum)?|from|>)"
+                   r"\s*" + _AMOUNT
+                   + r"\s*" + CURRENCY_WORDS + r"?(?!\w)", re.I)
+
+
+def spoken_amount(text: str) -> float | None:
+    """"40", "$40", "39.90", "forty", "forty-five", "a hundred" as a number, else None."""
+    cleaned = str(text).strip().lower().lstrip("$€£").strip().replace(",", ".")
+    try:
+        return float(cleaned)
+    except ValueError:
+        pass
+    if cleaned in PRICE_WORDS:
+        return float(PRICE_WORDS[cleaned])
+    tens, _, ones = cleaned.replace("-", " ").partition(" ")
+    if tens in PRICE_WORDS and ones in PRICE_WORDS and PRICE_WORDS[ones] < 10:
+        return float(PRICE_WORDS[tens] + PRICE_WORDS[ones])
+    return None
+
+
 def major_to_minor(value: Any) -> int | None:
-    """A price the shopper said ("80", 79.5) in minor units (the shop's currency has cents)."""
+    """A price the shopper said ("80", 79.5, "forty") in minor units (the shop's currency
+    has cents)."""
     if value is None:
         return None
-    try:
-        amount = float(str(value).replace(",", "").lstrip("$€£"))
-    except ValueError:
+    amount = spoken_amount(str(value))
+    if amount is None:
         return None
     return max(0, round(amount * 100))
+
+
+def prices_in_text(text: str) -> dict[str, int]:
+    """Price limits written out ("less than forty dollars", "under 40 euros", "over 20
+    bucks"), for what the entity extractor missed: a ceiling or floor in minor units."""
+    found: dict[str, int] = {}
+    for name, pattern in (("max_price", CEILING), ("min_price", FLOOR)):
+        match = pattern.search(text or "")
+        amount = major_to_minor(match.group("amount")) if match else None
+        if amount is not None and (name == "max_price" or match.group(0).strip()[0] != "f"
+                                   or re.search(CURRENCY_WORDS, match.group(0), re.I)):
+            found[name] = amount
+    return found
 
 
 def message_filters(tracker: Tracker) -> dict[str, Any]:
@@ -51,8 +100,11 @@ def message_filters(tracker: Tracker) -> dict[str, Any]:
         filters["color"] = ",".join(colors)
     if sizes:
         filters["size"] = ",".join(sizes)
+    written = prices_in_text(message_text(tracker))
     for name in ("min_price", "max_price"):
         amount = major_to_minor(entity_value(tracker, name))
+        if amount is None:
+            amount = written.get(name)
         if amount is not None:
             filters[name] = amount
     if "min_price" in filters and "max_price" in filters \
@@ -88,12 +140,14 @@ def plain_query(tracker: Tracker) -> str:
     return text.strip()[:200]
 
 
-def next_search(tracker: Tracker) -> dict[str, Any] | None:
+def next_search(tracker: Tracker, intent: str | None = None) -> dict[str, Any] | None:
     """The search to run now, from the latest message and the previous search."""
     previous = tracker.get_slot("search_params") or None
-    if latest_intent(tracker) in ("search_cheaper", "show_more"):
+    if (intent or latest_intent(tracker)) in ("search_cheaper", "show_more"):
         return dict(previous) if previous else None
     subject, filters = message_subject(tracker), message_filters(tracker)
+    if previous and _audience_only(subject) and previous.get("q"):  # "for women"
+        return {**previous, **subject, **filters, "page": 1}
     if subject and not _same_subject(subject, previous):  # a new kind of thing
         return {**subject, **filters, "page": 1}
     if previous and (subject or filters):  # "in blue", "under 50": narrow what was shown
@@ -104,6 +158,86 @@ def next_search(tracker: Tracker) -> dict[str, Any] | None:
     if text:
         return {"q": text, "page": 1}
     return dict(previous) if previous else None
+
+
+AUDIENCES = frozenset("""women woman womens women's ladies lady female men man mens men's
+male gentlemen kids kid children child boys girls unisex""".split())
+
+
+def _audience_only(subject: dict[str, Any]) -> bool:
+    """Only who it is for ("for women"): a refinement of what was shown, not a new search."""
+    return (set(subject) == {"category"}
+            and str(subject["category"]).strip().lower() in AUDIENCES)
+
+
+def refines_last_search(tracker: Tracker) -> bool:
+    """The message only narrows the search just shown ("only the red ones", "size M",
+    "under 40", "for women"): it names filters and no product, right after a search."""
+    if not tracker.get_slot("search_params") or not tracker.get_slot("search_results"):
+        return False
+    if entity_value(tracker, "product_id") or entity_value(tracker, "variant_id") \
+            or entity_value(tracker, "ordinal"):
+        return False
+    subject = message_subject(tracker)
+    if subject.get("q"):
+        return False
+    return bool(message_filters(tracker)) or _audience_only(subject)
+
+
+def bot_action_before(tracker: Tracker) -> str | None:
+    """The bot's last action before the shopper's latest message (not listening)."""
+    seen_message = False
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            if seen_message:
+                return None
+            seen_message = True
+        elif (seen_message and event.get("event") == "action"
+              and event.get("name") not in ("action_listen", None)):
+            return event.get("name")
+    return None
+
+
+def narrows_what_was_shown(tracker: Tracker) -> bool:
+    """A refinement answered right after the results it refines."""
+    return refines_last_search(tracker) and bot_action_before(tracker) in (
+        "action_search_products", "action_select_product", "action_add_to_cart",
+        "action_refine_or_fallback")
+
+
+async def refine_search(dispatcher: CollectingDispatcher, tracker: Tracker,
+                        domain: dict[str, Any]) -> list[dict[str, Any]]:
+    """Answer the message as a refinement of the last search, whatever intent it got."""
+    return await ActionSearchProducts().search(dispatcher, tracker, "search_products")
+
+
+CART_WORDS = re.compile(r"\b(add|put|place|throw|stick|get|buy|order|drop|i'?ll take|take|"
+                        r"to|in|into|my|the|your|cart|basket|bag|trolley|please|pls|can you|"
+                        r"could you|would you|i want|i'd like|id like|a|an|some|one|it|this|that|them|"
+                        r"me|for|too|also)\b", re.I)
+
+
+def wanted_product_words(tracker: Tracker) -> str:
+    """What "add X to my cart" asks for, as search words: the product type or brand the
+    NLU found, else the message without the cart words."""
+    subject = message_subject(tracker).get("q")
+    if subject:
+        return str(subject)
+    text = plain_query(tracker)
+    return " ".join(CART_WORDS.sub(" ", text).split())[:100]
+
+
+async def offer_matches(dispatcher: CollectingDispatcher, tracker: Tracker,
+                        words: str) -> list[dict[str, Any]] | None:
+    """"Add a water bottle" with nothing shown before: search for it and offer the top
+    matches to pick from. None when the search finds nothing."""
+    params, answer = await run_search(tracker, {"q": words, **message_filters(tracker),
+                                                "page": 1})
+    if not answer.get("items"):
+        return None
+    events = present(dispatcher, tracker, "search_products", params, answer)
+    dispatcher.utter_message(response="utter_pick_one_to_add")
+    return events
 
 
 def _same_subject(subject: dict[str, Any], previous: dict[str, Any] | None) -> bool:
@@ -158,8 +292,11 @@ class ActionSearchProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        intent = latest_intent(tracker)
-        params = next_search(tracker)
+        return await self.search(dispatcher, tracker, latest_intent(tracker))
+
+    async def search(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                     intent: str) -> list[dict[str, Any]]:
+        params = next_search(tracker, intent)
         if params is None:
             dispatcher.utter_message(response="utter_ask_what_to_search")
             return []
@@ -311,6 +448,8 @@ class ActionSelectProduct(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         product_id = chosen_product_id(tracker, fall_back_to_slot=False)
+        if product_id is None and refines_last_search(tracker):  # "only the red ones"
+            return await refine_search(dispatcher, tracker, domain)
         if product_id is None:
             dispatcher.utter_message(response="utter_which_product")
             return []
@@ -332,3 +471,19 @@ class ActionSelectProduct(Action):
             dispatcher.utter_message(json_message=web_payload(
                 type="product_cards", cards=[product_card(product)]))
         return [SlotSet("product_id", product["id"]), SlotSet("awaiting_variant", False)]
+
+
+class ActionRefineOrFallback(Action):
+    """A message the NLU did not understand: a refinement of the results just shown ("only
+    the red ones") narrows them; anything else is the fallback (ask to rephrase, then offer
+    a person). Both set ``human_offered``, so the fallback rules read the same."""
+
+    def name(self) -> str:
+        return "action_refine_or_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if narrows_what_was_shown(tracker):
+            events = await refine_search(dispatcher, tracker, domain)
+            return [*events, SlotSet("human_offered", False)]
+        return await ActionFallback().run(dispatcher, tracker, domain)

@@ -1,0 +1,128 @@
+"""Refinements right after a search narrow it, whatever intent the NLU gave them ("only the
+red ones" read as not understood, as adding, as picking); prices written with number and
+currency words; "add X" with nothing shown searches and offers the top matches. Against a
+real storefront: the results are checked in the shop's own catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.actions.cart import ActionAddToCart
+from bot.actions.search import (ActionRefineOrFallback, ActionSearchProducts,
+                                ActionSelectProduct, next_search, prices_in_text,
+                                refines_last_search, spoken_amount)
+
+AFTER_SEARCH = [{"event": "action", "name": "action_search_products"},
+                {"event": "action", "name": "action_listen"}]
+
+
+def test_prices_written_out_are_ceilings_and_floors():
+    assert prices_in_text("less than forty dollars") == {"max_price": 4000}
+    assert prices_in_text("anything under forty bucks?") == {"max_price": 4000}
+    assert prices_in_text("under 40 euros") == {"max_price": 4000}
+    assert prices_in_text("below $25.50") == {"max_price": 2550}
+    assert prices_in_text("no more than forty-five") == {"max_price": 4500}
+    assert prices_in_text("over 20 quid") == {"min_price": 2000}
+    assert prices_in_text("tees from 30 dollars") == {"min_price": 3000}
+    # Not prices: a size, an unrelated "from one".
+    assert prices_in_text("shoes in size 40") == {}
+    assert prices_in_text("jeans from one brand") == {}
+    assert spoken_amount("forty") == 40 and spoken_amount("ninety-nine") == 99
+    assert spoken_amount("lots") is None
+
+
+async def search_first(shop, tracker_for, dispatcher, domain, slots_set, text, **entities):
+    tracker = tracker_for(latest_message={"intent": "search_products", "text": text,
+                                          "entities": entities})
+    return slots_set(await ActionSearchProducts().run(dispatcher, tracker, domain))
+
+
+async def test_less_than_forty_dollars_is_a_price_ceiling(shop, tracker_for, dispatcher, domain,
+                                                         slots_set):
+    tracker = tracker_for(
+        slots={"search_params": {"q": "t-shirt", "page": 1}},
+        latest_message={"intent": "search_products", "text": "less than forty dollars"})
+    slots = slots_set(await ActionSearchProducts().run(dispatcher, tracker, domain))
+    assert slots["search_params"] == {"q": "t-shirt", "max_price": 4000, "page": 1}
+    expected = shop.get("/api/products?q=t-shirt&max_price=4000&page_size=5&facets=false")
+    assert expected["items"] and expected["total"] < shop.get(
+        "/api/products?q=t-shirt&page_size=5&facets=false")["total"]
+    assert [r["product_id"] for r in slots["search_results"]] == \
+        [i["id"] for i in expected["items"]]
+    assert all(r["price"]["amount"] <= 4000 for r in slots["search_results"])
+
+
+@pytest.mark.parametrize("intent", ["nlu_fallback", "add_to_cart", "select_product"])
+async def test_only_the_red_ones_narrows_the_last_search(shop, tracker_for, dispatcher, domain,
+                                                         slots_set, uttered, intent):
+    # A colour some hoodies have and others not, from the shop's own facets.
+    facets = shop.get("/api/products?q=hoodie&page_size=1")["facets"]["color"]
+    total = shop.get("/api/products?q=hoodie&page_size=1&facets=false")["total"]
+    colour = next(f["value"].lower() for f in facets if 0 < f["count"] < total)
+    shown = await search_first(shop, tracker_for, dispatcher, domain, slots_set, "hoodies",
+                               product_type="hoodie")
+    dispatcher.messages.clear()
+    tracker = tracker_for(slots=shown, events=AFTER_SEARCH, latest_message={
+        "intent": intent, "text": f"only the {colour} ones", "entities": {"color": colour}})
+    assert refines_last_search(tracker)
+    action = {"nlu_fallback": ActionRefineOrFallback(), "add_to_cart": ActionAddToCart(),
+              "select_product": ActionSelectProduct()}[intent]
+    slots = slots_set(await action.run(dispatcher, tracker, domain))
+    assert "utter_which_product" not in uttered(dispatcher)
+    assert slots["search_params"] == {"q": "hoodie", "color": colour, "page": 1}
+    expected = shop.get(f"/api/products?q=hoodie&color={colour}&page_size=5&facets=false")
+    assert [r["product_id"] for r in slots["search_results"]] == \
+        [i["id"] for i in expected["items"]]
+    assert "cart_id" not in slots  # nothing was added
+
+
+async def test_a_misunderstanding_with_nothing_shown_is_still_the_fallback(
+        tracker_for, dispatcher, domain, uttered, slots_set):
+    tracker = tracker_for(latest_message={"intent": "nlu_fallback", "text": "only the red ones",
+                                          "entities": {"color": "red"}})
+    events = await ActionRefineOrFallback().run(dispatcher, tracker, domain)
+    assert uttered(dispatcher) == ["utter_ask_rephrase"]
+    assert slots_set(events) == {"human_offered": False}
+
+
+def test_for_women_narrows_instead_of_starting_over(tracker_for):
+    tracker = tracker_for(slots={"search_params": {"q": "hoodie", "page": 1},
+                                 "search_results": [{"product_id": 1}]},
+                          latest_message={"intent": "search_products", "text": "for women",
+                                          "entities": {"category": "women"}})
+    assert next_search(tracker) == {"q": "hoodie", "category": "women", "page": 1}
+    assert refines_last_search(tracker)
+    another = tracker_for(slots={"search_params": {"q": "hoodie", "page": 1}},
+                          latest_message={"intent": "search_products", "text": "bags",
+                                          "entities": {"category": "bags"}})
+    assert next_search(another) == {"category": "bags", "page": 1}
+
+
+async def test_add_a_product_with_nothing_shown_searches_and_offers_it(
+        shop, tracker_for, dispatcher, domain, slots_set, uttered):
+    tracker = tracker_for(latest_message={
+        "intent": "add_to_cart", "text": "put a water bottle in my basket",
+        "entities": {"product_type": "Water Bottle"}})
+    slots = slots_set(await ActionAddToCart().run(dispatcher, tracker, domain))
+    assert uttered(dispatcher) == ["utter_search_results", "utter_pick_one_to_add"]
+    expected = shop.get("/api/products?q=Water+Bottle&page_size=5&facets=false")
+    assert expected["items"]
+    assert [r["product_id"] for r in slots["search_results"]] == \
+        [i["id"] for i in expected["items"]]
+    assert slots["awaiting_variant"] is False and "cart_id" not in slots  # nothing added yet
+
+
+async def test_add_without_a_product_type_uses_the_words(shop, tracker_for, dispatcher, domain,
+                                                         slots_set, uttered):
+    tracker = tracker_for(latest_message={"intent": "add_to_cart",
+                                          "text": "add a hoodie to my cart please"})
+    slots = slots_set(await ActionAddToCart().run(dispatcher, tracker, domain))
+    assert slots["search_params"]["q"] == "hoodie"
+    assert uttered(dispatcher)[-1] == "utter_pick_one_to_add"
+
+
+async def test_add_with_nothing_to_search_asks_which_product(shop, tracker_for, dispatcher,
+                                                             domain, uttered):
+    tracker = tracker_for(latest_message={"intent": "add_to_cart", "text": "add it to my cart"})
+    await ActionAddToCart().run(dispatcher, tracker, domain)
+    assert uttered(dispatcher) == ["utter_which_product"]
