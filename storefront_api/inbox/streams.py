@@ -3,7 +3,8 @@ EventSource reconnects by itself and sends Last-Event-ID, and it passes through 
 like any response).
 
 - ``GET /inbox/events``: every inbox change for a signed-in agent or admin (the staff
-  cookie, or a staff bearer token for scripts; a merchant gets 403). It first says
+  cookie, or a staff bearer token for scripts; a merchant gets 403, a page of another
+  site's origin too). It first says
   ``hello`` (who you are, the settings the page needs), then ``handoff`` (a queue row
   changed), ``message`` (a line of a conversation: the shopper, an agent, a note),
   ``typing``, ``canned`` (the canned replies changed) and ``resync`` (ask for the lists
@@ -32,6 +33,7 @@ from ..app_keys import DB, SETTINGS
 from ..auth import require_staff, unauthorized
 from ..chat import tokens
 from ..ratelimit import enforce
+from ..staff.sessions import check_origin
 from . import INBOX_APP_KEY, presence
 from .hub import CLOSED, INBOX, Notice, chat_topic
 
@@ -64,6 +66,10 @@ async def _next(listener, timeout: float):
 # --- the inbox -------------------------------------------------------------------------------
 
 async def inbox_events(request: web.Request) -> web.StreamResponse:
+    # A page of another site may open an EventSource here (with credentials); the browser
+    # would not let it read the answer, but the stream would still count its agent online:
+    # refused before anything, like a change from another site.
+    check_origin(request)
     member = await require_staff(request, "agent")
     inbox = request.app[INBOX_APP_KEY]
     settings = request.app[SETTINGS]

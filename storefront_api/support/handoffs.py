@@ -271,7 +271,7 @@ async def close(session: AsyncSession, handoff: Handoff, *, agent: str | None,
     handoff.status, handoff.closed_at, handoff.outcome = "closed", now, outcome
     handoff.agent = handoff.agent or agent
     if outcome == "resolved":
-        handoff.csat_asked_at = now
+        handoff.csat_asked_at = handoff.csat_asked_at or now
     await record_event(session, "handoff_resolved", _context(handoff), properties={
         "reason": handoff.reason, "handoff": handoff.reference, "resolution": resolution,
         "outcome": outcome, "agent": handoff.agent, "agent_id": handoff.agent_id,
@@ -285,6 +285,16 @@ async def close(session: AsyncSession, handoff: Handoff, *, agent: str | None,
 
 def _seconds(start: datetime, end: datetime | None) -> float | None:
     return round((end - start).total_seconds(), 3) if end else None
+
+
+async def expect_rating(session: AsyncSession, handoff_id: int, expecting: bool) -> None:
+    """Mark (or, when Rasa could not ask after all, unmark) a handoff as asked for a
+    rating, before the question goes out: the shopper may press a star before the handoff
+    is closed, and their answer must find it. A rating already given stays."""
+    handoff = await find_handoff(session, handoff_id, for_update=True)
+    if handoff.status == "closed" or handoff.csat is not None:
+        return
+    handoff.csat_asked_at = utcnow() if expecting else None
 
 
 async def rate(session: AsyncSession, conversation_id: str, csat: int) -> Handoff:

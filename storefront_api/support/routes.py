@@ -395,6 +395,11 @@ async def release_handoff(request: web.Request, body: ReleaseInput) -> web.Respo
     return json_response(document)
 
 
+async def _expect_rating(request: web.Request, handoff_id: int, expecting: bool) -> None:
+    async with request.app[DB].write() as session:
+        await handoffs.expect_rating(session, handoff_id, expecting)
+
+
 async def end_handoff(request: web.Request, handoff_id: int, *, outcome: str,
                       resolution: str) -> dict:
     """Hand back (``handed_back``: the bot says it is back) or resolve (``resolved``: the
@@ -407,9 +412,14 @@ async def end_handoff(request: web.Request, handoff_id: int, *, outcome: str,
         handoffs.check_holder(handoff, by=member.shown_name, by_id=member.id,
                               by_admin=member.role == "admin")
         rasa = _rasa(request, handoff.conversation_id)
+        asking = outcome == "resolved"
+        if asking:  # before the question reaches the shopper, who may answer at once
+            await _expect_rating(request, handoff_id, True)
         try:
-            await (rasa.resolve() if outcome == "resolved" else rasa.hand_back())
+            await (rasa.resolve() if asking else rasa.hand_back())
         except RasaUnavailable as error:
+            if asking:
+                await _expect_rating(request, handoff_id, False)
             raise _chat_problem(error, "The handoff stays open; try again.") from None
     async with request.app[DB].write() as session:
         handoff = await handoffs.find_handoff(session, handoff_id, for_update=True)

@@ -194,6 +194,47 @@ async def test_resolving_asks_for_a_rating_and_the_answer_is_recorded(client, db
     assert len(await events_named(db, conversation_id, "handoff_rated")) == 1
 
 
+async def test_a_rating_given_while_the_bot_is_still_asking_is_recorded(client, db, rasa):
+    """The shopper sees the question (and may press 5) before storefront_api has heard
+    back from Rasa and closed the handoff: the answer still counts, once."""
+    conversation_id = conversation()
+    handoff = await ask_for_human(client, conversation_id)
+    ana = await agent(db, "Ana")
+    await claim(client, handoff["id"], ana)
+    answers = []
+
+    async def shopper_presses_5(conversation_id_: str, action: str) -> None:
+        if action == "action_ask_csat":
+            resp = await client.post("/api/support/handoffs/rating", headers=SERVICE,
+                                     json={"conversation_id": conversation_id_, "csat": 5})
+            answers.append((resp.status, await resp.json()))
+
+    rasa.during_execute = shopper_presses_5
+    resp = await client.post(f"{BASE}/{handoff['id']}/resolve", json={}, headers=ana)
+    assert resp.status == 200, await resp.text()
+    assert [status for status, _ in answers] == [200], answers
+    row = await row_of(client, handoff["id"])
+    assert (row["status"], row["csat"]) == ("closed", 5)
+    [resolved] = await events_named(db, conversation_id, "handoff_resolved")
+    assert resolved.properties["csat"] == 5
+    assert len(await events_named(db, conversation_id, "handoff_rated")) == 1
+
+
+async def test_a_rating_is_not_taken_when_rasa_could_not_ask(client, db, rasa):
+    conversation_id = conversation()
+    handoff = await ask_for_human(client, conversation_id)
+    ana = await agent(db, "Ana")
+    await claim(client, handoff["id"], ana)
+    rasa.fail_with = 500
+    resp = await client.post(f"{BASE}/{handoff['id']}/resolve", json={}, headers=ana)
+    assert_problem(resp.status, resp.content_type, await resp.json(), 502)
+    rasa.fail_with = None
+    assert (await row_of(client, handoff["id"]))["status"] == "active"
+    resp = await client.post("/api/support/handoffs/rating", headers=SERVICE,
+                             json={"conversation_id": conversation_id, "csat": 5})
+    assert_problem(resp.status, resp.content_type, await resp.json(), 404)  # never asked
+
+
 async def test_handing_back_says_nothing_about_a_rating(client, db, rasa):
     conversation_id = conversation()
     handoff = await ask_for_human(client, conversation_id)

@@ -43,6 +43,9 @@ class RasaRecorder:
         self.calls: list[dict[str, Any]] = []
         self.conversations: dict[str, Conversation] = {}
         self.fail_with: int | None = None  # answer every call with this status
+        # awaited with (conversation id, action) while an /execute is running, as the real
+        # Rasa's action would be: what a shopper does while the bot is still asking
+        self.during_execute = None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -100,6 +103,8 @@ class RasaRecorder:
         conversation = self._conversation(request.match_info["id"])
         conversation.events.append({"event": "action", "name": result["name"],
                                     "timestamp": time.time()})
+        if self.during_execute is not None:
+            await self.during_execute(request.match_info["id"], result["name"])
         return web.json_response({"tracker": conversation.state(request.match_info["id"])})
 
     async def _tracker(self, request: web.Request) -> web.Response:

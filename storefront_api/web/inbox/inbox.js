@@ -20,6 +20,9 @@
     me: null, csrf: null, targets: {amber: 60, red: 180}, rows: {}, resolved: {},
     agents: [], view: "waiting", selected: null, conversation: null, shown: {},
     typingSent: 0, typingTimer: null, shopperTyping: null, loaded: false,
+    // rows the stream brought while the queue was being read: the read may predate them,
+    // so they are laid over its answer instead of being lost
+    arrived: null,
   };
 
   function byId(id) { return document.getElementById(id); }
@@ -227,7 +230,10 @@
   }
 
   async function loadQueue() {
+    state.arrived = [];
     var result = await api("GET", "/api/admin/support/inbox");
+    var arrived = state.arrived || [];
+    state.arrived = null;
     if (!result.ok) { notice(problem(result, "The inbox could not be read.")); return; }
     var data = result.data;
     state.me = data.me;
@@ -237,6 +243,7 @@
     state.resolved = {};
     data.handoffs.forEach(store);
     data.resolved.forEach(store);
+    arrived.forEach(store);
     var hours = data.support_hours;
     byId("ib-hours").textContent = hours.text === "always" ? "" :
       (hours.open_now ? "Open · " : "Closed, back " + hours.back_text + " · ") + hours.text;
@@ -665,6 +672,7 @@
     source.addEventListener("handoff", function (event) {
       var row = JSON.parse(event.data).handoff;
       var before = state.rows[row.id] || state.resolved[row.id];
+      if (state.arrived) state.arrived.push(row);
       store(row);
       renderQueue();
       if (state.conversation && state.conversation.id === row.id) {
