@@ -1,0 +1,147 @@
+"""Where the analytics store's SQL runs.
+
+``ANALYTICS_STORE`` names it:
+
+- ``chdb:PATH`` (or ``chdb://PATH``): ClickHouse's engine inside this process (the ``chdb``
+  package), its data in the directory PATH; ``chdb:`` alone keeps it in memory. The tests
+  and benchmarks use it; it suits one process at a time.
+- ``clickhouse://[user[:password]@]host[:8123][/database]``: a ClickHouse server over its
+  HTTP interface (``clickhouses://`` for HTTPS), as docker-compose's ``clickhouse`` service.
+
+Both answer ``execute(sql)`` and ``query(sql) -> polars.DataFrame`` (Arrow on the wire), and
+``insert_events(frame)`` writes conformed events (analytics.schema.EVENT_SCHEMA).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import polars as pl
+
+from ..schema import EVENT_SCHEMA, InputError
+from .schema import events_ddl, rasa_events_ddl
+
+
+def default_store_url() -> str | None:
+    return os.environ.get("ANALYTICS_STORE") or None
+
+
+def open_store(url: str):
+    if url.startswith("chdb:"):
+        path = url.removeprefix("chdb:").removeprefix("//")
+        return ChdbStore(path or None)
+    if url.startswith(("clickhouse://", "clickhouses://")):
+        return HttpStore(url)
+    raise InputError(f"ANALYTICS_STORE={url!r}: use clickhouse://host:8123/db or chdb:PATH")
+
+
+class _Store:
+    def execute(self, sql: str) -> None:
+        raise NotImplementedError
+
+    def query(self, sql: str) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def create_tables(self) -> None:
+        self.execute(events_ddl())
+        self.execute(rasa_events_ddl())
+
+    def insert_events(self, frame: pl.DataFrame | pl.LazyFrame, table: str = "events",
+                      seq_from: int = 0) -> int:
+        """Append conformed events; ``seq`` numbers them from ``seq_from`` in the frame's
+        order (their order among events of the same microsecond). Rows with an event id
+        already stored replace it (ReplacingMergeTree; reads use FINAL)."""
+        frame = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        missing = [c for c in EVENT_SCHEMA if c not in frame.columns]
+        if missing:
+            raise InputError(f"events to store lack {', '.join(missing)}: conform them first")
+        # an event without an id (an outside log) is named by its position in the load:
+        # loading the same file again from the start merges into the same rows
+        rows = frame.select(list(EVENT_SCHEMA)).with_row_index("seq", offset=seq_from) \
+            .with_columns(pl.col("seq").cast(pl.UInt64),
+                          pl.col("event_id").fill_null(pl.format("row:{}", pl.col("seq"))))
+        self._insert(rows, table)
+        return rows.height
+
+    def _insert(self, rows: pl.DataFrame, table: str) -> None:
+        raise NotImplementedError
+
+
+class ChdbStore(_Store):
+    def __init__(self, path: str | None = None):
+        try:
+            from chdb import session
+        except ModuleNotFoundError:
+            raise InputError("chdb is missing: pip install chdb") from None
+        if path:
+            Path(path).mkdir(parents=True, exist_ok=True)
+        self._session = session.Session(path) if path else session.Session()
+
+    def execute(self, sql: str) -> None:
+        self._run(sql, "CSV")
+
+    def query(self, sql: str) -> pl.DataFrame:
+        return pl.from_arrow(self._run(sql, "ArrowTable"))
+
+    def _run(self, sql: str, fmt: str):
+        try:
+            return self._session.query(sql, fmt)
+        except Exception as exc:  # noqa: BLE001 - chdb raises its own RuntimeError
+            raise InputError(f"ClickHouse (chdb): {str(exc).strip().splitlines()[0]}") \
+                from None
+
+    def _insert(self, rows: pl.DataFrame, table: str) -> None:
+        arrow = rows.to_arrow()  # noqa: F841 - read by the Python() table function
+        columns = ", ".join(rows.columns)
+        self.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(arrow)")
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class HttpStore(_Store):
+    """A ClickHouse server's HTTP interface (POST the query, Arrow back)."""
+
+    def __init__(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        scheme = "https" if parts.scheme == "clickhouses" else "http"
+        port = parts.port or (8443 if scheme == "https" else 8123)
+        self.endpoint = f"{scheme}://{parts.hostname}:{port}/"
+        self.database = parts.path.strip("/") or "default"
+        self.user = urllib.parse.unquote(parts.username or "default")
+        self.password = urllib.parse.unquote(parts.password or "")
+
+    def _post(self, sql: str, body: bytes | None = None, *, fmt: str | None = None) -> bytes:
+        params = {"database": self.database}
+        if body is not None:
+            params["query"] = sql
+        request = urllib.request.Request(
+            self.endpoint + "?" + urllib.parse.urlencode(params),
+            data=body if body is not None else sql.encode(),
+            headers={"X-ClickHouse-User": self.user, "X-ClickHouse-Key": self.password,
+                     **({"X-ClickHouse-Format": fmt} if fmt else {})}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            raise InputError(f"ClickHouse at {self.endpoint}: "
+                             f"{exc.read().decode(errors='replace').strip()[:300]}") from None
+        except OSError as exc:
+            raise InputError(f"ClickHouse at {self.endpoint} is unreachable ({exc})") from None
+
+    def execute(self, sql: str) -> None:
+        self._post(sql)
+
+    def query(self, sql: str) -> pl.DataFrame:
+        return pl.read_ipc_stream(io.BytesIO(self._post(sql, fmt="ArrowStream")))
+
+    def _insert(self, rows: pl.DataFrame, table: str) -> None:
+        buffer = io.BytesIO()
+        rows.write_parquet(buffer)
+        self._post(f"INSERT INTO {table} ({', '.join(rows.columns)}) FORMAT Parquet",
+                   buffer.getvalue())
