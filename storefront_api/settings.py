@@ -7,7 +7,12 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .money import UnknownCurrency, known_currency
 from .support.hours import SupportHours, parse_support_hours
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -40,16 +45,6 @@ def _secret_key(var_dir: Path) -> str:
     return key
 
 
-def _whole_days(raw: str, name: str) -> int:
-    try:
-        days = int(raw)
-    except ValueError:
-        days = -1
-    if not 0 <= days <= 3650:
-        raise SystemExit(f"{name} must be a whole number of days from 0 to 3650, not {raw!r}")
-    return days
-
-
 def _int_between(raw: str, name: str, low: int, high: int) -> int:
     try:
         value = int(raw)
@@ -60,17 +55,80 @@ def _int_between(raw: str, name: str, low: int, high: int) -> int:
     return value
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
+def _whole(default: int, name: str, low: int, high: int, what: str = "a whole number"):
+    return Field(default, ge=low, le=high, validation_alias=name,
+                 description=f"{what} from {low} to {high}")
 
 
-def _flag(raw: str, name: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise SystemExit(f"{name} must be 1/0, true/false, yes/no or on/off, not {raw!r}")
+def _seconds(default: float, name: str, high: float):
+    return Field(default, ge=0, le=high, allow_inf_nan=False, validation_alias=name,
+                 description=f"a number of seconds from 0 to {high:g}")
+
+
+def _switch(name: str):
+    return Field(False, validation_alias=name, description="1/0, true/false, yes/no or on/off")
+
+
+def _currency(code: str) -> str:
+    try:
+        return known_currency(code)
+    except UnknownCurrency:
+        raise ValueError("not a currency") from None
+
+
+class EnvironmentValues(BaseSettings):
+    """The environment's numbers, switches and currency, parsed and checked in one place
+    (pydantic-settings). A bad value stops the process with one line per variable, naming it
+    (``PORT must be a whole number from 1 to 65535, not 'eighty'``); an empty variable counts
+    as unset. Booleans take 1/0, true/false, yes/no, on/off (any case)."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True,
+                                      extra="ignore")
+
+    port: int = _whole(8080, "PORT", 1, 65535)
+    currency: Annotated[str, AfterValidator(_currency)] = Field(
+        "USD", validation_alias="SHOP_CURRENCY",
+        description="an ISO 4217 currency code such as USD, EUR or JPY")
+    db_pool_size: int = _whole(10, "DB_POOL_SIZE", 1, 1000)
+    view_event_flush_seconds: float = _seconds(0.25, "VIEW_EVENT_FLUSH_SECONDS", 60)
+    outbox_poll_seconds: float = _seconds(1.0, "OUTBOX_POLL_SECONDS", 3600)
+    order_lookups_per_minute: int = _whole(20, "ORDER_LOOKUPS_PER_MINUTE", 0, 100000)
+    # a payment link holds stock this long: long enough to pay, short enough that abandoned
+    # holds come back soon (docs/checkout-and-orders.md)
+    checkout_minutes: int = _whole(30, "CHECKOUT_MINUTES", 5, 120)
+    return_window_days: int = _whole(30, "RETURN_WINDOW_DAYS", 0, 3650,
+                                     "a whole number of days")
+    log_sql: bool = _switch("LOG_SQL")
+    trust_proxy: bool = _switch("TRUST_PROXY")
+    stripe_test_mode: bool = _switch("STRIPE_TEST_MODE")
+    admin_token_break_glass: bool = _switch("ADMIN_TOKEN_BREAK_GLASS")
+    chat_token_hours: int = _whole(24, "CHAT_TOKEN_HOURS", 1, 720)
+    staff_session_hours: int = _whole(12, "STAFF_SESSION_HOURS", 1, 720)
+    max_held_units: int = _whole(10, "MAX_HELD_UNITS", 1, 1000)
+    # Abandoned-cart recovery (docs/cart-recovery.md)
+    recovery_idle_minutes: int = _whole(60, "RECOVERY_IDLE_MINUTES", 1, 525600)
+    recovery_cooldown_hours: int = _whole(72, "RECOVERY_COOLDOWN_HOURS", 0, 8760)
+    recovery_max_reminders: int = _whole(2, "RECOVERY_MAX_REMINDERS", 0, 10)
+    recovery_window_days: int = _whole(7, "RECOVERY_WINDOW_DAYS", 1, 365)
+    recovery_promo_percent: int = _whole(0, "RECOVERY_PROMO_PERCENT", 0, 100)
+    recovery_web_session_minutes: int = _whole(30, "RECOVERY_WEB_SESSION_MINUTES", 0, 1440)
+    recovery_interval_minutes: int = _whole(0, "RECOVERY_INTERVAL_MINUTES", 0, 10080)
+
+
+def read_environment() -> EnvironmentValues:
+    """The checked values, or SystemExit with one line per bad variable (no traceback)."""
+    try:
+        return EnvironmentValues()
+    except ValidationError as exc:
+        raise SystemExit("\n".join(_problem(error) for error in exc.errors())) from None
+
+
+def _problem(error: dict[str, Any]) -> str:
+    name = str(error["loc"][0]) if error.get("loc") else "?"
+    field = next((f for f in EnvironmentValues.model_fields.values()
+                  if f.validation_alias == name), None)
+    what = field.description if field else error.get("msg", "valid")
+    return f"{name} must be {what}, not {error.get('input')!r}"
 
 
 def _environment(env) -> str:
@@ -95,24 +153,21 @@ def _rate_limit_overrides(raw: str) -> dict[str, str]:
     return overrides
 
 
-def _trust_settings(env, production: bool) -> dict:
+def _trust_settings(env, production: bool, checked: EnvironmentValues) -> dict:
     return dict(
         environment="production" if production else "demo",
         # production: the break-glass bearer only when asked for by name
-        admin_token_enabled=(_flag(env.get("ADMIN_TOKEN_BREAK_GLASS", ""),
-                                   "ADMIN_TOKEN_BREAK_GLASS") if production else True),
+        admin_token_enabled=checked.admin_token_break_glass if production else True,
         service_token=env.get("SERVICE_TOKEN", ""),
         rasa_jwt_secret=env.get("RASA_JWT_SECRET", ""),
         chat_token_secret=env.get("CHAT_JWT_SECRET", ""),
-        chat_token_hours=_int_between(env.get("CHAT_TOKEN_HOURS", "24"), "CHAT_TOKEN_HOURS",
-                                      1, 720),
+        chat_token_hours=checked.chat_token_hours,
         redis_url=env.get("REDIS_URL", ""),
         rate_limits_enabled=env.get("RATE_LIMITS", "").strip().lower() != "off",
         rate_limit_overrides=_rate_limit_overrides(env.get("RATE_LIMITS", "")),
-        staff_session_hours=_int_between(env.get("STAFF_SESSION_HOURS", "12"),
-                                         "STAFF_SESSION_HOURS", 1, 720),
-        max_held_units=_int_between(env.get("MAX_HELD_UNITS", "10"), "MAX_HELD_UNITS", 1, 1000),
-        stripe_test_mode=_flag(env.get("STRIPE_TEST_MODE", ""), "STRIPE_TEST_MODE"),
+        staff_session_hours=checked.staff_session_hours,
+        max_held_units=checked.max_held_units,
+        stripe_test_mode=checked.stripe_test_mode,
         metrics_token=env.get("METRICS_TOKEN", ""),
     )
 
@@ -138,24 +193,9 @@ def _support_settings(env) -> dict:
     )
 
 
-def _recovery_settings(env) -> dict[str, int]:
-    return dict(
-        recovery_idle_minutes=_int_between(
-            env.get("RECOVERY_IDLE_MINUTES", "60"), "RECOVERY_IDLE_MINUTES", 1, 525600),
-        recovery_cooldown_hours=_int_between(
-            env.get("RECOVERY_COOLDOWN_HOURS", "72"), "RECOVERY_COOLDOWN_HOURS", 0, 8760),
-        recovery_max_reminders=_int_between(
-            env.get("RECOVERY_MAX_REMINDERS", "2"), "RECOVERY_MAX_REMINDERS", 0, 10),
-        recovery_window_days=_int_between(
-            env.get("RECOVERY_WINDOW_DAYS", "7"), "RECOVERY_WINDOW_DAYS", 1, 365),
-        recovery_promo_percent=_int_between(
-            env.get("RECOVERY_PROMO_PERCENT", "0"), "RECOVERY_PROMO_PERCENT", 0, 100),
-        recovery_web_session_minutes=_int_between(
-            env.get("RECOVERY_WEB_SESSION_MINUTES", "30"), "RECOVERY_WEB_SESSION_MINUTES", 0,
-            1440),
-        recovery_interval_minutes=_int_between(
-            env.get("RECOVERY_INTERVAL_MINUTES", "0"), "RECOVERY_INTERVAL_MINUTES", 0, 10080),
-    )
+_RECOVERY = ("recovery_idle_minutes", "recovery_cooldown_hours", "recovery_max_reminders",
+             "recovery_window_days", "recovery_promo_percent", "recovery_web_session_minutes",
+             "recovery_interval_minutes")
 
 
 @dataclass(frozen=True)
@@ -237,7 +277,8 @@ class Settings:
                 raise SystemExit(
                     "TAX_RATES must be a JSON object of country code to basis points, "
                     f'e.g. TAX_RATES=\'{{"DE": 1900, "US": 0}}\' ({exc})') from None
-        port = int(env.get("PORT", "8080"))
+        checked = read_environment()
+        port = checked.port
         production = _environment(env) == "production"
         values = dict(
             database_url=env.get("DATABASE_URL", default_db),
@@ -246,7 +287,7 @@ class Settings:
             host=env.get("HOST", "127.0.0.1"),
             port=port,
             shop_name=env.get("SHOP_NAME", "Aisle Demo Shop"),
-            currency=env.get("SHOP_CURRENCY", "USD").upper(),
+            currency=checked.currency,
             admin_token=env.get("ADMIN_TOKEN", "" if production else "dev-admin-token"),
             payment_gateway=env.get("PAYMENT_GATEWAY", "stripe" if production else "test"),
             stripe_api_key=env.get("STRIPE_API_KEY", ""),
@@ -258,21 +299,17 @@ class Settings:
             storefront_url=env.get("STOREFRONT_URL", f"http://127.0.0.1:{port}"),
             smtp_url=env.get("SMTP_URL", ""),
             tax_rates=tax_rates,
-            db_pool_size=int(env.get("DB_POOL_SIZE", "10")),
-            view_event_flush_seconds=float(env.get("VIEW_EVENT_FLUSH_SECONDS", "0.25")),
-            # a payment link holds stock this long: long enough to pay, short enough that
-            # abandoned holds come back soon (docs/checkout-and-orders.md)
-            checkout_minutes=_int_between(env.get("CHECKOUT_MINUTES", "30"),
-                                          "CHECKOUT_MINUTES", 5, 120),
-            log_sql=env.get("LOG_SQL", "") == "1",
+            db_pool_size=checked.db_pool_size,
+            view_event_flush_seconds=checked.view_event_flush_seconds,
+            checkout_minutes=checked.checkout_minutes,
+            log_sql=checked.log_sql,
             mail_from=env.get("MAIL_FROM", ""),
-            outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", "1")),
-            order_lookups_per_minute=int(env.get("ORDER_LOOKUPS_PER_MINUTE", "20")),
-            trust_proxy=_flag(env.get("TRUST_PROXY", ""), "TRUST_PROXY"),
-            **_trust_settings(env, production),
-            return_window_days=_whole_days(env.get("RETURN_WINDOW_DAYS", "30"),
-                                           "RETURN_WINDOW_DAYS"),
-            **_recovery_settings(env),
+            outbox_poll_seconds=checked.outbox_poll_seconds,
+            order_lookups_per_minute=checked.order_lookups_per_minute,
+            trust_proxy=checked.trust_proxy,
+            **_trust_settings(env, production, checked),
+            return_window_days=checked.return_window_days,
+            **{name: getattr(checked, name) for name in _RECOVERY},
             **_support_settings(env),
         )
         values.update(overrides)
