@@ -72,6 +72,8 @@ LIMITS: dict[str, Limit] = {
     # the agent's typing (opened again when it breaks, or with a renewed token)
     "chat-typing": Limit("60/minute", "20000/minute", "typing notices"),
     "chat-stream": Limit("30/minute", "5000/minute", "chat streams"),
+    # the chat's cart counter, asked again after each bot message
+    "chat-cart": Limit("60/minute", "20000/minute", "cart counts"),
 }
 
 

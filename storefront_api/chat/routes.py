@@ -1,10 +1,12 @@
-"""POST /api/chat/sessions: the web chat's token for its socket.
+"""POST /api/chat/sessions: the web chat's token for its socket; POST /api/chat/cart: how
+many items the conversation's cart holds (the counter in the chat's header).
 
-Who calls it: any browser (public, no credential), limited per client by the ``chat-token``
-rate limit. What it gives: a conversation id this server chose and a token signed for it
-(tokens.py), or, given a previous token of ours, a fresh token for the same conversation.
-Nothing here reads or changes a conversation; the token only lets Rasa's socketio channel
-accept the socket for that conversation (bot/channels/socketio.py).
+Who calls them: any browser (public), limited per client by the ``chat-token`` and
+``chat-cart`` rate limits. /api/chat/sessions gives a conversation id this server chose and a
+token signed for it (tokens.py), or, given a previous token of ours, a fresh token for the
+same conversation; the token only lets Rasa's socketio channel accept the socket for that
+conversation (bot/channels/socketio.py). /api/chat/cart needs that token (401 without it)
+and reads only the count of the cart the bot filled in that conversation.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import time
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 
-from ..app_keys import SETTINGS
+from ..app_keys import DB, SETTINGS
 from ..auth import unauthorized
+from ..cart.models import Cart, CartLine
+from ..inbox.streams import require_chat_token
 from ..problems import Problem
 from ..ratelimit import client_key, enforce
 from ..routing import ApiRoutes, json_response
@@ -67,3 +72,36 @@ async def chat_session(request: web.Request, body: ChatSessionInput) -> web.Resp
     return json_response({"conversation_id": issued.conversation_id, "token": issued.token,
                           "expires_at": issued.expires_at}, status=201,
                          headers={"Cache-Control": "no-store"})
+
+
+class ChatCartInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(max_length=tokens.MAX_TOKEN_LENGTH, description="the page's chat token")
+
+
+class ChatCart(BaseModel):
+    items: int = Field(description="units in the conversation's cart (saved for later excluded)")
+
+
+@routes.post("/api/chat/cart", summary="How many items the chat's cart holds",
+             body=ChatCartInput, response=ChatCart, errors=(400, 401, 413, 422, 429))
+async def chat_cart(request: web.Request, body: ChatCartInput) -> web.Response:
+    """The count the chat shows in its header: units in the newest active cart of the
+    token's conversation, 0 when it has none. The chat token is the credential."""
+    await enforce(request, "chat-cart")
+    conversation_id = require_chat_token(request, body.token)
+    async with request.app[DB].read() as session:
+        items = await conversation_cart_items(session, conversation_id)
+    return json_response({"items": items}, headers={"Cache-Control": "no-store"})
+
+
+async def conversation_cart_items(session, conversation_id: str) -> int:
+    cart_id = await session.scalar(
+        select(Cart.id).where(Cart.conversation_id == conversation_id, Cart.status == "active")
+        .order_by(Cart.id.desc()).limit(1))
+    if cart_id is None:
+        return 0
+    return int(await session.scalar(
+        select(func.coalesce(func.sum(CartLine.quantity), 0)).where(
+            CartLine.cart_id == cart_id, CartLine.saved_for_later.is_(False))) or 0)

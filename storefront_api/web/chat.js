@@ -253,22 +253,43 @@
     }
   }
 
-  // Text with its web addresses as links (payment links, tracking links).
-  function richText(text) {
+  // Text with its web addresses as links (payment links, tracking links). In the bot's and
+  // an agent's messages also **bold** and [a link](https://...): built as DOM nodes, never as
+  // HTML, and a link only to an absolute http(s) address (anything else stays plain text).
+  var PLAIN = /https?:\/\/[^\s<>"']+/g;
+  var MARKDOWN = /\*\*([^*\n](?:[^*\n]|\*(?!\*)){0,500}?)\*\*|\[([^\[\]\n]{1,300})\]\(([^()\s]{1,2000})\)|https?:\/\/[^\s<>"']+/g;
+
+  function link(address, text) {
+    var node = el("a", "", text);
+    node.href = address;
+    node.target = "_blank";
+    node.rel = "noopener noreferrer";
+    return node;
+  }
+
+  function richText(text, markdown) {
     var fragment = document.createDocumentFragment();
-    var pattern = /https?:\/\/[^\s<>"']+/g;
+    var pattern = new RegExp((markdown ? MARKDOWN : PLAIN).source, "g");
     var last = 0;
     var match;
     while ((match = pattern.exec(text)) !== null) {
-      var address = match[0].replace(/[).,;:!?]+$/, "");
+      var end = match.index + match[0].length;
       fragment.appendChild(document.createTextNode(text.slice(last, match.index)));
-      var link = el("a", "", address);
-      link.href = address;
-      link.target = "_blank";
-      link.rel = "noopener noreferrer";
-      fragment.appendChild(link);
-      last = match.index + address.length;
-      pattern.lastIndex = last;
+      if (match[1] !== undefined) { // **bold** (its addresses still links)
+        var strong = el("strong");
+        strong.appendChild(richText(match[1], false));
+        fragment.appendChild(strong);
+      } else if (match[2] !== undefined) { // [text](address)
+        var target = /^https?:\/\//i.test(match[3]) ? safeUrl(match[3]) : null;
+        fragment.appendChild(target ? link(target, match[2])
+                                    : document.createTextNode(match[0]));
+      } else { // a bare address, without the punctuation that ends its sentence
+        var address = match[0].replace(/[).,;:!?]+$/, "");
+        end = match.index + address.length;
+        fragment.appendChild(link(address, address));
+      }
+      last = end;
+      pattern.lastIndex = end;
     }
     fragment.appendChild(document.createTextNode(text.slice(last)));
     return fragment;
@@ -277,6 +298,27 @@
   function priceText(price) {
     if (price && typeof price === "object") return price.formatted || "";
     return price === undefined || price === null ? "" : String(price);
+  }
+
+  // What the greeting offers: data-suggestions='[{"title": "...", "payload": "..."}]' on the
+  // widget's element, else these (text goes through the assistant's language understanding,
+  // a payload starting with "/" names the intent).
+  var SUGGESTIONS = [
+    {title: "Show me t-shirts", payload: "Show me t-shirts"},
+    {title: "My cart", payload: "/view_cart"},
+    {title: "Track an order", payload: "/track_order"},
+    {title: "Talk to a person", payload: "/human_handoff"},
+  ];
+
+  function suggestions(raw) {
+    var chosen = null;
+    try { chosen = raw ? JSON.parse(raw) : null; } catch (e) { chosen = null; }
+    if (!Array.isArray(chosen)) return SUGGESTIONS;
+    chosen = chosen.filter(function (s) {
+      return s && typeof s.title === "string" && s.title &&
+        (s.payload === undefined || typeof s.payload === "string");
+    }).slice(0, 6);
+    return chosen.length ? chosen : SUGGESTIONS;
   }
 
   function Chat(root) {
@@ -291,6 +333,10 @@
                              window.location.href).toString();
     this.streamUrl = new URL(root.getAttribute("data-stream-url") || "/chat/events",
                              window.location.href).toString();
+    // The count of the conversation's cart, shown in the header (same origin).
+    this.cartUrl = new URL(root.getAttribute("data-cart-url") || "/api/chat/cart",
+                           window.location.href).toString();
+    this.suggestions = suggestions(root.getAttribute("data-suggestions"));
     this.typingSent = 0;
     this.stream = null;
     this.memory = new Memory(url);
@@ -299,6 +345,7 @@
     this.pending = [];
     this.build();
     this.replay();
+    if (!this.memory.log.length) this.greet();
     this.socket = new SocketIO(url, {
       token: this.token.bind(this),
       open: this.connected.bind(this),
@@ -317,6 +364,8 @@
     root.setAttribute("aria-label", "Chat with " + this.shopName);
     var header = el("div", "aisle-chat__header");
     header.appendChild(el("div", "aisle-chat__title", this.shopName));
+    this.cartNode = this.buildCartCounter();
+    header.appendChild(this.cartNode);
     this.statusNode = el("div", "aisle-chat__status");
     header.appendChild(this.statusNode);
     root.appendChild(header);
@@ -336,6 +385,58 @@
     root.appendChild(this.log);
     this.buildForm();
     if (this.mode === "launcher") this.buildLauncher(header);
+  };
+
+  // The cart counter: how many items the conversation's cart holds; pressing it asks the
+  // assistant for the cart.
+  Chat.prototype.buildCartCounter = function () {
+    var self = this;
+    var node = el("button", "aisle-chat__cart");
+    node.type = "button";
+    node.hidden = true;
+    node.appendChild(el("span", "aisle-chat__cart-icon", "\uD83D\uDED2"));
+    this.cartCount = el("span", "aisle-chat__cart-count", "0");
+    node.appendChild(this.cartCount);
+    node.addEventListener("click", function () { self.say("My cart", "/view_cart"); });
+    return node;
+  };
+
+  Chat.prototype.showCart = function (items) {
+    this.cartNode.hidden = false;
+    this.cartCount.textContent = String(items);
+    this.cartNode.setAttribute("data-items", String(items));
+    this.cartNode.setAttribute("aria-label", items === 1 ? "Your cart: 1 item"
+                                                          : "Your cart: " + items + " items");
+  };
+
+  // Ask the shop how full the cart is (after the bot answers: it may have changed it). Several
+  // answers in a row cost one request.
+  Chat.prototype.refreshCart = function () {
+    var self = this;
+    clearTimeout(this.cartTimer);
+    this.cartTimer = setTimeout(function () {
+      if (!self.memory.token) return;
+      window.fetch(self.cartUrl, {
+        method: "POST", credentials: "same-origin", cache: "no-store",
+        headers: {"Content-Type": "application/json", "Accept": "application/json"},
+        body: JSON.stringify({token: self.memory.token}),
+      }).then(function (response) {
+        return response.ok ? response.json() : null;
+      }).then(function (cart) {
+        if (cart && typeof cart.items === "number") self.showCart(cart.items);
+      }).catch(function () { /* only a counter */ });
+    }, 300);
+  };
+
+  // The opening of a conversation: a greeting and a few things to ask, as quick replies (kept
+  // with the messages, so a reload shows them as they were).
+  Chat.prototype.greet = function () {
+    var data = {text: "Hi! I'm the assistant of " + this.shopName + ". I can find products, " +
+                      "fill your cart, send you a payment link and help with your orders. " +
+                      "What are you looking for?",
+                quick_replies: this.suggestions, greeting: true};
+    this.remember("bot", data);
+    this.render("bot", data, true);
   };
 
   Chat.prototype.buildForm = function () {
@@ -430,6 +531,7 @@
     for (var i = 0; i < shown.length; i++) shown[i].parentNode.removeChild(shown[i]);
     this.showAgent(null);
     this.followAgent();
+    this.greet();
   };
 
   Chat.prototype.renew = function () {
@@ -455,6 +557,7 @@
     if (name === "session_confirm") {
       this.ready = true;
       this.status("online", "Online");
+      this.refreshCart();
       var waiting = this.pending;
       this.pending = [];
       for (var i = 0; i < waiting.length; i++) this.transmit(waiting[i]);
@@ -462,6 +565,7 @@
       this.showTyping(false);
       this.remember("bot", data);
       this.render("bot", data, true);
+      this.refreshCart();
     }
   };
 
@@ -483,6 +587,10 @@
   // title and sends its payload, e.g. /select_product{"product_id": 12}).
   Chat.prototype.say = function (shown, payload) {
     var data = {text: shown};
+    // the greeting's suggestions were for an empty conversation
+    this.log.querySelectorAll(".aisle-chat__msg--greeting button").forEach(function (b) {
+      b.disabled = true;
+    });
     this.remember("user", data);
     this.render("user", data, true);
     this.transmit(payload);
@@ -600,10 +708,11 @@
   Chat.prototype.render = function (who, data, live) {
     var kind = who === "user" ? "user" : (data.agent ? "agent" : "bot");
     var message = el("div", "aisle-chat__msg aisle-chat__msg--" + kind);
+    if (data.greeting) message.classList.add("aisle-chat__msg--greeting");
     if (kind === "agent") message.appendChild(el("div", "aisle-chat__who", data.agent));
     if (typeof data.text === "string" && data.text) {
       var bubble = el("div", "aisle-chat__bubble");
-      bubble.appendChild(richText(data.text));
+      bubble.appendChild(richText(data.text, who !== "user"));
       message.appendChild(bubble);
     }
     this.renderImages(message, data);
