@@ -64,6 +64,8 @@ async def test_an_agent_acts_for_the_shopper_through_the_shops_routes(shop, brow
     await page.locator(f"[data-order='{to_cancel['number']}'] button", has_text="Cancel").click()
     await page.locator(".ib-item--note", has_text=f"Cancelled order {to_cancel['number']}"
                        ).wait_for(timeout=5000)
+    await page.locator(f"[data-order='{to_cancel['number']}'] .ib-order-detail",
+                       has_text="Cancelled.").wait_for(timeout=5000)  # still said after
     # a paid order, cancelled before shipping: refunded at once, as when the bot cancels it
     assert (await order_row(db, to_cancel["number"])).status == "refunded"
     page.once("dialog", lambda dialog: dialog.accept("Too small"))
@@ -72,6 +74,8 @@ async def test_an_agent_acts_for_the_shopper_through_the_shops_routes(shop, brow
     await page.locator(".ib-item--note", has_text=f"for order {to_return['number']}"
                        ).wait_for(timeout=5000)
     assert len(await events_of(db, to_return["number"], "return_requested")) == 1
+    await page.locator(f"[data-order='{to_return['number']}'] .ib-order-detail",
+                       has_text="requested.").wait_for(timeout=5000)
 
     assert len(await notes(page)) == 4  # one per action, who did what
     assert errors == []

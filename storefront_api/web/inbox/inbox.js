@@ -535,7 +535,8 @@
     var result = await api("POST", "/api/orders/" + encodeURIComponent(order.number) + "/cancel",
                            {email: order.email, reason: "asked in the chat"});
     detailBox(li).textContent = result.ok ? "Cancelled." : problem(result, "It could not be cancelled.");
-    if (result.ok) await afterAction("Cancelled order " + order.number + " for the shopper.");
+    if (result.ok) await afterAction("Cancelled order " + order.number + " for the shopper.",
+                                     order.number, "Cancelled.");
   }
 
   async function startReturn(order, li) {
@@ -546,9 +547,11 @@
     var items = (found.data.lines || []).map(function (line) { return {sku: line.sku, quantity: line.quantity}; });
     var result = await api("POST", "/api/orders/" + encodeURIComponent(order.number) + "/returns",
                            {email: order.email, kind: "return", reason: reason, items: items});
-    detailBox(li).textContent = result.ok ? "Return " + result.data.rma_number + " requested." :
+    var said = result.ok ? "Return " + result.data.rma_number + " requested." :
       problem(result, "The return could not be started.");
-    if (result.ok) await afterAction("Started return " + result.data.rma_number + " for order " + order.number + ".");
+    detailBox(li).textContent = said;
+    if (result.ok) await afterAction("Started return " + result.data.rma_number + " for order " + order.number + ".",
+                                     order.number, said);
   }
 
   async function applyPromo(event) {
@@ -579,9 +582,15 @@
     await afterAction("Sent the payment link again.");
   }
 
-  async function afterAction(text) {
+  // The note, then the conversation read again (the order's new status); what happened
+  // stays written under the order, which the new reading drew afresh.
+  async function afterAction(text, orderNumber, outcome) {
     await api("POST", "/api/admin/support/handoffs/" + state.conversation.id + "/notes", {text: text});
     await openConversation(state.conversation.id);
+    if (!orderNumber) return;
+    document.querySelectorAll("#ib-orders .ib-order").forEach(function (li) {
+      if (li.getAttribute("data-order") === orderNumber) li.querySelector(".ib-order-detail").textContent = outcome;
+    });
   }
 
   // --- what the agent does -------------------------------------------------------------------
