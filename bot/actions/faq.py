@@ -9,6 +9,8 @@ shopper gets the part that is theirs instead, from the shop's own data:
 - an order (named or already verified in the conversation), for "when will it arrive":
   the order's tracking, because that is an order question; and for the return policy, that
   order's return window;
+- a product (the one being discussed, or one of the results named: "the second one"), for
+  the size guide: that product's sizes and colours in stock after the general guide;
 - contact and opening hours: the support team's hours and the offer of a person
   (bot/actions/contact.py).
 Otherwise the selected response is sent as it is.
@@ -28,6 +30,7 @@ from .checkout import COUNTRY_NAMES
 from .common import call_context, entity_value, utter_unavailable
 from .contact import ActionAnswerContact
 from .orders import describe_order, find_order_number, known_order
+from .search import chosen_product_id, options_text
 from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
 
 SHIPPING_KEYS = ("faq/shipping_times", "faq/shipping_costs", "faq/international_shipping")
@@ -94,6 +97,9 @@ class ActionAnswerFaq(Action):
         country = named_country(text) if key in SHIPPING_KEYS else None
         if country and await self.for_country(dispatcher, tracker, key, *country):
             return []
+        if key == "faq/size_guide" and chosen_product_id(tracker) is not None:
+            if await self.product_sizes(dispatcher, tracker):
+                return []
         if key == "faq/returns_policy" and all(known_order(tracker)):
             if await self.return_window(dispatcher, tracker):
                 return []
@@ -163,4 +169,16 @@ class ActionAnswerFaq(Action):
             dispatcher.utter_message(text=f"For your order {number}, the return window is "
                                      f"open until {closes}. Say \"I want to return it\" to "
                                      "start.")
+        return True
+
+    @staticmethod
+    async def product_sizes(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+        try:
+            product = await storefront().product(call_context(tracker),
+                                                 chosen_product_id(tracker))
+        except (StorefrontUnavailable, StorefrontProblem):
+            return False
+        options = options_text(product) or "It comes in one size."
+        dispatcher.utter_message(response="utter_faq/size_guide")
+        dispatcher.utter_message(text=f"{product['title']}: {options}")
         return True

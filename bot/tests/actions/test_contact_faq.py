@@ -160,3 +160,25 @@ async def test_the_contact_faq_is_the_contact_answer(shop, tracker_for, dispatch
         tracker_for, "faq/contact", "is there a phone number"), domain)
     assert "no phone line" in dispatcher.messages[0]["text"]
     assert slots_set(events) == {"human_offered": True}
+
+
+@pytest.mark.asyncio
+async def test_size_guide_for_the_product_being_discussed(shop, tracker_for, dispatcher,
+                                                          domain):
+    product = shop.product_with(lambda p, variants: len({v["size"] for v in variants
+                                                         if v.get("size")}) > 1)
+    await ActionAnswerFaq().run(dispatcher, faq_tracker(
+        tracker_for, "faq/size_guide", "what sizes does it come in?",
+        product_id=product["id"]), domain)
+    assert dispatcher.messages[0]["response"] == "utter_faq/size_guide"
+    text = dispatcher.messages[1]["text"]
+    in_stock = {v["size"] for v in product["variants"] if v.get("size") and v["available"]}
+    assert text.startswith(product["title"]) and all(size in text for size in in_stock)
+
+
+@pytest.mark.asyncio
+async def test_size_guide_with_no_product_is_the_general_guide(shop, tracker_for, dispatcher,
+                                                               domain, uttered):
+    await ActionAnswerFaq().run(dispatcher, faq_tracker(
+        tracker_for, "faq/size_guide", "do you have a size guide"), domain)
+    assert uttered(dispatcher) == ["utter_faq/size_guide"]
