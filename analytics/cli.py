@@ -22,7 +22,8 @@ from .loaders import default_events_source, load_events
 from .schema import InputError
 
 COMMAND_MODULES = ["funnel", "imports", "synthesize", "abandonment",
-                   "segments", "propensity", "chat", "support", "rasa_events", "export"]
+                   "segments", "propensity", "chat", "support", "rasa_events", "export",
+                   "clickhouse.ingest"]
 
 
 def parse_when(text: str, *, end: bool = False) -> datetime:

@@ -64,6 +64,9 @@ PARTITION BY toYYYYMM(ts)
 ORDER BY (conversation_id, ts, event_key)"""
 
 
-def schema_sql() -> str:
-    """Every table, as one script (deploy/clickhouse/schema.sql)."""
-    return ";\n\n".join([events_ddl(), rasa_events_ddl()]) + ";\n"
+def schema_sql(database: str = "aisle") -> str:
+    """Every table, as one script (deploy/clickhouse/schema.sql): the server's start-up
+    scripts run in its default database, so the names are qualified."""
+    return ";\n\n".join([f"CREATE DATABASE IF NOT EXISTS {database}",
+                          events_ddl(f"{database}.events"),
+                          rasa_events_ddl(f"{database}.rasa_events")]) + ";\n"

@@ -68,6 +68,10 @@ class _Store:
         self._insert(rows, table)
         return rows.height
 
+    def insert_frame(self, rows: pl.DataFrame, table: str) -> None:
+        """Append ``rows`` (columns named as the table's) as they are."""
+        self._insert(rows, table)
+
     def _insert(self, rows: pl.DataFrame, table: str) -> None:
         raise NotImplementedError
 
