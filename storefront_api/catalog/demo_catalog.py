@@ -27,6 +27,7 @@ from ..cart.models import CartLine
 from ..db import Database
 from ..pricing.demo_pricing import demo_amount
 from ..progress import count
+from .pictures import picture_path
 from .models import (Category, Product, ProductAttribute, ProductImage, ProductSearch,
                      SearchTerm, Variant)
 
@@ -591,10 +592,10 @@ class CatalogGenerator:
             min(prices.values()), max(prices.values()), any(v[9] > 0 for v in variants),
             _joined(c.lower() for c, _ in colours), _joined(sizes),
         ))
-        for position in range(rng.randint(1, 3)):
-            batch.images.append((ids.image, product_id,
-                                 f"https://picsum.photos/seed/{handle}-{position + 1}/600/800",
-                                 title, position))
+        for position in range(rng.randint(1, 3)):  # drawn here: one per colour, in order
+            colour = colours[position % len(colours)][0]
+            batch.images.append((ids.image, product_id, picture_path(kind.name, colour),
+                                 f"{title}, {colour.lower()}", position))
             ids.image += 1
         for position, (name, value) in enumerate(self._attributes(kind, material, fit, care)):
             batch.attributes.append((ids.attribute, product_id, name, value, position))

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..app_keys import DB, VIEW_EVENTS
+from ..app_keys import DB, SETTINGS, VIEW_EVENTS
 from ..events.service import EventContext
 from ..money import money
 from ..problems import Problem, not_found
@@ -64,7 +64,13 @@ class ProductQuery(BaseModel):
         return self
 
 
-def product_summary(row: dict[str, Any], tree: CategoryTree) -> dict[str, Any]:
+def picture_url(url: str | None, base: str) -> str | None:
+    """A picture this server draws (/images/demo/...) as an absolute address, so the chat's
+    cards and the messaging channels can show it wherever they are."""
+    return base.rstrip("/") + url if url and url.startswith("/") and base else url
+
+
+def product_summary(row: dict[str, Any], tree: CategoryTree, base: str = "") -> dict[str, Any]:
     currency = row["currency"]
     compare_at = row.get("compare_at_price")
     return {
@@ -77,7 +83,7 @@ def product_summary(row: dict[str, Any], tree: CategoryTree) -> dict[str, Any]:
         "in_stock": bool(row["in_stock"]),
         "colors": split_list(row["colors"]), "sizes": split_list(row["sizes"]),
         "rating": round(float(row["rating"] or 0), 1), "rating_count": row["rating_count"],
-        "image": row.get("image"), "url": f"/api/products/{row['id']}",
+        "image": picture_url(row.get("image"), base), "url": f"/api/products/{row['id']}",
     }
 
 
@@ -99,7 +105,8 @@ async def list_products(request: web.Request, query: ProductQuery) -> web.Respon
         except UnknownCategory as exc:
             raise Problem(404, "Not found", f"There is no category {str(exc)!r}.",
                           type="unknown-category") from None
-    items = [product_summary(row, result.categories) for row in result.items]
+    base = request.app[SETTINGS].storefront_url
+    items = [product_summary(row, result.categories, base) for row in result.items]
     request.app[VIEW_EVENTS].add("view_item_list", EventContext.from_request(request),
                                  properties={"q": query.q[:200], "category": query.category,
                                              "color": query.color, "size": query.size,
@@ -142,12 +149,14 @@ async def get_product_page(request: web.Request) -> web.Response:
         "in_stock", "colors", "sizes", "rating", "rating_count")},
         "image": product.images[0].url if product.images else None,
         "compare_at_price": max((v.compare_at_price or 0 for v in product.variants
-                                 if v.price == product.min_price), default=0)}, tree)
+                                 if v.price == product.min_price), default=0)}, tree,
+        request.app[SETTINGS].storefront_url)
     body.update({
         "description": product.description, "product_type": product.product_type,
         "tags": [t.strip() for t in product.tags.split(",") if t.strip()],
         "breadcrumb": breadcrumb(tree, product.category_id),
-        "images": [{"url": i.url, "alt": i.alt} for i in product.images],
+        "images": [{"url": picture_url(i.url, request.app[SETTINGS].storefront_url),
+                    "alt": i.alt} for i in product.images],
         "attributes": [{"name": a.name, "value": a.value} for a in product.attributes],
         "variants": [_variant(v, product.currency, for_sale[v.id].available)
                      for v in product.variants],
@@ -170,7 +179,8 @@ async def get_similar(request: web.Request) -> web.Response:
             raise not_found("product", product_id)
         rows = await similar_products(session, product)
         tree = await category_tree(session)
-    return json_response({"items": [product_summary(r, tree) for r in rows]})
+    base = request.app[SETTINGS].storefront_url
+    return json_response({"items": [product_summary(r, tree, base) for r in rows]})
 
 
 @routes.get("/api/categories", summary="The category tree",
