@@ -124,8 +124,9 @@ def custom_parts(custom: Any) -> List[Part]:
 
 
 def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, an ellipsis showing it was cut."""
-    text = " ".join(str(text).split())
+    """``text`` cut to ``limit`` characters, an ellipsis showing it was cut; runs of spaces
+    made one, its lines kept."""
+    text = "\n".join(" ".join(line.split()) for line in str(text).strip().splitlines())
     return text if len(text) <= limit else text[:max(1, limit - 1)].rstrip() + "…"
 
 

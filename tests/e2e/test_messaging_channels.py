@@ -1,0 +1,215 @@
+"""Shopping on Telegram and on WhatsApp, end to end: the real `rasa run` with Aisle's channels
+(bot/credentials.yml), the action server and storefront_api, the platforms played by the
+local fakes (tests/fakes/telegram.py, tests/fakes/whatsapp.py) that sign their deliveries as
+the platforms do and record what the bot sends.
+
+Per channel: a search answered with tappable choices, a choice tapped leading to the next
+turn, the item added to the shop's cart, the checkout's payment link sent as a button, the
+test-gateway payment and the confirmation pushed (storefront_api's outbox, Rasa's
+``trigger_intent`` with ``output_channel=latest``) to that same shopper on that same channel;
+a forged delivery reaches nobody."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from test_conversations import ADDRESS, pay_by_card
+
+from assistant_stack import MODEL, RASA, AssistantStack
+from fakes.telegram import FakeTelegram
+from fakes.whatsapp import FakeWhatsApp
+
+pytestmark = pytest.mark.slow
+
+PAYMENT_LINK = re.compile(r"https?://\S+/pay/[A-Za-z0-9_-]+")
+CHOICES = re.compile(r"available (?:sizes|colours|colors): ([^.\n]+)", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def platforms():
+    with FakeTelegram() as telegram, FakeWhatsApp() as whatsapp:
+        yield telegram, whatsapp
+
+
+@pytest.fixture(scope="module")
+def stack(platforms, tmp_path_factory):
+    if not Path(RASA).exists() or not MODEL.exists():
+        if os.environ.get("AISLE_REQUIRE_SERVICES") == "1":
+            pytest.fail("the bot's venv or model is missing", pytrace=False)
+        pytest.skip("the bot's venv or model is missing (make bot-venv, make train)")
+    telegram, whatsapp = platforms
+    environment = {
+        "TELEGRAM_TOKEN": telegram.token, "TELEGRAM_SECRET_TOKEN": telegram.secret,
+        "TELEGRAM_API_URL": telegram.api_url,
+        "WHATSAPP_ACCESS_TOKEN": whatsapp.token,
+        "WHATSAPP_PHONE_NUMBER_ID": whatsapp.phone_number_id,
+        "WHATSAPP_APP_SECRET": whatsapp.app_secret,
+        "WHATSAPP_VERIFY_TOKEN": whatsapp.verify_token,
+        "WHATSAPP_API_URL": whatsapp.api_url, "WHATSAPP_TEMPLATE": "aisle_order_update"}
+    with AssistantStack(tmp_path_factory.mktemp("channels"),
+                        extra_environment=environment) as assistant:
+        yield assistant
+
+
+class Shopper:
+    """One shopper on one platform: ``say`` and ``tap`` deliver as the platform does and
+    return what the bot sent back in that turn."""
+
+    def __init__(self, stack: AssistantStack, fake: Any, chat: str):
+        self.stack, self.fake, self.chat = stack, fake, chat
+        self.seen = 0
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.stack.rasa_url}/webhooks/{self.channel}/webhook"
+
+    def turn(self, deliver: Callable[[], tuple[int, bytes]],
+             until: Callable[[list[dict]], bool] = lambda sent: True) -> list[dict]:
+        status, body = deliver()
+        assert status == 200, (status, body)
+
+        def answered(_calls):
+            sent = self.fake.messages_to(self.chat)[self.seen:]
+            return sent if sent and until(sent) else None
+
+        self.fake.wait_for(answered, timeout=60)
+        sent = self.fake.messages_to(self.chat)[self.seen:]
+        while True:  # the rest of the turn: until the bot has been quiet for a second
+            time.sleep(1.0)
+            now = self.fake.messages_to(self.chat)[self.seen:]
+            if len(now) == len(sent):
+                break
+            sent = now
+        self.seen += len(sent)
+        return sent
+
+    def text(self, sent: list[dict]) -> str:
+        return "\n".join(self.fake.shown(m) for m in sent)
+
+
+class TelegramShopper(Shopper):
+    channel = "telegram"
+
+    def say(self, text: str, **wait) -> list[dict]:
+        return self.turn(lambda: self.fake.deliver(
+            self.webhook, self.fake.text_update(int(self.chat), text)), **wait)
+
+    def choices(self, sent: list[dict]) -> list[dict]:
+        return [{"title": k["text"], "id": k.get("callback_data"), "url": k.get("url")}
+                for m in sent for k in FakeTelegram.buttons(m)]
+
+    def tap(self, choice: dict, **wait) -> list[dict]:
+        return self.turn(lambda: self.fake.deliver(
+            self.webhook, self.fake.button_update(int(self.chat), choice["id"])), **wait)
+
+
+class WhatsAppShopper(Shopper):
+    channel = "whatsapp"
+
+    def say(self, text: str, **wait) -> list[dict]:
+        return self.turn(lambda: self.fake.deliver(
+            self.webhook, self.fake.text_message(self.chat, text)), **wait)
+
+    def choices(self, sent: list[dict]) -> list[dict]:
+        found = [dict(c, url=None) for m in sent for c in FakeWhatsApp.choices(m)]
+        for m in sent:
+            if (m.get("interactive") or {}).get("type") == "cta_url":
+                parameters = m["interactive"]["action"]["parameters"]
+                found.append({"title": parameters["display_text"], "id": None,
+                              "url": parameters["url"]})
+        return found
+
+    def tap(self, choice: dict, **wait) -> list[dict]:
+        return self.turn(lambda: self.fake.deliver(self.webhook, self.fake.list_reply(
+            self.chat, choice["id"], choice["title"])), **wait)
+
+
+def shop_on(shopper: Shopper) -> None:
+    """Search, tap to add, answer the variant questions by tapping, check out, pay; the
+    confirmation comes back on the same channel to the same shopper."""
+    results = shopper.say("I'm looking for a t-shirt", until=lambda sent: any(
+        shopper.choices([m]) for m in sent))
+    assert "found" in shopper.text(results).lower(), shopper.text(results)
+    taps = shopper.choices(results)
+    adds = [c for c in taps if c["id"] and c["id"].startswith("/add_to_cart")]
+    details = [c for c in taps if c["id"] and c["id"].startswith("/select_product")]
+    assert adds or details, taps
+    if adds:  # Telegram: "1 · Add to cart" beside each result
+        said = shopper.tap(adds[0])
+    else:  # WhatsApp: a list of products; the row opens the product, its button adds it
+        product = shopper.tap(details[0], until=lambda sent: any(
+            c["id"] and c["id"].startswith("/add_to_cart") for c in shopper.choices(sent)))
+        add = next(c for c in shopper.choices(product)
+                   if c["id"] and c["id"].startswith("/add_to_cart"))
+        said = shopper.tap(add)
+    for _ in range(3):  # size, then colour: tapped when offered as choices, else typed
+        if "added" in shopper.text(said).lower():
+            break
+        options = [c for c in shopper.choices(said) if c["id"] and not c["id"].startswith(
+            ("/select_product", "/add_to_cart"))]
+        asked = CHOICES.search(shopper.text(said))
+        assert options or asked, [
+            (e["event"], e.get("name") or e.get("text")) for e in
+            shopper.stack.tracker(shopper.chat)["events"] if e["event"] in ("user", "action", "bot")][4:]
+        said = shopper.tap(options[0]) if options else shopper.say(
+            asked.group(1).split(",")[0].strip())
+    assert "added" in shopper.text(said).lower(), [
+        (c.method, shopper.fake.shown(c.body)[:60], round(c.at, 2)) for c in shopper.fake.sent()]
+    cart = shopper.stack.slot(shopper.chat, "cart_id")
+    status, document = shopper.stack.api("GET", f"/api/carts/{cart}")
+    assert status == 200 and document["item_count"] >= 1, document
+
+    email = f"{shopper.channel}-{shopper.chat}@example.com"
+    assert "mail" in shopper.text(shopper.say("checkout")).lower()
+    assert "ship" in shopper.text(shopper.say(email)).lower()
+    assert "standard" in shopper.text(shopper.say(ADDRESS)).lower()
+    summary = shopper.text(shopper.say("standard please"))
+    assert "total" in summary.lower() and "payment link" in summary.lower(), summary
+    sent = shopper.say("yes", until=lambda sent: PAYMENT_LINK.search(json.dumps(sent)))
+    buttons = [c["url"] for c in shopper.choices(sent) if c["url"]]
+    assert buttons and PAYMENT_LINK.match(buttons[0]), sent  # a button that opens the link
+    page = pay_by_card(buttons[0])
+    number = re.search(r"[A-Z]{2}-\d{5}", page).group(0)
+
+    def confirmed(_calls):
+        return [m for m in shopper.fake.messages_to(shopper.chat)[shopper.seen:]
+                if "payment received" in shopper.fake.shown(m).lower()]
+    [confirmation] = shopper.fake.wait_for(confirmed, timeout=60)
+    assert number in shopper.fake.shown(confirmation)
+    status, order = shopper.stack.api("GET", f"/api/admin/orders/{number}", admin=True)
+    assert status == 200 and order["conversation_id"] == shopper.chat
+
+
+def test_shopping_on_telegram_from_search_to_the_payment_confirmation(stack, platforms):
+    telegram, _ = platforms
+    shop_on(TelegramShopper(stack, telegram, str(700000000 + uuid.uuid4().int % 99999999)))
+
+
+def test_shopping_on_whatsapp_from_search_to_the_payment_confirmation(stack, platforms):
+    _, whatsapp = platforms
+    shop_on(WhatsAppShopper(stack, whatsapp, f"4915{uuid.uuid4().int % 10**9:09d}"))
+
+
+def test_attack_forged_deliveries_reach_no_conversation(stack, platforms):
+    telegram, whatsapp = platforms
+    before = len(telegram.sent()) + len(whatsapp.sent())
+    chat = str(800000000 + uuid.uuid4().int % 99999999)
+    status, _ = telegram.deliver(f"{stack.rasa_url}/webhooks/telegram/webhook",
+                                 telegram.text_update(int(chat), "hi"), secret="guessed")
+    assert status == 403
+    wa = f"4916{uuid.uuid4().int % 10**9:09d}"
+    status, _ = whatsapp.deliver(f"{stack.rasa_url}/webhooks/whatsapp/webhook",
+                                 whatsapp.text_message(wa, "hi"), signature="sha256=" + "ab" * 32)
+    assert status == 403
+    time.sleep(2)
+    assert len(telegram.sent()) + len(whatsapp.sent()) == before
+    for sender in (chat, wa):
+        events = stack.tracker(sender).get("events") or []
+        assert not [e for e in events if e["event"] == "user"], events
