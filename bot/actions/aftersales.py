@@ -110,6 +110,15 @@ def chosen_lines(text: str, ordinals: list[Any], options: list[dict]) -> list[di
                                                                  o["title"].lower()))]
 
 
+def _is_item(item: Any, options: list[dict]) -> bool:
+    """One chosen item as the return request needs it: an SKU on offer, a sensible count."""
+    if not isinstance(item, dict):
+        return False
+    left = {o["sku"]: o["quantity"] for o in options}
+    quantity = as_int(item.get("quantity"))
+    return item.get("sku") in left and quantity is not None and 1 <= quantity <= left[item["sku"]]
+
+
 def with_quantity(lines: list[dict], quantity: int | None) -> list[dict[str, Any]]:
     """One item chosen with a number of units ("just one of them"): at most what is left."""
     if quantity and len(lines) == 1:
@@ -123,9 +132,11 @@ class ValidateReturnForm(AisleFormValidation):
 
     async def validate_return_items(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: dict) -> dict[str, Any]:
-        if isinstance(value, list):  # already chosen (a button payload with the list)
-            return self.accept(tracker, "return_items", value)
         options = tracker.get_slot("return_options") or []
+        if isinstance(value, list) and value and all(_is_item(i, options) for i in value):
+            return self.accept(tracker, "return_items", value)  # already chosen as a list
+        if isinstance(value, list):  # the text a list slot was given, as Rasa wraps it
+            value = " ".join(str(part) for part in value)
         text = str(value or "")
         # A bare position is an ordinal; a number with an item named is how many units.
         lines = chosen_lines(text, entity_values(tracker, "ordinal"), options)

@@ -181,3 +181,30 @@ async def test_complaint_when_the_shop_is_down(unreachable_storefront, tracker_f
     tracker = tracker_for(slots={"customer_email": "a@example.com", "complaint_text": "late"})
     assert await ActionFileComplaint().run(dispatcher, tracker, domain) == []
     assert uttered(dispatcher) == ["utter_shop_unavailable"]
+
+
+@pytest.mark.asyncio
+async def test_a_text_wrapped_in_a_list_is_read_not_taken_as_the_items(
+        tracker_for, dispatcher, domain, slots_set, uttered):
+    """A list slot holds text as ["..."]: it is read like any answer, never sent as items."""
+    tracker = tracker_for(slots={"return_options": OPTIONS, "requested_slot": "return_items"},
+                          latest_message={"intent": "inform", "text": "the hoodie"},
+                          active_loop="return_form", extracted={"return_items": ["the hoodie"]})
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+    assert slots_set(events)["return_items"] == [{"sku": "HD-NVY-M", "quantity": 2}]
+
+    unclear = CollectingDispatcher()
+    tracker = tracker_for(slots={"return_options": OPTIONS, "requested_slot": "return_items"},
+                          latest_message={"intent": "inform", "text": "order shipped"},
+                          active_loop="return_form",
+                          extracted={"return_items": ["EXTERNAL: EXTERNAL_order_shipped"]})
+    events = await ValidateReturnForm().run(unclear, tracker, domain)
+    assert slots_set(events)["return_items"] is None
+    assert uttered(unclear) == ["utter_return_item_not_understood"]
+
+    chosen = [{"sku": "TS-WHT-S", "quantity": 1}]
+    tracker = tracker_for(slots={"return_options": OPTIONS, "requested_slot": "return_items"},
+                          latest_message={"intent": "inform", "text": "/inform"},
+                          active_loop="return_form", extracted={"return_items": chosen})
+    events = await ValidateReturnForm().run(CollectingDispatcher(), tracker, domain)
+    assert slots_set(events)["return_items"] == chosen
