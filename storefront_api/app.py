@@ -13,6 +13,7 @@ from . import observability, openapi
 from .access_log import RedactingAccessLogger
 from .catalog.pictures import register_pictures
 from .chat.page import register_chat_page
+from .shop_page import register_shop_front
 from .checkout.pages import register_checkout_pages
 from .checkout.sweeper import run_sweeper
 from .consent.pages import register_consent_pages
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
     if not settings.is_production:  # production refuses the test gateway; its page too
         register_pages(app)  # the test gateway's hosted payment page, /pay/{session_id}
     register_chat_page(app)  # the web chat, /chat
+    register_shop_front(app)  # the demo shop front, /
     register_pictures(app)  # the demo catalog's pictures, /images/demo/...
     register_staff_pages(app)  # /staff/sign-in, /staff/set-password
     register_checkout_pages(app)  # where the payment provider sends the shopper back

@@ -124,7 +124,10 @@ async def _create(request: web.Request, ctx: EventContext, key: str | None) -> w
         if made is not None:
             cart = await service.cart_by_id(session, made)
         else:
-            cart = await service.create_cart(session, request.app[SETTINGS], ctx)
+            # one open cart per conversation: the shop page may have opened it already
+            cart = (await service.conversation_cart(session, ctx.conversation_id)
+                    if ctx.conversation_id else None) \
+                or await service.create_cart(session, request.app[SETTINGS], ctx)
             if key:
                 await idempotency.remember(session, key, cart.id, request_hash)
         return await priced_cart_response(request, session, cart, status=201)
@@ -136,7 +139,8 @@ async def _create(request: web.Request, ctx: EventContext, key: str | None) -> w
              response=responses.Cart)
 async def create_cart(request: web.Request) -> web.Response:
     """Returns the new cart with its token: keep it, every other cart route needs it.
-    X-Conversation-Id and X-Channel (from the assistant) are recorded on the cart. New
+    X-Conversation-Id and X-Channel (from the assistant) are recorded on the cart; a
+    conversation that already has an open cart (the shop page opened it) gets that one. New
     carts are limited per client ("cart"): each one is a row that lives for weeks. The
     assistant (service credential) may send an Idempotency-Key: the same key again answers
     with the cart it created."""

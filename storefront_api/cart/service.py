@@ -88,6 +88,14 @@ async def active_customer_cart(session: AsyncSession, customer_id: int) -> Cart 
         .order_by(Cart.updated_at.desc(), Cart.id.desc()).limit(1))).scalar_one_or_none()
 
 
+async def conversation_cart(session: AsyncSession, conversation_id: str) -> Cart | None:
+    """The conversation's open cart (the newest): the one the assistant and the shop page
+    share (docs/web-chat.md)."""
+    return (await session.execute(
+        _with_lines().where(Cart.conversation_id == conversation_id, Cart.status == "active")
+        .order_by(Cart.id.desc()).limit(1))).scalar_one_or_none()
+
+
 async def create_cart(session: AsyncSession, settings: Settings, ctx: EventContext, *,
                       customer_id: int | None = None) -> Cart:
     cart = Cart(token=new_token(), customer_id=customer_id, status="active",

@@ -26,7 +26,8 @@ def _socket_origin(socket_url: str) -> str:
     return f"{scheme}://{parts.netloc}"
 
 
-def _headers(settings: Settings) -> dict[str, str]:
+def page_headers(settings: Settings) -> dict[str, str]:
+    """The headers of a page that carries the chat (this one, the shop front at /)."""
     connect = " ".join(filter(None, ["'self'", _socket_origin(settings.chat_socket_url)]))
     return {
         "Cache-Control": "no-cache",
@@ -48,7 +49,7 @@ def render_chat_page(settings: Settings) -> str:
 async def chat_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     return web.Response(text=render_chat_page(settings), content_type="text/html",
-                        charset="utf-8", headers=_headers(settings))
+                        charset="utf-8", headers=page_headers(settings))
 
 
 def register_chat_page(app: web.Application) -> None:

@@ -6,7 +6,9 @@ Who calls them: any browser (public), limited per client by the ``chat-token`` a
 token signed for it (tokens.py), or, given a previous token of ours, a fresh token for the
 same conversation; the token only lets Rasa's socketio channel accept the socket for that
 conversation (bot/channels/socketio.py). /api/chat/cart needs that token (401 without it)
-and reads only the count of the cart the bot filled in that conversation.
+and reads only the count of the cart the bot filled in that conversation;
+/api/chat/cart/open (the same token) gives the page beside the chat that conversation's cart,
+so page and assistant fill one cart.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import time
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 
 from ..app_keys import DB, SETTINGS
 from ..auth import unauthorized
-from ..cart.models import Cart, CartLine
+from ..cart import service as cart_service
+from ..events.service import EventContext
 from ..inbox.streams import require_chat_token
 from ..problems import Problem
 from ..ratelimit import client_key, enforce
@@ -97,11 +99,27 @@ async def chat_cart(request: web.Request, body: ChatCartInput) -> web.Response:
 
 
 async def conversation_cart_items(session, conversation_id: str) -> int:
-    cart_id = await session.scalar(
-        select(Cart.id).where(Cart.conversation_id == conversation_id, Cart.status == "active")
-        .order_by(Cart.id.desc()).limit(1))
-    if cart_id is None:
-        return 0
-    return int(await session.scalar(
-        select(func.coalesce(func.sum(CartLine.quantity), 0)).where(
-            CartLine.cart_id == cart_id, CartLine.saved_for_later.is_(False))) or 0)
+    cart = await cart_service.conversation_cart(session, conversation_id)
+    return 0 if cart is None else sum(line.quantity for line in cart.lines
+                                      if not line.saved_for_later)
+
+
+class OpenedCart(BaseModel):
+    token: str = Field(description="the cart's token, for the /api/carts/{token} routes")
+
+
+@routes.post("/api/chat/cart/open", summary="The chat's cart, for the shop page beside it",
+             body=ChatCartInput, response=OpenedCart, errors=(400, 401, 413, 422, 429))
+async def open_chat_cart(request: web.Request, body: ChatCartInput) -> web.Response:
+    """The shop page and the chat share one cart: the conversation's open cart (the one the
+    assistant fills), made now if it has none. The chat token is the credential; the answer
+    is that cart's token, which the page then uses like any cart token."""
+    await enforce(request, "cart")
+    conversation_id = require_chat_token(request, body.token)
+    async with request.app[DB].write() as session:
+        cart = await cart_service.conversation_cart(session, conversation_id) \
+            or await cart_service.create_cart(
+                session, request.app[SETTINGS],
+                EventContext(conversation_id=conversation_id, channel="web"))
+        token = cart.token
+    return json_response({"token": token}, headers={"Cache-Control": "no-store"})

@@ -25,6 +25,10 @@
 (function () {
   "use strict";
 
+  // The script tag that loaded the widget: it may carry the settings itself (one tag to
+  // embed the chat, docs/web-chat.md). Only set while the script first runs.
+  var SCRIPT = document.currentScript;
+
   var MAX_KEPT = 100; // messages kept for a reload
   var TYPING_TIMEOUT_MS = 20000;
   var MAX_BACKOFF_MS = 15000;
@@ -347,7 +351,7 @@
     this.replay();
     if (!this.memory.log.length) this.greet();
     this.socket = new SocketIO(url, {
-      token: this.token.bind(this),
+      token: this.sessionToken.bind(this),
       open: this.connected.bind(this),
       close: this.disconnected.bind(this),
       refused: this.refused.bind(this),
@@ -423,7 +427,11 @@
       }).then(function (response) {
         return response.ok ? response.json() : null;
       }).then(function (cart) {
-        if (cart && typeof cart.items === "number") self.showCart(cart.items);
+        if (cart && typeof cart.items === "number") {
+          self.showCart(cart.items);
+          // the page around the chat may show the same cart (the demo shop front does)
+          document.dispatchEvent(new CustomEvent("aisle-chat:cart", {detail: {items: cart.items}}));
+        }
       }).catch(function () { /* only a counter */ });
     }, 300);
   };
@@ -513,6 +521,23 @@
       self.scheduleRenewal();
       return memory.token;
     });
+  };
+
+  // The token, asked for once at a time: the socket and the page beside it (window.AisleChat)
+  // may both want it while the first session is being made, and must get the same one.
+  Chat.prototype.sessionToken = function () {
+    var self = this;
+    if (this.memory.fresh() && !this.mustRenew) return this.token();
+    if (!this.pendingToken) {
+      this.pendingToken = this.token().then(function (token) {
+        self.pendingToken = null;
+        return token;
+      }, function (status) {
+        self.pendingToken = null;
+        throw status;
+      });
+    }
+    return this.pendingToken;
   };
 
   // Renew before the token runs out: reconnecting with the new one keeps the socket's
@@ -837,9 +862,45 @@
     this.log.scrollTop = this.log.scrollHeight;
   };
 
+  // Embedded with one tag: <script src=".../chat.js" data-socket-url=... data-shop-name=...>
+  // makes the widget's element (launcher mode unless data-mode says otherwise) and loads its
+  // styles from beside the script.
+  var SETTINGS = ["data-socket-url", "data-shop-name", "data-mode", "data-session-url",
+                  "data-cart-url", "data-typing-url", "data-stream-url", "data-suggestions"];
+
+  function mountFromScript() {
+    if (!SCRIPT || !SCRIPT.hasAttribute("data-socket-url")) return null;
+    var root = document.createElement("div");
+    root.id = "aisle-chat";
+    SETTINGS.forEach(function (name) {
+      if (SCRIPT.hasAttribute(name)) root.setAttribute(name, SCRIPT.getAttribute(name));
+    });
+    if (!root.hasAttribute("data-mode")) root.setAttribute("data-mode", "launcher");
+    var styles = new URL("chat.css", SCRIPT.src).toString();
+    if (!document.querySelector('link[href="' + styles + '"]')) {
+      var link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = styles;
+      document.head.appendChild(link);
+    }
+    document.body.appendChild(root);
+    return root;
+  }
+
   function start() {
-    var root = document.getElementById("aisle-chat");
-    if (root && !root.aisleChat) root.aisleChat = new Chat(root);
+    var root = document.getElementById("aisle-chat") || mountFromScript();
+    if (!root || root.aisleChat) return;
+    var chat = root.aisleChat = new Chat(root);
+    // What the page beside the chat may use: the conversation's token (to share its cart),
+    // a message said for the shopper, the panel opened; and "aisle-cart:changed" when the
+    // page changed the cart.
+    window.AisleChat = {
+      token: function () { return chat.sessionToken(); },
+      say: function (shown, payload) { chat.say(String(shown), String(payload || shown)); },
+      open: function () { chat.root.hidden = false; chat.input.focus(); },
+    };
+    document.addEventListener("aisle-cart:changed", function () { chat.refreshCart(); });
+    document.dispatchEvent(new CustomEvent("aisle-chat:ready"));
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
