@@ -292,7 +292,10 @@ class ActionSearchProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        return await self.search(dispatcher, tracker, latest_intent(tracker))
+        intent = latest_intent(tracker)
+        # A bare "size M" after the results (inform) is a refinement, as a search would be.
+        return await self.search(dispatcher, tracker,
+                                 "search_products" if intent == "inform" else intent)
 
     async def search(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                      intent: str) -> list[dict[str, Any]]:

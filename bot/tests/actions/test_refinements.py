@@ -126,3 +126,16 @@ async def test_add_with_nothing_to_search_asks_which_product(shop, tracker_for, 
     tracker = tracker_for(latest_message={"intent": "add_to_cart", "text": "add it to my cart"})
     await ActionAddToCart().run(dispatcher, tracker, domain)
     assert uttered(dispatcher) == ["utter_which_product"]
+
+
+async def test_a_bare_size_after_the_results_narrows_them(shop, tracker_for, dispatcher,
+                                                          domain, slots_set):
+    tracker = tracker_for(slots={"search_params": {"q": "hoodie", "page": 1}},
+                          events=AFTER_SEARCH,
+                          latest_message={"intent": "inform", "text": "size M",
+                                          "entities": {"size": "M"}})
+    slots = slots_set(await ActionSearchProducts().run(dispatcher, tracker, domain))
+    assert slots["search_params"] == {"q": "hoodie", "size": "M", "page": 1}
+    expected = shop.get("/api/products?q=hoodie&size=M&page_size=5&facets=false")
+    assert [r["product_id"] for r in slots["search_results"]] == \
+        [i["id"] for i in expected["items"]]
