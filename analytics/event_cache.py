@@ -10,7 +10,7 @@ UUIDs, not a sequence, which is why the watermark is a time and not an id.
 
 What the incremental refresh does not see: events written with an older time than
 ``last - overlap`` (a backfill, ``synthesize --replace``) and deleted events. ``reload()``
-starts over; the dashboard offers it as a button.
+starts over (a new dashboard process does too).
 
 Files (Parquet/CSV) do not change under a running dashboard: they are read once.
 """
@@ -27,8 +27,9 @@ import polars as pl
 from .loaders import event_bounds, is_database_url, load_events
 from .schema import EVENT_SCHEMA
 
-# Every column but the JSON properties: what the Overview (and most pages) read.
-LIGHT_COLUMNS = [c for c in EVENT_SCHEMA if c != "properties"]
+# Every column but the JSON properties and the category drawn from them: what the
+# Overview, Abandonment and Segments pages read.
+LIGHT_COLUMNS = [c for c in EVENT_SCHEMA if c not in ("properties", "category")]
 DEFAULT_OVERLAP = timedelta(minutes=5)
 
 
@@ -109,7 +110,8 @@ class EventCache:
         held = self.frame.filter(pl.col("ts") >= since).get_column("event_id")
         new = fresh.filter(~pl.col("event_id").is_in(held.implode()))
         if new.height:
-            self.frame = (pl.concat([self.frame, new], how="vertical_relaxed")
-                          .sort("ts", maintain_order=True))
+            self.frame = pl.concat([self.frame, new], how="vertical_relaxed")
+            if new["ts"].min() < last:  # a late commit: keep the frame in time order
+                self.frame = self.frame.sort("ts", maintain_order=True)
         self.first, _ = event_bounds(self.source)
         self._mark_read()

@@ -24,7 +24,9 @@ def libpq_uri(url: str) -> str:
 
 
 def read_arrow(url: str, query: str, params: Sequence = ()) -> pl.DataFrame:
-    """Run ``query`` ($1, $2... placeholders bound to ``params``) and return its rows."""
+    """Run ``query`` ($1, $2... placeholders bound to ``params``) and return its rows.
+    Without parameters the driver reads with COPY, in batches; with them libpq holds the
+    whole answer as text first (analytics.loaders inlines its literals for that reason)."""
     try:
         import adbc_driver_postgresql.dbapi as adbc
     except ModuleNotFoundError:
@@ -34,11 +36,15 @@ def read_arrow(url: str, query: str, params: Sequence = ()) -> pl.DataFrame:
     try:
         with adbc.connect(libpq_uri(url)) as conn, conn.cursor() as cursor:
             cursor.execute(query, list(params) if params else None)
-            table = cursor.fetch_arrow_table()
+            reader = cursor.fetch_record_batch()
+            # batch by batch: each Arrow batch is let go once polars holds its columns
+            parts = [pl.from_arrow(batch, rechunk=False) for batch in reader]
+            if not parts:
+                return pl.from_arrow(reader.schema.empty_table())
     except AdbcError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"could not read from {_safe(url)}: {first}") from None
-    return pl.from_arrow(table, rechunk=False)
+    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
 
 
 def _safe(url: str) -> str:
