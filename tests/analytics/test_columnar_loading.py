@@ -151,3 +151,19 @@ def test_cache_refreshes_with_only_the_new_events(shop_events):
     # a second refresh with nothing new adds nothing, twice over
     clock.now = 62
     assert cache.events(earlier).height == extended.height
+
+
+def test_a_channel_name_is_data_never_sql(shop_events):
+    # PostgreSQL's query carries the names as literals (COPY takes no parameters)
+    for odd in ["it's", "web' OR '1'='1", "back\\slash", "{0}"]:
+        assert load_events(shop_events, channels=[odd], columns=["event_id"]).collect() \
+            .height == 0
+    assert load_events(shop_events, channels=["web", "x'y"], columns=["event_id"]).collect() \
+        .height == load_events(shop_events, channels=["web"], columns=["event_id"]) \
+        .collect().height > 0
+    nul = ["a\x00b"]
+    if shop_events.startswith("postgresql"):  # a PostgreSQL text cannot hold a NUL
+        with pytest.raises(InputError, match="NUL"):
+            load_events(shop_events, channels=nul, columns=["ts"])
+    else:
+        assert load_events(shop_events, channels=nul, columns=["ts"]).collect().height == 0
