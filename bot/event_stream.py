@@ -63,6 +63,26 @@ Stored = Tuple[int, Dict[Text, Any]]  # (id in the tracker store, the event as R
 Batch = Tuple[int, int]  # a conversation's events with ids in (after, upto]
 
 
+CREATE_LOCK = 0x415353_31_36  # pg_advisory_xact_lock key: the stream's tables being made
+
+
+def create_tables(engine: Any) -> None:
+    """The stream's table, made once however many replicas start at the same moment: on
+    PostgreSQL two concurrent ``CREATE TABLE`` of the same name collide (a unique violation
+    on ``pg_type``, even with IF NOT EXISTS), so the replicas take turns on an advisory lock
+    held by the transaction, and the second one finds the table there."""
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": CREATE_LOCK})
+            metadata.create_all(connection, checkfirst=True)
+    except sa.exc.OperationalError:  # SQLite: another process made it (or holds the file)
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table(stream_table.name):
+                raise
+
+
 class ConfirmingPikaEventBroker(PikaEventBroker):
     """Rasa's RabbitMQ broker, with a publish that returns once RabbitMQ has the message."""
 
@@ -93,7 +113,7 @@ class EventStream:
         self._tasks: set = set()
         self._started = False
         self._outbox: Optional[asyncio.Queue] = None
-        metadata.create_all(store.engine, checkfirst=True)
+        create_tables(store.engine)
 
     # --- in the save's transaction ----------------------------------------------------------
 

@@ -218,3 +218,29 @@ def test_chat_outcomes_from_the_analytics_store_equal_those_from_the_tracker_sto
     events = load_events(empty_url)
     assert chat_metrics(events, from_analytics) == chat_metrics(events, from_tracker)
     assert chat_metrics(events, from_analytics)["fallback"]["fallback_messages"] == 1
+
+
+def test_the_consumers_lag_and_backlog_are_measured(empty_url, queue):
+    """aisle_rasa_events_lag_seconds: how old the events of the batch just written were
+    (what an alert on a stuck or slow consumer reads); the queue's backlog gauge."""
+    name, channel = queue
+    now = time.time()
+    publish(channel, name, [rasa_event(i, ts=now - 30) for i in range(1, 6)])
+    metrics = Metrics(CollectorRegistry())
+    store = Store(empty_url)
+    consumer = Consumer(store, AMQP, name, batch=100, metrics=metrics)
+    try:
+        assert consumer.run(until_idle=0.5) == 5
+    finally:
+        store.close()
+    # the events waited 30 s before the consumer came: the lag says so
+    assert 29 <= metrics.lag._value.get() < 29 + (time.time() - now) + 1
+    assert metrics.written._value.get() == 5
+    assert metrics.batch_seconds._sum.get() > 0
+    import pika
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP))
+    try:
+        consumer._measure_backlog(connection.channel())  # idle: no backlog, no lag
+    finally:
+        connection.close()
+    assert metrics.backlog._value.get() == 0 and metrics.lag._value.get() == 0

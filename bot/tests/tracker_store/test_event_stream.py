@@ -144,3 +144,33 @@ async def test_while_rabbitmq_refuses_nothing_is_lost(database_url, rabbitmq, mo
     await store.stream.sweep()
     published |= {m[EVENT_ID_KEY] for m in await read()}
     assert published == set(stored_ids(store, "s3"))
+
+
+def test_replicas_starting_at_the_same_moment_make_the_stream_table_once(database_url):  # noqa: F811
+    """Two Rasa replicas started together both make the stream's table: on PostgreSQL two
+    concurrent CREATE TABLE collide on pg_type, which stopped a replica from starting."""
+    import threading
+
+    import sqlalchemy as sa
+    engines = [sa.create_engine(database_url) for _ in range(6)]
+    start, errors = threading.Barrier(len(engines)), []
+
+    def make(engine) -> None:
+        start.wait()
+        try:
+            event_stream.create_tables(engine)
+        except Exception as error:  # noqa: BLE001 - collected, asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=make, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert errors == []
+        with engines[0].connect() as connection:
+            assert sa.inspect(connection).has_table("aisle_event_stream")
+    finally:
+        for engine in engines:
+            engine.dispose()
