@@ -213,3 +213,56 @@ def test_attack_forged_deliveries_reach_no_conversation(stack, platforms):
     for sender in (chat, wa):
         events = stack.tracker(sender).get("events") or []
         assert not [e for e in events if e["event"] == "user"], events
+
+
+@pytest.mark.parametrize("platform", ["telegram", "whatsapp"])
+def test_handoff_on_a_messaging_channel(stack, platforms, platform):
+    """The inbox shows the channel, the agent's reply goes out on it to the shopper, and the
+    shopper's answer comes back into the inbox while the bot is paused."""
+    telegram, whatsapp = platforms
+    shopper = TelegramShopper(stack, telegram, str(500000000 + uuid.uuid4().int % 99999999)) \
+        if platform == "telegram" else WhatsAppShopper(stack, whatsapp,
+                                                       f"4917{uuid.uuid4().int % 10**9:09d}")
+    stack.api("POST", "/api/admin/support/presence", {}, admin=True)  # someone is online
+    shopper.say("hi")
+    asked = shopper.text(shopper.say("I want to talk to a real person"))
+    assert "asked a person from our team to join" in asked.lower(), asked
+    status, queue = stack.api("GET", "/api/admin/support/handoffs?status=waiting", admin=True)
+    assert status == 200
+    handoff = next(h for h in queue["handoffs"] if h["conversation_id"] == shopper.chat)
+    assert handoff["channel"] == platform
+
+    status, _ = stack.api("POST", f"/api/admin/support/handoffs/{handoff['id']}/claim", {},
+                          admin=True)
+    assert status == 200
+    status, _ = stack.api("POST", f"/api/admin/support/handoffs/{handoff['id']}/messages",
+                          {"text": "Hi, Ana here. How can I help?"}, admin=True)
+    assert status == 201
+
+    def agent_reply(_calls):
+        return [m for m in shopper.fake.messages_to(shopper.chat)[shopper.seen:]
+                if "Ana here" in shopper.fake.shown(m)]
+    assert shopper.fake.wait_for(agent_reply, timeout=30)
+    shopper.seen = len(shopper.fake.messages_to(shopper.chat))
+
+    answer = "my parcel never arrived"
+    if platform == "telegram":
+        status, _ = telegram.deliver(shopper.webhook, telegram.text_update(int(shopper.chat),
+                                                                           answer))
+    else:
+        status, _ = whatsapp.deliver(shopper.webhook, whatsapp.text_message(shopper.chat,
+                                                                            answer))
+    assert status == 200
+    deadline = time.monotonic() + 30
+    while True:
+        status, detail = stack.api("GET", f"/api/admin/support/handoffs/{handoff['id']}",
+                                   admin=True)
+        if any(answer in (m.get("text") or "") for m in detail.get("transcript", [])):
+            break
+        assert time.monotonic() < deadline, detail.get("transcript")
+        time.sleep(0.5)
+    time.sleep(1.5)
+    assert shopper.fake.messages_to(shopper.chat)[shopper.seen:] == []  # the bot stays quiet
+    status, _ = stack.api("POST", f"/api/admin/support/handoffs/{handoff['id']}/release", {},
+                          admin=True)
+    assert status == 200

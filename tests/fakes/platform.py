@@ -45,6 +45,7 @@ class FakePlatform:
         self.calls: list[Call] = []
         self.failures = 0  # the next N API calls answer as the platform does when it fails
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -60,6 +61,7 @@ class FakePlatform:
         """Record a call; False when it is to fail (``fail_next``)."""
         with self._lock:
             self.calls.append(Call(method, body, dict(headers)))
+            self._arrived.notify_all()
             if self.failures:
                 self.failures -= 1
                 return False
@@ -84,6 +86,22 @@ class FakePlatform:
                 raise AssertionError(f"{type(self).__name__}: not received within {timeout}s; "
                                      f"calls: {[(c.method, c.body) for c in self.sent()][-8:]}")
             time.sleep(0.05)
+
+    def first_after(self, since: float, match: Callable[[Call], bool],
+                    timeout: float = 60.0) -> Call:
+        """The first call received at or after ``since`` (time.monotonic()) that ``match``es,
+        waiting for it without polling (benchmarks)."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for call in self.calls:
+                    if call.at >= since and match(call):
+                        return call
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{type(self).__name__}: nothing matching within "
+                                         f"{timeout}s")
+                self._arrived.wait(left)
 
     async def wait_for_async(self, check: Callable[[list[Call]], Any],
                              timeout: float = 30.0) -> Any:
