@@ -45,15 +45,16 @@ def channels_from_args(args) -> list[str] | None:
     return names or None
 
 
-def events_from_args(args) -> pl.LazyFrame:
-    """The events the common options select: source, date range, channels."""
+def events_from_args(args, columns: list[str] | None = None) -> pl.LazyFrame:
+    """The events the common options select: source, date range, channels (and only
+    ``columns`` of them when given)."""
     start = parse_when(args.start) if args.start else None
     end = parse_when(args.end, end=True) if args.end else None
     if start and end and start >= end:
         raise InputError("--from must be before --to")
     # the range and channels are pushed into the database's query (or the file's scan)
     return load_events(args.events or default_events_source(), start=start, end=end,
-                       channels=channels_from_args(args))
+                       channels=channels_from_args(args), columns=columns)
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:

@@ -469,7 +469,21 @@ def _run(args) -> pl.DataFrame:
     for name in funnel.unknown_events():
         print(f"warning: {name!r} is not an Aisle/GA4 event name; steps with it match "
               "only events of exactly that name", file=sys.stderr)
-    return compute_funnel(events_from_args(args), funnel)
+    return compute_funnel(events_from_args(args, columns=needed_columns(funnel)), funnel)
+
+
+def needed_columns(funnel: Funnel) -> list[str]:
+    """The event columns computing ``funnel`` reads: the JSON properties only when a step
+    filters on a key that is not a column (so a database sends them only then)."""
+    columns = {"ts", "name", UNIT_COLUMNS[funnel.unit]}
+    for step in funnel.steps + funnel.exclusions:
+        for key in step.where:
+            columns.add(key if key in EVENT_SCHEMA else "properties")
+    if funnel.breakdown == "chat":
+        columns.add("conversation_id")
+    elif funnel.breakdown is not None:
+        columns.add(funnel.breakdown)
+    return [c for c in EVENT_SCHEMA if c in columns]
 
 
 def register(subparsers) -> None:

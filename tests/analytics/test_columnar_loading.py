@@ -167,3 +167,32 @@ def test_a_channel_name_is_data_never_sql(shop_events):
             load_events(shop_events, channels=nul, columns=["ts"])
     else:
         assert load_events(shop_events, channels=nul, columns=["ts"]).collect().height == 0
+
+
+def test_a_funnel_reads_the_properties_only_when_a_step_filters_on_one():
+    from analytics.funnel import Funnel, Step, needed_columns
+    plain = Funnel([Step("view_item"), Step("purchase")], breakdown="chat")
+    assert needed_columns(plain) == ["ts", "name", "conversation_id", "user_id"]
+    assert "properties" not in needed_columns(Funnel([Step("view_item",
+                                                           {"channel": "web"})]))
+    filtered = Funnel([Step("view_item"), Step("add_to_cart", {"size": "M"})],
+                      unit="session", breakdown="category")
+    assert needed_columns(filtered) == ["ts", "name", "session_id", "properties", "category"]
+
+
+def test_the_funnel_command_gives_the_same_table_from_fewer_columns(shop_events):
+    from analytics.cli import main
+    import contextlib
+    import io
+    import json as _json
+    from analytics.funnel import Funnel, Step, compute_funnel
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["funnel", "--events", shop_events, "--steps",
+                     "view_item,add_to_cart,purchase", "--where", "add_to_cart:item_category=Jeans",
+                     "--breakdown", "device"]) == 0
+    funnel = Funnel([Step("view_item"), Step("add_to_cart", {"item_category": "Jeans"}),
+                     Step("purchase")], breakdown="device")
+    expected = compute_funnel(load_events_by_rows(shop_events), funnel)
+    assert expected.filter(pl.col("step_index") == 2)["entered"].sum() > 0
+    assert _json.loads(out.getvalue()) == _json.loads(_json.dumps(expected.to_dicts()))
