@@ -199,7 +199,10 @@ def bot_action_before(tracker: Tracker) -> str | None:
 
 
 def narrows_what_was_shown(tracker: Tracker) -> bool:
-    """A refinement answered right after the results it refines."""
+    """A refinement answered right after the results it refines (not the answer to the size
+    or colour question of add-to-cart: "41" then is the size to add)."""
+    if tracker.get_slot("awaiting_variant"):
+        return False
     return refines_last_search(tracker) and bot_action_before(tracker) in (
         "action_search_products", "action_select_product", "action_add_to_cart",
         "action_refine_or_fallback")

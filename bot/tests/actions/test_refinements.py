@@ -139,3 +139,28 @@ async def test_a_bare_size_after_the_results_narrows_them(shop, tracker_for, dis
     expected = shop.get("/api/products?q=hoodie&size=M&page_size=5&facets=false")
     assert [r["product_id"] for r in slots["search_results"]] == \
         [i["id"] for i in expected["items"]]
+
+
+async def test_the_answer_to_the_size_question_is_the_size_not_a_refinement(
+        shop, tracker_for, dispatcher, domain, slots_set, uttered):
+    """Asked "which size?" after "add the first one", "M" is the size to add, although it
+    would narrow the results still shown."""
+    product = shop.product_with(lambda p, variants: len({v["size"] for v in variants}) > 1
+                                and all(v["available"] for v in variants)
+                                and len({v["color"] for v in variants}) == 1)
+    size = product["variants"][0]["size"]
+    shown = [{"product_id": product["id"], "name": product["title"], "price": product["price"],
+              "in_stock": True}]
+    asked = [{"event": "action", "name": "action_add_to_cart"},
+             {"event": "action", "name": "action_listen"}]
+    tracker = tracker_for(
+        slots={"search_params": {"q": "anything", "page": 1}, "search_results": shown,
+               "product_id": product["id"], "awaiting_variant": True,
+               "cart_id": shop.new_cart()},
+        events=asked, latest_message={"intent": "inform", "text": size,
+                                      "entities": {"size": size}})
+    slots = slots_set(await ActionAddToCart().run(dispatcher, tracker, domain))
+    assert "search_params" not in slots
+    assert uttered(dispatcher)[0] == "utter_added_to_cart"
+    cart = shop.get(f"/api/carts/{tracker.get_slot('cart_id')}")
+    assert [line["variant_id"] for line in cart["lines"]] == [product["variants"][0]["id"]]
