@@ -150,6 +150,34 @@ async def test_promo_minimum_through_the_api_one_unit_short_and_exactly_at_it(cl
     assert amount(applied["totals"]["subtotal"]) == price
 
 
+async def test_a_code_that_stops_applying_in_the_cart_is_shown_with_why(client, db):
+    """The merchant switches a code off (or moves its dates, or it is used up) after a shopper
+    put it in the cart: the cart still names that code, marked invalid with the reason, and
+    takes nothing off."""
+    from sqlalchemy import update
+
+    from storefront_api.pricing.models import PromoCode as Code
+    variant = await pick_variant(db, min_stock=5, min_price=1000, max_price=20000)
+    code = await make_promo(client, kind="fixed_amount", value=500)
+    cart = await cart_with(client, db, [(variant, 1)])
+    assert amount((await apply_code(client, cart["token"], code))["totals"]["discount"]) == 500
+    later, earlier = datetime(2100, 1, 1, 9, 30), datetime(2001, 2, 3, 4, 5)
+    for change, reason in (
+            ({"active": False}, f"Code {code} is no longer active."),
+            ({"starts_at": later}, f"Code {code} is valid from 2100-01-01 09:30 UTC."),
+            ({"expires_at": earlier}, f"Code {code} expired on 2001-02-03 04:05 UTC."),
+            ({"usage_limit": 3, "times_used": 3},
+             f"Code {code} has been used the maximum number of times.")):
+        async with db.write() as session:
+            await session.execute(update(Code).where(Code.code == code).values(**{
+                "active": True, "starts_at": None, "expires_at": None, "usage_limit": None,
+                "times_used": 0, **change}))
+        shown = await (await client.get(f"/api/carts/{cart['token']}")).json()
+        assert (shown["promo_code"]["code"], shown["promo_code"]["valid"],
+                shown["promo_code"]["reason"]) == (code, False, reason), change
+        assert amount(shown["totals"]["discount"]) == 0, change
+
+
 # --- shipping ---------------------------------------------------------------------------------
 
 ZONE = ShippingZone(code="eu", name="Europe")
