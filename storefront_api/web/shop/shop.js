@@ -280,6 +280,10 @@
       if (v) shownPrice.textContent = price(v.price);
     }
     [colour, size].forEach(function (c) { if (c) c.node.addEventListener("change", update); });
+    // start on a variant that can be bought, if there is one
+    var first = p.variants.filter(function (v) { return v.available; })[0];
+    if (first && colour && first.color) colour.node.value = first.color;
+    if (first && size && first.size) size.node.value = first.size;
     update();
     form.addEventListener("submit", function (event) {
       event.preventDefault();
