@@ -100,6 +100,18 @@ def _check_timestamps(lf: pl.LazyFrame, source: str, parsed: pl.Expr, path: Path
             "--ts-format '%d/%m/%Y %H:%M:%S'")
 
 
+def _minor_units_per_unit(currency_column: str | None) -> pl.Expr:
+    """10 ** the minor-unit exponent of each row's currency (100 for an unknown one)."""
+    if currency_column is None:
+        return pl.lit(100)
+    from babel.numbers import list_currencies
+
+    from storefront_api.money import minor_unit_exponent
+    factors = {code: 10 ** minor_unit_exponent(code) for code in list_currencies()}
+    return (pl.col(currency_column).cast(pl.Utf8).str.to_uppercase()
+            .replace_strict(factors, default=100, return_dtype=pl.Int64))
+
+
 def import_events(path: str | Path, mapping: dict[str, str], *, ts_format: str | None = None,
                   rename: dict[str, str] | None = None) -> pl.LazyFrame:
     """Events in EVENT_SCHEMA from an outside log; raises InputError for missing columns or
@@ -114,9 +126,11 @@ def import_events(path: str | Path, mapping: dict[str, str], *, ts_format: str |
     _check_timestamps(lf, mapping["ts"], ts, path)
     columns = [ts.alias("ts")] + [pl.col(s).alias(t) for t, s in mapping.items() if t != "ts"]
     if "value" in mapping and schema[mapping["value"]].is_float():
-        # a decimal amount (12.34) is in major units: the schema keeps minor units
+        # a decimal amount (12.34) is in major units: the schema keeps minor units, as many
+        # as the row's currency has (storefront_api.money; cents without a currency column)
         columns = [c for c in columns if c.meta.output_name() != "value"] + [
-            (pl.col(mapping["value"]) * 100).round(0).cast(pl.Int64).alias("value")]
+            (pl.col(mapping["value"]) * _minor_units_per_unit(mapping.get("currency")))
+            .round(0).cast(pl.Int64).alias("value")]
     rest = [c for c in schema if c not in mapping.values()]
     if "properties" not in mapping and rest:
         columns.append(pl.struct(rest).struct.json_encode().alias("properties"))

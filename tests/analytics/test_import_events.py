@@ -43,6 +43,17 @@ def test_ga4_export(tmp_path, suffix):
     assert funnel["entered"].to_list() == [2, 1]
 
 
+def test_decimal_amounts_become_the_minor_units_of_their_currency(tmp_path):
+    """59.9 USD is 5990 cents, 5990 JPY is 5990 yen, 5.125 KWD is 5125 fils."""
+    path = tmp_path / "orders.csv"
+    pl.DataFrame({"ts": ["2026-08-29 10:40:00"] * 4, "event": ["purchase"] * 4,
+                  "who": ["a", "b", "c", "d"], "revenue": [59.9, 5990.0, 5.125, 12.5],
+                  "cur": ["USD", "jpy", "KWD", "XXX"]}).write_csv(path)
+    frame = import_events(path, parse_mapping(
+        "ts=ts,name=event,user_id=who,value=revenue,currency=cur")).collect()
+    assert frame["value"].to_list() == [5990, 5990, 5125, 1250]  # unknown: cents
+
+
 def test_segment_dump_with_renamed_events_and_unmapped_columns_in_properties(tmp_path):
     path = tmp_path / "tracks.csv"
     pl.DataFrame({"timestamp": ["2026-09-01T10:00:00.000Z", "2026-09-01T10:02:00.000Z"],
