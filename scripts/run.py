@@ -86,7 +86,7 @@ def services() -> list[Service]:
         Service("storefront_api", [PY, "-m", "storefront_api", "serve", "--host", "127.0.0.1",
                                    "--port", port],
                 f"{base}/healthz",
-                {"Web chat": f"{base}/chat",
+                {"Shop front": f"{base}/", "Web chat": f"{base}/chat",
                  "Storefront API": f"{base}/api/products?q=hoodie",
                  "API docs": f"{base}/api/docs", "Staff sign-in": f"{base}/staff/sign-in",
                  "Health": f"{base}/healthz"},
