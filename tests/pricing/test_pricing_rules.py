@@ -151,8 +151,8 @@ async def test_promo_minimum_through_the_api_one_unit_short_and_exactly_at_it(cl
 
 
 async def test_a_code_that_stops_applying_in_the_cart_is_shown_with_why(client, db):
-    """The merchant switches a code off (or moves its dates, or it is used up) after a shopper
-    put it in the cart: the cart still names that code, marked invalid with the reason, and
+    """The merchant switches a code off (or moves its dates, or it is used up, or its amount is
+    now in another currency) after a shopper put it in the cart: the cart still names that code, marked invalid with the reason, and
     takes nothing off."""
     from sqlalchemy import update
 
@@ -167,11 +167,12 @@ async def test_a_code_that_stops_applying_in_the_cart_is_shown_with_why(client, 
             ({"starts_at": later}, f"Code {code} is valid from 2100-01-01 09:30 UTC."),
             ({"expires_at": earlier}, f"Code {code} expired on 2001-02-03 04:05 UTC."),
             ({"usage_limit": 3, "times_used": 3},
-             f"Code {code} has been used the maximum number of times.")):
+             f"Code {code} has been used the maximum number of times."),
+            ({"currency": "EUR"}, f"Code {code} is for EUR orders.")):
         async with db.write() as session:
             await session.execute(update(Code).where(Code.code == code).values(**{
                 "active": True, "starts_at": None, "expires_at": None, "usage_limit": None,
-                "times_used": 0, **change}))
+                "times_used": 0, "currency": "USD", **change}))
         shown = await (await client.get(f"/api/carts/{cart['token']}")).json()
         assert (shown["promo_code"]["code"], shown["promo_code"]["valid"],
                 shown["promo_code"]["reason"]) == (code, False, reason), change
