@@ -20,8 +20,10 @@ errors (a failed push is never retried). Here:
   the choices sent last are remembered per sender, so that a reply of just "2" is the
   second choice's payload.
 
-The conversation id is the sender's address as Twilio gives it (``+4915...`` or
-``whatsapp:+4915...``).
+The conversation id is made from the sender's address so that it is safe in a URL path
+(storefront_api pushes to ``/conversations/{id}/trigger_intent``, and Sanic does not decode
+``%2B`` in a path): ``+4915...`` is ``sms-4915...``, ``whatsapp:+4915...`` is
+``whatsapp-4915...``; sends turn it back into the address.
 """
 
 from __future__ import annotations
@@ -52,6 +54,22 @@ NUMBER_REPLY = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
+def conversation_of(address: str) -> str:
+    """``+4915...`` → ``sms-4915...``, ``whatsapp:+4915...`` → ``whatsapp-4915...``."""
+    kind, _, number = address.rpartition(":")
+    digits = re.sub(r"[^0-9A-Za-z]", "", number)
+    return f"{kind or 'sms'}-{digits}" if kind in ("", "whatsapp") else f"{kind}-{digits}"
+
+
+def address_of(conversation: str) -> str:
+    """The Twilio address of a conversation id made by ``conversation_of``."""
+    kind, _, digits = conversation.partition("-")
+    if not digits:
+        return conversation
+    number = f"+{digits}" if digits.isdigit() else digits
+    return number if kind == "sms" else f"{kind}:{number}"
+
+
 class TwilioOutput(RenderingOutput, OutputChannel):
     @classmethod
     def name(cls) -> Text:
@@ -69,7 +87,8 @@ class TwilioOutput(RenderingOutput, OutputChannel):
         self._choices: List[str] = []
         return found
 
-    async def send_sms(self, to: str, body: str) -> None:
+    async def send_sms(self, conversation: str, body: str) -> None:
+        to = address_of(conversation)
         for piece in split_text(body, SMS_CHARS):
             answer = await self.api.call(
                 "POST", f"2010-04-01/Accounts/{self.account_sid}/Messages.json",
@@ -180,10 +199,11 @@ class TwilioInput(InputChannel):
 
     async def receive(self, params: Dict[str, str],
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        sender = params.get("From") or ""
+        address = params.get("From") or ""
         sid = params.get("MessageSid") or params.get("SmsSid") or ""
-        if not sender or not sid or not await self.deliveries.first_time(f"message:{sid}"):
+        if not address or not sid or not await self.deliveries.first_time(f"message:{sid}"):
             return
+        sender = conversation_of(address)
         output = self.get_output_channel()
         text = (params.get("Body") or "").strip()
         if not text:

@@ -23,7 +23,10 @@ import pytest
 from test_conversations import ADDRESS, pay_by_card
 
 from assistant_stack import MODEL, RASA, AssistantStack
+from fakes.messenger import FakeMessenger
+from fakes.slack import FakeSlack
 from fakes.telegram import FakeTelegram
+from fakes.twilio import FakeTwilio
 from fakes.whatsapp import FakeWhatsApp
 
 pytestmark = pytest.mark.slow
@@ -39,7 +42,13 @@ def platforms():
 
 
 @pytest.fixture(scope="module")
-def stack(platforms, tmp_path_factory):
+def more_platforms():
+    with FakeMessenger() as messenger, FakeSlack() as slack, FakeTwilio() as twilio:
+        yield messenger, slack, twilio
+
+
+@pytest.fixture(scope="module")
+def stack(platforms, more_platforms, tmp_path_factory):
     if not Path(RASA).exists() or not MODEL.exists():
         if os.environ.get("AISLE_REQUIRE_SERVICES") == "1":
             pytest.fail("the bot's venv or model is missing", pytrace=False)
@@ -53,6 +62,14 @@ def stack(platforms, tmp_path_factory):
         "WHATSAPP_APP_SECRET": whatsapp.app_secret,
         "WHATSAPP_VERIFY_TOKEN": whatsapp.verify_token,
         "WHATSAPP_API_URL": whatsapp.api_url, "WHATSAPP_TEMPLATE": "aisle_order_update"}
+    messenger, slack, twilio = more_platforms
+    environment.update({
+        "FACEBOOK_PAGE_ACCESS_TOKEN": messenger.page_token, "FACEBOOK_SECRET": messenger.app_secret,
+        "FACEBOOK_VERIFY_TOKEN": messenger.verify_token, "FACEBOOK_API_URL": messenger.api_url,
+        "SLACK_TOKEN": slack.token, "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_API_URL": slack.api_url, "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio.auth_token, "TWILIO_NUMBER": twilio.number,
+        "TWILIO_API_URL": twilio.api_url})
     with AssistantStack(tmp_path_factory.mktemp("channels"),
                         extra_environment=environment) as assistant:
         yield assistant
@@ -67,6 +84,11 @@ class Shopper:
         self.seen = 0
 
     @property
+    def recipient(self) -> str:
+        """Whom the platform's API is asked to send to (the conversation id but on SMS)."""
+        return getattr(self, "number", self.chat)
+
+    @property
     def webhook(self) -> str:
         return f"{self.stack.rasa_url}/webhooks/{self.channel}/webhook"
 
@@ -76,14 +98,14 @@ class Shopper:
         assert status == 200, (status, body)
 
         def answered(_calls):
-            sent = self.fake.messages_to(self.chat)[self.seen:]
+            sent = self.fake.messages_to(self.recipient)[self.seen:]
             return sent if sent and until(sent) else None
 
         self.fake.wait_for(answered, timeout=60)
-        sent = self.fake.messages_to(self.chat)[self.seen:]
+        sent = self.fake.messages_to(self.recipient)[self.seen:]
         while True:  # the rest of the turn: until the bot has been quiet for a second
             time.sleep(1.0)
-            now = self.fake.messages_to(self.chat)[self.seen:]
+            now = self.fake.messages_to(self.recipient)[self.seen:]
             if len(now) == len(sent):
                 break
             sent = now
@@ -131,17 +153,89 @@ class WhatsAppShopper(Shopper):
             self.chat, choice["id"], choice["title"])), **wait)
 
 
+class MessengerShopper(Shopper):
+    channel = "facebook"
+
+    def say(self, text: str, **wait) -> list[dict]:
+        return self.turn(lambda: self.fake.deliver(
+            self.webhook, self.fake.text_message(self.chat, text)), **wait)
+
+    def choices(self, sent: list[dict]) -> list[dict]:
+        found = []
+        for m in sent:
+            message = m["message"]
+            found += [{"title": q["title"], "id": q["payload"], "url": None}
+                      for q in message.get("quick_replies", [])]
+            payload = (message.get("attachment") or {}).get("payload") or {}
+            buttons = payload.get("buttons", []) + [b for e in payload.get("elements", [])
+                                                    for b in e.get("buttons", [])]
+            found += [{"title": b["title"], "id": b.get("payload"), "url": b.get("url")}
+                      for b in buttons]
+        return found
+
+    def tap(self, choice: dict, **wait) -> list[dict]:
+        return self.turn(lambda: self.fake.deliver(self.webhook, self.fake.postback(
+            self.chat, choice["title"], choice["id"])), **wait)
+
+
+class SlackShopper(Shopper):
+    channel = "slack"
+
+    def say(self, text: str, **wait) -> list[dict]:
+        return self.turn(lambda: self.fake.deliver(
+            self.webhook, self.fake.message_event(self.chat, text)), **wait)
+
+    def choices(self, sent: list[dict]) -> list[dict]:
+        return [{"title": e["text"]["text"], "id": e.get("value"), "url": e.get("url")}
+                for m in sent for block in m.get("blocks") or []
+                for e in block.get("elements") or []]
+
+    def tap(self, choice: dict, **wait) -> list[dict]:
+        return self.turn(lambda: self.fake.deliver(
+            self.webhook, self.fake.button_tap(self.chat, choice["id"])), **wait)
+
+
+class SmsShopper(Shopper):
+    channel = "twilio"
+    NUMBERED = re.compile(r"^(\d{1,2})\. (.+)$", re.MULTILINE)
+    LINK = re.compile(r"^(.+): (https?://\S+)$", re.MULTILINE)
+
+    def __init__(self, stack: AssistantStack, fake: Any, number: str):
+        super().__init__(stack, fake, "sms-" + number.lstrip("+"))  # the conversation id
+        self.number = number
+
+    def say(self, text: str, **wait) -> list[dict]:
+        return self.turn(lambda: self.fake.deliver(
+            self.webhook, self.fake.sms(self.number, text)), **wait)
+
+    def choices(self, sent: list[dict]) -> list[dict]:
+        found = []
+        for m in sent:
+            if "Reply with a number" in m["Body"]:
+                found += [{"title": t, "id": n, "url": None}
+                          for n, t in self.NUMBERED.findall(m["Body"])]
+            found += [{"title": t, "id": None, "url": u}
+                      for t, u in self.LINK.findall(m["Body"])]
+        return found
+
+    def tap(self, choice: dict, **wait) -> list[dict]:
+        return self.say(choice["id"], **wait)  # a reply of the choice's number
+
+
 def shop_on(shopper: Shopper) -> None:
     """Search, tap to add, answer the variant questions by tapping, check out, pay; the
     confirmation comes back on the same channel to the same shopper."""
-    results = shopper.say("I'm looking for a t-shirt", until=lambda sent: any(
+    sms = isinstance(shopper, SmsShopper)
+    results = shopper.say("I'm looking for a t-shirt", until=lambda sent: sms or any(
         shopper.choices([m]) for m in sent))
     assert "found" in shopper.text(results).lower(), shopper.text(results)
     taps = shopper.choices(results)
     adds = [c for c in taps if c["id"] and c["id"].startswith("/add_to_cart")]
     details = [c for c in taps if c["id"] and c["id"].startswith("/select_product")]
-    assert adds or details, taps
-    if adds:  # Telegram: "1 · Add to cart" beside each result
+    assert adds or details or sms, taps
+    if sms:  # SMS: the results are numbered text; the shopper types which one
+        said = shopper.say("add the first one to my cart")
+    elif adds:  # Telegram: "1 · Add to cart" beside each result
         said = shopper.tap(adds[0])
     else:  # WhatsApp: a list of products; the row opens the product, its button adds it
         product = shopper.tap(details[0], until=lambda sent: any(
@@ -174,12 +268,14 @@ def shop_on(shopper: Shopper) -> None:
     assert "total" in summary.lower() and "payment link" in summary.lower(), summary
     sent = shopper.say("yes", until=lambda sent: PAYMENT_LINK.search(json.dumps(sent)))
     buttons = [c["url"] for c in shopper.choices(sent) if c["url"]]
+    if sms:  # no buttons on SMS: the link is written out in the text
+        buttons = PAYMENT_LINK.findall(shopper.text(sent))
     assert buttons and PAYMENT_LINK.match(buttons[0]), sent  # a button that opens the link
     page = pay_by_card(buttons[0])
     number = re.search(r"[A-Z]{2}-\d{5}", page).group(0)
 
     def confirmed(_calls):
-        return [m for m in shopper.fake.messages_to(shopper.chat)[shopper.seen:]
+        return [m for m in shopper.fake.messages_to(shopper.recipient)[shopper.seen:]
                 if "payment received" in shopper.fake.shown(m).lower()]
     [confirmation] = shopper.fake.wait_for(confirmed, timeout=60)
     assert number in shopper.fake.shown(confirmation)
@@ -195,6 +291,23 @@ def test_shopping_on_telegram_from_search_to_the_payment_confirmation(stack, pla
 def test_shopping_on_whatsapp_from_search_to_the_payment_confirmation(stack, platforms):
     _, whatsapp = platforms
     shop_on(WhatsAppShopper(stack, whatsapp, f"4915{uuid.uuid4().int % 10**9:09d}"))
+
+
+def test_shopping_on_messenger(stack, more_platforms):
+    shop_on(MessengerShopper(stack, more_platforms[0], f"61{uuid.uuid4().int % 10**14:014d}"))
+
+
+def test_shopping_on_slack_with_every_message_in_the_shoppers_dm(stack, more_platforms):
+    slack = more_platforms[1]
+    shopper = SlackShopper(stack, slack, f"U{uuid.uuid4().hex[:10].upper()}")
+    shop_on(shopper)
+    channels = {p["channel"] for p in slack.posts() if p["channel"] == "D" + shopper.chat}
+    assert channels == {"D" + shopper.chat}
+    assert not [p for p in slack.posts() if p["channel"] in slack.shared_channels]
+
+
+def test_shopping_by_sms(stack, more_platforms):
+    shop_on(SmsShopper(stack, more_platforms[2], f"+1555{uuid.uuid4().int % 10**7:07d}"))
 
 
 def test_attack_forged_deliveries_reach_no_conversation(stack, platforms):
@@ -240,10 +353,10 @@ def test_handoff_on_a_messaging_channel(stack, platforms, platform):
     assert status == 201
 
     def agent_reply(_calls):
-        return [m for m in shopper.fake.messages_to(shopper.chat)[shopper.seen:]
+        return [m for m in shopper.fake.messages_to(shopper.recipient)[shopper.seen:]
                 if "Ana here" in shopper.fake.shown(m)]
     assert shopper.fake.wait_for(agent_reply, timeout=30)
-    shopper.seen = len(shopper.fake.messages_to(shopper.chat))
+    shopper.seen = len(shopper.fake.messages_to(shopper.recipient))
 
     answer = "my parcel never arrived"
     if platform == "telegram":
@@ -262,7 +375,7 @@ def test_handoff_on_a_messaging_channel(stack, platforms, platform):
         assert time.monotonic() < deadline, detail.get("transcript")
         time.sleep(0.5)
     time.sleep(1.5)
-    assert shopper.fake.messages_to(shopper.chat)[shopper.seen:] == []  # the bot stays quiet
+    assert shopper.fake.messages_to(shopper.recipient)[shopper.seen:] == []  # the bot stays quiet
     status, _ = stack.api("POST", f"/api/admin/support/handoffs/{handoff['id']}/release", {},
                           admin=True)
     assert status == 200

@@ -131,3 +131,12 @@ class FakeMessenger(FakePlatform):
 
     def messages_to(self, psid: str) -> list[dict]:
         return [c.body for c in self.sent("messages") if c.body["recipient"]["id"] == psid]
+
+    @staticmethod
+    def shown(body: dict) -> str:
+        message = body.get("message") or {}
+        payload = (message.get("attachment") or {}).get("payload") or {}
+        parts = [message.get("text") or "", payload.get("text") or ""]
+        parts += [f"{e.get('title', '')} — {e.get('subtitle', '')}"
+                  for e in payload.get("elements", [])]
+        return "\n".join(p for p in parts if p)

@@ -98,3 +98,14 @@ class FakeSlack(FakePlatform):
 
     def posts(self) -> list[dict]:
         return [c.body for c in self.sent("chat.postMessage")]
+
+    def messages_to(self, user: str) -> list[dict]:
+        """What was posted in the user's direct message (``D`` + the user id)."""
+        return [p for p in self.posts() if p.get("channel") == "D" + user]
+
+    @staticmethod
+    def shown(body: dict) -> str:
+        texts = [body.get("text") or ""]
+        texts += [block["text"]["text"] for block in body.get("blocks") or []
+                  if block.get("type") == "section"]
+        return "\n".join(dict.fromkeys(t for t in texts if t))

@@ -91,3 +91,7 @@ class FakeTwilio(FakePlatform):
 
     def messages_to(self, number: str) -> list[dict]:
         return [c.body for c in self.sent("Messages") if c.body.get("To") == number]
+
+    @staticmethod
+    def shown(body: dict) -> str:
+        return body.get("Body", "")

@@ -14,6 +14,7 @@ from bot.tests.channels.webhook_server import served
 from fakes.twilio import FakeTwilio
 
 SHOPPER = "+4915112345678"
+CONVERSATION = "sms-4915112345678"  # the address made safe in a URL path
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ async def test_an_sms_reaches_rasa_and_the_answer_is_sent(fake):
         await server.settle()
     assert status == 200 and b"<Response>" in body
     assert [(m.sender_id, m.text, m.input_channel) for m in server.received] == [
-        (SHOPPER, "hoodies", "twilio")]
+        (CONVERSATION, "hoodies", "twilio")]
     [sent] = fake.messages_to(SHOPPER)
     assert sent == {"To": SHOPPER, "From": fake.number, "Body": "echo: hoodies"}
 
@@ -85,7 +86,7 @@ async def test_a_photo_without_body_is_answered_not_a_500(fake):
 
 async def test_choices_are_numbered_and_a_number_picks_one(fake):
     channel = channel_for(fake)
-    await channel.get_output_channel().send_text_with_buttons(SHOPPER, "What next?", [
+    await channel.get_output_channel().send_text_with_buttons(CONVERSATION, "What next?", [
         {"title": "Search", "payload": "/search_products"},
         {"title": "My cart", "payload": "/view_cart"},
         {"title": "Pay now", "type": "web_url", "url": "https://pay.example/1"}])
@@ -102,13 +103,24 @@ async def test_choices_are_numbered_and_a_number_picks_one(fake):
 async def test_a_refused_send_raises_so_the_outbox_tries_again(fake):
     fake.fail_next()
     with pytest.raises(SendFailed, match="500"):
-        await channel_for(fake).get_output_channel().send_text_message(SHOPPER, "Paid")
+        await channel_for(fake).get_output_channel().send_text_message(CONVERSATION, "Paid")
     wrong = TwilioInput(account_sid=fake.account_sid, auth_token="bad", number=fake.number,
                         api_url=fake.api_url, deliveries=Deliveries())
     with pytest.raises(SendFailed, match="401"):
-        await wrong.get_output_channel().send_text_message(SHOPPER, "Paid")
+        await wrong.get_output_channel().send_text_message(CONVERSATION, "Paid")
 
 
 def test_it_refuses_to_start_without_the_auth_token():
     with pytest.raises(ValueError, match="auth_token"):
         TwilioInput(account_sid="AC1", number="+1555")
+
+
+@pytest.mark.parametrize("address, conversation", [
+    ("+4915112345678", "sms-4915112345678"),
+    ("whatsapp:+4915112345678", "whatsapp-4915112345678")])
+async def test_conversation_ids_are_safe_in_a_url_and_pushes_reach_the_address(
+        fake, address, conversation):
+    from bot.channels.twilio import address_of, conversation_of
+    assert conversation_of(address) == conversation and address_of(conversation) == address
+    await channel_for(fake).get_output_channel().send_text_message(conversation, "Paid")
+    assert fake.messages_to(address)[0]["Body"] == "Paid"
