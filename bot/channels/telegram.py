@@ -156,6 +156,11 @@ class TelegramInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("aisle_telegram_webhook", __name__)
 
+        @hook.listener("after_server_stop")
+        async def close_api(app, loop) -> None:  # noqa: ANN001 - Sanic's signature
+            if self.api is not None:
+                await self.api.close()
+
         @hook.listener("after_server_start")
         async def set_webhook(app, loop) -> None:  # noqa: ANN001 - Sanic's signature
             if self.configured and self.webhook_url:

@@ -243,6 +243,11 @@ class WhatsAppInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("aisle_whatsapp_webhook", __name__)
 
+        @hook.listener("after_server_stop")
+        async def close_api(app, loop) -> None:  # noqa: ANN001 - Sanic's signature
+            if self.api is not None:
+                await self.api.close()
+
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self.configured else "not configured"})
