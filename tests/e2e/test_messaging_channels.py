@@ -64,7 +64,8 @@ def stack(platforms, more_platforms, tmp_path_factory):
         "WHATSAPP_API_URL": whatsapp.api_url, "WHATSAPP_TEMPLATE": "aisle_order_update"}
     messenger, slack, twilio = more_platforms
     environment.update({
-        "FACEBOOK_PAGE_ACCESS_TOKEN": messenger.page_token, "FACEBOOK_SECRET": messenger.app_secret,
+        "FACEBOOK_PAGE_ACCESS_TOKEN": messenger.page_token,
+        "FACEBOOK_SECRET": messenger.app_secret,
         "FACEBOOK_VERIFY_TOKEN": messenger.verify_token, "FACEBOOK_API_URL": messenger.api_url,
         "SLACK_TOKEN": slack.token, "SLACK_SIGNING_SECRET": slack.signing_secret,
         "SLACK_API_URL": slack.api_url, "TWILIO_ACCOUNT_SID": twilio.account_sid,

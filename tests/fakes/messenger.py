@@ -87,7 +87,8 @@ class FakeMessenger(FakePlatform):
                     for e in elements):
                 return "generic template: 1 to 10 elements, 3 buttons each"
         if payload.get("template_type") == "button":
-            if not 1 <= len(payload.get("buttons") or []) <= 3 or len(payload.get("text", "")) > 640:
+            buttons = payload.get("buttons") or []
+            if not 1 <= len(buttons) <= 3 or len(payload.get("text", "")) > 640:
                 return "button template: 1 to 3 buttons, text at most 640"
         if not message:
             return "message is required"

@@ -22,8 +22,6 @@ import itertools
 import secrets
 import time
 import urllib.parse
-from typing import Any
-
 from aiohttp import web
 
 from fakes.platform import FakePlatform, as_json, get, post

@@ -80,7 +80,8 @@ async def test_attack_a_replayed_delivery_is_answered_once(fake):
 
 async def test_every_entry_and_event_of_a_batch_echoes_and_receipts_aside(fake):
     batch = fake.text_message(PSID, "one")
-    batch["entry"] += fake.postback("6099", "Details", '/select_product{"product_id": 4}')["entry"]
+    batch["entry"] += fake.postback("6099", "Details",
+                                    '/select_product{"product_id": 4}')["entry"]
     batch["entry"] += fake.quick_reply(PSID, "Yes", "/affirm")["entry"]
     batch["entry"][0]["messaging"].append({"sender": {"id": PSID}, "recipient": {"id": "PAGE1"},
                                            "delivery": {"mids": ["m_1"]}})
