@@ -8,7 +8,8 @@ its local fake (tests/fakes/), then per channel: the time from the platform's we
 shopper, for a search turn ("show me hoodies": NLU, the action server, storefront_api's
 search) and a plain turn ("thanks": a response, no custom action); REST's figure is the
 POST's own answer (every message of the turn). One conversation at a time, then 20 at once
-(each sending its turns one after the other). Results in bench/results/channel_latency.json.
+(each sending its turns one after the other); and 20 REST conversations with one on Telegram
+and one on WhatsApp at the same time. Results in bench/results/channel_latency.json.
 """
 
 from __future__ import annotations
@@ -162,6 +163,23 @@ def main() -> None:
                 log(f"{name}: {conversations} conversation(s) x {turns} turns")
                 result.setdefault(name, {})[f"conversations_{conversations}"] = measure(
                     turn, sender, conversations, turns, conversations * 1000 + run * 10)
+        # web chats (REST here) with a Telegram and a WhatsApp conversation at the same time:
+        # the channels' sends are asynchronous, so they should not slow the others
+        by_name = {name: (turn, sender) for name, turn, sender in candidates}
+        mixed: dict = {}
+        jobs = [("rest", 20), ("telegram", 1), ("whatsapp", 1)]
+
+        def run_one(name: str, conversations: int) -> None:
+            turn, sender = by_name[name]
+            mixed[name] = measure(turn, sender, conversations, args.turns_at_20,
+                                  50000 + run * 10 + len(name))
+        threads = [threading.Thread(target=run_one, args=job) for job in jobs]
+        log("mixed: 20 REST conversations with one on Telegram and one on WhatsApp")
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        result["mixed_20_rest_1_telegram_1_whatsapp"] = mixed
     for fake in fakes.values():
         fake.stop()
     result["note"] = ("messaging channels: webhook POST until the fake receives the first "
