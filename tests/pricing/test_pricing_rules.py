@@ -223,7 +223,9 @@ def test_a_quote_says_what_it_is():
     (2499, 2, 0),          # 0.4998
     (2500, 2, 1),          # 0.5
     (0, 2000, 0),
+    (0, 5000, 0),          # nothing to tax is no tax, even at a rate that would round up
     (-500, 2000, 0),       # never a negative tax
+    (-1, 10_000, 0),
 ])
 def test_tax_rounds_half_up(taxable, rate_bp, tax):
     assert tax_amount(taxable, rate_bp) == tax
@@ -247,3 +249,49 @@ def test_a_discount_never_exceeds_the_subtotal_nor_goes_negative():
 def test_no_tax_before_the_cart_has_a_country():
     totals = compute_totals("USD", subtotal=1000, discount=0, shipping=0, tax_rate_bp=None)
     assert (totals.tax, totals.tax_rate_bp, totals.total) == (0, None, 1000)
+
+
+# --- with the rows the merchant keeps (a database of the module's own) -------------------------
+
+@pytest.fixture
+async def own_db(module_url):
+    """Zones, rates and tax rates of the test's own: the shared demo shop's would change what
+    every other test's checkout pays."""
+    from storefront_api.db import Database
+    database = Database(module_url)
+    yield database
+    await database.dispose()
+
+
+async def test_a_country_without_a_rate_pays_no_tax_and_the_merchants_rate_wins(own_db):
+    from storefront_api.pricing.service import set_tax_rate, tax_rate_bp
+    from storefront_api.settings import Settings
+    settings = Settings.from_env(tax_rates={"DE": 1900})
+    async with own_db.write() as session:
+        assert await tax_rate_bp(session, "ZZ", settings) == 0  # not None: a rate of 0 %
+        assert await tax_rate_bp(session, "DE", settings) == 1900  # the built-in default
+        await set_tax_rate(session, "DE", 700, "Reduced")
+        assert await tax_rate_bp(session, "DE", settings) == 700  # the merchant's own
+    no_rate = compute_totals("USD", subtotal=10_000, discount=0, shipping=0,
+                             tax_rate_bp=0)
+    assert (no_rate.tax, no_rate.tax_rate_bp, no_rate.total) == (0, 0, 10_000)
+
+
+async def test_quotes_come_standard_express_pickup_then_other_methods(own_db):
+    from storefront_api.pricing.models import ShippingZoneCountry
+    from storefront_api.pricing.service import shipping_quote, shipping_quotes
+    async with own_db.write() as session:
+        zone = ShippingZone(code="far", name="Far away")
+        session.add(zone)
+        await session.flush()
+        session.add(ShippingZoneCountry(country="FA", zone_id=zone.id))
+        for method, price in (("drone", 2500), ("pickup", 300), ("boat", 900),
+                              ("express", 1500), ("standard", 600)):
+            session.add(ShippingRate(zone_id=zone.id, method=method, price=price,
+                                     currency="USD", free_above=None, min_days=1, max_days=9))
+    async with own_db.read() as session:
+        quotes = await shipping_quotes(session, "FA", merchandise=1000)
+        assert [(q.method, q.name, q.price) for q in quotes] == [
+            ("standard", "Standard delivery", 600), ("express", "Express delivery", 1500),
+            ("pickup", "Pickup point", 300), ("boat", "Boat", 900), ("drone", "Drone", 2500)]
+        assert (await shipping_quote(session, "FA", "boat", 1000)).price == 900
