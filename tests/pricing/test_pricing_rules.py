@@ -295,3 +295,23 @@ async def test_quotes_come_standard_express_pickup_then_other_methods(own_db):
             ("standard", "Standard delivery", 600), ("express", "Express delivery", 1500),
             ("pickup", "Pickup point", 300), ("boat", "Boat", 900), ("drone", "Drone", 2500)]
         assert (await shipping_quote(session, "FA", "boat", 1000)).price == 900
+
+
+async def test_each_paid_order_counts_one_use_of_its_code_and_only_of_its_code(own_db):
+    """mark_promo_used (called when a payment completes an order): the used-up rule above
+    relies on this count; a code with a limit of 2 is used up after exactly two orders."""
+    from storefront_api.pricing.service import find_promo, mark_promo_used
+    async with own_db.write() as session:
+        limited, other = promo(code="TWICE", usage_limit=2), promo(code="OTHER")
+        session.add_all([limited, other])
+        await session.flush()
+        limited_id, other_id = limited.id, other.id
+    for expected_valid in (True, True, False):
+        async with own_db.write() as session:
+            found = await find_promo(session, " twice ")
+            assert check_promo(found, 1000, "USD", NOW).valid is expected_valid
+            if expected_valid:
+                await mark_promo_used(session, limited_id)
+    async with own_db.read() as session:
+        assert (await session.get(PromoCode, limited_id)).times_used == 2
+        assert (await session.get(PromoCode, other_id)).times_used == 0
