@@ -12,6 +12,7 @@ import pytest
 from cart_helpers import amount, apply_code, cart_snapshot, cart_with, make_promo, pick_variant
 
 from storefront_api.pricing.models import PromoCode, ShippingRate, ShippingZone
+from storefront_api.problems import Problem
 from storefront_api.pricing.service import (
     check_promo,
     compute_totals,
@@ -213,6 +214,25 @@ def test_a_quote_says_what_it_is():
     assert quote_shipping(rate(method="drone"), ZONE, 100).name == "Drone"
 
 
+async def test_a_method_the_country_lacks_is_refused_with_what_it_offers(client, db):
+    """Pickup points exist only where the carrier has a network: not in Canada. The shopper
+    (or the assistant) is told which methods Canada has, and the cart keeps what it had."""
+    variant = await pick_variant(db, min_stock=5, min_price=1000, max_price=20000)
+    cart = await cart_with(client, db, [(variant, 1)])
+    before = await cart_snapshot(db, cart["token"])
+    response = await client.put(f"/api/carts/{cart['token']}/shipping",
+                                json={"country": "CA", "method": "pickup"})
+    problem = await response.json()
+    assert response.status == 422, problem
+    assert {k: problem[k] for k in ("title", "status", "detail", "country", "method",
+                                    "methods_available")} == {
+        "title": "Invalid request", "status": 422,
+        "detail": "Pickup point is not available for CA; choose one of: standard, express.",
+        "country": "CA", "method": "pickup", "methods_available": ["standard", "express"]}
+    assert problem["type"].endswith("/shipping-method-not-available")
+    assert await cart_snapshot(db, cart["token"]) == before
+
+
 # --- tax and totals ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("taxable, rate_bp, tax", [
@@ -295,6 +315,11 @@ async def test_quotes_come_standard_express_pickup_then_other_methods(own_db):
             ("standard", "Standard delivery", 600), ("express", "Express delivery", 1500),
             ("pickup", "Pickup point", 300), ("boat", "Boat", 900), ("drone", "Drone", 2500)]
         assert (await shipping_quote(session, "FA", "boat", 1000)).price == 900
+        with pytest.raises(Problem) as unknown:
+            await shipping_quote(session, "FA", "rocket", 1000)
+    assert unknown.value.body_dict["detail"] == (
+        "rocket is not available for FA; choose one of: standard, express, pickup, boat, "
+        "drone.")
 
 
 async def test_each_paid_order_counts_one_use_of_its_code_and_only_of_its_code(own_db):
