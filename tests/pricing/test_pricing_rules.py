@@ -305,6 +305,10 @@ async def test_quotes_come_standard_express_pickup_then_other_methods(own_db):
         session.add(zone)
         await session.flush()
         session.add(ShippingZoneCountry(country="FA", zone_id=zone.id))
+        bare = ShippingZone(code="bare", name="No carrier yet")  # served, but no rates
+        session.add(bare)
+        await session.flush()
+        session.add(ShippingZoneCountry(country="BA", zone_id=bare.id))
         for method, price in (("drone", 2500), ("pickup", 300), ("boat", 900),
                               ("express", 1500), ("standard", 600)):
             session.add(ShippingRate(zone_id=zone.id, method=method, price=price,
@@ -320,6 +324,13 @@ async def test_quotes_come_standard_express_pickup_then_other_methods(own_db):
     assert unknown.value.body_dict["detail"] == (
         "rocket is not available for FA; choose one of: standard, express, pickup, boat, "
         "drone.")
+    async with own_db.read() as session:
+        assert await shipping_quotes(session, "BA") == []
+        with pytest.raises(Problem) as nothing:
+            await shipping_quote(session, "BA", "standard")
+    assert nothing.value.body_dict["detail"] == (
+        "Standard delivery is not available for BA; choose one of: none.")
+    assert nothing.value.body_dict["methods_available"] == []
 
 
 async def test_each_paid_order_counts_one_use_of_its_code_and_only_of_its_code(own_db):
