@@ -124,8 +124,9 @@ async def _create(request: web.Request, ctx: EventContext, key: str | None) -> w
         if made is not None:
             cart = await service.cart_by_id(session, made)
         else:
-            # one open cart per conversation: the shop page may have opened it already
-            cart = (await service.conversation_cart(session, ctx.conversation_id)
+            # the shop page beside the chat may have opened the conversation's cart already
+            cart = (await service.conversation_cart(session, ctx.conversation_id,
+                                                    opened_by_page=True)
                     if ctx.conversation_id else None) \
                 or await service.create_cart(session, request.app[SETTINGS], ctx)
             if key:
@@ -140,7 +141,8 @@ async def _create(request: web.Request, ctx: EventContext, key: str | None) -> w
 async def create_cart(request: web.Request) -> web.Response:
     """Returns the new cart with its token: keep it, every other cart route needs it.
     X-Conversation-Id and X-Channel (from the assistant) are recorded on the cart; a
-    conversation that already has an open cart (the shop page opened it) gets that one. New
+    conversation whose open cart the shop page opened (POST /api/chat/cart/open) gets that
+    one, so page and assistant fill the same cart. New
     carts are limited per client ("cart"): each one is a row that lives for weeks. The
     assistant (service credential) may send an Idempotency-Key: the same key again answers
     with the cart it created."""

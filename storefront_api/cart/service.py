@@ -88,12 +88,19 @@ async def active_customer_cart(session: AsyncSession, customer_id: int) -> Cart 
         .order_by(Cart.updated_at.desc(), Cart.id.desc()).limit(1))).scalar_one_or_none()
 
 
-async def conversation_cart(session: AsyncSession, conversation_id: str) -> Cart | None:
+# The channel of a cart the shop page opened for a chat conversation (POST /api/chat/cart/open).
+PAGE_CHANNEL = "shop-page"
+
+
+async def conversation_cart(session: AsyncSession, conversation_id: str, *,
+                            opened_by_page: bool = False) -> Cart | None:
     """The conversation's open cart (the newest): the one the assistant and the shop page
-    share (docs/web-chat.md)."""
-    return (await session.execute(
-        _with_lines().where(Cart.conversation_id == conversation_id, Cart.status == "active")
-        .order_by(Cart.id.desc()).limit(1))).scalar_one_or_none()
+    share (docs/web-chat.md). ``opened_by_page``: only one the page opened."""
+    query = _with_lines().where(Cart.conversation_id == conversation_id,
+                                Cart.status == "active")
+    if opened_by_page:
+        query = query.where(Cart.channel == PAGE_CHANNEL)
+    return (await session.execute(query.order_by(Cart.id.desc()).limit(1))).scalar_one_or_none()
 
 
 async def create_cart(session: AsyncSession, settings: Settings, ctx: EventContext, *,

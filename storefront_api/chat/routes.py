@@ -120,6 +120,7 @@ async def open_chat_cart(request: web.Request, body: ChatCartInput) -> web.Respo
         cart = await cart_service.conversation_cart(session, conversation_id) \
             or await cart_service.create_cart(
                 session, request.app[SETTINGS],
-                EventContext(conversation_id=conversation_id, channel="web"))
+                EventContext(conversation_id=conversation_id,
+                             channel=cart_service.PAGE_CHANNEL))
         token = cart.token
     return json_response({"token": token}, headers={"Cache-Control": "no-store"})

@@ -88,9 +88,14 @@ async def test_shop_front_catalog_product_cart_and_chat_share_one_cart(shop, bro
     await page.goto(str(server.make_url("/")))
     await page.wait_for_selector(".shop-card", timeout=15000)
     assert (await page.locator(".shop-heading").inner_text()).endswith("products")
-    # pictures drawn by the shop, loaded (no empty blocks)
-    await until(page, "[...document.querySelectorAll('.shop-card img')].every("
+    # the demo catalog's pictures, drawn by the shop, loaded (other tests' products have
+    # none: a quiet block, never a broken image)
+    await page.goto(str(server.make_url("/")) + "#/?q=jacket")
+    await until(page, "document.querySelector('.shop-heading')?.textContent.includes('jacket')")
+    await until(page, "document.querySelectorAll('.shop-card img').length > 0 && "
+                      "[...document.querySelectorAll('.shop-card img')].every("
                       "i => i.complete && i.naturalWidth > 0)")
+    assert await page.locator(".shop-card img").count() == await page.locator(".shop-card").count()
     # the chat, mounted by its script tag, as a launcher
     await page.wait_for_selector(".aisle-chat-launcher", timeout=10000)
     await page.wait_for_selector("#aisle-chat[data-connection=online]", state="attached",

@@ -40,11 +40,17 @@
 
   function price(money) { return money && money.formatted ? money.formatted : ""; }
 
+  // A product's picture; a product without one (or whose picture does not load) gets a quiet
+  // block of the same size rather than a broken image.
   function picture(url, alt) {
+    if (!url || !/^(https?:\/\/|\/)/.test(url)) return el("div", "shop-picture shop-no-picture");
     var img = el("img", "shop-picture");
     img.alt = alt || "";
     img.loading = "lazy";
-    if (url && /^(https?:\/\/|\/)/.test(url)) img.src = url;
+    img.src = url;
+    img.addEventListener("error", function () {
+      if (img.parentNode) img.parentNode.replaceChild(el("div", "shop-picture shop-no-picture"), img);
+    });
     return img;
   }
 
