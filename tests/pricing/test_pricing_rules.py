@@ -312,13 +312,17 @@ async def test_quotes_come_standard_express_pickup_then_other_methods(own_db):
         for method, price in (("drone", 2500), ("pickup", 300), ("boat", 900),
                               ("express", 1500), ("standard", 600)):
             session.add(ShippingRate(zone_id=zone.id, method=method, price=price,
-                                     currency="USD", free_above=None, min_days=1, max_days=9))
+                                     currency="USD", free_above=1 if method == "boat" else None,
+                                     min_days=1, max_days=9))
     async with own_db.read() as session:
         quotes = await shipping_quotes(session, "FA", merchandise=1000)
         assert [(q.method, q.name, q.price) for q in quotes] == [
             ("standard", "Standard delivery", 600), ("express", "Express delivery", 1500),
-            ("pickup", "Pickup point", 300), ("boat", "Boat", 900), ("drone", "Drone", 2500)]
-        assert (await shipping_quote(session, "FA", "boat", 1000)).price == 900
+            ("pickup", "Pickup point", 300), ("boat", "Boat", 0), ("drone", "Drone", 2500)]
+        assert (await shipping_quote(session, "FA", "boat", 1000)).price == 0  # above 1
+        # the public list of rates (no cart) is for an empty cart: nothing is free above 1
+        assert [q.price for q in await shipping_quotes(session, "FA")] == [
+            600, 1500, 300, 900, 2500]
         with pytest.raises(Problem) as unknown:
             await shipping_quote(session, "FA", "rocket", 1000)
     assert unknown.value.body_dict["detail"] == (
