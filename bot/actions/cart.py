@@ -17,9 +17,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from .common import (as_int, as_ordinal, call_context, entity_value, money,
                      utter_unavailable, web_channel, web_payload)
-from .search import (ActionSearchProducts, chosen_product_id, narrows_what_was_shown,
-                     offer_matches, product_card, refine_search, remembered, result_lines,
-                     wanted_product_words, words)
+from .search import (ActionSearchProducts, chosen_product_id, message_subject,
+                     narrows_what_was_shown, offer_matches, product_card, refine_search,
+                     remembered, result_lines, wanted_product_words, words)
 from .storefront import CallContext, StorefrontProblem, StorefrontUnavailable, storefront
 from .support import ActionFallback
 
@@ -216,6 +216,19 @@ def _question_still_open(tracker: Tracker) -> bool:
     return False
 
 
+def names_another_product(tracker: Tracker, product: dict[str, Any]) -> bool:
+    """The message names a kind of product (or a brand) that is not ``product``."""
+    named = message_subject(tracker).get("q")
+    if not named:
+        return False
+    said = {w.rstrip("s") for w in words(str(named))}
+    about = [str(product.get(k) or "") for k in ("title", "vendor", "product_type")]
+    about += [str(t) for t in product.get("tags") or []]
+    about.append(str((product.get("category") or {}).get("name") or ""))
+    known = {w.rstrip("s") for w in words(" ".join(about))}
+    return bool(said) and not said & known
+
+
 class ActionAddToCart(Action):
     def name(self) -> str:
         return "action_add_to_cart"
@@ -246,6 +259,7 @@ class ActionAddToCart(Action):
             # "only the red ones please", read as adding: narrow the results just shown.
             return [SlotSet("awaiting_variant", False),
                     *await refine_search(dispatcher, tracker, domain)]
+        discussed = product_id is None  # only the product talked about before, if any
         product_id = product_id or as_int(tracker.get_slot("product_id"))
         if variant_id is None and product_id is None:
             return await self._search_first(dispatcher, tracker)
@@ -254,6 +268,11 @@ class ActionAddToCart(Action):
         except StorefrontProblem:
             dispatcher.utter_message(response="utter_product_not_found")
             return [SlotSet("awaiting_variant", False), SlotSet("product_id", None)]
+        if (variant_id is None and discussed and product is not None
+                and not tracker.get_slot("awaiting_variant")
+                and names_another_product(tracker, product)):
+            # "add a water bottle" while a hoodie was being looked at: the water bottle.
+            return await self._search_first(dispatcher, tracker)
         if variant_id is None:
             size, color = tracker.get_slot("size"), tracker.get_slot("color")
             if tracker.get_slot("awaiting_variant"):  # the answer to our size/colour question

@@ -164,3 +164,32 @@ async def test_the_answer_to_the_size_question_is_the_size_not_a_refinement(
     assert uttered(dispatcher)[0] == "utter_added_to_cart"
     cart = shop.get(f"/api/carts/{tracker.get_slot('cart_id')}")
     assert [line["variant_id"] for line in cart["lines"]] == [product["variants"][0]["id"]]
+
+
+async def test_add_another_kind_of_product_while_one_is_discussed_searches_it(
+        shop, tracker_for, dispatcher, domain, slots_set, uttered):
+    """Looking at a hoodie, "add a water bottle to my cart" is the water bottle: searched
+    and offered, the hoodie not added."""
+    hoodie = shop.get("/api/products?q=hoodie&page_size=1&facets=false")["items"][0]
+    tracker = tracker_for(slots={"product_id": hoodie["id"]}, latest_message={
+        "intent": "add_to_cart", "text": "add a water bottle to my cart",
+        "entities": {"product_type": "Water Bottle"}})
+    slots = slots_set(await ActionAddToCart().run(dispatcher, tracker, domain))
+    assert uttered(dispatcher) == ["utter_search_results", "utter_pick_one_to_add"]
+    assert all("bottle" in r["name"].lower() for r in slots["search_results"])
+    assert "cart_id" not in slots
+
+
+async def test_naming_the_discussed_product_again_adds_it(shop, tracker_for, dispatcher,
+                                                          domain, uttered):
+    product = shop.product_with(lambda p, variants: len(variants) == 1
+                                and variants[0]["available"])
+    kind = product["product_type"]
+    tracker = tracker_for(slots={"product_id": product["id"], "cart_id": shop.new_cart()},
+                          latest_message={"intent": "add_to_cart",
+                                          "text": f"add the {kind} to my cart",
+                                          "entities": {"product_type": kind}})
+    await ActionAddToCart().run(dispatcher, tracker, domain)
+    assert uttered(dispatcher) == ["utter_added_to_cart"]
+    cart = shop.get(f"/api/carts/{tracker.get_slot('cart_id')}")
+    assert [line["variant_id"] for line in cart["lines"]] == [product["variants"][0]["id"]]
