@@ -1,5 +1,7 @@
-"""NLU evaluation: 5-fold cross-validation on the training data, and the two held-out
-sets (bot/tests/nlu/robustness*.yml), reported in docs/nlu-evaluation.md.
+"""NLU evaluation: 5-fold cross-validation on the training data, and the three held-out
+sets (bot/tests/nlu/robustness*.yml), reported in docs/nlu-evaluation.md. For the held-out
+sets it also reports, from bench/nlu_held_out.py, what the shopper meets: the answer chosen
+(faq/<answer>), the fallback rate and out-of-scope messages that start a transaction.
 
     .venv/bin/python bench/nlu_cross_validation.py            # all (about 20 min on 2 cores)
     .venv/bin/python bench/nlu_cross_validation.py --skip-cv  # the held-out sets only
@@ -30,7 +32,11 @@ HELD_OUT = {
     "robustness.yml": "Held-out robustness set (bot/tests/nlu/robustness.yml)",
     "robustness_unseen.yml": "Second held-out set, scored before any tuning "
                              "(bot/tests/nlu/robustness_unseen.yml)",
+    "robustness_outside.yml": "Third held-out set, outside styles "
+                              "(bot/tests/nlu/robustness_outside.yml)",
 }
+PYTHON_BOT = REPO / ".venv-bot" / "bin" / "python"
+CONFUSED_PAIRS = 20
 HELD_OUT_DIR = REPO / "bot" / "tests" / "nlu"
 FALLBACK_THRESHOLD = 0.5  # config.yml's FallbackClassifier
 REPORT = REPO / "docs" / "nlu-evaluation.md"
@@ -184,10 +190,33 @@ def section(title: str, directory: Path, command: list[str], seconds: float) -> 
               "### Entities", "", *entity_table(entity_rows(directory)), "",
               "### Confusions (true intent → predicted, count)", ""]
     found = confusions(rows)
-    lines += [f"- {name} → {other}: {count}" for name, other, count in found[:15]] or ["- none"]
+    lines += [f"- {name} → {other}: {count}"
+              for name, other, count in found[:CONFUSED_PAIRS]] or ["- none"]
     if selection:
         lines += [f"- (answers) {name} → {other}: {count}"
                   for name, other, count in confusions(user_intents(selection))[:8]]
+    return lines + [""]
+
+
+def shopper_view(model: Path) -> dict:
+    """bench/nlu_held_out.py's figures for every held-out set (runs under .venv-bot)."""
+    out = WORK / "held_out.json"
+    run([PYTHON_BOT, REPO / "bench" / "nlu_held_out.py", "--model", model, "--json", out])
+    return load(out)
+
+
+def shopper_lines(result: dict) -> list[str]:
+    lines = ["### As the shopper meets it (bench/nlu_held_out.py: fallback applied)", "",
+             f"- Answer chosen (faq/chitchat by answer; a fallback is a miss): macro F1 "
+             f"{result['skill_macro_f1']:.3f}, accuracy {result['skill_accuracy']:.3f}.",
+             f"- Fallback (\"please rephrase\"): {result['fallback_rate']:.1%} of the messages.",
+             f"- Out-of-scope messages that start a transaction or a lookup: "
+             f"{len(result['oos_to_transaction'])} of {result['oos_messages']} "
+             f"({result['oos_to_transaction_rate']:.1%})"
+             + (": " + "; ".join(f"\"{t}\" → {p}" for t, p in result["oos_to_transaction"])
+                if result["oos_to_transaction"] else "") + ".",
+             "", f"Most confused (true → what the shopper got, top {CONFUSED_PAIRS}):", ""]
+    lines += [f"- {g} → {p}: {n}" for g, p, n in result["confused_pairs"]] or ["- none"]
     return lines + [""]
 
 
@@ -230,9 +259,12 @@ def main() -> int:
         parts.append(section(f"{args.folds}-fold cross-validation (training data)",
                              WORK / "cv", command, seconds))
     model, train_seconds = (args.model, 0.0) if args.model else train_nlu(data)
+    shopper = shopper_view(model)
     for name, title in HELD_OUT.items():
         command, seconds, out = held_out(name, model)
         part = section(title, out, command, seconds)
+        if name in shopper:
+            part += shopper_lines(shopper[name])
         if train_seconds:
             part.insert(2, f"Model: trained on all the training data "
                            f"({train_seconds / 60:.1f} min).")

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from nlu_data import faq, service, shopping  # noqa: E402
+from nlu_data import faq, service, shopping, styles  # noqa: E402
 from nlu_data.vocab import ORDINALS, SHIPPING, Fillers  # noqa: E402
 
 OUT = REPO / "bot" / "data" / "nlu"
@@ -70,7 +70,9 @@ SKILLS = {
         "request_exchange": (service.REQUEST_EXCHANGE, 75),
         "refund_status": (service.REFUND_STATUS, 80), "complaint": (service.COMPLAINT, 85),
         "EXTERNAL_refund_issued": (service.EXTERNAL["EXTERNAL_refund_issued"], 2),
+        "request_refund": (service.REQUEST_REFUND, 90),
     },
+    "contact": {"ask_contact": (service.ASK_CONTACT, 90)},
     "faq": {f"faq/{name}": (examples, int(len(examples) * 1.5))
             for name, examples in faq.FAQ.items()},
     "chitchat": {f"chitchat/{name}": (examples, int(len(examples) * 1.4))
@@ -104,6 +106,12 @@ def map_plain(text: str, change) -> str:
     return "".join(parts)
 
 
+# Keys next to each other on a QWERTY keyboard: "refumd", "parcwl".
+_ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+NEAR_KEYS = {key: "".join(row[j] for j in (i - 1, i + 1) if 0 <= j < len(row))
+             for row in _ROWS for i, key in enumerate(row)}
+
+
 def typo(text: str, rng: random.Random) -> str:
     """One slip of the finger in one word. Dropping a letter only in words of five letters
     or more: "nice" -> "nie" is no longer a word anybody could read."""
@@ -112,8 +120,11 @@ def typo(text: str, rng: random.Random) -> str:
         return text
     start, word = rng.choice(words)
     i = rng.randrange(1, len(word) - 1)
-    kind = rng.choice(("swap", "drop", "double") if len(word) >= 5 else ("swap", "double"))
-    if kind == "swap":
+    kind = rng.choice(("swap", "drop", "double", "near") if len(word) >= 5
+                      else ("swap", "double", "near"))
+    if kind == "near" and word[i].lower() in NEAR_KEYS:
+        new = word[:i] + rng.choice(NEAR_KEYS[word[i].lower()]) + word[i + 1:]
+    elif kind == "swap":
         new = word[:i] + word[i + 1] + word[i] + word[i + 2:]
     elif kind == "drop":
         new = word[:i] + word[i + 1:]
@@ -122,13 +133,43 @@ def typo(text: str, rng: random.Random) -> str:
     return text[:start] + new + text[start + len(word):]
 
 
+# Texting shorthand: whole words as people abbreviate them in chat.
+SHORTHAND = {
+    "you": ["u", "ya"], "your": ["ur", "yr"], "you're": ["ur", "youre"], "are": ["r"],
+    "please": ["pls", "plz", "pleeease"], "thanks": ["thx", "thnx", "tks"],
+    "what": ["wat", "wut", "wht"], "what's": ["whats", "wats"], "with": ["w/", "wiv"],
+    "don't": ["dont", "dnt"], "I'm": ["im", "Im"], "want to": ["wanna"],
+    "going to": ["gonna"], "because": ["cuz", "bc"], "tomorrow": ["tmrw", "2moro"],
+    "message": ["msg"], "right now": ["rn"], "something": ["smth", "sumthing"],
+    "anything": ["anythin", "nething"], "people": ["ppl"], "know": ["kno"],
+    "okay": ["k", "okk"], "can't": ["cant", "cnt"], "where": ["wher", "whr"],
+    "is it": ["izit"], "the": ["da", "teh"], "have": ["hav"], "would": ["wud"],
+    "could": ["cud"], "about": ["abt", "bout"], "order": ["ordr"], "money": ["moneyz", "$$"],
+    "delivery": ["dlvry", "delivry"], "be": ["b"], "see": ["c"], "why": ["y"],
+    "really": ["rly"], "probably": ["prob"], "customer service": ["cust service", "CS"],
+}
+_SHORT = re.compile(r"(?<![\w'])(" + "|".join(sorted(map(re.escape, SHORTHAND), key=len,
+                                                      reverse=True)) + r")(?![\w'])", re.I)
+
+
+def shorthand(text: str, rng: random.Random) -> str:
+    """Texting shorthand for about half the words that have one, in lower case."""
+    def short(match: re.Match) -> str:
+        options = SHORTHAND.get(match.group(0)) or SHORTHAND.get(match.group(0).lower())
+        return rng.choice(options) if options and rng.random() < 0.6 else match.group(0)
+    return _SHORT.sub(short, text).lower()
+
+
 def noisy(text: str, intent: str, rng: random.Random) -> str:
     roll = rng.random()
-    if roll < 0.35:
+    if roll < 0.25:
         return map_plain(text, lambda t: re.sub(r"[?!.,']", "", t.lower()))
-    if roll < 0.65:
+    if roll < 0.50:
         return map_plain(text, lambda t: typo(t, rng))
-    if roll < 0.75:
+    if roll < 0.65:
+        changed = map_plain(text, lambda t: shorthand(t, rng))
+        return map_plain(changed, lambda t: typo(t, rng)) if rng.random() < 0.4 else changed
+    if roll < 0.72:
         return map_plain(text, lambda t: _swap_spelling(t, rng))
     if intent in NO_FILLERS:
         return map_plain(text, lambda t: t.upper() if rng.random() < 0.3 else t.lower())
@@ -166,6 +207,17 @@ def examples_for(intent: str, templates: list[str], target: int, rng: random.Ran
             out[text.strip()] = None
         rounds += 1
     return list(out)
+
+
+def composed_for(intent: str, rng: random.Random, fillers: Fillers) -> list[str]:
+    """The composed sentences (styles.py) of an intent: filled, a third of them noisy."""
+    out = []
+    for template in styles.sentences(intent, styles.COUNTS.get(intent, 0), rng):
+        text = fill(template, fillers)
+        if rng.random() < 0.35:
+            text = noisy(text, intent, rng)
+        out.append(text.strip())
+    return list(dict.fromkeys(out))
 
 
 def plain_text(example: str) -> str:
@@ -208,16 +260,43 @@ def shared_extras() -> str:
     return "\n".join(lines) + "\n"
 
 
+HELD_OUT = REPO / "bot" / "tests" / "nlu"
+_ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+
+
+def normalised(text: str) -> str:
+    """As tests/bot/test_rasa_project.py compares messages: lower case, no punctuation."""
+    return " ".join(re.sub(r"[^\w\s]", " ", _ANNOTATION.sub(r"\1", text).lower()).split())
+
+
+def held_out_messages() -> set[str]:
+    """The held-out sets' messages. A generated variant can come out as one of them by chance
+    (a typo, shorthand, a composition): it is left out, so the sets stay unseen."""
+    texts = set()
+    for path in sorted(HELD_OUT.glob("robustness*.yml")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip().startswith("- ") and not line.startswith("- "):
+                texts.add(normalised(line.strip()[2:]))
+    return texts
+
+
 def main() -> int:
     rng = random.Random(SEED)
     fillers = Fillers(rng)
+    # A second sequence for the composed sentences: changing them leaves the rest as it was.
+    styled_rng = random.Random(SEED + 1)
     seen: dict[str, str] = {}
+    held_out, left_out = held_out_messages(), 0
     OUT.mkdir(parents=True, exist_ok=True)
     for skill, intents in SKILLS.items():
         rendered = {}
         for intent, (templates, target) in intents.items():
             kept = []
-            for example in examples_for(intent, templates, target, rng, fillers):
+            examples = examples_for(intent, templates, target, rng, fillers)
+            for example in examples + composed_for(intent, styled_rng, fillers):
+                if normalised(example) in held_out:
+                    left_out += 1
+                    continue
                 key = plain_text(example).lower()
                 if key in seen and seen[key] != intent:
                     print(f"  skipped (also {seen[key]}): {intent}: {example}")
@@ -228,6 +307,7 @@ def main() -> int:
         extra = shared_extras() if skill == "core" else ""
         (OUT / f"{skill}.yml").write_text(render(skill, rendered, extra), encoding="utf-8")
         print(f"{skill}: " + ", ".join(f"{i} {len(e)}" for i, e in rendered.items()))
+    print(f"left out {left_out} generated examples that were held-out messages")
     return 0
 
 

@@ -85,14 +85,13 @@ FAQ = {
         "do they come up small", "which size should I order if I'm between sizes", "do the jeans run small", "do sizes come up big", "where's the size chart",
     ],
     "contact": [
-        "how can I contact you", "contact details", "what's your phone number",
-        "do you have an email address", "how do I reach customer service",
-        "customer service email", "can I call you", "phone number please", "your email?",
-        "how do I get in touch", "where are you based", "do you have a physical store",
-        "what's your address", "contact info", "how to contact support", "contact us",
-        "is there a support line", "whats ur number", "how do i email you",
-        "do you have social media",
-        "how do I get hold of you", "is there a phone line", "can I ring you",
+        # Where the shop is and where else to find it. How to reach a person (phone,
+        # e-mail, support hours) is the ask_contact intent (service.ASK_CONTACT).
+        "where are you based", "do you have a physical store", "what's your address",
+        "do you have social media", "where is your shop", "can I visit your store",
+        "do you have a shop I can go to", "are you only online", "where's your head office",
+        "are you on facebook", "do you have a showroom", "where are you located",
+        "is there a store near me", "what's your postal address", "are you a real shop",
     ],
     "order_change": [
         "can I change my order", "can I change the address on my order",
@@ -125,12 +124,13 @@ FAQ = {
         "what happens to my data", "what about my personal information", "how is my personal data used", "can my account be deleted",
     ],
     "store_hours": [
+        # The shop's opening hours. When the support team can be reached is ask_contact.
         "what are your opening hours", "when are you open", "are you open on sunday",
         "opening times", "what time do you close", "store hours", "are you open 24/7",
-        "when is customer service available", "support hours", "are you open now",
-        "when can I talk to someone", "what hours is support online", "opening hrs?",
-        "r u open today", "holiday opening hours", "is the shop open at night",
-        "are you open at weekends", "when is support around", "what days are you open", "is someone available on saturday",
+        "are you open now", "opening hrs?", "r u open today", "holiday opening hours",
+        "is the shop open at night", "are you open at weekends", "what days are you open",
+        "is the shop open on christmas", "can I order at night", "do you close on holidays",
+        "is the website open all the time", "when does the shop open",
     ],
     "promotions": [
         "do you have any discounts", "are there any sales on", "any promo codes?",

@@ -11,6 +11,9 @@ GREET = [
     "what's up", "hey, just browsing", "hi team", "hello, anybody home?", "start",
     "get started", "/start",
     "hi, just wondering something", "good morning to you",
+    # formal openings
+    "Good day to you", "Dear Aisle team", "Hello, I would like some assistance",
+    "Greetings, I have a query", "Good evening, I hope you are well", "To whom it may concern",
     # greetings with a pleasantry (a statement; "how are you?" is small talk)
     "hello, hope you're doing well", "morning! hope your day is going well", "hi, hope all is good", "well hi", "hey folks", "hi again", "hello, I'm new here", "hey, I have a question",
 ]
@@ -24,7 +27,9 @@ GOODBYE = [
     "close the chat", "we're done here, bye", "bye!", "byeee", "buh bye", "adios",
     "au revoir", "ciao for now", "peace out", "ok I'm done, goodbye",
     "nothing else, bye", "that's it, see ya", "👋 bye", "gn", "nite",
-    "I'm heading off now", "that's me done", "cheerio", "see you around", "I'll leave it there", "all done, bye",
+    "I'm heading off now", "that's me done",
+    "That is all, goodbye", "Kind regards, goodbye", "I will be going now", "talk later",
+    "peace", "alright I'm off, cya", "ok that's everything, goodbye", "speak soon", "cheerio", "see you around", "I'll leave it there", "all done, bye",
 ]
 
 THANK = [
@@ -35,7 +40,9 @@ THANK = [
     "thanks!!", "thank you 🙏", "🙏", "cheers mate", "brilliant, cheers", "lovely, thanks",
     "that's helpful, thanks", "you've been very helpful", "thanks a bunch", "thanks heaps",
     "you're a star, thanks", "nice one, thanks", "ok thanks", "okay thank you",
-    "thank you very much", "grateful for your help", "merci", "gracias", "danke",
+    "thank you very much", "grateful for your help",
+    "Thank you for your assistance", "I am most grateful", "thanks so much for helping",
+    "cheers for that", "thank you kindly", "big thanks", "thanks heaps for sorting it", "merci", "gracias", "danke",
 ]
 
 AFFIRM = [
@@ -50,7 +57,9 @@ AFFIRM = [
     "yes I do", "yes I am", "yes it is", "yes, that one", "uh huh", "mhm", "yep yep",
     "yeah sure", "ok sure", "sure why not", "sounds great", "that works", "works for me",
     "deal", "let's do it", "I agree", "agreed", "yes, go on", "yes send it",
-    "yes that's the one", "yes, exactly", "correct, yes", "yeah go on", "go on then", "fine by me", "yep that's perfect",
+    "yes that's the one", "yes, exactly",
+    "Yes, please go ahead", "Indeed, please proceed", "yes, that's fine by me", "yessir",
+    "totally", "you bet", "yes, I confirm that", "That is accurate", "correct, yes", "yeah go on", "go on then", "fine by me", "yep that's perfect",
 ]
 
 DENY = [
@@ -64,7 +73,9 @@ DENY = [
     "absolutely not", "definitely not", "certainly not", "nah mate", "not yet",
     "maybe later", "not today", "no, that's all", "no more", "that's not what I meant",
     "no, the other one", "not quite", "hmm no", "no sorry", "sorry no",
-    "I don't want that", "don't want it", "no, keep it as it is", "don't change it",
+    "I don't want that", "don't want it",
+    "No, thank you", "I would rather not", "nah bro", "no, that's incorrect", "hell nah",
+    "No, I do not", "nope nope", "not for me, thanks", "no, keep it as it is", "don't change it",
 ]
 
 STOP = [
@@ -79,7 +90,9 @@ STOP = [
     "not now, stop", "stahp", "stopp", "cancle", "cancel pls", "nevermind lol",
     "ugh forget it", "forget it, i'll do it myself", "let's do something else",
     "i want to do something else", "stop, I want to ask something else",
-    "let's just leave it", "please cancel this", "cancel this", "drop this", "quit this", "I don't want to carry on", "stop here please", "forget the whole thing",
+    "let's just leave it", "please cancel this",
+    "I wish to stop here", "I'd like to end this process", "forget the entire thing",
+    "I do not want to continue", "let's drop the whole thing", "stop this now", "cancel this", "drop this", "quit this", "I don't want to carry on", "stop here please", "forget the whole thing",
 ]
 
 HUMAN_HANDOFF = [
@@ -152,6 +165,13 @@ TRACK_ORDER = [
     "I want to know where my order is", "could you tell me where my order is please",
     "I placed an order on Monday, when will it come?", "how long until my order arrives",
     "delivery update?", "any news on my parcel", "when's my parcel coming", "has my order left yet", "when will my delivery get here", "what's going on with my delivery", "can you find my parcel", "order {order} where is it", "look for order {order} please", "has my package been sent", "nothing has arrived yet", "my delivery still isn't here",
+    # "when will it arrive" about something bought is this order's whereabouts, not the
+    # shipping-times FAQ (that one is conditional: "if I order today, when...")
+    "when will my items arrive", "when will my purchase arrive", "when does my {pt1} arrive",
+    "when will the {pt} I ordered get here", "when do my things get here",
+    "when is my shipment due", "when can I expect my parcel", "when should my delivery come",
+    "how much longer for my package", "is my shipment on its way",
+    "when will I receive what I bought", "my stuff hasn't come yet, when will it",
 ]
 
 CANCEL_ORDER = [
@@ -184,9 +204,7 @@ REQUEST_RETURN = [
     "item arrived damaged, I want to return it", "wrong item, I want to return it",
     "return {order}", "I need a return label", "how do I get a return label",
     "RMA for {order}", "i need an RMA number", "can I return the {color} {pt1}",
-    "return my purchase", "return and refund please", "I want my money back for the {pt}",
-    "I want a refund for the {pt}, it's not what I expected", "return for refund",
-    "I'd like to return part of my order", "return one item from {order}",
+    "return my purchase",     "I'd like to return part of my order", "return one item from {order}",
     "returning {qty} {pt}", "I want to return {qty} of the {pt}", "send back order {order}",
     "retrun my order", "retun the {pt}", "i wanna return this", "return pls",
     "can i return stuff",
@@ -210,6 +228,34 @@ REQUEST_EXCHANGE = [
     "I'd rather exchange than get a refund",
     "can I exchange the {pt1} I got from order {order}", "need to swap my {pt1} for a {size}",
     "it fits badly, can I have another size", "size exchange", "colour exchange",
+]
+
+REQUEST_REFUND = [
+    # A refund wanted now (issue 14): the skill finds the order and offers the cancellation
+    # (not shipped yet) or the return (delivered) that pays it back. "Where is my refund"
+    # is REFUND_STATUS; "what is your refund policy" is the returns FAQ.
+    "I want a refund", "refund please", "I'd like a refund", "can I have a refund",
+    "give me my money back", "I want to be refunded",
+    "refund my order", "refund order {order}", "I want a refund for order {order}",
+    "I want a refund for the {pt}", "refund the {pt}, it's not what I expected",
+    "I want my money back for the {pt}", "money back for {order} please",
+    "can I get a reimbursement", "I'd like to be reimbursed", "reimburse me please",
+    "I want a reimbursement for {order}", "I'm requesting a refund",
+    "please process a refund for my order", "I would like to request a refund",
+    "I'd like my money returned", "can you refund me", "refund me",
+    "I want a full refund", "full refund please", "I want to get my money back",
+    "how do I get a refund", "how can I request a refund",
+    "what do I do to get a refund", "where do I ask for a refund",
+    "can I get a refund on {order}, email {email}", "refund {order} {email}",
+    "I want a refund, the {pt} arrived broken", "the {pt} is faulty, I want my money back",
+    "not what I ordered, I want a refund", "I didn't like it, can I get my money back",
+    "refund for the {color} {pt1} please", "I changed my mind, I want a refund",
+    "I want a refund instead of an exchange", "no exchange, just refund me",
+    "i want a refnd", "refund pls", "i want my moneyback", "want a refund asap",
+    "i need a refund for my purchase", "get me a refund", "money back please",
+    "I want my money back, this is rubbish", "I'd like to claim a refund",
+    "could I be refunded for my order", "I wish to be reimbursed for the {pt}",
+    "return for refund", "return and refund please",
 ]
 
 REFUND_STATUS = [
@@ -252,6 +298,33 @@ COMPLAINT = [
     "I want to escalate a complaint", "how do I complain", "I want to leave a complaint about the courier",
     "the {color} {pt1} I got has a hole in it", "zip broke on day one", "the seams ripped",
     "I'm not happy with my order", "the quality is awful", "really disappointed with the quality", "I'm really annoyed with this", "the parcel arrived wet", "I got the wrong colour and I'm upset", "this isn't good enough", "I'd like to make a formal complaint", "totally unacceptable service",
+]
+
+ASK_CONTACT = [
+    # How and when to reach the shop's people (issue 14): the answer gives the support hours
+    # and offers a person. "Talk to a human" (a person now) is HUMAN_HANDOFF; "where are you
+    # based" is the contact FAQ; "are you open on sunday" (the shop) is the hours FAQ.
+    "how can I contact you", "what's your phone number", "do you have a phone number",
+    "phone number please", "can I call you", "can I ring you", "is there a support line",
+    "is there a phone line", "whats ur number", "what number do I call",
+    "do you have an email address", "customer service email", "your email?",
+    "how do I email you", "what's the support email", "how do I get in touch",
+    "how do I get hold of you", "how do I reach customer service", "how to contact support",
+    "contact details", "contact info", "contact us", "how can I reach your team",
+    "when is customer service available", "support hours", "customer service hours",
+    "when can I talk to someone", "what hours is support online", "when is support around",
+    "is someone available on saturday",
+    "until what time can I call", "are your agents online now", "when do your staff work",
+    "what are the hours of customer service", "what time does customer care close",
+    "at what times can I phone you", "how late is support open",
+    "can I reach someone by phone", "is there a number for customer support",
+    "how do I contact a person at the shop", "what's the best way to contact you",
+    "how can I speak to support by phone", "do you have a hotline", "is there a helpline",
+    "support phone number?", "whats the customer service number", "can i text you",
+    "can I write to you about order {order}", "who do I contact about my order",
+    "how do I contact you about a problem with {order}", "contact number pls",
+    "is customer service open on weekends", "when are you reachable",
+    "when does your support team start", "is support available at night",
 ]
 
 EXTERNAL = {
