@@ -251,13 +251,15 @@ async def test_the_job_looks_at_idle_active_carts_with_items_oldest_first(db, va
     await cart_touched(db, variant, long_ago, saved_for_later=())  # empty
     mixed = await cart_touched(db, variant, long_ago + timedelta(days=2),
                                saved_for_later=(True, False))
+    # made last, touched first: the order is the last touch's, not the order carts were made
+    made_last = await cart_touched(db, variant, long_ago - timedelta(days=1))
     async with db.read() as session:
-        first_three = list((await session.execute(abandoned_carts_query(
-            utcnow(), POLICY.idle, 3))).scalars())
         first_four = list((await session.execute(abandoned_carts_query(
             utcnow(), POLICY.idle, 4))).scalars())
-    assert first_three == [oldest, tie_first, tie_second]
-    assert first_four == [oldest, tie_first, tie_second, mixed]
+        first_five = list((await session.execute(abandoned_carts_query(
+            utcnow(), POLICY.idle, 5))).scalars())
+    assert first_four == [made_last, oldest, tie_first, tie_second]
+    assert first_five == [made_last, oldest, tie_first, tie_second, mixed]
 
 
 async def test_only_the_shoppers_own_messages_in_this_chat_keep_it_open(db, variant):
