@@ -248,3 +248,61 @@ async def test_concurrent_requests_and_receipts_never_oversell_or_refund_twice(c
     assert len(await refunds_of(db, order["id"])) == 1
     row = await order_row(db, order["number"])
     assert (row.status, row.refunded) == ("refunded", variant["price"])
+
+
+async def _product_in_sizes(db, stocks: dict[str, int], price: int = 3000) -> dict[str, dict]:
+    """A product of the test's own, one variant per size at one price (exchangeable)."""
+    import uuid
+
+    from storefront_api.catalog.models import Product, Variant
+    from storefront_api.catalog.search import reindex_products
+    tag = uuid.uuid4().hex[:8]
+    async with db.write() as session:
+        product = Product(handle=f"swap-{tag}", title=f"Swap Tee {tag}", vendor="Aisle Test",
+                          product_type="T-Shirt", min_price=price, max_price=price,
+                          in_stock=True, colors="|white|", sizes="|s|m|l|")
+        session.add(product)
+        await session.flush()
+        variants = {size: Variant(product_id=product.id, sku=f"SW-{tag}-{size}", size=size,
+                                  color="White", price=price, stock=stock)
+                    for size, stock in stocks.items()}
+        session.add_all(variants.values())
+        await session.flush()
+        await reindex_products(session, [product.id])
+        return {size: {"id": v.id, "sku": v.sku, "price": price}
+                for size, v in variants.items()}
+
+
+async def test_an_exchange_into_fewer_units_than_needed_waits_for_a_restock(client, db,
+                                                                           settings):
+    """Two returned units (an S and an L) both exchanged for the one M left: the receipt is
+    refused, saying what is short by how much, and changes nothing; once M is restocked the
+    same receipt goes through and takes both units."""
+    from sqlalchemy import update
+
+    from storefront_api.catalog.models import Variant
+    sizes = await _product_in_sizes(db, {"S": 5, "M": 1, "L": 5})
+    order = await make_order(db, [(sizes["S"], 1), (sizes["L"], 1)], status="delivered")
+    resp = await client.post(f"/api/orders/{order['number']}/returns", json={
+        "token": token_for(settings, order["number"]), "kind": "exchange",
+        "reason": "Both in M please",
+        "items": [{"sku": sizes["S"]["sku"], "quantity": 1, "exchange_sku": sizes["M"]["sku"]},
+                  {"sku": sizes["L"]["sku"], "quantity": 1, "exchange_sku": sizes["M"]["sku"]}]})
+    created = await resp.json()
+    assert resp.status == 201, created
+    rma = created["rma_number"]
+    await admin(client, rma, "approve")
+    stocks = {size: await stock_of(db, v["id"]) for size, v in sizes.items()}
+    refused = await admin(client, rma, "receive", expect=409)
+    assert refused["type"].endswith("/exchange-out-of-stock")
+    assert refused["detail"] == (f"{sizes['M']['sku']} is out of stock (1 left, 2 needed); "
+                                 f"restock it, then receive {rma} again.")
+    assert (refused["exchange_sku"], refused["available"]) == (sizes["M"]["sku"], 1)
+    assert {size: await stock_of(db, v["id"]) for size, v in sizes.items()} == stocks
+    async with db.write() as session:
+        await session.execute(update(Variant).where(Variant.id == sizes["M"]["id"])
+                              .values(stock=2))
+    received = await admin(client, rma, "receive")
+    assert received["status"] == "exchanged" and received["refund"] is None
+    assert {size: await stock_of(db, v["id"]) for size, v in sizes.items()} == {
+        "S": stocks["S"] + 1, "M": 0, "L": stocks["L"] + 1}
