@@ -306,3 +306,38 @@ async def test_an_exchange_into_fewer_units_than_needed_waits_for_a_restock(clie
     assert received["status"] == "exchanged" and received["refund"] is None
     assert {size: await stock_of(db, v["id"]) for size, v in sizes.items()} == {
         "S": stocks["S"] + 1, "M": 0, "L": stocks["L"] + 1}
+
+
+async def test_an_exchange_is_for_the_same_product_at_the_same_price_or_a_known_sku(
+        client, db, settings):
+    """The shopper asks at the request: a size of the same product that costs more (XL here)
+    is a return plus a new order, an unknown SKU is named back; both refused with the exact
+    problem, and no return is opened."""
+    from sqlalchemy import update
+
+    from storefront_api.catalog.models import Variant
+    sizes = await _product_in_sizes(db, {"M": 5, "XL": 5})
+    async with db.write() as session:  # same product, a dearer size
+        await session.execute(update(Variant).where(Variant.id == sizes["XL"]["id"])
+                              .values(price=3500))
+    order = await make_order(db, [(sizes["M"], 1)], status="delivered")
+
+    async def ask(exchange_sku):
+        resp = await client.post(f"/api/orders/{order['number']}/returns", json={
+            "token": token_for(settings, order["number"]), "kind": "exchange",
+            "reason": "Another size",
+            "items": [{"sku": sizes["M"]["sku"], "quantity": 1, "exchange_sku": exchange_sku}]})
+        return resp.status, await resp.json()
+
+    status, dearer = await ask(sizes["XL"]["sku"])
+    assert status == 422 and dearer["type"].endswith("/exchange-not-possible"), dearer
+    assert dearer["detail"] == (
+        f"{sizes['XL']['sku']} cannot replace {sizes['M']['sku']}: an exchange is for another "
+        "size or colour of the same product at the same price. Return the item and order the "
+        "other one instead.")
+    assert (dearer["sku"], dearer["exchange_sku"]) == (sizes["M"]["sku"], sizes["XL"]["sku"])
+    status, unknown = await ask("NO-SUCH-SKU-42")
+    assert status == 422 and unknown["type"].endswith("/unknown-exchange-sku"), unknown
+    assert unknown["detail"] == "There is no product with SKU 'NO-SUCH-SKU-42' to exchange for."
+    assert unknown["sku"] == "NO-SUCH-SKU-42"
+    assert await returned_quantity(db, order["id"]) == [0]
