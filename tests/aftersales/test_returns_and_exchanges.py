@@ -341,3 +341,18 @@ async def test_an_exchange_is_for_the_same_product_at_the_same_price_or_a_known_
     assert unknown["detail"] == "There is no product with SKU 'NO-SUCH-SKU-42' to exchange for."
     assert unknown["sku"] == "NO-SUCH-SKU-42"
     assert await returned_quantity(db, order["id"]) == [0]
+
+
+async def test_an_exchange_asked_for_more_than_is_left_is_refused_at_the_request(
+        client, db, settings):
+    sizes = await _product_in_sizes(db, {"S": 5, "M": 1})
+    order = await make_order(db, [(sizes["S"], 2)], status="delivered")
+    resp = await client.post(f"/api/orders/{order['number']}/returns", json={
+        "token": token_for(settings, order["number"]), "kind": "exchange",
+        "reason": "Both in M please",
+        "items": [{"sku": sizes["S"]["sku"], "quantity": 2, "exchange_sku": sizes["M"]["sku"]}]})
+    problem = await resp.json()
+    assert resp.status == 409 and problem["type"].endswith("/exchange-out-of-stock"), problem
+    assert problem["detail"] == f"{sizes['M']['sku']} has 1 left; 2 wanted for the exchange."
+    assert (problem["exchange_sku"], problem["available"]) == (sizes["M"]["sku"], 1)
+    assert await returned_quantity(db, order["id"]) == [0]
