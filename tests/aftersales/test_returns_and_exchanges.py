@@ -356,3 +356,11 @@ async def test_an_exchange_asked_for_more_than_is_left_is_refused_at_the_request
     assert problem["detail"] == f"{sizes['M']['sku']} has 1 left; 2 wanted for the exchange."
     assert (problem["exchange_sku"], problem["available"]) == (sizes["M"]["sku"], 1)
     assert await returned_quantity(db, order["id"]) == [0]
+    # exactly what is left is enough
+    resp = await client.post(f"/api/orders/{order['number']}/returns", json={
+        "token": token_for(settings, order["number"]), "kind": "exchange",
+        "reason": "One in M please",
+        "items": [{"sku": sizes["S"]["sku"], "quantity": 1, "exchange_sku": sizes["M"]["sku"]}]})
+    created = await resp.json()
+    assert resp.status == 201, created
+    assert created["items"][0]["exchange_sku"] == sizes["M"]["sku"]
