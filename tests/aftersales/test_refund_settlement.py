@@ -107,6 +107,8 @@ async def test_a_succeeded_refund_is_not_retried(client, db):
         await refunds.retry(client.app, refund_id)
     assert refused.value.status == 409
     assert refused.value.body_dict["type"].endswith("/refund-already-succeeded")
+    assert refused.value.body_dict["detail"] == \
+        f"Refund {refund_id} already succeeded; there is nothing to retry."
     again = await refunds.issue(client.app, refund_id)  # issuing again changes nothing
     assert again.status == "succeeded"
     assert await money_back_records(db, order) == (order["total"], 1, 1, 1)
@@ -146,3 +148,10 @@ async def test_the_test_gateway_refuses_a_refund_above_what_is_left(settings):
                                 reason="return") == first
     with pytest.raises(GatewayError):
         await gateway.refund("pi_test_abc", 1, "USD", idempotency_key="k4", reason="return")
+
+
+async def test_retrying_a_refund_that_does_not_exist_says_so(client):
+    with pytest.raises(Problem) as missing:
+        await refunds.retry(client.app, 987_654_321)
+    assert (missing.value.status, missing.value.body_dict["detail"]) == (
+        404, "No refund with id 987654321.")
