@@ -109,3 +109,42 @@ def test_only_a_well_formed_client_id_counts():
     for metadata in (None, {}, {"aisle_message_id": "short"}, {"aisle_message_id": 12345678},
                      {"aisle_message_id": "has spaces in it"}, "not a mapping"):
         assert resilience.client_message_id(Message(metadata)) is None
+
+
+async def test_a_message_answered_only_with_the_apology_runs_again_the_others_do_not():
+    """A turn that ended in "try again in a moment" (the action server stayed away longer
+    than ACTION_RETRY_SECONDS) asked the shopper to send the message again: sent again
+    with the same id, it runs (it used to get the apology back for ever); a message
+    answered for real gets its recorded answers and runs nothing."""
+    from rasa.core.channels.channel import UserMessage
+
+    tracker = conversation()
+    for event in (ActionExecuted("action_listen"),
+                  UserUttered("checkout", message_id="msg-00000003"),
+                  ActionExecuted("action_checkout_summary"),
+                  BotUttered("Sorry, try again in a moment.")):
+        tracker.update(event)
+    ran: list[str] = []
+
+    async def original(processor, message):
+        ran.append(message.text)
+        return ["ran"]
+
+    class Store:
+        async def retrieve(self, sender_id):
+            return tracker
+
+    class Processor:
+        tracker_store, domain = Store(), DOMAIN
+
+    handle = resilience._answer_once(original)
+    again = CollectingOutputChannel()
+    assert await handle(Processor(), UserMessage(
+        "checkout", again, "conv-2", metadata={"aisle_message_id": "msg-00000003"})) == ["ran"]
+    assert ran == ["checkout"] and again.messages == []
+
+    replayed = CollectingOutputChannel()
+    await handle(Processor(), UserMessage("thanks", replayed, "conv-2",
+                                          metadata={"aisle_message_id": "msg-00000002"}))
+    assert ran == ["checkout"]  # nothing ran for the message answered for real
+    assert [m["text"] for m in replayed.messages] == ["You're welcome!"]
