@@ -364,3 +364,37 @@ async def test_an_exchange_asked_for_more_than_is_left_is_refused_at_the_request
     created = await resp.json()
     assert resp.status == 201, created
     assert created["items"][0]["exchange_sku"] == sizes["M"]["sku"]
+
+
+async def test_unit_returns_of_a_discounted_order_add_up_to_what_the_goods_cost(client, db):
+    """Three units at $9.99 with $3.00 off, $4.95 shipping and 19 % tax: total $37.98, of
+    which the goods (net of the discount, with their tax, without shipping) cost $32.09.
+    Returned one unit at a time, each refund is the unit's share counted over the returns
+    the order already received (1069, then 1070, 1070: never a cent lost to rounding).
+    Worked out by hand: goods = 3798 * 2697 // 3192 = 3209; shares 3209 * 999 // 2997 = 1069,
+    3209 * 1998 // 2997 = 2139. Only this order's received returns count: not another
+    order's, not one still on its way, not the return being received."""
+    sizes = await _product_in_sizes(db, {"M": 10}, price=999)
+    unit = sizes["M"]
+    other = await make_order(db, [(unit, 1)], status="delivered")
+    elsewhere = await ask_return(client, other, [{"sku": unit["sku"], "quantity": 1}])
+    await admin(client, elsewhere["rma_number"], "approve")
+    assert (await admin(client, elsewhere["rma_number"], "receive"))["refund"]["amount"][
+        "amount"] == 999  # the other order's unit: all it paid for it (no discount there)
+    order = await make_order(db, [(unit, 3)], status="delivered", discount=300, shipping=495,
+                             tax=606)
+    assert order["total"] == 3798
+    on_its_way, first, last = [
+        (await ask_return(client, order, [{"sku": unit["sku"], "quantity": 1}]))["rma_number"]
+        for _ in range(3)]
+    for rma in (on_its_way, first, last):
+        await admin(client, rma, "approve")
+
+    async def refund_on_receipt(rma):
+        received = await admin(client, rma, "receive")
+        assert received["refund"]["status"] == "succeeded", received
+        return received["refund"]["amount"]["amount"]
+    assert await refund_on_receipt(first) == 1069  # the approved one has not arrived yet
+    assert await refund_on_receipt(on_its_way) == 1070
+    assert await refund_on_receipt(last) == 1070
+    assert (await order_row(db, order["number"])).refunded == 3209 == 1069 + 1070 + 1070
