@@ -119,6 +119,16 @@ def test_refunds_share_out_what_was_paid_without_drift():
     assert refund_for_units(order, 0, 2997) == goods_paid
 
 
+def test_goods_that_were_free_refund_nothing_and_nothing_is_nothing():
+    """A code that took the whole subtotal: the shopper paid only the shipping and its 20 %
+    tax (kept), so a returned unit brings nothing back; an order of nothing neither."""
+    free = SimpleNamespace(subtotal=1000, discount=1000, shipping=500, total=600)
+    assert refund_for_units(free, 0, 1000) == 0
+    assert refund_for_units(free, 500, 500) == 0
+    empty = SimpleNamespace(subtotal=0, discount=0, shipping=0, total=0)
+    assert refund_for_units(empty, 0, 0) == 0
+
+
 @pytest.mark.parametrize("days,expect", [(29, 201), (31, 422)])
 async def test_the_return_window_counts_from_delivery(client, db, settings, days, expect):
     [variant] = await pick_variants(db, 1, min_stock=3)
