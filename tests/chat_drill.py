@@ -1,6 +1,6 @@
 """Many shoppers buying at once through the production topology, each message sent again (with
 the same id) to another Rasa replica until it is answered: the driver of the fault drills
-(tests/production/) and of bench/production_topology.py.
+(tests/production/) and of bench/scale_out.py.
 
 Each shopper searches, adds the first result to the cart (answering the size and colour
 questions), checks out, pays on the test gateway's page, waits for the payment confirmation

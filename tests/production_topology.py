@@ -1,5 +1,5 @@
 """The production topology's pieces shared by its tests (tests/e2e/test_production_topology.py,
-tests/production/) and bench/production_topology.py: the services' settings as
+tests/production/) and bench/scale_out.py: the services' settings as
 docker-compose.yml gives them, a RabbitMQ queue of the stack's own, and the check that every
 event stored in Rasa's tracker store reached the analytics store, once."""
 
