@@ -137,10 +137,14 @@ def rasa_file(path: Path, n: int, seed: int = 7) -> Path:
 
 
 def compare(size: int, rounds: int) -> dict:
-    from funnel_engines import ensure_data
     name = f"events_{size // 1_000_000}m" if size % 1_000_000 == 0 else f"events_{size}"
-    path = ensure_data(CACHE / f"{name}.parquet", size) if size < 50_000_000 \
-        else ensure_data(CACHE / name, size, files=10)
+    path = CACHE / f"{name}.parquet" if size < 50_000_000 else CACHE / name
+    # in a process of its own: Linux carries a process's peak RSS (ru_maxrss) over fork
+    # and exec, so a parent that generated the data would set every child's floor
+    subprocess.run([sys.executable, "-c", f"import sys; sys.path[:0] = {[str(ROOT), str(ROOT / 'bench')]!r}; "
+                    f"from funnel_engines import ensure_data; from pathlib import Path; "
+                    f"ensure_data(Path({str(path)!r}), {size}, files={1 if size < 50_000_000 else 10})"],
+                   cwd=ROOT, check=True)
     store_dir = str(CACHE / f"chdb_{size}")
     log(f"{size:,} events: loading into chdb")
     loaded = in_child("load", str(path), store_dir)
