@@ -36,6 +36,9 @@ def main() -> int:
         run([str(HERE / "checkout_orders.py")]
             + (["--orders", "60", "--rounds", "1", "--concurrency", "4"] if quick else [])),
         run([str(HERE / "funnel_engines.py")] + (["--quick"] if quick else [])),
+        run([str(HERE / "analytics_load.py")]
+            + (["--quick"] if quick else ["--events", "2000000", "--events", "10000000"])),
+        run([str(HERE / "clickhouse_funnel.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "train_time.py")]),
         run([str(HERE / "chat_turns.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "inbox_latency.py")] + (["--messages", "60"] if quick else [])),
