@@ -196,7 +196,11 @@ def test_storefront_api_runs_migrations_before_serving():
 
 
 def _settings_read_by_storefront_api() -> set[str]:
-    names: set[str] = set()
+    """What storefront_api reads from the environment: the variables of the checked model
+    (storefront_api.settings.EnvironmentValues, by their aliases) and every direct read."""
+    from storefront_api.settings import EnvironmentValues
+    names = {str(field.validation_alias) for field in EnvironmentValues.model_fields.values()
+             if field.validation_alias}
     for path in (ROOT / "storefront_api").rglob("*.py"):
         names.update(ENV_READ.findall(path.read_text()))
     return names
