@@ -67,11 +67,15 @@ class RasaConversation:
             raise RasaUnavailable(503, f"Rasa could not be reached ({type(exc).__name__}"
                                        f"{': ' + str(exc) if str(exc) else ''}).") from None
 
+    # include_events=NONE: Rasa would otherwise send the whole conversation back with every
+    # call (the longer the conversation, the slower an agent's reply).
     async def append_events(self, events: list[dict[str, Any]]) -> None:
-        await self._call("POST", "/tracker/events", body=events)
+        await self._call("POST", "/tracker/events", params={"include_events": "NONE"},
+                         body=events)
 
     async def execute(self, action: str) -> None:
-        await self._call("POST", "/execute", params={"output_channel": "latest"},
+        await self._call("POST", "/execute",
+                         params={"output_channel": "latest", "include_events": "NONE"},
                          body={"name": action})
 
     async def deliver_agent_message(self, text: str, agent: str | None = None) -> None:

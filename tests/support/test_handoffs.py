@@ -407,7 +407,7 @@ async def test_agent_message_is_delivered_through_rasa(client, db, rasa):
     events, execute = rasa.calls_to("/tracker/events"), rasa.calls_to("/execute")
     assert [(e["event"], e["name"], e["value"]) for e in events[0]["body"]] == [
         ("slot", "agent_name", "Ana"), ("slot", "agent_message", "Hi, Ana here. Let me look.")]
-    assert execute[0]["query"] == {"output_channel": "latest"}
+    assert execute[0]["query"] == {"output_channel": "latest", "include_events": "NONE"}
     assert execute[0]["body"] == {"name": "action_relay_agent_message"}
     assert rasa.calls.index(events[0]) < rasa.calls.index(execute[0])
     senders = [(t["sender"], t["text"]) for t in (await detail(client, handoff["id"]))[
@@ -450,7 +450,7 @@ async def test_handing_back_resumes_the_bot(client, db, rasa):
     events, execute = rasa.calls_to("/tracker/events"), rasa.calls_to("/execute")
     assert [e["event"] for e in events[-1]["body"]] == ["resume"]
     assert execute[-1]["body"] == {"name": "action_handoff_ended"}
-    assert execute[-1]["query"] == {"output_channel": "latest"}
+    assert execute[-1]["query"] == {"output_channel": "latest", "include_events": "NONE"}
     [event] = await events_named(db, conversation_id, "handoff_resolved")
     assert (event.properties["reason"], event.properties["resolution"]) == (
         "asked_for_human", "answered")
