@@ -408,3 +408,17 @@ async def test_unit_returns_of_a_discounted_order_add_up_to_what_the_goods_cost(
     assert await refund_on_receipt(on_its_way) == 1070
     assert await refund_on_receipt(last) == 1070
     assert (await order_row(db, order["number"])).refunded == 3209 == 1069 + 1070 + 1070
+
+
+async def test_an_exchange_for_another_product_at_the_same_price_is_refused(client, db,
+                                                                           settings):
+    """Same price, same size, another product: not an exchange (return it, order the other)."""
+    mine, theirs = await _product_in_sizes(db, {"M": 5}), await _product_in_sizes(db, {"M": 5})
+    order = await make_order(db, [(mine["M"], 1)], status="delivered")
+    resp = await client.post(f"/api/orders/{order['number']}/returns", json={
+        "token": token_for(settings, order["number"]), "kind": "exchange", "reason": "Other",
+        "items": [{"sku": mine["M"]["sku"], "quantity": 1, "exchange_sku": theirs["M"]["sku"]}]})
+    problem = await resp.json()
+    assert resp.status == 422 and problem["type"].endswith("/exchange-not-possible"), problem
+    assert (problem["sku"], problem["exchange_sku"]) == (mine["M"]["sku"], theirs["M"]["sku"])
+    assert await returned_quantity(db, order["id"]) == [0]
