@@ -8,8 +8,8 @@ way Aisle starts Rasa everywhere), before the server starts.
   ``metadata`` as is, the web chat's socket the page's ``message_id``). Under the
   conversation's lock, if the conversation already holds a user message with that id, its
   recorded answers are sent again and nothing runs: no second turn, no action twice. A turn
-  that was never saved (the replica died before) runs as new, and so does one answered only
-  with "try again in a moment" (the shopper was asked to send it again).
+  that was never saved (the replica died before) runs as new, and so does one whose answer
+  included "try again in a moment" (the shopper was asked to send it again).
 - A custom action whose server cannot be reached (refused, reset, 502/503/504) is called
   again, with the same request, for up to ACTION_RETRY_SECONDS (default 15): an action
   server that restarts in that time answers the turn as if nothing happened. The actions
@@ -87,8 +87,8 @@ def recorded_answers(tracker: Any, message_id: Text) -> Optional[List[Dict[Text,
     return answers
 
 
-def only_apology(answer: Dict[Text, Any], domain: Any) -> bool:
-    """True for a recorded answer that is the "try again in a moment" apology alone."""
+def is_apology(answer: Dict[Text, Any], domain: Any) -> bool:
+    """True for a recorded answer that is the "try again in a moment" apology."""
     text = answer.get("text") if isinstance(answer, dict) else None
     return text in (apology(domain), TRY_AGAIN)
 
@@ -103,11 +103,11 @@ def _answer_once(original):
         answers = recorded_answers(tracker, message_id) if tracker is not None else None
         if answers is None:
             return await original(self, message)
-        if answers and all(only_apology(answer, self.domain) for answer in answers):
+        if any(is_apology(answer, self.domain) for answer in answers):
             # the turn ended in "try again in a moment" (the action server stayed away):
             # trying again is what the shopper was asked to do, so the message runs again
-            logger.info("conversation %s: message %s was answered only with the apology; "
-                        "it runs again", message.sender_id, message_id)
+            logger.info("conversation %s: message %s was answered with the apology; it "
+                        "runs again", message.sender_id, message_id)
             return await original(self, message)
         logger.info("conversation %s: message %s was answered already; its %d answers are "
                     "sent again", message.sender_id, message_id, len(answers))

@@ -54,6 +54,27 @@ def topology(tmp_path_factory):
             delete_queue(queue)
 
 
+def answered_once(events: list[dict]) -> list[str]:
+    """The ids of the user messages that got a real answer: each must appear once. A
+    message whose answer included "try again in a moment" (the action server stayed away
+    longer than ACTION_RETRY_SECONDS) was sent again, as the shopper was asked to, and ran
+    again (bot/resilience.py): that first try is not an answer."""
+    answered, current, said = [], None, []
+
+    def close() -> None:
+        if current is not None and not any(APOLOGY in t.lower() for t in said):
+            answered.append(current)
+
+    for event in events:
+        if event["event"] == "user":
+            close()
+            current, said = event.get("message_id"), []
+        elif event["event"] == "bot":
+            said.append(event.get("text") or "")
+    close()
+    return sorted(answered)
+
+
 async def _until(drill: ChatDrill, turns: int) -> None:
     while drill.turns_answered() < turns and not all(s.finished for s in drill.shoppers):
         await asyncio.sleep(0.2)
@@ -84,7 +105,7 @@ def test_fifty_conversations_survive_a_rasa_replica_a_storefront_replica_and_the
     started = time.time()
     asyncio.run(drill.run(faults))
     report = drill.report(started, killed)
-    print("fault drill:", report)  # pytest -s shows it; bench/production_topology.py keeps it
+    print("fault drill:", report)  # pytest -s shows it; bench/scale_out.py keeps it
     assert set(killed) == {"rasa-0", "storefront_api-0", "actions"}, "the faults came too late"
     assert max(killed.values()) < report["finished_at"], "a fault came after the shopping"
     conversations = [s.conversation for s in drill.shoppers]
@@ -116,8 +137,8 @@ def test_fifty_conversations_survive_a_rasa_replica_a_storefront_replica_and_the
         filled = [e["value"] for e in answer["events"]
                   if e["event"] == "slot" and e["name"] == "cart_id" and e["value"]]
         assert set(filled) == {carts[shopper.conversation]}, shopper.conversation
-        handled = [e.get("message_id") for e in answer["events"] if e["event"] == "user"]
-        assert sorted(handled) == sorted(shopper.message_ids), shopper.conversation
+        assert answered_once(answer["events"]) == sorted(shopper.message_ids), \
+            shopper.conversation
     retried = sum(1 for s in drill.shoppers for t in s.turns if t.attempts > 1)
     assert retried > 0  # the faults did hit conversations in flight
 
@@ -133,7 +154,7 @@ def test_a_postgresql_restart_under_load_fails_cleanly_and_aisle_recovers_by_its
     server, stack, _ = topology
     pids = {name: stack.pid(name) for name in stack.processes}
     conversations = [f"pgrestart{index:02d}x{time.time_ns()}" for index in range(8)]
-    answers: list[tuple[float, str]] = []
+    answers: list[tuple[float, float, str]] = []  # (sent, answered, what the bot said)
     api: list[tuple[float, int, str | None]] = []
     stopped: dict[str, float] = {}
 
@@ -141,9 +162,11 @@ def test_a_postgresql_restart_under_load_fails_cleanly_and_aisle_recovers_by_its
         url = stack.rasa_urls[index % 2] + "/webhooks/rest/webhook"
         while "back" not in stopped or time.time() < stopped["back"] + 8:
             text = ("show me hoodies", "what's your returns policy", "thanks")[len(answers) % 3]
+            sent = time.time()
             async with http.post(url, json={"sender": conversation, "message": text}) as r:
                 replies = await r.json()
-            answers.append((time.time(), " ".join(str(x.get("text", "")) for x in replies)))
+            answers.append((sent, time.time(),
+                            " ".join(str(x.get("text", "")) for x in replies)))
             await asyncio.sleep(0.3)
 
     async def shop(http: aiohttp.ClientSession) -> None:
@@ -169,13 +192,15 @@ def test_a_postgresql_restart_under_load_fails_cleanly_and_aisle_recovers_by_its
 
     asyncio.run(run())
     down, back = stopped["down"], stopped["back"]
-    during = [text for at, text in answers if down + 1 < at < back]
+    # a turn sent while the database was away (one already running when it stopped may
+    # have finished before its save: on a busy machine a turn takes seconds)
+    during = [text for sent, at, text in answers if down + 1 < sent and at < back]
     assert during and all(APOLOGY in text.lower() for text in during), during[:5]
     refused = [(status, retry) for at, status, retry in api if down + 1 < at < back]
     assert refused and set(refused) == {(503, "5")}, set(refused)
     assert {status for _, status, _ in api} <= {200, 503}  # never a 500
     # and then every conversation is answered again, by the same processes
-    after = [text for at, text in answers if at > back + 5]
+    after = [text for sent, _, text in answers if sent > back + 5]
     assert after and not any(APOLOGY in text.lower() for text in after), after[:5]
     assert [status for at, status, _ in api if at > back + 5][-3:] == [200, 200, 200]
     assert {name: stack.pid(name) for name in stack.processes} == pids
