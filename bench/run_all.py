@@ -41,6 +41,8 @@ def main() -> int:
         run([str(HERE / "clickhouse_funnel.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "train_time.py")]),
         run([str(HERE / "chat_turns.py")] + (["--quick"] if quick else [])),
+        run([str(HERE / "channel_latency.py")] + (["--turns", "4", "--turns-at-20", "2"]
+                                                   if quick else [])),
         run([str(HERE / "inbox_latency.py")] + (["--messages", "60"] if quick else [])),
         run([str(HERE / "scale_out.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "fuzz_api.py")] + (["--examples", "10"] if quick else [])),
