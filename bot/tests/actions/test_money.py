@@ -10,9 +10,10 @@ import pytest
 from bot.actions.common import money
 
 ROOT = Path(__file__).resolve().parents[3]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "fakes")]
+# tests/ (not tests/fakes: its twilio.py would shadow the twilio package Rasa imports)
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from fake_stripe import CURRENCIES  # noqa: E402  (Stripe's list, from its documentation)
+from fakes.fake_stripe import CURRENCIES  # noqa: E402  (Stripe's list, from its documentation)
 
 from storefront_api.money import format_money  # noqa: E402  (imports only Babel)
 
