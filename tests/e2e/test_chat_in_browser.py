@@ -106,8 +106,15 @@ async def test_a_search_in_the_web_chat_shows_product_cards(assistant, browser):
 
     bot_messages = page.locator(".aisle-chat__msg--bot")
     before = await bot_messages.count()
-    await cards.first.locator("button").first.click()
-    assert await settled(page, before), "no answer to the card's button"
+    title = (await cards.first.locator(".aisle-chat__card-title").inner_text()).strip()
+    button = cards.first.locator("button").first
+    assert (await button.inner_text()).strip() == "Details"
+    await button.click()
+    # the details of *that* product (utter_product_details: "{name} by {brand}: {price}..."),
+    # not just any answer
+    answer = await settled(page, before)
+    assert any(text.startswith(f"{title} by ") and "add it to my cart" in text
+               for text in answer), (title, answer)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / "chat-e2e.png"), full_page=False)
     # the conversation is the one the shop signed the token for
