@@ -145,7 +145,7 @@ MODULES = (
              "_void", "_dominated", "_best_attempts", "_step_table", "_conversions",
              "_ratio", "_sort_breakdowns", "compute_funnel"]),
     _module("bot variant picking", "the variant meant by a size and a colour",
-            ["bot/actions/cart.py"], ["bot/tests/actions/test_variant_picking.py"],
+            ["bot/actions/add_to_cart.py"], ["bot/tests/actions/test_variant_picking.py"],
             ["_matching", "_values", "not_offered", "pick_variant", "options_in_text"],
             bot=True),
 )

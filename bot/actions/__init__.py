@@ -7,7 +7,9 @@ here (one line each).
 import gc
 
 from . import search  # noqa: F401
+from . import add_to_cart  # noqa: F401
 from . import cart  # noqa: F401
+from . import stock_alerts  # noqa: F401
 from . import checkout  # noqa: F401
 from . import session  # noqa: F401
 from . import orders  # noqa: F401

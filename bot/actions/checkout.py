@@ -18,8 +18,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .cart import button, cart_or_none, variant_name, web_buttons
-from .common import call_context, entity_value, money, utter_unavailable
+from .cart import cart_or_none
+from .common import (button, call_context, entity_value, money, utter_unavailable,
+                     variant_name, web_buttons)
 from .forms import AisleFormValidation
 from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
 

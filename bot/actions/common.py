@@ -1,10 +1,12 @@
-"""Small helpers every skill's actions share: who is calling, which channel, money, errors.
+"""Small helpers every skill's actions share: who is calling, which channel, money, errors,
+and the rendering of buttons and variant names.
 
 Kept free of any skill's logic so the shopping and service actions can both import it.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -134,3 +136,27 @@ def as_ordinal(value: Any) -> int | None:
 def web_payload(**data) -> dict:
     """A custom payload the socketio channel can emit and the web chat renders."""
     return {"data": data}
+
+
+# --- rendering: buttons and variant names, the same on every skill's answers ---------------
+
+def payload(intent: str, **entities: Any) -> str:
+    return f"/{intent}{json.dumps(entities)}" if entities else f"/{intent}"
+
+
+def button(title: str, intent: str, **entities: Any) -> dict[str, str]:
+    return {"title": title, "payload": payload(intent, **entities)}
+
+
+def web_buttons(tracker: Tracker, buttons: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Buttons where they render (``web_channel``); SMS reads the text alone."""
+    return buttons if web_channel(tracker) else []
+
+
+def variant_name(variant: dict[str, Any] | None) -> str:
+    """" (Pink / 41)" for a variant, or for a cart or checkout line (whose own "title" is
+    the product's)."""
+    variant = variant or {}
+    title = (variant["variant_title"] if "variant_title" in variant
+             else variant.get("title")) or ""
+    return f" ({title})" if title and title.lower() != "default" else ""

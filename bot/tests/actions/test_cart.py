@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bot.actions.cart import (ActionAddToCart, ActionApplyPromoCode, ActionChangeQuantity,
-                              ActionRemoveFromCart, ActionSaveForLater, ActionShowSimilarProducts,
-                              ActionSubscribeBackInStock, ActionViewCart, pick_variant)
+from bot.actions.add_to_cart import ActionAddToCart, pick_variant
+from bot.actions.cart import (ActionApplyPromoCode, ActionChangeQuantity, ActionRemoveFromCart,
+                              ActionSaveForLater, ActionViewCart)
+from bot.actions.stock_alerts import ActionShowSimilarProducts, ActionSubscribeBackInStock
 
 
 def sizes_and_colours(product, variants):

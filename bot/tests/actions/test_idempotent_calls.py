@@ -9,7 +9,7 @@ import time
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.cart import ActionAddToCart
+from bot.actions.add_to_cart import ActionAddToCart
 from bot.actions.common import call_context, conversation_point
 from bot.actions.storefront import CallContext
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.actions.cart import ActionAddToCart
+from bot.actions.add_to_cart import ActionAddToCart
 from bot.actions.search import (ActionRefineOrFallback, ActionSearchProducts,
                                 ActionSelectProduct, next_search, prices_in_text,
                                 refines_last_search, spoken_amount)

@@ -7,7 +7,7 @@ the colour open, "S" does not; sizes and colours are matched in any letter case.
 
 from __future__ import annotations
 
-from bot.actions.cart import not_offered, options_in_text, pick_variant
+from bot.actions.add_to_cart import not_offered, options_in_text, pick_variant
 
 HOODIE = {"id": 7, "title": "Trail Hoodie", "variants": [
     {"id": 71, "size": "S", "color": "Black", "available": True},
