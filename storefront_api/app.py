@@ -24,8 +24,8 @@ from .inbox import setup_inbox
 from .logs import configure_logging
 from .migrations import upgrade_async
 from .outbox.dispatcher import OutboxDispatcher
-from .payments.gateway import gateway_for
-from .payments.pages import register_pages
+from .payments.builtin.pages import register_pages
+from .payments.gateways import gateway_for
 from .problems import problem_middleware
 from .production import refuse_unsafe
 from .ratelimit import RateLimiter, api_rate_limit

@@ -26,7 +26,8 @@ from ..money import format_money, money
 from ..orders import service as orders
 from ..orders.models import Order, OrderLine
 from ..outbox.service import enqueue_conversation_notice, enqueue_email
-from ..payments.gateway import GatewayError, PaymentGateway, RefundResult, gateway_for
+from ..payments.gateway import GatewayError, PaymentGateway, RefundResult
+from ..payments.gateways import gateway_for
 from ..payments.models import Refund
 from ..problems import conflict, not_found
 from .models import ReturnLine, ReturnRequest

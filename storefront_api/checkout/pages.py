@@ -17,9 +17,9 @@ from html import escape
 from aiohttp import web
 
 from ..app_keys import DB, SETTINGS
+from ..html_page import page
 from ..money import format_money
 from ..orders.service import order_for_checkout
-from ..payments.page_html import page
 from .models import Checkout
 from .service import checkout_by_token
 

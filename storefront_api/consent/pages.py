@@ -16,7 +16,7 @@ from html import escape
 from aiohttp import web
 
 from ..app_keys import DB, SETTINGS
-from ..payments.page_html import page
+from ..html_page import page
 from ..ratelimit import enforce
 from . import confirmation
 

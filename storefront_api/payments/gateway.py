@@ -1,7 +1,7 @@
-"""The one small interface every payment gateway implements, and the choice among them.
+"""The one small interface every payment gateway implements (``gateways.py`` chooses one).
 
-PAYMENT_GATEWAY=test (default): the built-in test gateway, a hosted payment page served by
-storefront_api itself. PAYMENT_GATEWAY=stripe: Stripe Checkout through the official library.
+PAYMENT_GATEWAY=test (default): the built-in test gateway (``builtin/``), a hosted payment
+page served by storefront_api itself. PAYMENT_GATEWAY=stripe: Stripe Checkout through the official library.
 Both deliver their outcome the same way: Stripe-shaped events, signed with Stripe's scheme,
 POSTed to /api/payments/webhook.
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
-
-from ..settings import Settings
 
 
 @dataclass(frozen=True)
@@ -78,12 +76,3 @@ class PaymentGateway(Protocol):
         """Release connections (on shutdown)."""
         ...
 
-
-def gateway_for(settings: Settings) -> PaymentGateway:
-    if settings.payment_gateway == "stripe":
-        from .stripe_gateway import StripeGateway
-        return StripeGateway(settings)
-    if settings.payment_gateway == "test":
-        from .test_gateway import TestGateway
-        return TestGateway(settings)
-    raise ValueError(f"PAYMENT_GATEWAY must be 'test' or 'stripe', not {settings.payment_gateway!r}")

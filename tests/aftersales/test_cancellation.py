@@ -19,7 +19,7 @@ from assistant_calls import from_the_assistant
 from cart_helpers import assert_problem, pick_variants
 
 from storefront_api.payments.gateway import GatewayError
-from storefront_api.payments.test_gateway import TestGateway
+from storefront_api.payments.builtin.gateway import TestGateway
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from storefront_api.aftersales import refunds
 from storefront_api.app_keys import DB
 from storefront_api.events.service import EventContext
 from storefront_api.payments.gateway import GatewayError, RefundResult
-from storefront_api.payments.test_gateway import TestGateway
+from storefront_api.payments.builtin.gateway import TestGateway
 from storefront_api.problems import Problem
 
 

@@ -12,7 +12,7 @@ from storefront_api.catalog.models import StockReservation
 from storefront_api.checkout.models import Checkout
 from storefront_api.checkout.sweeper import expire_overdue
 from storefront_api.db import utcnow
-from storefront_api.payments.gateway import gateway_for
+from storefront_api.payments.gateways import gateway_for
 
 
 async def test_expired_checkouts_give_their_stock_back(client, db, settings):

@@ -15,7 +15,7 @@ from storefront_api.catalog import inventory
 from storefront_api.checkout.models import Checkout
 from storefront_api.orders.models import Order
 from storefront_api.payments.models import PaymentEvent, Refund
-from storefront_api.payments.test_gateway import webhook_secret_for
+from storefront_api.payments.builtin.gateway import webhook_secret_for
 
 WEBHOOK = "/api/payments/webhook"
 

@@ -10,14 +10,15 @@ import pytest
 import stripe
 from fake_stripe import decode_form, sign_event
 
-from storefront_api.payments.gateway import InvalidWebhook, gateway_for
-from storefront_api.payments.signature import sign_payload, verify_event
-from storefront_api.payments.stripe_gateway import line_items, session_expiry
-from storefront_api.payments.test_gateway import (
+from storefront_api.payments.builtin.gateway import (
     TestGateway,
     classify_card,
     webhook_secret_for,
 )
+from storefront_api.payments.gateway import InvalidWebhook
+from storefront_api.payments.gateways import gateway_for
+from storefront_api.payments.signature import sign_payload, verify_event
+from storefront_api.payments.stripe_gateway import line_items, session_expiry
 from storefront_api.settings import Settings
 
 SECRET = "whsec_unit_test_secret"

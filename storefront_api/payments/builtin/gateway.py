@@ -22,10 +22,10 @@ import secrets
 import time
 from typing import Any
 
-from ..money import format_money, stripe_amount
-from ..settings import Settings
-from .gateway import GatewayError, PaymentRequest, PaymentSession, RefundResult
-from .signature import sign_payload, verify_event
+from ...money import format_money, stripe_amount
+from ...settings import Settings
+from ..gateway import GatewayError, PaymentRequest, PaymentSession, RefundResult
+from ..signature import sign_payload, verify_event
 
 # Stripe's test cards (https://docs.stripe.com/testing) and what each does on this page.
 TEST_CARDS = {

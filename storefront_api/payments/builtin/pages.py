@@ -23,11 +23,11 @@ from html import escape
 import aiohttp
 from aiohttp import web
 
-from ..app_keys import DB, PAYMENT_GATEWAY, SETTINGS
-from ..auth import same_secret
-from ..db import utcnow
+from ...app_keys import DB, PAYMENT_GATEWAY, SETTINGS
+from ...auth import same_secret
+from ...db import utcnow
 from . import page_html as html
-from .test_gateway import TestGateway, classify_card
+from .gateway import TestGateway, classify_card
 
 log = logging.getLogger("storefront_api.payments")
 
@@ -57,8 +57,8 @@ def _respond(text: str, status: int = 200) -> web.Response:
 
 async def _checkout_and_page(request: web.Request):
     """The open checkout of this session and its view; or the page to show instead."""
-    from ..checkout.complete import checkout_by_gateway_session
-    from ..orders.service import order_for_checkout
+    from ...checkout.complete import checkout_by_gateway_session
+    from ...orders.service import order_for_checkout
     settings, gateway = request.app[SETTINGS], request.app[PAYMENT_GATEWAY]
     session_id = request.match_info["session_id"]
     checkout, order_number = None, None
@@ -199,7 +199,7 @@ def _challenge_valid(gateway: TestGateway, session_id: str, challenge: str) -> b
 
 async def _confirm(request: web.Request, checkout, view: html.PayView) -> web.Response:
     """The payment succeeded: deliver the signed event and show what the webhook answered."""
-    from ..checkout.service import payment_request
+    from ...checkout.service import payment_request
     gateway: TestGateway = request.app[PAYMENT_GATEWAY]
     shaped = payment_request(checkout, request.app[SETTINGS])  # what Stripe would echo back
     event = gateway.completed_event(checkout, metadata=shaped.metadata,
@@ -226,7 +226,7 @@ async def _confirm(request: web.Request, checkout, view: html.PayView) -> web.Re
 
 async def _sold_out_meanwhile(request: web.Request, session_id: str) -> bool:
     """The webhook made no order: was the payment refused because the stock went meanwhile?"""
-    from ..checkout.complete import checkout_by_gateway_session
+    from ...checkout.complete import checkout_by_gateway_session
     async with request.app[DB].read() as session:
         checkout = await checkout_by_gateway_session(session, session_id, for_update=False)
     return checkout is not None and checkout.status == "failed"
