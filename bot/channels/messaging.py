@@ -18,6 +18,8 @@ the platform's HTTP API.
   use (never at import, never in another loop), every call bounded by a timeout; an answer
   that is not a success raises ``SendFailed``, so a push (``trigger_intent``) answers 500 and
   storefront_api's outbox tries again.
+
+The webhook's routes and answers (health, 404, 403, 400, Meta's handshake) are webhook.py's.
 """
 
 from __future__ import annotations

@@ -28,17 +28,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, response
-from sanic.request import Request
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import response
 from sanic.response import HTTPResponse
 
-from .messaging import (TEXT_ONLY, Conversations, Deliveries, PlatformAPI, SendFailed, json_body,
-                        long_payload, meta_signature_ok, same, setting, short_payload)
+from .messaging import Deliveries, PlatformAPI, SendFailed, long_payload, setting, short_payload
 from .rendering import (Button, Card, Cards, Choices, Image, Part, RenderingOutput,
                         Text as Said, clip, split_text)
+from .webhook import MetaWebhookInput, OnNewMessage
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +139,7 @@ class MessengerOutput(RenderingOutput, OutputChannel):
         return element
 
 
-class MessengerInput(InputChannel):
+class MessengerInput(MetaWebhookInput):
     """GET/POST /webhooks/facebook/webhook: Meta's handshake and its signed deliveries."""
 
     @classmethod
@@ -167,59 +166,20 @@ class MessengerInput(InputChannel):
         self.app_secret = app_secret
         self.verify_token = verify_token
         base = f"{(api_url or API_URL).rstrip('/')}/{api_version}"
-        self.api = PlatformAPI(base) if page_token else None
-        self.deliveries = deliveries or Deliveries.from_environment(self.name())
-        self.conversations = Conversations()
-
-    @property
-    def configured(self) -> bool:
-        return self.api is not None
+        super().__init__(PlatformAPI(base) if page_token else None, deliveries)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return MessengerOutput(self.api, self.deliveries, self.page_token or "") \
             if self.configured else None
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("aisle_facebook_webhook", __name__)
+    async def delivered(self, delivery: Dict[str, Any],
+                        on_new_message: OnNewMessage) -> HTTPResponse:
+        for entry in delivery.get("entry") or []:
+            for event in (entry.get("messaging") or []) if isinstance(entry, dict) else []:
+                await self.receive(event, on_new_message)
+        return response.json({"status": "ok"})
 
-        @hook.listener("after_server_stop")
-        async def close_api(app, loop) -> None:  # noqa: ANN001 - Sanic's signature
-            if self.api is not None:
-                await self.api.close()
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.configured else "not configured"})
-
-        @hook.route("/webhook", methods=["GET"])
-        async def verify(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return response.json({"error": "facebook is not configured"}, status=404)
-            if request.args.get("hub.mode") == "subscribe" and same(
-                    self.verify_token or "", request.args.get("hub.verify_token")):
-                return response.text(request.args.get("hub.challenge") or "")
-            return response.json({"error": "forbidden"}, status=403)
-
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return response.json({"error": "facebook is not configured"}, status=404)
-            if not meta_signature_ok(self.app_secret or "", request.body or b"",
-                                     request.headers.get("X-Hub-Signature-256")):
-                logger.warning("facebook: delivery with a missing or wrong signature refused")
-                return response.json({"error": "forbidden"}, status=403)
-            delivery = json_body(request.body)
-            if delivery is None:
-                return response.json({"error": "expected a JSON delivery"}, status=400)
-            for entry in delivery.get("entry") or []:
-                for event in (entry.get("messaging") or []) if isinstance(entry, dict) else []:
-                    await self.receive(event, on_new_message)
-            return response.json({"status": "ok"})
-
-        return hook
-
-    async def receive(self, event: Any,
-                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def receive(self, event: Any, on_new_message: OnNewMessage) -> None:
         if not isinstance(event, dict):
             return
         psid = str((event.get("sender") or {}).get("id") or "")
@@ -236,11 +196,9 @@ class MessengerInput(InputChannel):
         output = self.get_output_channel()
         text = await self.text_of(message, postback)
         if text is None:
-            self.conversations.handle(psid, lambda: output.send_text_message(psid, TEXT_ONLY))
+            self.answer_text_only(psid, output)
             return
-        self.conversations.handle(psid, lambda: on_new_message(UserMessage(
-            text, output, psid, input_channel=self.name(),
-            metadata={"facebook_message_id": mid})))
+        self.pass_on(psid, text, output, {"facebook_message_id": mid}, on_new_message)
 
     async def text_of(self, message: Optional[Dict[str, Any]],
                       postback: Optional[Dict[str, Any]]) -> Optional[str]:

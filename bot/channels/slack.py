@@ -24,19 +24,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 from urllib.parse import parse_qs
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, response
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from .messaging import (MAX_BODY, TEXT_ONLY, Conversations, Deliveries, PlatformAPI,
-                        SendFailed, json_body, long_payload, same, setting, short_payload,
-                        slack_signature)
+from .messaging import (MAX_BODY, Deliveries, PlatformAPI, SendFailed, long_payload, same,
+                        setting, short_payload, slack_signature)
 from .rendering import (Button, Cards, Choices, Image, Part, RenderingOutput, Text as Said,
                         clip, split_text)
+from .webhook import OnNewMessage, WebhookInput
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +130,11 @@ class SlackOutput(RenderingOutput, OutputChannel):
                 await self.post(recipient_id, summary, blocks[start:start + BLOCKS])
 
 
-class SlackInput(InputChannel):
+class SlackInput(WebhookInput):
     """POST /webhooks/slack/webhook: Slack's signed events and button taps."""
+
+    refused = "request with a missing, wrong or stale signature"
+    expects = "a JSON event"
 
     @classmethod
     def name(cls) -> Text:
@@ -150,14 +153,8 @@ class SlackInput(InputChannel):
             raise ValueError("The slack channel needs slack_signing_secret "
                              "(SLACK_SIGNING_SECRET) to check X-Slack-Signature")
         self.signing_secret = signing_secret
-        self.api = PlatformAPI(api_url or API_URL, {"Authorization": f"Bearer {token}"}) \
-            if token else None
-        self.deliveries = deliveries or Deliveries.from_environment(self.name())
-        self.conversations = Conversations()
-
-    @property
-    def configured(self) -> bool:
-        return self.api is not None
+        super().__init__(PlatformAPI(api_url or API_URL, {"Authorization": f"Bearer {token}"})
+                         if token else None, deliveries)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return SlackOutput(self.api, self.deliveries) if self.configured else None
@@ -172,46 +169,24 @@ class SlackInput(InputChannel):
                                               request.body or b""),
                               request.headers.get("X-Slack-Signature"))
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("aisle_slack_webhook", __name__)
+    async def handle(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        if (request.content_type or "").startswith("application/x-www-form-urlencoded"):
+            tapped = _interaction(request.body or b"")
+            if tapped is None:
+                return response.json({"error": "expected an interaction"}, status=400)
+            await self.tapped(tapped, on_new_message)
+            return response.text("")
+        return await super().handle(request, on_new_message)
 
-        @hook.listener("after_server_stop")
-        async def close_api(app, loop) -> None:  # noqa: ANN001 - Sanic's signature
-            if self.api is not None:
-                await self.api.close()
+    async def delivered(self, delivery: Dict[str, Any],
+                        on_new_message: OnNewMessage) -> HTTPResponse:
+        if delivery.get("type") == "url_verification":
+            return response.json({"challenge": delivery.get("challenge")})
+        if delivery.get("type") == "event_callback":
+            await self.event(delivery, on_new_message)
+        return response.json({"status": "ok"})
 
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.configured else "not configured"})
-
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return response.json({"error": "slack is not configured"}, status=404)
-            if not self.signed(request):
-                logger.warning("slack: request with a missing, wrong or stale signature "
-                               "refused")
-                return response.json({"error": "forbidden"}, status=403)
-            body = request.body or b""
-            if (request.content_type or "").startswith("application/x-www-form-urlencoded"):
-                tapped = _interaction(body)
-                if tapped is None:
-                    return response.json({"error": "expected an interaction"}, status=400)
-                await self.tapped(tapped, on_new_message)
-                return response.text("")
-            delivery = json_body(body)
-            if delivery is None:
-                return response.json({"error": "expected a JSON event"}, status=400)
-            if delivery.get("type") == "url_verification":
-                return response.json({"challenge": delivery.get("challenge")})
-            if delivery.get("type") == "event_callback":
-                await self.event(delivery, on_new_message)
-            return response.json({"status": "ok"})
-
-        return hook
-
-    async def event(self, delivery: Dict[str, Any],
-                    on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def event(self, delivery: Dict[str, Any], on_new_message: OnNewMessage) -> None:
         event = delivery.get("event") or {}
         if event.get("type") not in ("message", "app_mention") or event.get("bot_id") \
                 or event.get("subtype") not in (None, "file_share"):
@@ -223,14 +198,12 @@ class SlackInput(InputChannel):
         text = event.get("text")
         output = self.get_output_channel()
         if not isinstance(text, str) or not text.strip():
-            self.conversations.handle(user, lambda: output.send_text_message(user, TEXT_ONLY))
+            self.answer_text_only(user, output)
             return
-        self.conversations.handle(user, lambda: on_new_message(UserMessage(
-            text, output, user, input_channel=self.name(),
-            metadata={"slack_event_id": delivery.get("event_id")})))
+        self.pass_on(user, text, output, {"slack_event_id": delivery.get("event_id")},
+                     on_new_message)
 
-    async def tapped(self, interaction: Dict[str, Any],
-                     on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def tapped(self, interaction: Dict[str, Any], on_new_message: OnNewMessage) -> None:
         user = str((interaction.get("user") or {}).get("id") or "")
         actions = [a for a in interaction.get("actions") or [] if isinstance(a, dict)]
         if interaction.get("type") != "block_actions" or not user or not actions:
@@ -243,9 +216,7 @@ class SlackInput(InputChannel):
         payload = await long_payload(self.deliveries, str(action["value"]))
         if not payload:
             return
-        output = self.get_output_channel()
-        self.conversations.handle(user, lambda: on_new_message(UserMessage(
-            payload, output, user, input_channel=self.name(), metadata={})))
+        self.pass_on(user, payload, self.get_output_channel(), {}, on_new_message)
 
 
 def _interaction(body: bytes) -> Optional[Dict[str, Any]]:

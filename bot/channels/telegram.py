@@ -24,17 +24,18 @@ The conversation id is the Telegram chat id: a push (``output_channel=latest``) 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from .messaging import (TEXT_ONLY, Conversations, Deliveries, PlatformAPI, SendFailed, json_body,
-                        long_payload, same, setting, short_payload)
+from .messaging import (Deliveries, PlatformAPI, SendFailed, long_payload, same, setting,
+                        short_payload)
 from .rendering import (Button, Cards, Choices, Image, Part, RenderingOutput, Text as Said,
                         card_text, clip, split_text)
+from .webhook import OnNewMessage, WebhookInput
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +112,11 @@ class TelegramOutput(RenderingOutput, OutputChannel):
         await self.bot_api("sendMessage", body)
 
 
-class TelegramInput(InputChannel):
+class TelegramInput(WebhookInput):
     """POST /webhooks/telegram/webhook: Telegram's updates, its secret token checked."""
+
+    refused = "update with a missing or wrong secret token"
+    expects = "a JSON update"
 
     @classmethod
     def name(cls) -> Text:
@@ -135,13 +139,8 @@ class TelegramInput(InputChannel):
         self.secret_token = secret_token
         self.webhook_url = webhook_url
         base = (api_url or API_URL).rstrip("/")
-        self.api = PlatformAPI(f"{base}/bot{access_token}") if access_token else None
-        self.deliveries = deliveries or Deliveries.from_environment(self.name())
-        self.conversations = Conversations()
-
-    @property
-    def configured(self) -> bool:
-        return self.api is not None
+        super().__init__(PlatformAPI(f"{base}/bot{access_token}") if access_token else None,
+                         deliveries)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return TelegramOutput(self.api, self.deliveries) if self.configured else None
@@ -153,14 +152,7 @@ class TelegramInput(InputChannel):
             "allowed_updates": ["message", "callback_query"]})
         logger.info("telegram: webhook registered at %s", self.webhook_url)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("aisle_telegram_webhook", __name__)
-
-        @hook.listener("after_server_stop")
-        async def close_api(app, loop) -> None:  # noqa: ANN001 - Sanic's signature
-            if self.api is not None:
-                await self.api.close()
-
+    def routes(self, hook: Blueprint) -> None:
         @hook.listener("after_server_start")
         async def set_webhook(app, loop) -> None:  # noqa: ANN001 - Sanic's signature
             if self.configured and self.webhook_url:
@@ -169,31 +161,18 @@ class TelegramInput(InputChannel):
                 except SendFailed as error:
                     logger.error("telegram: could not register the webhook: %s", error)
 
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.configured else "not configured"})
+    def signed(self, request: Request) -> bool:
+        return same(self.secret_token or "", request.headers.get(SECRET_HEADER))
 
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return response.json({"error": "telegram is not configured"}, status=404)
-            if not same(self.secret_token or "", request.headers.get(SECRET_HEADER)):
-                logger.warning("telegram: update with a missing or wrong secret token refused")
-                return response.json({"error": "forbidden"}, status=403)
-            update = json_body(request.body)
-            if update is None:
-                return response.json({"error": "expected a JSON update"}, status=400)
-            if not await self.deliveries.first_time(f"update:{update.get('update_id')}"):
-                return response.json({"status": "duplicate"})
-            found = await self.message_of(update)
-            if found is not None:
-                chat, text, metadata = found
-                output = self.get_output_channel()
-                self.conversations.handle(chat, lambda: on_new_message(UserMessage(
-                    text, output, chat, input_channel=self.name(), metadata=metadata)))
-            return response.json({"status": "ok"})
-
-        return hook
+    async def delivered(self, update: Dict[str, Any],
+                        on_new_message: OnNewMessage) -> HTTPResponse:
+        if not await self.deliveries.first_time(f"update:{update.get('update_id')}"):
+            return response.json({"status": "duplicate"})
+        found = await self.message_of(update)
+        if found is not None:
+            chat, text, metadata = found
+            self.pass_on(chat, text, self.get_output_channel(), metadata, on_new_message)
+        return response.json({"status": "ok"})
 
     async def message_of(self, update: Dict[str, Any]
                          ) -> Optional[tuple[str, str, Dict[str, Any]]]:
@@ -215,8 +194,7 @@ class TelegramInput(InputChannel):
         text = message.get("text") or message.get("caption")
         chat = str(message["chat"]["id"])
         if not isinstance(text, str) or not text.strip():  # a sticker, a photo alone
-            output = self.get_output_channel()
-            self.conversations.handle(chat, lambda: output.send_text_message(chat, TEXT_ONLY))
+            self.answer_text_only(chat, self.get_output_channel())
             return None
         return chat, text, {"telegram_message_id": message.get(
             "message_id")}

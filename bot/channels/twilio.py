@@ -31,19 +31,20 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 from urllib.parse import parse_qsl
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, response
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from .messaging import (MAX_BODY, TEXT_ONLY, Conversations, Deliveries, PlatformAPI,
-                        SendFailed, same, setting, twilio_signature)
+from .messaging import (MAX_BODY, Deliveries, PlatformAPI, SendFailed, same, setting,
+                        twilio_signature)
 from .rendering import (Button, Cards, Choices, Image, Part, RenderingOutput, Text as Said,
                         card_text, split_text)
+from .webhook import OnNewMessage, WebhookInput
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,14 @@ def address_of(conversation: str) -> str:
         return conversation
     number = f"+{digits}" if digits.isdigit() else digits
     return number if kind == "sms" else f"{kind}:{number}"
+
+
+def form_fields(body: bytes) -> Dict[str, str]:
+    """A webhook's POST parameters (none for a body that is not UTF-8)."""
+    try:
+        return dict(parse_qsl(body.decode(), keep_blank_values=True))
+    except UnicodeDecodeError:
+        return {}
 
 
 class TwilioOutput(RenderingOutput, OutputChannel):
@@ -129,8 +138,11 @@ class TwilioOutput(RenderingOutput, OutputChannel):
                 recipient_id, "", [b for b in lines if b.payload or b.url]))
 
 
-class TwilioInput(InputChannel):
+class TwilioInput(WebhookInput):
     """POST /webhooks/twilio/webhook: Twilio's signed incoming messages."""
+
+    refused = "message with a missing or wrong signature"
+    body_limit = MAX_BODY  # parsed into the form fields Twilio signs, so refused before
 
     @classmethod
     def name(cls) -> Text:
@@ -154,13 +166,7 @@ class TwilioInput(InputChannel):
         self.auth_token = auth_token
         self.number = number
         self.webhook_url = webhook_url
-        self.api = PlatformAPI(api_url or API_URL) if account_sid else None
-        self.deliveries = deliveries or Deliveries.from_environment(self.name())
-        self.conversations = Conversations()
-
-    @property
-    def configured(self) -> bool:
-        return self.api is not None
+        super().__init__(PlatformAPI(api_url or API_URL) if account_sid else None, deliveries)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         if not self.configured:
@@ -168,42 +174,18 @@ class TwilioInput(InputChannel):
         return TwilioOutput(self.api, self.deliveries, self.account_sid or "",
                             self.auth_token or "", self.number or "")
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("aisle_twilio_webhook", __name__)
+    def signed(self, request: Request) -> bool:
+        url = self.webhook_url or request.url
+        signature = request.headers.get("X-Twilio-Signature")
+        return bool(signature) and same(twilio_signature(self.auth_token or "", url,
+                                                         form_fields(request.body or b"")),
+                                        signature)
 
-        @hook.listener("after_server_stop")
-        async def close_api(app, loop) -> None:  # noqa: ANN001 - Sanic's signature
-            if self.api is not None:
-                await self.api.close()
+    async def handle(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        await self.receive(form_fields(request.body or b""), on_new_message)
+        return response.text(EMPTY_TWIML, content_type="text/xml")
 
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.configured else "not configured"})
-
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return response.json({"error": "twilio is not configured"}, status=404)
-            body = request.body or b""
-            if len(body) > MAX_BODY:
-                return response.json({"error": "too large"}, status=413)
-            try:
-                params = dict(parse_qsl(body.decode(), keep_blank_values=True))
-            except UnicodeDecodeError:
-                params = {}
-            url = self.webhook_url or request.url
-            signature = request.headers.get("X-Twilio-Signature")
-            if not signature or not same(twilio_signature(self.auth_token or "", url, params),
-                                         signature):
-                logger.warning("twilio: message with a missing or wrong signature refused")
-                return response.json({"error": "forbidden"}, status=403)
-            await self.receive(params, on_new_message)
-            return response.text(EMPTY_TWIML, content_type="text/xml")
-
-        return hook
-
-    async def receive(self, params: Dict[str, str],
-                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def receive(self, params: Dict[str, str], on_new_message: OnNewMessage) -> None:
         address = params.get("From") or ""
         sid = params.get("MessageSid") or params.get("SmsSid") or ""
         if not address or not sid or not await self.deliveries.first_time(f"message:{sid}"):
@@ -212,13 +194,10 @@ class TwilioInput(InputChannel):
         output = self.get_output_channel()
         text = (params.get("Body") or "").strip()
         if not text:
-            self.conversations.handle(sender, lambda: output.send_text_message(sender,
-                                                                               TEXT_ONLY))
+            self.answer_text_only(sender, output)
             return
         text = await self.chosen(sender, text)
-        self.conversations.handle(sender, lambda: on_new_message(UserMessage(
-            text, output, sender, input_channel=self.name(),
-            metadata={"twilio_message_sid": sid})))
+        self.pass_on(sender, text, output, {"twilio_message_sid": sid}, on_new_message)
 
     async def chosen(self, sender: str, text: str) -> str:
         """A reply of just a number picks that numbered choice (the last ones sent)."""

@@ -32,17 +32,16 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, response
-from sanic.request import Request
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import response
 from sanic.response import HTTPResponse
 
-from .messaging import (TEXT_ONLY, Conversations, Deliveries, PlatformAPI, SendFailed, json_body,
-                        long_payload, meta_signature_ok, same, setting, short_payload)
+from .messaging import Deliveries, PlatformAPI, SendFailed, long_payload, setting, short_payload
 from .rendering import (Button, Card, Cards, Choices, Image, Part, RenderingOutput,
                         Text as Said, card_text, clip, numbered, split_text)
+from .webhook import MetaWebhookInput, OnNewMessage
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +188,7 @@ def template_parameter(text: str) -> str:
     return clip(re.sub(r"\s+", " ", text).strip() or "-", BODY_CHARS)
 
 
-class WhatsAppInput(InputChannel):
+class WhatsAppInput(MetaWebhookInput):
     """GET/POST /webhooks/whatsapp/webhook: Meta's handshake and its signed deliveries."""
 
     @classmethod
@@ -225,14 +224,8 @@ class WhatsAppInput(InputChannel):
         self.template = template
         self.template_language = template_language
         base = f"{(api_url or API_URL).rstrip('/')}/{api_version}"
-        self.api = PlatformAPI(base, {"Authorization": f"Bearer {access_token}"}) \
-            if access_token else None
-        self.deliveries = deliveries or Deliveries.from_environment(self.name())
-        self.conversations = Conversations()
-
-    @property
-    def configured(self) -> bool:
-        return self.api is not None
+        super().__init__(PlatformAPI(base, {"Authorization": f"Bearer {access_token}"})
+                         if access_token else None, deliveries)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         if not self.configured:
@@ -240,49 +233,16 @@ class WhatsAppInput(InputChannel):
         return WhatsAppOutput(self.api, self.deliveries, self.phone_number_id or "",
                               self.template, self.template_language)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("aisle_whatsapp_webhook", __name__)
+    async def delivered(self, delivery: Dict[str, Any],
+                        on_new_message: OnNewMessage) -> HTTPResponse:
+        for value in changes(delivery):
+            for status in value.get("statuses") or []:
+                acknowledge(status)
+            for message in value.get("messages") or []:
+                await self.receive(message, on_new_message)
+        return response.json({"status": "ok"})
 
-        @hook.listener("after_server_stop")
-        async def close_api(app, loop) -> None:  # noqa: ANN001 - Sanic's signature
-            if self.api is not None:
-                await self.api.close()
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.configured else "not configured"})
-
-        @hook.route("/webhook", methods=["GET"])
-        async def verify(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return response.json({"error": "whatsapp is not configured"}, status=404)
-            if request.args.get("hub.mode") == "subscribe" and same(
-                    self.verify_token or "", request.args.get("hub.verify_token")):
-                return response.text(request.args.get("hub.challenge") or "")
-            return response.json({"error": "forbidden"}, status=403)
-
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return response.json({"error": "whatsapp is not configured"}, status=404)
-            if not meta_signature_ok(self.app_secret or "", request.body or b"",
-                                     request.headers.get("X-Hub-Signature-256")):
-                logger.warning("whatsapp: delivery with a missing or wrong signature refused")
-                return response.json({"error": "forbidden"}, status=403)
-            delivery = json_body(request.body)
-            if delivery is None:
-                return response.json({"error": "expected a JSON delivery"}, status=400)
-            for value in changes(delivery):
-                for status in value.get("statuses") or []:
-                    acknowledge(status)
-                for message in value.get("messages") or []:
-                    await self.receive(message, on_new_message)
-            return response.json({"status": "ok"})
-
-        return hook
-
-    async def receive(self, message: Any,
-                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def receive(self, message: Any, on_new_message: OnNewMessage) -> None:
         if not isinstance(message, dict) or not WA_ID.match(str(message.get("from") or "")):
             return
         if not await self.deliveries.first_time(f"message:{message.get('id')}"):
@@ -292,12 +252,10 @@ class WhatsAppInput(InputChannel):
         output = self.get_output_channel()
         text = await self.text_of(message)
         if text is None:
-            self.conversations.handle(shopper, lambda: output.send_text_message(shopper,
-                                                                                TEXT_ONLY))
+            self.answer_text_only(shopper, output)
             return
-        metadata = {"whatsapp_message_id": message.get("id")}
-        self.conversations.handle(shopper, lambda: on_new_message(UserMessage(
-            text, output, shopper, input_channel=self.name(), metadata=metadata)))
+        self.pass_on(shopper, text, output, {"whatsapp_message_id": message.get("id")},
+                     on_new_message)
 
     async def text_of(self, message: Dict[str, Any]) -> Optional[str]:
         kind = message.get("type")

@@ -8,49 +8,35 @@ quick replies or a title over 20 characters, a generic template over 10 elements
 per element, a button template over 3 buttons or its text over 640 characters, a text over
 2000 characters, and a message outside the 24-hour window without an allowed tag.
 
-Deliveries: ``deliver(webhook, body)`` signs with ``X-Hub-Signature-256`` as Meta does;
-``text_message``, ``quick_reply``, ``postback`` build page deliveries; ``verify`` performs the
-GET handshake.
+Deliveries: ``text_message``, ``quick_reply``, ``postback`` build page deliveries;
+``deliver(webhook, body)`` signs with ``X-Hub-Signature-256`` as Meta does and ``verify``
+performs the GET handshake (meta.py, shared with the WhatsApp fake).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import itertools
 import secrets
 import time
-import urllib.parse
 
 from aiohttp import web
 
-from fakes.platform import FakePlatform, as_json, get, post
+from fakes.meta import FakeMetaGraph
 
 ALLOWED_TAGS = {"CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE",
                 "HUMAN_AGENT"}
 
 
-class FakeMessenger(FakePlatform):
+class FakeMessenger(FakeMetaGraph):
+    challenge = "7731"
+
     def __init__(self, page_token: str = "page-token", app_secret: str = "fb-app-secret",
                  verify_token: str = "fb-verify-token", page_id: str = "PAGE1"):
-        super().__init__()
+        super().__init__(app_secret, verify_token)
         self.page_token = page_token
-        self.app_secret = app_secret
-        self.verify_token = verify_token
         self.page_id = page_id
-        self.window_closed_for: set[str] = set()
-        self._ids = itertools.count(1)
-
-    @property
-    def api_url(self) -> str:
-        return self.url
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/{version}/me/messages", self._send)
-
-    def _error(self, status: int, code: int, message: str) -> web.Response:
-        return web.json_response({"error": {"message": message, "type": "OAuthException",
-                                            "code": code, "fbtrace_id": "fake"}}, status=status)
 
     async def _send(self, request: web.Request) -> web.Response:
         token = request.query.get("access_token") or request.headers.get(
@@ -113,22 +99,6 @@ class FakeMessenger(FakePlatform):
     def postback(self, psid: str, title: str, payload: str) -> dict:
         return self._delivery(psid, {"postback": {"mid": f"m_in{secrets.token_hex(6)}",
                                                   "title": title, "payload": payload}})
-
-    def signature(self, raw: bytes, secret: str | None = None) -> str:
-        return "sha256=" + hmac.new((secret or self.app_secret).encode(), raw,
-                                    hashlib.sha256).hexdigest()
-
-    def deliver(self, webhook: str, body: dict, signature: str | None = "",
-                headers: dict | None = None) -> tuple[int, bytes]:
-        raw = as_json(body)
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if signature is not None:
-            sent["X-Hub-Signature-256"] = signature or self.signature(raw)
-        return post(webhook, raw, sent)
-
-    def verify(self, webhook: str, token: str, challenge: str = "7731") -> tuple[int, bytes]:
-        return get(webhook + "?" + urllib.parse.urlencode({
-            "hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": challenge}))
 
     def messages_to(self, psid: str) -> list[dict]:
         return [c.body for c in self.sent("messages") if c.body["recipient"]["id"] == psid]

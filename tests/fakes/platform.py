@@ -78,14 +78,19 @@ class FakePlatform:
     def wait_for(self, check: Callable[[list[Call]], Any], timeout: float = 30.0) -> Any:
         """Poll the recorded calls until ``check`` returns something truthy; return it."""
         deadline = time.monotonic() + timeout
-        while True:
-            found = check(self.sent())
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{type(self).__name__}: not received within {timeout}s; "
-                                     f"calls: {[(c.method, c.body) for c in self.sent()][-8:]}")
+        while not (found := self._checked(check, deadline, timeout)):
             time.sleep(0.05)
+        return found
+
+    def _checked(self, check: Callable[[list[Call]], Any], deadline: float,
+                 timeout: float) -> Any:
+        """``check`` of the calls so far; once ``deadline`` has passed without a find, the
+        failure, with the last calls that did come."""
+        found = check(self.sent())
+        if not found and time.monotonic() > deadline:
+            raise AssertionError(f"{type(self).__name__}: not received within {timeout}s; "
+                                 f"calls: {[(c.method, c.body) for c in self.sent()][-8:]}")
+        return found
 
     def first_after(self, since: float, match: Callable[[Call], bool],
                     timeout: float = 60.0) -> Call:
@@ -106,14 +111,9 @@ class FakePlatform:
     async def wait_for_async(self, check: Callable[[list[Call]], Any],
                              timeout: float = 30.0) -> Any:
         deadline = time.monotonic() + timeout
-        while True:
-            found = check(self.sent())
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{type(self).__name__}: not received within {timeout}s; "
-                                     f"calls: {[(c.method, c.body) for c in self.sent()][-8:]}")
+        while not (found := self._checked(check, deadline, timeout)):
             await asyncio.sleep(0.02)
+        return found
 
     # --- running ------------------------------------------------------------------------
 

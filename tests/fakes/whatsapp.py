@@ -8,46 +8,32 @@ buttons, a button title over 20 characters, more than 10 list rows, a row title 
 characters, an empty body, a free-form message outside the 24-hour window (error 131047:
 ``window_closed_for`` lists the numbers whose window is closed).
 
-Deliveries: ``deliver(webhook, body)`` signs the body as Meta does (``X-Hub-Signature-256:
-sha256=`` HMAC-SHA256 with the app secret); ``text_message``, ``button_reply``,
-``list_reply`` and ``status`` build the webhook bodies; ``verify(webhook, token)`` performs
-the GET handshake.
+Deliveries: ``text_message``, ``button_reply``, ``list_reply`` and ``status`` build the
+webhook bodies; ``deliver(webhook, body)`` signs the body as Meta does
+(``X-Hub-Signature-256: sha256=`` HMAC-SHA256 with the app secret) and
+``verify(webhook, token)`` performs the GET handshake (meta.py, shared with the Messenger
+fake).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import itertools
 import secrets
 import time
-import urllib.parse
+
 from aiohttp import web
 
-from fakes.platform import FakePlatform, as_json, get, post
+from fakes.meta import FakeMetaGraph
 
 
-class FakeWhatsApp(FakePlatform):
+class FakeWhatsApp(FakeMetaGraph):
     def __init__(self, token: str = "wa-access-token", app_secret: str = "wa-app-secret",
                  phone_number_id: str = "1098765432", verify_token: str = "wa-verify-token"):
-        super().__init__()
+        super().__init__(app_secret, verify_token)
         self.token = token
-        self.app_secret = app_secret
         self.phone_number_id = phone_number_id
-        self.verify_token = verify_token
-        self.window_closed_for: set[str] = set()
-        self._ids = itertools.count(1)
-
-    @property
-    def api_url(self) -> str:
-        return self.url
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/{version}/{phone}/messages", self._messages)
-
-    def _error(self, status: int, code: int, message: str) -> web.Response:
-        return web.json_response({"error": {"message": message, "type": "OAuthException",
-                                            "code": code, "fbtrace_id": "fake"}}, status=status)
 
     async def _messages(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
@@ -138,24 +124,6 @@ class FakeWhatsApp(FakePlatform):
         return self._envelope({"statuses": [{
             "id": f"wamid.out{secrets.token_hex(4)}", "status": state,
             "timestamp": str(int(time.time())), "recipient_id": recipient}]})
-
-    def signature(self, raw: bytes, secret: str | None = None) -> str:
-        key = (secret or self.app_secret).encode()
-        return "sha256=" + hmac.new(key, raw, hashlib.sha256).hexdigest()
-
-    def deliver(self, webhook: str, body: dict, signature: str | None = "") -> tuple[int, bytes]:
-        """POST ``body`` signed ("" = correctly, None = no header, else that header)."""
-        raw = as_json(body)
-        headers = {"Content-Type": "application/json"}
-        if signature is not None:
-            headers["X-Hub-Signature-256"] = signature or self.signature(raw)
-        return post(webhook, raw, headers)
-
-    def verify(self, webhook: str, token: str, challenge: str = "1158201444") -> tuple[int,
-                                                                                           bytes]:
-        query = urllib.parse.urlencode({"hub.mode": "subscribe", "hub.verify_token": token,
-                                        "hub.challenge": challenge})
-        return get(f"{webhook}?{query}")
 
     # --- reading what the bot sent ----------------------------------------------------------
 
