@@ -41,6 +41,7 @@ def _domain_routes():
     from .cart.routes import routes as cart
     from .catalog.routes import routes as catalog
     from .chat.routes import routes as chat
+    from .checkout.payment_webhook import routes as payments
     from .checkout.routes import routes as checkout
     from .consent.routes import routes as consent
     from .customers.routes import routes as customers
@@ -48,7 +49,6 @@ def _domain_routes():
     from .fulfilment.routes import routes as fulfilment
     from .inbox.routes import routes as inbox
     from .orders.routes import routes as orders
-    from .payments.routes import routes as payments
     from .pricing.routes import routes as pricing
     from .recovery.routes import routes as recovery
     from .staff.routes import routes as staff

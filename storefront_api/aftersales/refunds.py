@@ -1,55 +1,33 @@
-"""Refunds: money going back to the shopper, for a cancelled order or a returned parcel.
+"""Refunds of orders: money going back to the shopper, for a cancelled order or a returned
+parcel.
 
 A refund is first a ``pending`` row, written in the transaction that decides it (the
-cancellation, the received return), so it exists exactly when that change does. The gateway
-is asked only after that transaction commits: a slow or failing payment provider never holds
-a database lock, and never undoes a cancellation. Every attempt sends the row's idempotency
-key, so a retry, or two at once, cannot pay twice at the gateway; ``settle`` applies the
-answer once (a refund that already succeeded is left alone).
+cancellation, the received return), so it exists exactly when that change does; the gateway
+is asked after that transaction commits, by ``payments.refunds.pay_back``, the one function
+that pays any refund back. This module adds what a refund means for the order: its refunded
+total, the return or the order closed, the ``refund`` event, the shopper told.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..app_keys import DB, PAYMENT_GATEWAY, SETTINGS
-from ..db import utcnow
+from ..checkout.models import Checkout
+from ..db import Database, utcnow
 from ..events.service import EventContext, record_event
 from ..money import format_money, money
 from ..orders import service as orders
 from ..orders.models import Order, OrderLine
 from ..outbox.service import enqueue_conversation_notice, enqueue_email
-from ..payments.gateway import GatewayError, PaymentGateway, RefundResult
-from ..payments.gateways import gateway_for
+from ..payments.gateway import PaymentGateway, RefundResult
 from ..payments.models import Refund
+from ..payments.refunds import pay_back, record
 from ..problems import conflict, not_found
 from .models import ReturnLine, ReturnRequest
-
-log = logging.getLogger("storefront_api.aftersales")
-
-UNREACHABLE = "The payment provider could not be reached; the refund will be retried."
-
-
-@asynccontextmanager
-async def payment_gateway(app: web.Application) -> AsyncIterator[PaymentGateway]:
-    """The app's gateway (opened at start-up), else one made for this call (an app that
-    was built without the payments set-up, e.g. a command-line job)."""
-    if PAYMENT_GATEWAY in app:
-        yield app[PAYMENT_GATEWAY]
-        return
-    gateway = gateway_for(app[SETTINGS])
-    try:
-        yield gateway
-    finally:
-        if hasattr(gateway, "close"):
-            await gateway.close()
 
 
 def cancellation_key(order: Order) -> str:
@@ -81,67 +59,53 @@ async def refunds_of_order(session: AsyncSession, order_id: int) -> list[Refund]
 
 # --- asking the gateway --------------------------------------------------------------------
 
-async def issue(app: web.Application, refund_id: int,
+async def issue(db: Database, gateway: PaymentGateway, refund_id: int,
                 ctx: EventContext | None = None) -> Refund:
-    """Ask the gateway for a committed refund and record its answer."""
-    db = app[DB]
+    """Pay a committed refund back and record the answer; with a success, what it means for
+    the order. A refund of a checkout (paid after its goods went to someone else) has no
+    order: only its row changes."""
     async with db.read() as session:
-        refund = await session.get(Refund, refund_id)
-        reference = await session.scalar(
+        reference = await _payment_reference(session, refund_id)
+    return await pay_back(db, gateway, refund_id, reference,
+                          then=partial(_order_refunded, ctx=ctx))
+
+
+async def _payment_reference(session: AsyncSession, refund_id: int) -> str | None:
+    refund = await session.get(Refund, refund_id)
+    if refund.order_id is not None:
+        return await session.scalar(
             select(Order.payment_reference).where(Order.id == refund.order_id))
-    if refund.status == "succeeded":
-        return refund
-    if not reference:
-        result = RefundResult("", "failed", "The order has no payment to refund.")
-    else:
-        try:
-            async with payment_gateway(app) as gateway:
-                result = await gateway.refund(reference, refund.amount, refund.currency,
-                                              idempotency_key=refund.idempotency_key,
-                                              reason=refund.reason)
-        except GatewayError as exc:
-            result = RefundResult("", "failed", str(exc) or UNREACHABLE)
-        except Exception:  # the cancellation or return is committed: leave a refund to retry
-            log.exception("refund %s: the gateway call failed", refund_id)
-            result = RefundResult("", "failed", UNREACHABLE)
-    async with db.write() as session:
-        return await settle(session, refund_id, result, ctx)
+    return await session.scalar(
+        select(Checkout.payment_reference).where(Checkout.id == refund.checkout_id))
 
 
-async def retry(app: web.Application, refund_id: int) -> Refund:
+async def retry(db: Database, gateway: PaymentGateway, refund_id: int) -> Refund:
     """The merchant's retry of a refund that failed (or never reached the gateway)."""
-    async with app[DB].read() as session:
+    async with db.read() as session:
         refund = await session.get(Refund, refund_id)
     if refund is None:
         raise not_found("refund", refund_id)
     if refund.status == "succeeded":
         raise conflict(f"Refund {refund_id} already succeeded; there is nothing to retry.",
                        type="refund-already-succeeded")
-    if refund.order_id is None:  # a payment that arrived for sold-out goods: no order to update
-        from ..payments.webhooks import make_refund
-        async with payment_gateway(app) as gateway:
-            return await make_refund(app[DB], gateway, refund_id)
-    return await issue(app, refund_id)
+    return await issue(db, gateway, refund_id)
 
 
 async def settle(session: AsyncSession, refund_id: int, result: RefundResult,
                  ctx: EventContext | None = None) -> Refund:
-    """Record the gateway's answer for a refund, once. Public so that a webhook reporting a
-    refund that finished later (Stripe's ``pending`` ones) can settle it the same way."""
-    refund = await session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
-    if refund.status == "succeeded":  # another attempt got there first
-        return refund
-    refund.gateway_refund_id = result.id or refund.gateway_refund_id
-    refund.updated_at = utcnow()
-    if result.status != "succeeded":
-        refund.status = "failed" if result.status == "failed" else "pending"
-        refund.failure_reason = (result.failure_reason or "")[:255] or None
-        return refund
-    refund.status, refund.failure_reason = "succeeded", None
+    """Record the gateway's answer for a refund, once, with what a success means for its
+    order. Public so that a webhook reporting a refund that finished later (Stripe's
+    ``pending`` ones) can settle it the same way."""
+    return await record(session, refund_id, result, partial(_order_refunded, ctx=ctx))
+
+
+async def _order_refunded(session: AsyncSession, refund: Refund,
+                          ctx: EventContext | None) -> None:
+    if refund.order_id is None:  # a checkout's refund: no order to update
+        return
     number = await session.scalar(select(Order.number).where(Order.id == refund.order_id))
     order = await orders.order_by_number(session, number, for_update=True)
     await money_went_back(session, order, refund, ctx)
-    return refund
 
 
 async def money_went_back(session: AsyncSession, order: Order, refund: Refund,

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..app_keys import DB, SETTINGS
+from ..app_keys import DB, PAYMENT_GATEWAY, SETTINGS
 from ..events.service import EventContext
 from ..money import format_money, money
 from ..orders import service as orders
@@ -139,7 +139,8 @@ async def cancel_order(request: web.Request, body: CancelInput) -> web.Response:
         cancelled_at = service.last_change(order, "cancelled")
     refund = done.refund
     if done.new and refund is not None:
-        refund = await refunds.issue(request.app, refund.id, ctx)
+        refund = await refunds.issue(request.app[DB], request.app[PAYMENT_GATEWAY], refund.id,
+                                     ctx)
     status = "refunded" if refund is not None and refund.status == "succeeded" \
         else order.status
     return json_response({
@@ -227,7 +228,8 @@ async def _return_change(request: web.Request, change) -> web.Response:
         found, order = await service.locked_return(session, request.match_info["rma"])
         refund = await change(session, found, order)
     if refund is not None:
-        refund = await refunds.issue(request.app, refund.id, EventContext.from_request(request))
+        refund = await refunds.issue(request.app[DB], request.app[PAYMENT_GATEWAY], refund.id,
+                                     EventContext.from_request(request))
     async with request.app[DB].read() as session:
         found, order = await service.return_with_order(session, found.rma_number)
         document: dict[str, Any] = (await service.return_documents(session, order, [found]))[0]
@@ -282,5 +284,6 @@ async def admin_list_refunds(request: web.Request, query: RefundsQuery) -> web.R
 async def retry_refund(request: web.Request) -> web.Response:
     """Asks the gateway again with the same idempotency key, so a refund that did go
     through the first time is never paid twice. 409 if it already succeeded."""
-    refund = await refunds.retry(request.app, int_param(request, "refund_id", "refund"))
+    refund = await refunds.retry(request.app[DB], request.app[PAYMENT_GATEWAY],
+                                 int_param(request, "refund_id", "refund"))
     return json_response(refunds.refund_document(refund))

@@ -18,8 +18,8 @@ from aftersales_factories import (
 from assistant_calls import from_the_assistant
 from cart_helpers import assert_problem, pick_variants
 
-from storefront_api.payments.gateway import GatewayError
 from storefront_api.payments.builtin.gateway import TestGateway
+from storefront_api.payments.gateway import GatewayError
 
 
 @pytest.fixture

@@ -13,11 +13,16 @@ from aftersales_factories import events_of, make_order, order_row, outbox_for, r
 from cart_helpers import pick_variants
 
 from storefront_api.aftersales import refunds
-from storefront_api.app_keys import DB
+from storefront_api.app_keys import DB, PAYMENT_GATEWAY
 from storefront_api.events.service import EventContext
-from storefront_api.payments.gateway import GatewayError, RefundResult
 from storefront_api.payments.builtin.gateway import TestGateway
+from storefront_api.payments.gateway import GatewayError, RefundResult
 from storefront_api.problems import Problem
+
+
+def money_path(client):
+    """What paying a refund back needs: the database and the app's gateway."""
+    return client.app[DB], client.app[PAYMENT_GATEWAY]
 
 
 async def pending_cancellation_refund(db, client, *, total_units: int = 2):
@@ -73,8 +78,8 @@ async def test_a_retry_while_the_first_attempt_is_at_the_gateway_is_counted_once
         await asyncio.sleep(0.2)
         return await real_refund(self, *args, **kwargs)
     monkeypatch.setattr(TestGateway, "refund", slow_refund)
-    first, retried = await asyncio.gather(refunds.issue(client.app, refund_id),
-                                          refunds.retry(client.app, refund_id))
+    first, retried = await asyncio.gather(refunds.issue(*money_path(client), refund_id),
+                                          refunds.retry(*money_path(client), refund_id))
     assert first.status == retried.status == "succeeded"
     assert asked == [f"refund:{order['number']}:cancel"] * 2  # one key: one payment back
     assert await money_back_records(db, order) == (order["total"], 1, 1, 1)
@@ -102,14 +107,14 @@ async def test_a_failed_answer_then_a_success_counts_once(client, db):
 
 async def test_a_succeeded_refund_is_not_retried(client, db):
     order, refund_id = await pending_cancellation_refund(db, client)
-    await refunds.issue(client.app, refund_id)
+    await refunds.issue(*money_path(client), refund_id)
     with pytest.raises(Problem) as refused:
-        await refunds.retry(client.app, refund_id)
+        await refunds.retry(*money_path(client), refund_id)
     assert refused.value.status == 409
     assert refused.value.body_dict["type"].endswith("/refund-already-succeeded")
     assert refused.value.body_dict["detail"] == \
         f"Refund {refund_id} already succeeded; there is nothing to retry."
-    again = await refunds.issue(client.app, refund_id)  # issuing again changes nothing
+    again = await refunds.issue(*money_path(client), refund_id)  # issuing again changes nothing
     assert again.status == "succeeded"
     assert await money_back_records(db, order) == (order["total"], 1, 1, 1)
 
@@ -122,7 +127,7 @@ async def test_an_order_without_a_payment_gets_a_failed_refund_and_no_money(clie
         locked = await order_by_number(session, order["number"], for_update=True)
         refund = await refunds.new_refund(session, locked, order["total"], reason="return",
                                           idempotency_key=f"k-{order['number']}")
-    issued = await refunds.issue(client.app, refund.id)
+    issued = await refunds.issue(*money_path(client), refund.id)
     assert (issued.status, issued.failure_reason) == \
         ("failed", "The order has no payment to refund.")
     assert (await order_row(db, order["number"])).refunded == 0
@@ -152,6 +157,6 @@ async def test_the_test_gateway_refuses_a_refund_above_what_is_left(settings):
 
 async def test_retrying_a_refund_that_does_not_exist_says_so(client):
     with pytest.raises(Problem) as missing:
-        await refunds.retry(client.app, 987_654_321)
+        await refunds.retry(*money_path(client), 987_654_321)
     assert (missing.value.status, missing.value.body_dict["detail"]) == (
         404, "No refund with id 987654321.")

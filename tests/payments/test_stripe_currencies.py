@@ -19,11 +19,11 @@ from fake_stripe import CURRENCIES, FakeStripe, api_decimals
 
 from dashboard import display
 from storefront_api.checkout.models import Checkout
+from storefront_api.checkout.payment_events import _amount_problem
 from storefront_api.money import format_money, in_units, minor_unit_exponent, money
+from storefront_api.payments.builtin.gateway import TestGateway
 from storefront_api.payments.gateway import LineItem, PaymentRequest
 from storefront_api.payments.stripe_gateway import StripeGateway
-from storefront_api.payments.builtin.gateway import TestGateway
-from storefront_api.payments.webhooks import _amount_problem
 from storefront_api.settings import Settings
 
 ALL = sorted(CURRENCIES)

@@ -1,4 +1,8 @@
-"""Payment HTTP route: the gateway's webhook."""
+"""The payment gateway's webhook, POST /api/payments/webhook (listed under "payments").
+
+Here, not in payments/, because what the events mean is the checkout's business: the route
+verifies the event (``payments/webhooks.py``) and hands it to ``payment_events.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from ..problems import Problem, bad_request
 from .. import responses
 from ..routing import ApiRoutes, json_response
 from ..observability import count_webhook
-from .gateway import InvalidWebhook
-from .webhooks import check_event_shape, receive_event
+from ..payments.gateway import InvalidWebhook
+from ..payments.webhooks import verified_event
+from .payment_events import receive_payment_event
 
 routes = ApiRoutes("payments")
 
@@ -41,12 +46,12 @@ async def payment_webhook(request: web.Request) -> web.Response:
     payload = await _raw_body(request)  # verified as received: never parsed before
     gateway = request.app[PAYMENT_GATEWAY]
     try:
-        event = gateway.verify_webhook(payload, request.headers.get("Stripe-Signature", ""))
-        check_event_shape(event)
+        event = verified_event(gateway, payload, request.headers.get("Stripe-Signature", ""))
     except InvalidWebhook as exc:
         count_webhook("refused")
         raise bad_request(f"Webhook refused: {exc}.", type="invalid-webhook") from None
-    receipt = await receive_event(request.app[DB], gateway, request.app[SETTINGS], event)
+    receipt = await receive_payment_event(request.app[DB], gateway, request.app[SETTINGS],
+                                           event)
     count_webhook("duplicate" if receipt.duplicate else
                   "order" if receipt.order_number else "accepted")
     return json_response(receipt.document())
