@@ -1,7 +1,7 @@
 """The documents the API answers with, as pydantic models: the 2xx schemas of
 /api/openapi.json (each route names its model with ``response=``).
 
-The documents themselves are built by their domains (``cart.service.cart_document``,
+The documents themselves are built by their domains (``cart.documents.cart_document``,
 ``orders/documents.py``...); these models only describe them, and are never used to build
 or filter an answer. The fuzz run (tests/fuzz) checks every answer it gets against them, so
 a builder that starts answering something else fails a test instead of surprising a client.

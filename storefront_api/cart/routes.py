@@ -1,6 +1,6 @@
 """Cart HTTP routes under /api/carts/{token}: lines, saved-for-later, promo code, shipping.
 
-Every route answers with the whole cart, priced now (see ``service.cart_document``), so the
+Every route answers with the whole cart, priced now (see ``documents.cart_document``), so the
 chat and the shop page never compute a total themselves. A change sent with an
 ``Idempotency-Key`` is applied once however often it is sent (``idempotency.py``).
 """
@@ -18,11 +18,13 @@ from ..app_keys import DB, SETTINGS, VIEW_EVENTS
 from ..auth import is_service_call
 from ..events.service import EventContext
 from ..pricing import service as pricing
+from ..pricing.documents import shipping_option_document
 from ..problems import unprocessable
 from ..ratelimit import enforce
 from .. import responses
 from ..routing import MAX_DB_INT, ApiRoutes, int_param, json_response
 from . import idempotency, service
+from .documents import cart_document
 
 routes = ApiRoutes("carts")
 
@@ -98,7 +100,7 @@ def _token(request: web.Request) -> str:
 async def priced_cart_response(request: web.Request, session, cart,
                                status: int = 200) -> web.Response:
     priced = await service.price_cart(session, cart, request.app[SETTINGS])
-    return json_response(service.cart_document(priced), status=status)
+    return json_response(cart_document(priced), status=status)
 
 
 async def _change(request: web.Request, change, status: int = 200) -> web.Response:
@@ -171,7 +173,7 @@ async def get_cart(request: web.Request) -> web.Response:
     if priced.lines:
         name, event_ctx, fields = service.view_event(priced, ctx)
         request.app[VIEW_EVENTS].add(name, event_ctx, **fields)
-    return json_response(service.cart_document(priced))
+    return json_response(cart_document(priced))
 
 
 @routes.post("/api/carts/{token}/items", summary="Add a variant to the cart", body=AddItem,
@@ -264,4 +266,4 @@ async def shipping_options(request: web.Request, query: ShippingOptionsQuery) ->
             bool(priced.promo and priced.promo.free_shipping))
     return json_response({
         "country": country, "currency": cart.currency,
-        "options": [service.shipping_option_document(q, cart.currency) for q in quotes]})
+        "options": [shipping_option_document(q, cart.currency) for q in quotes]})

@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from ..catalog.inventory import VariantInfo, variant_by_id, variant_by_sku, variants_by_ids
 from ..db import utcnow
 from ..events.service import EventContext, record_event
-from ..money import format_money, money
+from ..money import money
 from ..pricing import service as pricing
 from ..problems import Problem, conflict, not_found, unprocessable
 from ..settings import Settings
@@ -477,91 +477,3 @@ def view_event(priced: PricedCart, ctx: EventContext) -> tuple[str, EventContext
         "currency": priced.cart.currency,
         "properties": {"item_count": priced.item_count, "lines": len(priced.lines)}}
 
-
-# --- the cart as JSON ----------------------------------------------------------------------
-
-def _line_document(priced: PricedLine, currency: str) -> dict[str, Any]:
-    line, variant = priced.line, priced.variant
-    return {
-        "id": line.id, "variant_id": variant.id, "sku": variant.sku,
-        "product_id": variant.product_id, "title": variant.product_title,
-        "variant_title": variant.title, "size": variant.size, "color": variant.color,
-        "image": variant.image, "quantity": line.quantity,
-        "unit_price": money(variant.price, currency),
-        "compare_at_price": (money(variant.compare_at_price, currency)
-                             if variant.compare_at_price else None),
-        "line_total": money(priced.line_total, currency),
-        "available": variant.available,
-        "in_stock": variant.available >= line.quantity,
-    }
-
-
-def _promo_document(status: pricing.PromoStatus | None, currency: str) -> dict | None:
-    if status is None:
-        return None
-    return {"code": status.promo.code, "kind": status.promo.kind,
-            "description": pricing.promo_description(status.promo), "valid": status.valid,
-            "reason": status.reason,
-            "missing": money(status.missing, currency) if status.missing else None}
-
-
-def _shipping_document(priced: PricedCart) -> dict | None:
-    cart, quote = priced.cart, priced.shipping
-    if quote is None:
-        if not cart.country:
-            return None
-        return {"country": cart.country, "method": cart.shipping_method,
-                "name": pricing.SHIPPING_METHODS.get(cart.shipping_method or "", None),
-                "price": money(0, cart.currency), "regular_price": None, "free": False,
-                "free_reason": None, "delivery_days": None, "valid": False,
-                "reason": priced.shipping_problem}
-    return {"country": cart.country, "method": quote.method, "name": quote.name,
-            "price": money(quote.price, cart.currency),
-            "regular_price": money(quote.regular_price, cart.currency),
-            "free": quote.price == 0, "free_reason": quote.free_reason,
-            "delivery_days": {"min": quote.min_days, "max": quote.max_days},
-            "valid": True, "reason": None}
-
-
-def _totals_document(totals: pricing.Totals) -> dict[str, Any]:
-    c = totals.currency
-    return {"subtotal": money(totals.subtotal, c), "discount": money(totals.discount, c),
-            "shipping": money(totals.shipping, c), "tax": money(totals.tax, c),
-            "tax_rate_bp": totals.tax_rate_bp, "total": money(totals.total, c)}
-
-
-def cart_document(priced: PricedCart) -> dict[str, Any]:
-    """The cart as every cart, sign-in and customer-cart route returns it."""
-    cart, currency = priced.cart, priced.cart.currency
-    document = {
-        "token": cart.token, "status": cart.status, "currency": currency,
-        "signed_in": cart.customer_id is not None,
-        "lines": [_line_document(p, currency) for p in priced.lines],
-        "saved_for_later": [_line_document(p, currency) for p in priced.saved],
-        "item_count": priced.item_count,
-        "promo_code": _promo_document(priced.promo, currency),
-        "shipping": _shipping_document(priced),
-        "totals": _totals_document(priced.totals),
-        "created_at": cart.created_at.isoformat() + "Z",
-        "updated_at": cart.updated_at.isoformat() + "Z",
-    }
-    if priced.notices:
-        document["notices"] = priced.notices
-    return document
-
-
-def shipping_option_document(quote: pricing.ShippingQuote, currency: str) -> dict[str, Any]:
-    return {"method": quote.method, "name": quote.name, "zone": quote.zone,
-            "price": money(quote.price, currency),
-            "regular_price": money(quote.regular_price, currency),
-            "free": quote.price == 0, "free_reason": quote.free_reason,
-            "free_above": money(quote.free_above, currency) if quote.free_above else None,
-            "delivery_days": {"min": quote.min_days, "max": quote.max_days},
-            "description": _delivery_text(quote, currency)}
-
-
-def _delivery_text(quote: pricing.ShippingQuote, currency: str) -> str:
-    days = (f"{quote.min_days}-{quote.max_days}" if quote.min_days != quote.max_days
-            else f"{quote.min_days}")
-    price = "free" if quote.price == 0 else format_money(quote.price, currency)
-    return f"{quote.name}: {price}, {days} business days"

@@ -21,8 +21,8 @@ from ..ratelimit import enforce, shopper_key
 from .. import responses
 from ..routing import ApiRoutes, json_response
 from .address import Address
-from .service import (CheckoutRequest, checkout_by_token, checkout_document, preview_checkout,
-                      start_checkout)
+from .documents import checkout_document
+from .service import CheckoutRequest, checkout_by_token, preview_checkout, start_checkout
 
 routes = ApiRoutes("checkout")
 

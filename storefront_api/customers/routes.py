@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from ..app_keys import DB, SETTINGS, VIEW_EVENTS
 from ..auth import hash_password, require_customer, sign_customer_token, unauthorized
 from ..cart import service as carts
+from ..cart.documents import cart_document
 from ..consent import confirmation
 from ..consent import service as consent
 from ..events.service import EventContext
@@ -117,7 +118,7 @@ async def sign_in(request: web.Request, body: SignInInput) -> web.Response:
         "expires_at": expires.isoformat().replace("+00:00", "Z"),
         "customer": customer_document(customer),
         "cart_merged": result.merged,
-        "cart": carts.cart_document(priced),
+        "cart": cart_document(priced),
     })
 
 
@@ -145,4 +146,4 @@ async def my_cart(request: web.Request) -> web.Response:
     if priced.lines:
         name, event_ctx, fields = carts.view_event(priced, ctx)
         request.app[VIEW_EVENTS].add(name, event_ctx, **fields)
-    return json_response(carts.cart_document(priced))
+    return json_response(cart_document(priced))

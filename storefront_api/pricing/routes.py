@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt,
                       model_validator)
 
 from ..app_keys import DB, SETTINGS
-from ..cart.service import shipping_option_document
-from ..money import money
 from ..problems import Problem, unprocessable
 from .. import responses
 from ..routing import ApiRoutes, json_response
 from . import service
-from .models import PromoCode
+from .documents import promo_document, shipping_option_document
 
 routes = ApiRoutes("pricing")
 
@@ -77,22 +75,6 @@ def _country(request: web.Request) -> str:
         raise unprocessable(f"{country[:20]!r} is not a country code; use ISO 3166-1 alpha-2 "
                             "such as DE or US.", type="invalid-country")
     return country.upper()
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
-
-
-def promo_document(promo: PromoCode) -> dict[str, Any]:
-    return {
-        "code": promo.code, "kind": promo.kind, "value": promo.value,
-        "description": service.promo_description(promo),
-        "currency": promo.currency,
-        "min_subtotal": money(promo.min_subtotal, promo.currency),
-        "starts_at": _iso(promo.starts_at), "expires_at": _iso(promo.expires_at),
-        "usage_limit": promo.usage_limit, "times_used": promo.times_used,
-        "active": promo.active,
-    }
 
 
 @routes.get("/api/shipping-methods", summary="Countries served, or one country's shipping methods",

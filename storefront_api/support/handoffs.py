@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from ..aftersales.service import iso, reference
 from ..cart import service as carts
+from ..cart.documents import cart_document
 from ..cart.models import Cart
 from ..db import utcnow
 from ..events.service import EventContext, record_event
@@ -350,7 +351,7 @@ async def cart_of(session: AsyncSession, handoff: Handoff,
         cart = await carts.cart_by_token(session, token) if token else None
     if cart is None:
         return None
-    return carts.cart_document(await carts.price_cart(session, cart, settings))
+    return cart_document(await carts.price_cart(session, cart, settings))
 
 
 async def orders_of(session: AsyncSession, handoff: Handoff) -> list[dict[str, Any]]:
