@@ -1,4 +1,4 @@
-"""Support: handing the conversation to a person, relaying the agent's messages, and the
+"""Support: handing the conversation to a person, the bot's return after it, and the
 fallback that offers a person after repeated misunderstanding.
 
 A person is asked for only when one can come: the shop says whether the team is open
@@ -13,9 +13,10 @@ without asking again (the transcript, the cart, the orders the shopper proved ar
 then the bot pauses. An order goes to the agent only if the shop matches its number with
 the e-mail the conversation gave for it: an order number or an e-mail typed in the chat
 proves nothing, and the e-mail is sent marked as unverified unless one of those orders is
-its own. While paused, Rasa predicts nothing, so the inbox reaches the shopper by running
-``action_relay_agent_message`` through Rasa's /execute, and ends with
-``action_handoff_ended`` after it resumed the conversation.
+its own. While paused, Rasa predicts nothing: the inbox sends an agent's reply as a bot
+message of the agent's straight through Rasa's API (storefront_api/support/conversations.py),
+and ends with ``action_handoff_ended`` (or ``action_ask_csat``) after it resumed the
+conversation.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
 
 log = logging.getLogger(__name__)
 
-# The inbox runs the relay, the hand-back and the rating question through Rasa's /execute,
+# The inbox runs the hand-back and the rating question through Rasa's /execute,
 # which predicts nothing after them. Ending with a listen, as every bot turn does, makes
 # the shopper's next message look like any other to the rules (which start from a listen):
 # the rating buttons' /rate_support is then answered by its rule.
@@ -232,25 +233,6 @@ class ActionContactDeclined(Action):
         return [SlotSet("support_offline", False), SlotSet("contact_email", None)]
 
 
-class ActionRelayAgentMessage(Action):
-    """Run by the inbox (Rasa /execute) while paused: says the agent's message."""
-
-    def name(self) -> str:
-        return "action_relay_agent_message"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict) -> list[dict[str, Any]]:
-        message = (tracker.get_slot("agent_message") or "").strip()
-        agent = (tracker.get_slot("agent_name") or "").strip() or "Shop team"
-        if message and web_channel(tracker):
-            # The web chat shows the agent's name on the message and in its banner.
-            dispatcher.utter_message(json_message=web_payload(text=message, agent=agent))
-        elif message:
-            dispatcher.utter_message(response="utter_agent_message", agent=agent,
-                                     message=message)
-        return [SlotSet("agent_message", None), LISTEN]
-
-
 class ActionHandoffEnded(Action):
     """Run by the inbox after it resumed the conversation: the bot is back."""
 
@@ -262,7 +244,7 @@ class ActionHandoffEnded(Action):
         dispatcher.utter_message(response="utter_handoff_ended")
         if web_channel(tracker):
             dispatcher.utter_message(json_message=web_payload(handoff="ended"))
-        return [SlotSet("handoff_id", None), SlotSet("agent_message", None), LISTEN]
+        return [SlotSet("handoff_id", None), LISTEN]
 
 
 class ActionAskCsat(Action):
@@ -278,7 +260,7 @@ class ActionAskCsat(Action):
                                  buttons=RATING_BUTTONS if web_channel(tracker) else [])
         if web_channel(tracker):
             dispatcher.utter_message(json_message=web_payload(handoff="ended"))
-        return [SlotSet("handoff_id", None), SlotSet("agent_message", None), LISTEN]
+        return [SlotSet("handoff_id", None), LISTEN]
 
 
 def rating_of(tracker: Tracker) -> int | None:

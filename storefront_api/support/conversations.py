@@ -8,9 +8,12 @@ about orders (payment received, shipped) go through the outbox instead, because 
 waiting for them.
 
 While a conversation is paused Rasa still records what the shopper writes but predicts
-nothing, so ``execute`` with a custom action is the way to say something:
-- reply: append the slot event ``agent_message``, then execute ``action_relay_agent_message``
-  with ``output_channel=latest`` (the shopper's socket, or the messaging channel);
+nothing. To say something:
+- reply: one call appends the agent's message as a ``bot`` event with
+  ``execute_side_effects=true&output_channel=latest``: Rasa stores it and sends it on the
+  shopper's channel (socket or messaging app) as it sends any bot message. No action server
+  round trip (which carried the whole tracker) and one lock and save instead of two: an
+  agent's reply is the one message a shopper waits for;
 - hand back: append ``{"event": "resume"}``, then execute ``action_handoff_ended``;
 - resolve: the same resume, then ``action_ask_csat``: the bot is back and asks the shopper
   for a 1-5 rating (buttons sending ``/rate_support{"csat": N}``).
@@ -28,7 +31,12 @@ import aiohttp
 from ..chat.rasa_api import rasa_credential
 
 RASA_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=2)
-RELAY_ACTION = "action_relay_agent_message"
+# Channels whose output renders the web chat's custom payloads (bot/actions/common.py's
+# RICH_CHANNELS; tests/support/test_agent_reply_channels.py keeps the two the same): the
+# message goes as ``{"data": {"text", "agent"}}`` and shows as the agent's. Elsewhere (SMS,
+# Rasa's REST channel) as text, in the domain's words for it (utter_agent_message).
+RICH_CHANNELS = frozenset({"socketio", "telegram", "whatsapp", "facebook", "slack"})
+AGENT_UTTERANCE = "utter_agent_message"
 HANDED_BACK_ACTION = "action_handoff_ended"
 RESOLVED_ACTION = "action_ask_csat"
 
@@ -78,14 +86,18 @@ class RasaConversation:
                          params={"output_channel": "latest", "include_events": "NONE"},
                          body={"name": action})
 
-    async def deliver_agent_message(self, text: str, agent: str | None = None) -> None:
-        """The agent's name goes along (slot ``agent_name``) so the chat can say who writes."""
-        now = _now()
-        await self.append_events([{"event": "slot", "name": "agent_name", "value": agent,
-                                   "timestamp": now},
-                                  {"event": "slot", "name": "agent_message", "value": text,
-                                   "timestamp": now}])
-        await self.execute(RELAY_ACTION)
+    async def deliver_agent_message(self, text: str, agent: str | None = None,
+                                    channel: str | None = None) -> None:
+        """The message as a bot message of the agent's (name shown with it), sent at once on
+        the shopper's latest channel; ``channel`` is the handoff's, which says how to draw
+        it. The slot ``agent_name`` keeps who is talking for the bot's later turns."""
+        now, agent = _now(), agent or "Shop team"
+        await self._call("POST", "/tracker/events",
+                         params={"include_events": "NONE", "execute_side_effects": "true",
+                                 "output_channel": "latest"},
+                         body=[{"event": "slot", "name": "agent_name", "value": agent,
+                                "timestamp": now},
+                               agent_utterance(text, agent, channel, now)])
 
     async def hand_back(self) -> None:
         await self.append_events([{"event": "resume", "timestamp": _now()}])
@@ -121,3 +133,15 @@ def _timestamp(moment: datetime) -> float:
 def _iso(timestamp: float) -> str:
     moment = datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
     return moment.isoformat() + "Z"
+
+
+def agent_utterance(text: str, agent: str, channel: str | None, now: float) -> dict[str, Any]:
+    """The ``bot`` event of an agent's reply: on the web chat and the messaging apps with
+    Aisle's renderers, a custom payload drawn as the agent's message; elsewhere plain text
+    (utter_agent_message's "{agent}: {message}"), marked with that response's name so the
+    transcript knows it is the agent's."""
+    if channel in RICH_CHANNELS:
+        return {"event": "bot", "text": None, "timestamp": now,
+                "data": {"custom": {"data": {"text": text, "agent": agent}}}}
+    return {"event": "bot", "text": f"{agent}: {text}", "timestamp": now,
+            "metadata": {"utter_action": AGENT_UTTERANCE}}

@@ -349,8 +349,8 @@ async def claim_handoff(request: web.Request, body: ClaimInput) -> web.Response:
              errors=(401, 404, 409, 422, 502, 503),
              response=responses.AgentMessage)
 async def send_agent_message(request: web.Request, body: AgentMessageInput) -> web.Response:
-    """Delivered through Rasa (slot ``agent_message``, then ``action_relay_agent_message``
-    on the shopper's channel) and kept in the transcript. If Rasa cannot take it: 502/503,
+    """Delivered through Rasa (a bot message of the agent's, sent on the shopper's
+    channel) and kept in the transcript. If Rasa cannot take it: 502/503,
     and the message stays in the transcript with ``delivered: false``."""
     member = await signed_in_agent(request)
     async with request.app[DB].write() as session:
@@ -360,10 +360,10 @@ async def send_agent_message(request: web.Request, body: AgentMessageInput) -> w
                                              agent=member.shown_name, agent_id=member.id)
         await session.flush()
         message_id, conversation_id = message.id, handoff.conversation_id
-        agent = message.agent
+        agent, channel = message.agent, handoff.channel
     failure = None
     try:
-        await _rasa(request, conversation_id).deliver_agent_message(body.text, agent)
+        await _rasa(request, conversation_id).deliver_agent_message(body.text, agent, channel)
     except RasaUnavailable as error:
         failure = error
     await _beat(request, member)

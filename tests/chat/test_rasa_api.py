@@ -76,7 +76,7 @@ async def test_the_handoffs_calls_carry_the_token(rasa):
     await conversation.deliver_agent_message("Hello from Ana", "Ana")
     await conversation.hand_back()
     assert await conversation.shopper_messages(datetime(2020, 1, 1), None) == []
-    assert len(rasa.seen) == 5 and all(call["scheme"] == "Bearer" for call in rasa.seen)
+    assert len(rasa.seen) == 4 and all(call["scheme"] == "Bearer" for call in rasa.seen)
     assert {call["path"] for call in rasa.seen} == {
         "/conversations/conv/../model?x=1/tracker/events",
         "/conversations/conv/../model?x=1/execute",

@@ -12,8 +12,7 @@ from service_fixtures import make_order, shop_database  # noqa: F401
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.support import (ActionFallback, ActionHandoff, ActionHandoffDeclined,
-                                 ActionHandoffEnded, ActionRelayAgentMessage,
-                                 consecutive_fallbacks)
+                                 ActionHandoffEnded, consecutive_fallbacks)
 
 
 def said(sender, text, intent=None):
@@ -140,21 +139,6 @@ async def test_handoff_when_the_shop_is_down_does_not_pause(unreachable_storefro
                                        domain)
     assert ConversationPaused() not in events
     assert uttered(dispatcher) == ["utter_handoff_unavailable"]
-
-
-@pytest.mark.asyncio
-async def test_the_agents_message_is_said_once(tracker_for, dispatcher, domain, slots_set):
-    tracker = tracker_for(slots={"agent_message": "Hi, I'm Sam. Let me check your parcel."})
-    events = await ActionRelayAgentMessage().run(dispatcher, tracker, domain)
-    assert dispatcher.messages[0]["response"] == "utter_agent_message"
-    assert dispatcher.messages[0]["message"] == "Hi, I'm Sam. Let me check your parcel."
-    assert slots_set(events) == {"agent_message": None}
-
-
-@pytest.mark.asyncio
-async def test_an_empty_agent_message_says_nothing(tracker_for, dispatcher, domain):
-    await ActionRelayAgentMessage().run(dispatcher, tracker_for(slots={}), domain)
-    assert dispatcher.messages == []
 
 
 @pytest.mark.asyncio

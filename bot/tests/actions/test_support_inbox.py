@@ -108,7 +108,7 @@ async def test_no_email_after_all(tracker_for, dispatcher, domain, slots_set, ut
 async def test_resolving_asks_for_a_rating_with_buttons_on_the_web(tracker_for, dispatcher,
                                                                    domain, slots_set):
     events = await ActionAskCsat().run(dispatcher, tracker_for(channel="socketio"), domain)
-    assert slots_set(events) == {"handoff_id": None, "agent_message": None}
+    assert slots_set(events) == {"handoff_id": None}
     assert dispatcher.messages[0]["response"] == "utter_ask_csat"
     assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
         f'/rate_support{{"csat": {n}}}' for n in range(1, 6)]
