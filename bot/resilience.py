@@ -20,7 +20,10 @@ way Aisle starts Rasa everywhere), before the server starts.
 - When the tracker store (PostgreSQL) or the lock store (Redis) fails, the turn ends with
   the same "try again in a moment" instead of an error the channel swallows (Rasa's REST
   channel answers 200 with no message; the socket says nothing). Nothing of the turn was
-  saved, so sending the message again runs it. The stores' connections are checked before
+  saved, so sending the message again runs it. Rasa's own wrapper of every tracker store
+  (FailSafeTrackerStore) would instead carry on with an empty conversation and keep it in
+  memory: a shopper half-way through checkout would be greeted as a stranger, and whatever
+  was said during the outage lost when the database came back. Its failures are raised. The stores' connections are checked before
   use (bot/tracker_store.py), so Rasa recovers by itself once the database is back.
 """
 
@@ -195,8 +198,24 @@ def _apologising(original):
     return handle_message
 
 
+def _raise(error: Exception) -> None:
+    raise error
+
+
+def _failing_loudly(original):
+    def create_tracker_store(store, domain):
+        failsafe = original(store, domain)
+        # FailSafeTrackerStore calls this on every failure of the real store, before it
+        # falls back to an empty tracker in memory: raising keeps the failure the turn's.
+        failsafe._on_tracker_store_error = _raise
+        return failsafe
+
+    create_tracker_store._aisle = True  # type: ignore[attr-defined]
+    return staticmethod(create_tracker_store)
+
+
 def install() -> None:
-    """Wrap Rasa's message handling and remote actions (once)."""
+    """Wrap Rasa's message handling, remote actions and tracker store (once)."""
     from rasa.core.actions.action import RemoteAction
     from rasa.core.agent import Agent
     from rasa.core.processor import MessageProcessor
@@ -204,5 +223,6 @@ def install() -> None:
     if getattr(Agent.handle_message, "_aisle", False):
         return
     Agent.handle_message = _apologising(Agent.handle_message)
+    Agent._create_tracker_store = _failing_loudly(Agent._create_tracker_store)
     MessageProcessor.handle_message = _answer_once(MessageProcessor.handle_message)
     RemoteAction.run = _retried_action(RemoteAction.run)

@@ -150,3 +150,35 @@ async def test_a_message_answered_with_the_apology_runs_again_the_others_do_not(
                                           metadata={"aisle_message_id": "msg-00000002"}))
     assert ran == ["checkout"]  # nothing ran for the message answered for real
     assert [m["text"] for m in replayed.messages] == ["You're welcome!"]
+
+
+class _DatabaseDown:
+    """A tracker store whose database has stopped."""
+
+    domain, event_broker = DOMAIN, None
+
+    async def retrieve(self, sender_id):
+        import sqlalchemy.exc
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("Connection refused"))
+
+    retrieve_full_tracker = retrieve
+
+    async def save(self, tracker):
+        await self.retrieve(tracker.sender_id)
+
+
+async def test_a_tracker_store_that_fails_fails_the_turn_rather_than_starting_afresh():
+    """Rasa wraps every tracker store in FailSafeTrackerStore, which answers a failed read
+    with no tracker (a new, empty conversation) and keeps a failed save in memory. Installed,
+    the failure reaches the turn, which then apologises (test_resilience's other cases)."""
+    import sqlalchemy.exc
+    from rasa.core.agent import Agent
+
+    resilience.install()
+    store = Agent._create_tracker_store(_DatabaseDown(), DOMAIN)
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        await store.retrieve("conv-1")
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        await store.save(DialogueStateTracker("conv-1", []))
+    assert store._fallback_tracker_store is None  # nothing was kept in memory
+    assert resilience.store_unavailable(sqlalchemy.exc.OperationalError("x", {}, None))

@@ -154,7 +154,7 @@ def test_a_postgresql_restart_under_load_fails_cleanly_and_aisle_recovers_by_its
     server, stack, _ = topology
     pids = {name: stack.pid(name) for name in stack.processes}
     conversations = [f"pgrestart{index:02d}x{time.time_ns()}" for index in range(8)]
-    answers: list[tuple[float, float, str]] = []  # (sent, answered, what the bot said)
+    answers: list[tuple[float, float, str, int]] = []  # (sent, answered, what it said, replica)
     api: list[tuple[float, int, str | None]] = []
     stopped: dict[str, float] = {}
 
@@ -166,7 +166,7 @@ def test_a_postgresql_restart_under_load_fails_cleanly_and_aisle_recovers_by_its
             async with http.post(url, json={"sender": conversation, "message": text}) as r:
                 replies = await r.json()
             answers.append((sent, time.time(),
-                            " ".join(str(x.get("text", "")) for x in replies)))
+                            " ".join(str(x.get("text", "")) for x in replies), index % 2))
             await asyncio.sleep(0.3)
 
     async def shop(http: aiohttp.ClientSession) -> None:
@@ -198,15 +198,15 @@ def test_a_postgresql_restart_under_load_fails_cleanly_and_aisle_recovers_by_its
     # have finished before its save: on a busy machine a turn takes seconds; one that waited
     # for the database may be answered properly the moment it accepts connections, a
     # little before `pg_ctl start -w` returns)
-    during = [(round(sent - down, 1), round(at - down, 1), text)
-              for sent, at, text in answers if down + 1 < sent and at < back - 1]
-    assert during and all(APOLOGY in text.lower() for _, _, text in during), \
+    during = [(round(sent - down, 1), round(at - down, 1), text, replica)
+              for sent, at, text, replica in answers if down + 1 < sent and at < back - 1]
+    assert during and all(APOLOGY in text.lower() for _, _, text, _ in during), \
         (round(back - down, 1), [turn for turn in during if APOLOGY not in turn[2].lower()][:5])
     refused = [(status, retry) for at, status, retry in api if down + 1 < at < back - 1]
     assert refused and set(refused) == {(503, "5")}, set(refused)
     assert {status for _, status, _ in api} <= {200, 503}  # never a 500
     # and then every conversation is answered again, by the same processes
-    after = [text for sent, _, text in answers if sent > back + 5]
+    after = [text for sent, _, text, _ in answers if sent > back + 5]
     assert after and not any(APOLOGY in text.lower() for text in after), after[:5]
     assert [status for at, status, _ in api if at > back + 5][-3:] == [200, 200, 200]
     assert {name: stack.pid(name) for name in stack.processes} == pids
