@@ -27,6 +27,7 @@ from ..payments.gateway import PaymentGateway, RefundResult
 from ..payments.models import Refund
 from ..payments.refunds import pay_back, record
 from ..problems import conflict, not_found
+from ..values import iso
 from .models import ReturnLine, ReturnRequest
 
 
@@ -164,15 +165,11 @@ async def announce_refund(session: AsyncSession, order: Order, refund: Refund,
 
 # --- what the shopper and the merchant see -------------------------------------------------
 
-def _iso(moment) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
-
-
 def refund_document(refund: Refund, rma_number: str | None = None) -> dict[str, Any]:
     return {"id": refund.id, "amount": money(refund.amount, refund.currency),
             "reason": refund.reason, "rma_number": rma_number, "status": refund.status,
-            "failure_reason": refund.failure_reason, "created_at": _iso(refund.created_at),
-            "updated_at": _iso(refund.updated_at)}
+            "failure_reason": refund.failure_reason, "created_at": iso(refund.created_at),
+            "updated_at": iso(refund.updated_at)}
 
 
 async def refund_documents(session: AsyncSession, order: Order) -> list[dict[str, Any]]:

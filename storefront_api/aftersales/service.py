@@ -9,7 +9,6 @@ has committed.
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -31,24 +30,13 @@ from ..outbox.service import enqueue_email
 from ..payments.models import Refund
 from ..problems import Problem, conflict, unprocessable
 from . import refunds
+from ..values import iso, reference  # iso: support/routes.py reads it here
 from .models import ReturnLine, ReturnRequest
 
 CANCELLABLE = ("awaiting_preparation", "being_prepared")
 # What the merchant may do next with a return; "refunded" follows the refund, not a person.
 RETURN_TRANSITIONS = {"requested": {"approved", "rejected"},
                       "approved": {"received", "rejected"}}
-# Characters nobody confuses on a phone line or a handwritten parcel label (no 0/O, 1/I/L).
-UNAMBIGUOUS = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-
-
-def reference(prefix: str) -> str:
-    return prefix + "".join(secrets.choice(UNAMBIGUOUS) for _ in range(6))
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
-
-
 def last_change(order: Order, to_status: str) -> datetime | None:
     return max((c.at for c in order.history if c.to_status == to_status), default=None)
 

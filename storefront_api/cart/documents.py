@@ -8,6 +8,7 @@ from typing import Any
 from ..money import money
 from ..pricing import documents as pricing_documents
 from ..pricing.service import SHIPPING_METHODS
+from ..values import iso
 from .service import PricedCart, PricedLine
 
 
@@ -57,8 +58,8 @@ def cart_document(priced: PricedCart) -> dict[str, Any]:
         "promo_code": pricing_documents.promo_status_document(priced.promo, currency),
         "shipping": _shipping_document(priced),
         "totals": pricing_documents.totals_document(priced.totals),
-        "created_at": cart.created_at.isoformat() + "Z",
-        "updated_at": cart.updated_at.isoformat() + "Z",
+        "created_at": iso(cart.created_at),
+        "updated_at": iso(cart.updated_at),
     }
     if priced.notices:
         document["notices"] = priced.notices

@@ -23,6 +23,7 @@ from ..problems import unprocessable
 from ..ratelimit import enforce
 from .. import responses
 from ..routing import MAX_DB_INT, ApiRoutes, int_param, json_response
+from ..values import Country
 from . import idempotency, service
 from .documents import cart_document
 
@@ -40,9 +41,6 @@ def _line_quantity(value: int) -> int:
 Quantity = Annotated[StrictInt, AfterValidator(_line_quantity),
                      Field(json_schema_extra={"minimum": 1,
                                               "maximum": service.MAX_LINE_QUANTITY})]
-Country = Annotated[str, Field(max_length=2, pattern=r"^[A-Za-z]{2}$",
-                                description="ISO 3166-1 alpha-2"),
-                    AfterValidator(str.upper)]
 ShippingMethod = Literal["standard", "express", "pickup"]
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..values import Country
 
 # Postal code formats (upper-cased, one space where the country writes one).
 POSTAL_CODES: dict[str, tuple[str, str]] = {
@@ -49,14 +51,8 @@ class Address(BaseModel):
     city: str = Field(min_length=1, max_length=120, pattern=_TEXT)
     region: str = Field("", max_length=80, pattern=_TEXT, description="state or province")
     postal_code: str = Field(min_length=2, max_length=12)
-    country: str = Field(max_length=2, pattern=r"^[A-Za-z]{2}$",
-                         description="ISO 3166-1 alpha-2")
+    country: Country
     phone: str = Field("", max_length=30, pattern=r"^[0-9 +()./-]*$")
-
-    @field_validator("country")
-    @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
 
     @model_validator(mode="after")
     def _by_country(self):

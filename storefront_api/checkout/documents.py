@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..money import money
 from ..settings import Settings
+from ..values import iso
 from .models import Checkout
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def checkout_document(checkout: Checkout, order_number: str | None = None) -> di
         "shipping_address": checkout.shipping_address,
         **_summary_document(checkout.summary, checkout.currency),
         "payment_url": checkout.payment_url if checkout.status == "open" else None,
-        "expires_at": checkout.expires_at.isoformat() + "Z",
+        "expires_at": iso(checkout.expires_at),
         "failure_reason": checkout.failure_reason,
         "order_number": order_number,
     }

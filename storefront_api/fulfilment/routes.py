@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from ..app_keys import DB, SETTINGS
 from ..customers.service import is_valid_email, normalise_email
 from ..events.service import EventContext
-from ..orders.documents import iso, order_document, order_summary, shipment_document
+from ..orders.documents import order_document, order_summary, shipment_document
 from ..orders.models import ORDER_STATUSES
 from ..orders.service import order_context
 from ..problems import Problem, unprocessable
@@ -22,6 +22,7 @@ from ..auth import forbidden, is_service_call
 from ..ratelimit import enforce
 from .. import responses
 from ..routing import MAX_DB_INT, ApiRoutes, int_param, json_response
+from ..values import iso
 from . import service, stock
 from .carriers import CARRIERS
 from .models import TRACKING_STEPS, Shipment

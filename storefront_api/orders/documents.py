@@ -5,7 +5,6 @@ Shipments and refunds belong to other domains; they are read here only to be sho
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from ..fulfilment.models import Shipment
 from ..money import money
 from ..payments.models import Refund
 from ..settings import Settings
+from ..values import iso
 from .emails import delivery_name, lookup_url
 from .models import Order
 from .service import TRANSITIONS
@@ -35,10 +35,6 @@ STATUS_DETAILS = {
     "cancelled": "The order was cancelled; any payment is refunded.",
     "refunded": "The order's payment has been refunded.",
 }
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
 
 
 async def shipments_of(session: AsyncSession, order_id: int) -> list[Shipment]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import string
 from typing import Any
 
@@ -17,6 +16,7 @@ from ..auth import same_secret
 from ..db import utcnow
 from ..events.service import EventContext, record_event
 from ..problems import Problem
+from ..values import random_code
 from .models import Order, OrderLine, OrderStatusChange
 
 # Which status may follow which. Cancelling is only possible before the parcel leaves;
@@ -44,8 +44,7 @@ class IllegalTransition(Exception):
 
 def new_order_number() -> str:
     """'KX-48213': two letters and five digits, easy to read out and type."""
-    return (secrets.choice(_LETTERS) + secrets.choice(_LETTERS) + "-"
-            + "".join(secrets.choice(string.digits) for _ in range(5)))
+    return random_code(_LETTERS, 2) + "-" + random_code(string.digits, 5)
 
 
 async def _unused_number(session: AsyncSession) -> str:

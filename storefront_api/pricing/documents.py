@@ -3,16 +3,12 @@ country's delivery options); the cart's document shows its code and totals with 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from ..money import format_money, money
+from ..values import iso
 from .models import PromoCode
 from .service import PromoStatus, ShippingQuote, Totals, promo_description
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment else None
 
 
 def promo_document(promo: PromoCode) -> dict[str, Any]:
@@ -21,7 +17,7 @@ def promo_document(promo: PromoCode) -> dict[str, Any]:
         "description": promo_description(promo),
         "currency": promo.currency,
         "min_subtotal": money(promo.min_subtotal, promo.currency),
-        "starts_at": _iso(promo.starts_at), "expires_at": _iso(promo.expires_at),
+        "starts_at": iso(promo.starts_at), "expires_at": iso(promo.expires_at),
         "usage_limit": promo.usage_limit, "times_used": promo.times_used,
         "active": promo.active,
     }

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from aiohttp import web
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from ..app_keys import DB, SETTINGS
 from ..problems import Problem, unprocessable
 from .. import responses
 from ..routing import ApiRoutes, json_response
+from ..values import Country
 from . import service
 from .documents import promo_document, shipping_option_document
 
@@ -22,9 +22,6 @@ routes = ApiRoutes("pricing")
 
 MAX_AMOUNT = 10**9  # minor units: ten million dollars is plenty for one code
 
-Country = Annotated[str, Field(max_length=2, pattern=r"^[A-Za-z]{2}$",
-                                description="ISO 3166-1 alpha-2"),
-                    AfterValidator(str.upper)]
 
 
 class ShippingMethodsQuery(BaseModel):

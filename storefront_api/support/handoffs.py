@@ -20,7 +20,6 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from ..aftersales.service import iso, reference
 from ..cart import service as carts
 from ..cart.documents import cart_document
 from ..cart.models import Cart
@@ -30,6 +29,7 @@ from ..orders.documents import order_summary
 from ..orders.models import Order
 from ..problems import Problem, conflict
 from ..settings import Settings
+from ..values import iso, reference
 from .models import Handoff, HandoffMessage
 
 OPEN_STATUSES = ("waiting", "active")

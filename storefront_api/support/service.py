@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..aftersales.service import iso, reference
 from ..db import utcnow
 from ..events.service import EventContext
 from ..orders.models import Order
 from ..outbox.service import enqueue_email
+from ..values import iso, reference
 from .models import SupportTicket
 
 TICKET_KINDS = ("complaint", "question")
