@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..chat import notices
 from ..checkout.models import Checkout
 from ..db import Database, utcnow
 from ..events.service import EventContext, record_event
@@ -158,7 +159,7 @@ async def announce_refund(session: AsyncSession, order: Order, refund: Refund,
               "working days."))
     if order.conversation_id:
         await enqueue_conversation_notice(
-            session, conversation_id=order.conversation_id, intent="EXTERNAL_refund_issued",
+            session, conversation_id=order.conversation_id, intent=notices.REFUND_ISSUED,
             entities={"order_number": order.number, "refund_amount": amount,
                       "refund_reason": refund.reason, "rma_number": rma})
 

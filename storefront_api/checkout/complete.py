@@ -20,6 +20,7 @@ from ..cart import service as carts
 from ..catalog import inventory
 from ..catalog.search import reindex_products
 from ..catalog.models import Variant
+from ..chat import notices
 from ..events.service import EventContext
 from ..faults import crash_point
 from ..money import format_money
@@ -96,7 +97,7 @@ async def complete_checkout(session: AsyncSession, checkout: Checkout, *,
     await enqueue_confirmation(session, order, settings)
     if checkout.conversation_id:
         await enqueue_conversation_notice(
-            session, conversation_id=checkout.conversation_id, intent="EXTERNAL_payment_received",
+            session, conversation_id=checkout.conversation_id, intent=notices.PAYMENT_RECEIVED,
             entities={"order_number": order.number,
                       "order_total": format_money(order.total, order.currency),
                       "order_token": orders.order_token(settings.secret_key, order.number)})
@@ -143,7 +144,7 @@ async def _refund_instead(session: AsyncSession, checkout: Checkout, why: str, r
               "within a few days. Nothing else is needed from you."))
     if checkout.conversation_id:
         await enqueue_conversation_notice(
-            session, conversation_id=checkout.conversation_id, intent="EXTERNAL_payment_failed",
+            session, conversation_id=checkout.conversation_id, intent=notices.PAYMENT_FAILED,
             entities={"reason": reason, **entities})
     return Completion(None, refund_needed=True, outcome=f"{failure}: full refund")
 

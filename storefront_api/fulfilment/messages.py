@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..catalog.inventory import VariantInfo
+from ..chat import notices
 from ..orders.emails import address_lines, lookup_url
 from ..orders.models import Order
 from ..outbox.service import enqueue_conversation_notice, enqueue_email
@@ -41,7 +42,7 @@ async def order_shipped(session: AsyncSession, order: Order, shipment: Shipment,
                         subject=f"Your order {order.number} has shipped")
     if order.conversation_id:
         await enqueue_conversation_notice(
-            session, conversation_id=order.conversation_id, intent="EXTERNAL_order_shipped",
+            session, conversation_id=order.conversation_id, intent=notices.ORDER_SHIPPED,
             entities={"order_number": order.number, "carrier": _carrier_name(shipment),
                       "tracking_number": shipment.tracking_number,
                       "tracking_url": shipment.tracking_url})
@@ -70,7 +71,7 @@ async def order_delivered(session: AsyncSession, order: Order, settings: Setting
                         subject=f"Your order {order.number} has been delivered")
     if order.conversation_id:
         await enqueue_conversation_notice(
-            session, conversation_id=order.conversation_id, intent="EXTERNAL_order_delivered",
+            session, conversation_id=order.conversation_id, intent=notices.ORDER_DELIVERED,
             entities={"order_number": order.number})
 
 
@@ -90,6 +91,6 @@ async def back_in_stock(session: AsyncSession, variant: VariantInfo, *, email: s
                             subject=f"Back in stock: {what}")
     if conversation_id:
         await enqueue_conversation_notice(
-            session, conversation_id=conversation_id, intent="EXTERNAL_back_in_stock",
+            session, conversation_id=conversation_id, intent=notices.BACK_IN_STOCK,
             entities={"sku": variant.sku, "product_title": variant.product_title,
                       "variant": variant.title, "variant_id": variant.id})

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..cart.service import PricedCart
+from ..chat import notices
 from ..money import format_money
 from ..pricing.models import PromoCode
 from ..settings import Settings
 
-CHAT_INTENT = "EXTERNAL_cart_reminder"
+CHAT_INTENT = notices.CART_REMINDER
 
 
 def cart_link(settings: Settings, token: str) -> str:
