@@ -404,12 +404,17 @@ async def test_agent_message_is_delivered_through_rasa(client, db, rasa):
     assert resp.status == 201, message
     assert (message["delivered"], message["agent"], message["text"]) == (
         True, "Ana", "Hi, Ana here. Let me look.")
-    events, execute = rasa.calls_to("/tracker/events"), rasa.calls_to("/execute")
-    assert [(e["event"], e["name"], e["value"]) for e in events[0]["body"]] == [
-        ("slot", "agent_name", "Ana"), ("slot", "agent_message", "Hi, Ana here. Let me look.")]
-    assert execute[0]["query"] == {"output_channel": "latest", "include_events": "NONE"}
-    assert execute[0]["body"] == {"name": "action_relay_agent_message"}
-    assert rasa.calls.index(events[0]) < rasa.calls.index(execute[0])
+    # one call: the agent's name and the message as a bot event Rasa sends on the
+    # shopper's channel (the web chat here: drawn as the agent's message)
+    [call] = rasa.calls_to("/tracker/events")
+    assert rasa.calls_to("/execute") == []
+    assert call["query"] == {"include_events": "NONE", "execute_side_effects": "true",
+                             "output_channel": "latest"}
+    slot, said = call["body"]
+    assert (slot["event"], slot["name"], slot["value"]) == ("slot", "agent_name", "Ana")
+    assert (said["event"], said["text"]) == ("bot", None)
+    assert said["data"] == {"custom": {"data": {"text": "Hi, Ana here. Let me look.",
+                                                "agent": "Ana"}}}
     senders = [(t["sender"], t["text"]) for t in (await detail(client, handoff["id"]))[
         "transcript"]][-2:]
     assert senders == [("user", "hello?"), ("agent", "Hi, Ana here. Let me look.")]
@@ -490,6 +495,9 @@ for call in calls:
         jsonschema.validate(body, EVENTS_SCHEMA)
         parsed.append([type(Event.from_parameters(e)).__name__ for e in body])
         parsed[-1] += [getattr(Event.from_parameters(e), "key", None) for e in body]
+        bot = [Event.from_parameters(e) for e in body if e["event"] == "bot"]
+        parsed[-1] += [{k: b.message().get(k) for k in ("text", "custom")}
+                       for b in bot]  # what Rasa sends the output channel
     elif call["path"].endswith("/execute"):
         assert isinstance(call["body"].get("name"), str) and call["body"]["name"]
         parsed.append(["execute", call["body"]["name"], call["query"]["output_channel"]])
@@ -514,7 +522,7 @@ async def test_recorded_bodies_are_valid_for_rasa_3_6(client, db, rasa):
         capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [
-        ["SlotSet", "SlotSet", "agent_name", "agent_message"],
-        ["execute", "action_relay_agent_message", "latest"],
+        ["SlotSet", "BotUttered", "agent_name", None,
+         {"text": None, "custom": {"data": {"text": "Hello from Ana", "agent": "Ana"}}}],
         ["ConversationResumed", None],
         ["execute", "action_handoff_ended", "latest"]]
