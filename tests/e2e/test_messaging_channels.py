@@ -116,13 +116,19 @@ class Shopper:
     def text(self, sent: list[dict]) -> str:
         return "\n".join(self.fake.shown(m) for m in sent)
 
+    def send(self, text: str) -> tuple[int, bytes]:
+        """Delivers a message as the platform does, waiting for no answer."""
+        raise NotImplementedError
+
+    def say(self, text: str, **wait) -> list[dict]:
+        return self.turn(lambda: self.send(text), **wait)
+
 
 class TelegramShopper(Shopper):
     channel = "telegram"
 
-    def say(self, text: str, **wait) -> list[dict]:
-        return self.turn(lambda: self.fake.deliver(
-            self.webhook, self.fake.text_update(int(self.chat), text)), **wait)
+    def send(self, text: str) -> tuple[int, bytes]:
+        return self.fake.deliver(self.webhook, self.fake.text_update(int(self.chat), text))
 
     def choices(self, sent: list[dict]) -> list[dict]:
         return [{"title": k["text"], "id": k.get("callback_data"), "url": k.get("url")}
@@ -136,9 +142,8 @@ class TelegramShopper(Shopper):
 class WhatsAppShopper(Shopper):
     channel = "whatsapp"
 
-    def say(self, text: str, **wait) -> list[dict]:
-        return self.turn(lambda: self.fake.deliver(
-            self.webhook, self.fake.text_message(self.chat, text)), **wait)
+    def send(self, text: str) -> tuple[int, bytes]:
+        return self.fake.deliver(self.webhook, self.fake.text_message(self.chat, text))
 
     def choices(self, sent: list[dict]) -> list[dict]:
         found = [dict(c, url=None) for m in sent for c in FakeWhatsApp.choices(m)]
@@ -157,9 +162,8 @@ class WhatsAppShopper(Shopper):
 class MessengerShopper(Shopper):
     channel = "facebook"
 
-    def say(self, text: str, **wait) -> list[dict]:
-        return self.turn(lambda: self.fake.deliver(
-            self.webhook, self.fake.text_message(self.chat, text)), **wait)
+    def send(self, text: str) -> tuple[int, bytes]:
+        return self.fake.deliver(self.webhook, self.fake.text_message(self.chat, text))
 
     def choices(self, sent: list[dict]) -> list[dict]:
         found = []
@@ -182,9 +186,8 @@ class MessengerShopper(Shopper):
 class SlackShopper(Shopper):
     channel = "slack"
 
-    def say(self, text: str, **wait) -> list[dict]:
-        return self.turn(lambda: self.fake.deliver(
-            self.webhook, self.fake.message_event(self.chat, text)), **wait)
+    def send(self, text: str) -> tuple[int, bytes]:
+        return self.fake.deliver(self.webhook, self.fake.message_event(self.chat, text))
 
     def choices(self, sent: list[dict]) -> list[dict]:
         return [{"title": e["text"]["text"], "id": e.get("value"), "url": e.get("url")}
@@ -205,9 +208,8 @@ class SmsShopper(Shopper):
         super().__init__(stack, fake, "sms-" + number.lstrip("+"))  # the conversation id
         self.number = number
 
-    def say(self, text: str, **wait) -> list[dict]:
-        return self.turn(lambda: self.fake.deliver(
-            self.webhook, self.fake.sms(self.number, text)), **wait)
+    def send(self, text: str) -> tuple[int, bytes]:
+        return self.fake.deliver(self.webhook, self.fake.sms(self.number, text))
 
     def choices(self, sent: list[dict]) -> list[dict]:
         found = []
@@ -329,14 +331,27 @@ def test_attack_forged_deliveries_reach_no_conversation(stack, platforms):
         assert not [e for e in events if e["event"] == "user"], events
 
 
-@pytest.mark.parametrize("platform", ["telegram", "whatsapp"])
-def test_handoff_on_a_messaging_channel(stack, platforms, platform):
-    """The inbox shows the channel, the agent's reply goes out on it to the shopper, and the
-    shopper's answer comes back into the inbox while the bot is paused."""
+def shopper_on(platform: str, stack: AssistantStack, platforms, more_platforms) -> Shopper:
+    """A new shopper on the platform (the conversation ids as the channels make them)."""
     telegram, whatsapp = platforms
-    shopper = TelegramShopper(stack, telegram, str(500000000 + uuid.uuid4().int % 99999999)) \
-        if platform == "telegram" else WhatsAppShopper(stack, whatsapp,
-                                                       f"4917{uuid.uuid4().int % 10**9:09d}")
+    messenger, slack, twilio = more_platforms
+    number = uuid.uuid4().int
+    make = {
+        "telegram": lambda: TelegramShopper(stack, telegram, str(500000000 + number % 99999999)),
+        "whatsapp": lambda: WhatsAppShopper(stack, whatsapp, f"4917{number % 10**9:09d}"),
+        "facebook": lambda: MessengerShopper(stack, messenger, f"62{number % 10**14:014d}"),
+        "slack": lambda: SlackShopper(stack, slack, f"U{uuid.uuid4().hex[:10].upper()}"),
+        "twilio": lambda: SmsShopper(stack, twilio, f"+1556{number % 10**7:07d}"),
+    }
+    return make[platform]()
+
+
+@pytest.mark.parametrize("platform", ["telegram", "whatsapp", "facebook", "slack", "twilio"])
+def test_handoff_on_a_messaging_channel(stack, platforms, more_platforms, platform):
+    """The inbox shows the channel, the agent's reply goes out on it to the shopper (with the
+    agent's name), the shopper's answer comes back into the inbox while the bot is paused,
+    and once the agent hands back the bot answers again on the same channel."""
+    shopper = shopper_on(platform, stack, platforms, more_platforms)
     stack.api("POST", "/api/admin/support/presence", {}, admin=True)  # someone is online
     shopper.say("hi")
     asked = shopper.text(shopper.say("I want to talk to a real person"))
@@ -360,12 +375,7 @@ def test_handoff_on_a_messaging_channel(stack, platforms, platform):
     shopper.seen = len(shopper.fake.messages_to(shopper.recipient))
 
     answer = "my parcel never arrived"
-    if platform == "telegram":
-        status, _ = telegram.deliver(shopper.webhook, telegram.text_update(int(shopper.chat),
-                                                                           answer))
-    else:
-        status, _ = whatsapp.deliver(shopper.webhook, whatsapp.text_message(shopper.chat,
-                                                                            answer))
+    status, _ = shopper.send(answer)
     assert status == 200
     deadline = time.monotonic() + 30
     while True:
@@ -380,3 +390,6 @@ def test_handoff_on_a_messaging_channel(stack, platforms, platform):
     status, _ = stack.api("POST", f"/api/admin/support/handoffs/{handoff['id']}/release", {},
                           admin=True)
     assert status == 200
+    back = shopper.text(shopper.say("what is your returns policy?",
+                                    until=lambda sent: "30 days" in shopper.text(sent)))
+    assert "30 days" in back, back
