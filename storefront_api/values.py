@@ -1,8 +1,9 @@
 """Small values every domain writes the same way: timestamps in JSON, codes people read out,
-country codes. One home, so an order, a return and a ticket agree."""
+country codes, e-mail addresses. One home, so an order, a return and a ticket agree."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from typing import Annotated
@@ -16,6 +17,30 @@ UNAMBIGUOUS = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 Country = Annotated[str, Field(max_length=2, pattern=r"^[A-Za-z]{2}$",
                                description="ISO 3166-1 alpha-2"),
                     AfterValidator(str.upper)]
+
+
+MAX_EMAIL_LENGTH = 254
+# Pragmatic: one @, no spaces, a dot in the domain, no leading/trailing dot in either part.
+_EMAIL = re.compile(r"[^@\s.][^@\s]{0,63}@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def normalise_email(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def is_valid_email(email: str) -> bool:
+    return len(email) <= MAX_EMAIL_LENGTH and _EMAIL.fullmatch(email) is not None
+
+
+def _checked_email(value: str) -> str:
+    email = normalise_email(value)
+    if not is_valid_email(email):
+        raise ValueError("not a valid email address")
+    return email
+
+
+# An e-mail address in a request body: trimmed, lower-cased, then checked (422 otherwise).
+Email = Annotated[str, AfterValidator(_checked_email)]
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -30,7 +30,7 @@ from ..outbox.service import enqueue_email
 from ..payments.models import Refund
 from ..problems import Problem, conflict, unprocessable
 from . import refunds
-from ..values import iso, reference  # iso: support/routes.py reads it here
+from ..values import iso, reference
 from .models import ReturnLine, ReturnRequest
 
 CANCELLABLE = ("awaiting_preparation", "being_prepared")

@@ -8,18 +8,18 @@ payment link also counts the units the client holds (checkout/holds.py).
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..app_keys import DB, PAYMENT_GATEWAY, SETTINGS
 from ..consent import confirmation
 from ..consent import service as consent
-from ..customers.service import is_valid_email, normalise_email
 from ..events.service import EventContext
 from ..orders import service as orders
 from ..problems import Problem
 from ..ratelimit import enforce, shopper_key
 from .. import responses
 from ..routing import ApiRoutes, json_response
+from ..values import Email
 from .address import Address
 from .documents import checkout_document
 from .service import CheckoutRequest, checkout_by_token, preview_checkout, start_checkout
@@ -30,19 +30,11 @@ routes = ApiRoutes("checkout")
 class CheckoutInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=274, description="where the confirmation goes")
+    email: Email = Field(max_length=274, description="where the confirmation goes")
     shipping_address: Address
     shipping_method: str = Field(max_length=20, pattern=r"^[a-z_]{1,20}$",
                                  description="standard | express | pickup")
     promo_code: str | None = Field(None, min_length=1, max_length=40)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        email = normalise_email(value)
-        if not is_valid_email(email):
-            raise ValueError("not a valid email address")
-        return email
 
 
 def _checkout_request(body: CheckoutInput) -> CheckoutRequest:

@@ -38,7 +38,6 @@ from ..settings import Settings
 from . import holds
 from .address import Address
 from .complete import close_checkout, expire_quietly
-from .documents import checkout_document  # noqa: F401  (inbox/documents.py reads it here)
 from .documents import preview_document
 from .models import Checkout
 

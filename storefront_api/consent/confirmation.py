@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..app_keys import DB, SETTINGS
 from ..auth import same_secret
 from ..customers.models import Customer
-from ..customers.service import find_customer, normalise_email
+from ..customers.service import find_customer
+from ..values import normalise_email
 from ..outbox.service import enqueue_email
 from ..ratelimit import within
 from ..settings import Settings

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ..app_keys import DB, SETTINGS, VIEW_EVENTS
 from ..auth import hash_password, require_customer, sign_customer_token, unauthorized
@@ -26,6 +26,7 @@ from ..events.service import EventContext
 from ..ratelimit import enforce, enforce_sign_in
 from .. import responses
 from ..routing import ApiRoutes, json_response
+from ..values import MAX_EMAIL_LENGTH, Email, normalise_email
 from . import service
 from .models import Customer
 
@@ -35,24 +36,17 @@ routes = ApiRoutes("customers")
 class SignUp(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=service.MAX_EMAIL_LENGTH + 20)
+    email: Email = Field(max_length=MAX_EMAIL_LENGTH + 20)
     password: str = Field(min_length=8, max_length=256, description="at least 8 characters")
     name: str = Field("", max_length=120)
     marketing_consent: StrictBool = False
 
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        email = service.normalise_email(value)
-        if not service.is_valid_email(email):
-            raise ValueError("not a valid email address")
-        return email
 
 
 class SignInInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=1, max_length=service.MAX_EMAIL_LENGTH + 20)
+    email: str = Field(min_length=1, max_length=MAX_EMAIL_LENGTH + 20)
     password: str = Field(min_length=1, max_length=256)
     cart_token: str | None = Field(None, max_length=64,
                                    description="the guest cart to merge into the customer's")
@@ -102,7 +96,7 @@ async def sign_up(request: web.Request, body: SignUp) -> web.Response:
 async def sign_in(request: web.Request, body: SignInInput) -> web.Response:
     """Returns ``customer_token`` (send it as ``Authorization: Bearer``) and the customer's
     cart. The guest cart ``cart_token`` is merged into it and answers 410 afterwards."""
-    await enforce_sign_in(request, service.normalise_email(body.email))
+    await enforce_sign_in(request, normalise_email(body.email))
     settings = request.app[SETTINGS]
     async with request.app[DB].read() as session:  # the slow password check holds no lock
         customer = await service.authenticate(session, body.email, body.password)

@@ -7,7 +7,6 @@ after the same amount of work, so sign-in does not reveal who has an account.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,20 +20,8 @@ from ..db import utcnow
 from ..events.service import EventContext
 from ..problems import conflict
 from ..settings import Settings
+from ..values import normalise_email
 from .models import Customer
-
-MAX_EMAIL_LENGTH = 254
-# Pragmatic: one @, no spaces, a dot in the domain, no leading/trailing dot in either part.
-_EMAIL = re.compile(r"[^@\s.][^@\s]{0,63}@[^@\s.]+(\.[^@\s.]+)+")
-
-
-def normalise_email(raw: str) -> str:
-    return raw.strip().lower()
-
-
-def is_valid_email(email: str) -> bool:
-    return len(email) <= MAX_EMAIL_LENGTH and _EMAIL.fullmatch(email) is not None
-
 
 def wrong_credentials():
     return unauthorized("Email or password is incorrect.", "customer")

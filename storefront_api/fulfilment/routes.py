@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from ..app_keys import DB, SETTINGS
-from ..customers.service import is_valid_email, normalise_email
+from ..values import is_valid_email, normalise_email
 from ..events.service import EventContext
 from ..orders.documents import order_document, order_summary, shipment_document
 from ..orders.models import ORDER_STATUSES

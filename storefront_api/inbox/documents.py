@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..aftersales.service import iso
+from ..checkout.documents import checkout_document
 from ..checkout.models import Checkout
-from ..checkout.service import checkout_document
 from ..events.models import Event
 from ..money import format_money
 from ..settings import Settings
 from ..support import handoffs
 from ..support.models import Handoff, HandoffMessage, HandoffNote
+from ..values import iso
 from .tracker import TrackerStore, TrackerUnavailable, transcript_item
 
 # Why a conversation came to a person, in four kinds (analytics/support.py groups the

@@ -19,7 +19,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StringConstraint
 from .. import responses
 from ..app_keys import DB, SETTINGS
 from ..auth import ROLES, StaffMember, current_staff
-from ..customers.service import MAX_EMAIL_LENGTH, normalise_email
+from ..values import MAX_EMAIL_LENGTH, normalise_email
 from ..problems import Problem, conflict
 from ..ratelimit import client_address, enforce, enforce_sign_in
 from ..routing import ApiRoutes, int_param, json_response

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth import ROLES, unauthorized
-from ..customers.service import is_valid_email, normalise_email
+from ..values import is_valid_email, normalise_email
 from ..db import Database, utcnow
 from ..outbox.service import enqueue_email
 from ..problems import Problem, conflict, unprocessable

@@ -17,14 +17,13 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool,
 from ..aftersales.routes import OrderProof, count_order_lookup
 from ..app_keys import DB, SETTINGS
 from ..auth import StaffMember, current_staff
-from ..customers.service import is_valid_email, normalise_email
 from ..events.service import EventContext
 from ..orders import service as orders
-from ..aftersales.service import iso
 from ..problems import Problem
 from ..ratelimit import enforce
 from .. import responses
 from ..routing import ApiRoutes, int_param, json_response
+from ..values import Email, is_valid_email, iso, normalise_email
 from . import handoffs, service
 from .conversations import RasaConversation, RasaUnavailable
 from .models import HandoffMessage
@@ -46,20 +45,12 @@ class OrderTicketInput(OrderProof):
 class TicketInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320, description="where the shop answers")
+    email: Email = Field(max_length=320, description="where the shop answers")
     kind: Kind
     subject: Subject = ""
     message: Message
     order_number: str | None = Field(None, min_length=1, max_length=32,
                                      description="must be an order of this e-mail")
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        email = normalise_email(value)
-        if not is_valid_email(email):
-            raise ValueError("not a valid email address")
-        return email
 
 
 class TicketsQuery(BaseModel):
