@@ -24,6 +24,12 @@ class Money(BaseModel):
     formatted: str = Field(description="for people: $49.99")
 
 
+class Shop(BaseModel):
+    name: str
+    currency: str = Field(description="ISO 4217: every amount of the API is in its minor units")
+    minor_units: int = Field(ge=0, le=4, description="decimals of the currency (2: cents)")
+
+
 class DeliveryDays(BaseModel):
     min: int
     max: int

@@ -67,32 +67,33 @@ def spoken_amount(text: str) -> float | None:
     return None
 
 
-def major_to_minor(value: Any) -> int | None:
-    """A price the shopper said ("80", 79.5, "forty") in minor units (the shop's currency
-    has cents)."""
+def major_to_minor(value: Any, minor_units: int = 2) -> int | None:
+    """A price the shopper said ("80", 79.5, "forty") in minor units of the shop's currency,
+    which has ``minor_units`` decimals (2 for dollars, 0 for yen: storefront's /api/shop)."""
     if value is None:
         return None
     amount = spoken_amount(str(value))
     if amount is None:
         return None
-    return max(0, round(amount * 100))
+    return max(0, round(amount * 10 ** minor_units))
 
 
-def prices_in_text(text: str) -> dict[str, int]:
+def prices_in_text(text: str, minor_units: int = 2) -> dict[str, int]:
     """Price limits written out ("less than forty dollars", "under 40 euros", "over 20
     bucks"), for what the entity extractor missed: a ceiling or floor in minor units."""
     found: dict[str, int] = {}
     for name, pattern in (("max_price", CEILING), ("min_price", FLOOR)):
         match = pattern.search(text or "")
-        amount = major_to_minor(match.group("amount")) if match else None
+        amount = major_to_minor(match.group("amount"), minor_units) if match else None
         if amount is not None and (name == "max_price" or match.group(0).strip()[0] != "f"
                                    or re.search(CURRENCY_WORDS, match.group(0), re.I)):
             found[name] = amount
     return found
 
 
-def message_filters(tracker: Tracker) -> dict[str, Any]:
-    """The filters the latest message states, as API query parameters."""
+def message_filters(tracker: Tracker, minor_units: int = 2) -> dict[str, Any]:
+    """The filters the latest message states, as API query parameters (prices in minor units
+    of a currency with ``minor_units`` decimals)."""
     filters: dict[str, Any] = {}
     colors = [str(c).lower() for c in entity_values(tracker, "color")]
     sizes = [str(s).upper() if len(str(s)) <= 4 else str(s) for s in entity_values(tracker, "size")]
@@ -100,9 +101,9 @@ def message_filters(tracker: Tracker) -> dict[str, Any]:
         filters["color"] = ",".join(colors)
     if sizes:
         filters["size"] = ",".join(sizes)
-    written = prices_in_text(message_text(tracker))
+    written = prices_in_text(message_text(tracker), minor_units)
     for name in ("min_price", "max_price"):
-        amount = major_to_minor(entity_value(tracker, name))
+        amount = major_to_minor(entity_value(tracker, name), minor_units)
         if amount is None:
             amount = written.get(name)
         if amount is not None:
@@ -140,12 +141,13 @@ def plain_query(tracker: Tracker) -> str:
     return text.strip()[:200]
 
 
-def next_search(tracker: Tracker, intent: str | None = None) -> dict[str, Any] | None:
+def next_search(tracker: Tracker, intent: str | None = None,
+                minor_units: int = 2) -> dict[str, Any] | None:
     """The search to run now, from the latest message and the previous search."""
     previous = tracker.get_slot("search_params") or None
     if (intent or latest_intent(tracker)) in ("search_cheaper", "show_more"):
         return dict(previous) if previous else None
-    subject, filters = message_subject(tracker), message_filters(tracker)
+    subject, filters = message_subject(tracker), message_filters(tracker, minor_units)
     if previous and _audience_only(subject) and previous.get("q"):  # "for women"
         return {**previous, **subject, **filters, "page": 1}
     if subject and not _same_subject(subject, previous):  # a new kind of thing
@@ -234,7 +236,9 @@ async def offer_matches(dispatcher: CollectingDispatcher, tracker: Tracker,
                         words: str) -> list[dict[str, Any]] | None:
     """"Add a water bottle" with nothing shown before: search for it and offer the top
     matches to pick from. None when the search finds nothing."""
-    params, answer = await run_search(tracker, {"q": words, **message_filters(tracker),
+    minor_units = await storefront().minor_units(call_context(tracker))
+    params, answer = await run_search(tracker, {"q": words,
+                                                **message_filters(tracker, minor_units),
                                                 "page": 1})
     if not answer.get("items"):
         return None
@@ -302,7 +306,12 @@ class ActionSearchProducts(Action):
 
     async def search(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                      intent: str) -> list[dict[str, Any]]:
-        params = next_search(tracker, intent)
+        try:
+            minor_units = await storefront().minor_units(call_context(tracker))
+        except (StorefrontUnavailable, StorefrontProblem):
+            utter_unavailable(dispatcher)
+            return []
+        params = next_search(tracker, intent, minor_units)
         if params is None:
             dispatcher.utter_message(response="utter_ask_what_to_search")
             return []

@@ -116,6 +116,7 @@ class Storefront:
         self.backoff = backoff
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._minor_units: int | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         # A session belongs to the loop it was made in; tests run each case in a new loop.
@@ -177,6 +178,15 @@ class Storefront:
     # ---- domain calls, grouped by skill (add yours in your section) ----------------------
 
     # == catalog and cart (shopping skills) ==
+
+    async def minor_units(self, ctx: CallContext | None = None) -> int:
+        """Decimals of the shop's currency (2 for USD, 0 for JPY): every amount the API takes
+        is in its minor units. Asked once per process; the shop's currency does not change
+        while it runs."""
+        if self._minor_units is None:
+            answer = await self.get("/api/shop", ctx)
+            self._minor_units = int(answer["minor_units"])
+        return self._minor_units
 
     async def search_products(self, ctx: CallContext, **params: Any) -> dict[str, Any]:
         """GET /api/products: ``params`` are its query parameters (q, category, color...)."""

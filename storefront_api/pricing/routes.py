@@ -1,5 +1,5 @@
-"""Pricing HTTP routes: the public list of shipping methods, and the merchant's tax rates and
-promo codes under /api/admin (bearer ADMIN_TOKEN)."""
+"""Pricing HTTP routes: the shop's currency and the shipping methods (public), and the
+merchant's tax rates and promo codes under /api/admin (staff sign-in, role merchant)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_
 from ..app_keys import DB, SETTINGS
 from ..problems import Problem, unprocessable
 from .. import responses
+from ..money import minor_unit_exponent
 from ..routing import ApiRoutes, json_response
 from ..values import Country
 from . import service
@@ -72,6 +73,16 @@ def _country(request: web.Request) -> str:
         raise unprocessable(f"{country[:20]!r} is not a country code; use ISO 3166-1 alpha-2 "
                             "such as DE or US.", type="invalid-country")
     return country.upper()
+
+
+@routes.get("/api/shop", summary="The shop's name and currency", response=responses.Shop)
+async def shop_details(request: web.Request) -> web.Response:
+    """What a client needs before it sends a price: every amount of the API is in minor units
+    of ``currency``, ``minor_units`` decimals of it (2 for USD, 0 for JPY, 3 for KWD), so
+    "under 40" is ``max_price=40 * 10**minor_units``."""
+    settings = request.app[SETTINGS]
+    return json_response({"name": settings.shop_name, "currency": settings.currency,
+                          "minor_units": minor_unit_exponent(settings.currency)})
 
 
 @routes.get("/api/shipping-methods", summary="Countries served, or one country's shipping methods",

@@ -51,21 +51,19 @@ def _wait_healthy(url: str, process: subprocess.Popen, seconds: float = 60) -> N
     raise RuntimeError("storefront_api did not become healthy in time")
 
 
-@pytest.fixture(scope="session")
-def storefront_url(tmp_path_factory) -> str:
-    """A seeded storefront_api for the whole session; STOREFRONT_URL points at it."""
+def _running_shop(directory: Path, products: int, **environment: str):
+    """A seeded storefront_api process on a free port: yields its URL, stops it after."""
     if not SHOP_PYTHON.exists():
         pytest.skip(f"the main environment is missing ({SHOP_PYTHON})")
-    directory = tmp_path_factory.mktemp("shop")
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{directory}/shop.db",
            "ADMIN_TOKEN": ADMIN_TOKEN, "PAYMENT_GATEWAY": "test",
            "RASA_URL": "http://127.0.0.1:9",  # chat notices must not reach a real bot
            # The actions carry the service credential (counted per conversation, as in
            # production); the tests' own direct order lookups from 127.0.0.1 would otherwise
            # exhaust the per-address limit that tests/orders/test_ratelimit.py covers.
-           "SERVICE_TOKEN": SERVICE_TOKEN, "ORDER_LOOKUPS_PER_MINUTE": "1000"}
+           "SERVICE_TOKEN": SERVICE_TOKEN, "ORDER_LOOKUPS_PER_MINUTE": "1000", **environment}
     subprocess.run([str(SHOP_PYTHON), "-m", "storefront_api", "seed", "--products",
-                    str(SEED_PRODUCTS)], cwd=REPO_ROOT, env=env, check=True,
+                    str(products)], cwd=REPO_ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -86,6 +84,18 @@ def storefront_url(tmp_path_factory) -> str:
         log.close()
 
 
+@pytest.fixture(scope="session")
+def storefront_url(tmp_path_factory) -> str:
+    """A seeded storefront_api for the whole session; STOREFRONT_URL points at it."""
+    yield from _running_shop(tmp_path_factory.mktemp("shop"), SEED_PRODUCTS)
+
+
+@pytest.fixture(scope="session")
+def yen_storefront_url(tmp_path_factory) -> str:
+    """A small shop whose currency has no minor unit (JPY): prices are whole yen."""
+    yield from _running_shop(tmp_path_factory.mktemp("yen-shop"), 60, SHOP_CURRENCY="JPY")
+
+
 @pytest.fixture
 def shop(storefront_url, monkeypatch) -> "ShopApi":
     """The running storefront: the actions' client points at it, and the test can read the
@@ -95,6 +105,16 @@ def shop(storefront_url, monkeypatch) -> "ShopApi":
                         storefront_module.Storefront(storefront_url,
                                                      service_token=SERVICE_TOKEN))
     return ShopApi(storefront_url)
+
+
+@pytest.fixture
+def yen_shop(yen_storefront_url, monkeypatch) -> "ShopApi":
+    """As ``shop``, on the JPY shop."""
+    monkeypatch.setenv("STOREFRONT_URL", yen_storefront_url)
+    monkeypatch.setattr(storefront_module, "_shared",
+                        storefront_module.Storefront(yen_storefront_url,
+                                                     service_token=SERVICE_TOKEN))
+    return ShopApi(yen_storefront_url)
 
 
 @pytest.fixture

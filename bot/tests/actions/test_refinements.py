@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from bot.actions.add_to_cart import ActionAddToCart
+from bot.actions import storefront as storefront_module
 from bot.actions.search import (ActionRefineOrFallback, ActionSearchProducts,
-                                ActionSelectProduct, next_search, prices_in_text,
-                                refines_last_search, spoken_amount)
+                                ActionSelectProduct, major_to_minor, next_search,
+                                prices_in_text, refines_last_search, spoken_amount)
 
 AFTER_SEARCH = [{"event": "action", "name": "action_search_products"},
                 {"event": "action", "name": "action_listen"}]
@@ -29,6 +30,39 @@ def test_prices_written_out_are_ceilings_and_floors():
     assert prices_in_text("jeans from one brand") == {}
     assert spoken_amount("forty") == 40 and spoken_amount("ninety-nine") == 99
     assert spoken_amount("lots") is None
+
+
+def test_prices_in_currencies_with_other_decimals():
+    """The shop's currency says how many decimals a minor unit has (GET /api/shop)."""
+    assert prices_in_text("under 5000 yen", 0) == {"max_price": 5000}
+    assert prices_in_text("less than forty dinars", 3) == {"max_price": 40000}
+    assert major_to_minor("79.5", 0) == 80 and major_to_minor("79.5", 2) == 7950
+
+
+async def test_the_shop_tells_its_decimals_once(shop):
+    client = storefront_module.storefront()
+    assert await client.minor_units() == 2
+    client.base_url = "http://127.0.0.1:9"  # asked once per process: no second call
+    assert await client.minor_units() == 2
+
+
+async def test_a_price_ceiling_in_a_yen_shop_is_in_whole_yen(yen_shop, tracker_for, dispatcher,
+                                                             domain, slots_set):
+    """'under N yen' in a JPY shop: max_price N, not N * 100 (every product would match)."""
+    yen = yen_shop
+    prices = sorted(i["price"]["amount"] for i in yen.get(
+        "/api/products?page_size=100&facets=false")["items"])
+    assert {i["price"]["currency"] for i in yen.get("/api/products?page_size=5")["items"]} \
+        == {"JPY"}
+    ceiling = prices[len(prices) // 2]  # whole yen, e.g. 3600
+    tracker = tracker_for(latest_message={"intent": "search_products",
+                                          "text": f"anything under {ceiling} yen"})
+    slots = slots_set(await ActionSearchProducts().run(dispatcher, tracker, domain))
+    assert slots["search_params"]["max_price"] == ceiling
+    shown = [r["price"]["amount"] for r in slots["search_results"]]
+    assert shown and max(shown) <= ceiling
+    assert yen.get(f"/api/products?max_price={ceiling}&page_size=1&facets=false")["total"] \
+        < len(prices)  # a real ceiling: some products are above it
 
 
 async def search_first(shop, tracker_for, dispatcher, domain, slots_set, text, **entities):
