@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .money import UnknownCurrency, known_currency
 from .support.hours import SupportHours, parse_support_hours
@@ -45,16 +46,6 @@ def _secret_key(var_dir: Path) -> str:
     return key
 
 
-def _int_between(raw: str, name: str, low: int, high: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise SystemExit(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
-    return value
-
-
 def _whole(default: int, name: str, low: int, high: int, what: str = "a whole number"):
     return Field(default, ge=low, le=high, validation_alias=name,
                  description=f"{what} from {low} to {high}")
@@ -74,6 +65,36 @@ def _currency(code: str) -> str:
         return known_currency(code)
     except UnknownCurrency:
         raise ValueError("not a currency") from None
+
+
+def _json(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ValueError("not JSON") from None
+    return raw
+
+
+def _tax_rates(rates: dict[str, int]) -> dict[str, int]:
+    """The shop's rates: the defaults, with those given (country codes in any case)."""
+    given = {}
+    for country, rate in rates.items():
+        if not re.fullmatch(r"[A-Za-z]{2}", country) or not 0 <= rate <= 10000:
+            raise ValueError("not a country code and basis points")
+        given[country.upper()] = rate
+    return {**DEFAULT_TAX_RATES, **given}
+
+
+def _rate_limits(raw: Any) -> dict[str, str] | None:
+    """RATE_LIMITS: "off" is None (no limits: benchmarks only), else overrides by name."""
+    if isinstance(raw, str) and raw.strip().lower() == "off":
+        return None
+    return _json(raw)
+
+
+def _word(raw: Any) -> Any:
+    return raw.strip().lower() if isinstance(raw, str) else raw
 
 
 class EnvironmentValues(BaseSettings):
@@ -113,6 +134,30 @@ class EnvironmentValues(BaseSettings):
     recovery_promo_percent: int = _whole(0, "RECOVERY_PROMO_PERCENT", 0, 100)
     recovery_web_session_minutes: int = _whole(30, "RECOVERY_WEB_SESSION_MINUTES", 0, 1440)
     recovery_interval_minutes: int = _whole(0, "RECOVERY_INTERVAL_MINUTES", 0, 10080)
+    # What kind of deployment: "production" turns on the fail-closed checks (production.py)
+    environment: Annotated[Literal["demo", "production"], BeforeValidator(_word)] = Field(
+        "demo", validation_alias="AISLE_ENV", description="'production' or 'demo'")
+    tax_rates: Annotated[dict[str, int], NoDecode, BeforeValidator(_json),
+                         AfterValidator(_tax_rates)] = Field(
+        default_factory=lambda: dict(DEFAULT_TAX_RATES), validation_alias="TAX_RATES",
+        description='a JSON object of country code to basis points from 0 to 10000, '
+                    'e.g. {"DE": 1900, "US": 0}')
+    rate_limits: Annotated[dict[str, str] | None, NoDecode, BeforeValidator(_rate_limits)] = Field(
+        default_factory=dict, validation_alias="RATE_LIMITS",
+        description="'off' or a JSON object of limit name to rate, e.g. "
+                    '{"sign-in": "5/minute"}')
+    # The support inbox (docs/inbox.md)
+    support_wait_amber_seconds: int = _whole(60, "SUPPORT_WAIT_AMBER_SECONDS", 1, 86400)
+    support_wait_red_seconds: int = _whole(180, "SUPPORT_WAIT_RED_SECONDS", 1, 86400)
+    support_claim_grace_seconds: int = _whole(120, "SUPPORT_CLAIM_GRACE_SECONDS", 0, 86400)
+
+    @model_validator(mode="after")
+    def _red_after_amber(self) -> "EnvironmentValues":
+        if self.support_wait_red_seconds <= self.support_wait_amber_seconds:
+            raise ValueError(f"SUPPORT_WAIT_RED_SECONDS ({self.support_wait_red_seconds}) must "
+                             f"be more than SUPPORT_WAIT_AMBER_SECONDS "
+                             f"({self.support_wait_amber_seconds})")
+        return self
 
 
 def read_environment() -> EnvironmentValues:
@@ -124,33 +169,13 @@ def read_environment() -> EnvironmentValues:
 
 
 def _problem(error: dict[str, Any]) -> str:
-    name = str(error["loc"][0]) if error.get("loc") else "?"
+    if not error.get("loc"):  # a rule between variables: its own sentence names them
+        return str(error.get("msg", "")).removeprefix("Value error, ")
+    name = str(error["loc"][0])
     field = next((f for f in EnvironmentValues.model_fields.values()
                   if f.validation_alias == name), None)
     what = field.description if field else error.get("msg", "valid")
     return f"{name} must be {what}, not {error.get('input')!r}"
-
-
-def _environment(env) -> str:
-    value = env.get("AISLE_ENV", "demo").strip().lower() or "demo"
-    if value not in ("demo", "production"):
-        raise SystemExit(f"AISLE_ENV must be 'production' or 'demo', not {value!r}")
-    return value
-
-
-def _rate_limit_overrides(raw: str) -> dict[str, str]:
-    """RATE_LIMITS: off, or a JSON object such as {"sign-in": "5/minute"}."""
-    if not raw.strip() or raw.strip().lower() == "off":
-        return {}
-    try:
-        overrides = json.loads(raw)
-        if not isinstance(overrides, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in overrides.items()):
-            raise ValueError("not an object of strings")
-    except ValueError as exc:
-        raise SystemExit("RATE_LIMITS must be 'off' or a JSON object of limit name to rate, "
-                         f"e.g. RATE_LIMITS='{{\"sign-in\": \"5/minute\"}}' ({exc})") from None
-    return overrides
 
 
 def _trust_settings(env, production: bool, checked: EnvironmentValues) -> dict:
@@ -163,8 +188,8 @@ def _trust_settings(env, production: bool, checked: EnvironmentValues) -> dict:
         chat_token_secret=env.get("CHAT_JWT_SECRET", ""),
         chat_token_hours=checked.chat_token_hours,
         redis_url=env.get("REDIS_URL", ""),
-        rate_limits_enabled=env.get("RATE_LIMITS", "").strip().lower() != "off",
-        rate_limit_overrides=_rate_limit_overrides(env.get("RATE_LIMITS", "")),
+        rate_limits_enabled=checked.rate_limits is not None,
+        rate_limit_overrides=dict(checked.rate_limits or {}),
         staff_session_hours=checked.staff_session_hours,
         max_held_units=checked.max_held_units,
         stripe_test_mode=checked.stripe_test_mode,
@@ -172,24 +197,15 @@ def _trust_settings(env, production: bool, checked: EnvironmentValues) -> dict:
     )
 
 
-def _support_settings(env) -> dict:
+def _support_settings(env, checked: EnvironmentValues) -> dict:
     """The support inbox: waiting-time targets, opening hours, how long a claim outlives
     its agent's browser, and where Rasa records what shoppers write (docs/inbox.md)."""
-    amber = _int_between(env.get("SUPPORT_WAIT_AMBER_SECONDS", "60"),
-                         "SUPPORT_WAIT_AMBER_SECONDS", 1, 86400)
-    red = _int_between(env.get("SUPPORT_WAIT_RED_SECONDS", "180"),
-                       "SUPPORT_WAIT_RED_SECONDS", 1, 86400)
-    if red <= amber:
-        raise SystemExit(f"SUPPORT_WAIT_RED_SECONDS ({red}) must be more than "
-                         f"SUPPORT_WAIT_AMBER_SECONDS ({amber})")
     return dict(
         tracker_store_url=env.get("TRACKER_STORE_URL", "").strip(),
         support_hours=parse_support_hours(env.get("SUPPORT_HOURS", "")),
-        support_wait_amber_seconds=amber,
-        support_wait_red_seconds=red,
-        support_claim_grace_seconds=_int_between(
-            env.get("SUPPORT_CLAIM_GRACE_SECONDS", "120"), "SUPPORT_CLAIM_GRACE_SECONDS",
-            0, 86400),
+        support_wait_amber_seconds=checked.support_wait_amber_seconds,
+        support_wait_red_seconds=checked.support_wait_red_seconds,
+        support_claim_grace_seconds=checked.support_claim_grace_seconds,
     )
 
 
@@ -268,18 +284,9 @@ class Settings:
         env = os.environ
         var_dir = Path(overrides.pop("var_dir", None) or _var_dir())
         default_db = f"sqlite+aiosqlite:///{var_dir / 'shop.db'}"
-        tax_rates = dict(DEFAULT_TAX_RATES)
-        if env.get("TAX_RATES"):
-            try:
-                tax_rates.update({k.upper(): int(v)
-                                  for k, v in json.loads(env["TAX_RATES"]).items()})
-            except (ValueError, AttributeError, TypeError) as exc:
-                raise SystemExit(
-                    "TAX_RATES must be a JSON object of country code to basis points, "
-                    f'e.g. TAX_RATES=\'{{"DE": 1900, "US": 0}}\' ({exc})') from None
         checked = read_environment()
         port = checked.port
-        production = _environment(env) == "production"
+        production = checked.environment == "production"
         values = dict(
             database_url=env.get("DATABASE_URL", default_db),
             var_dir=var_dir,
@@ -298,7 +305,7 @@ class Settings:
                              or env.get("RASA_URL", "http://127.0.0.1:5005")),
             storefront_url=env.get("STOREFRONT_URL", f"http://127.0.0.1:{port}"),
             smtp_url=env.get("SMTP_URL", ""),
-            tax_rates=tax_rates,
+            tax_rates=checked.tax_rates,
             db_pool_size=checked.db_pool_size,
             view_event_flush_seconds=checked.view_event_flush_seconds,
             checkout_minutes=checked.checkout_minutes,
@@ -310,7 +317,7 @@ class Settings:
             **_trust_settings(env, production, checked),
             return_window_days=checked.return_window_days,
             **{name: getattr(checked, name) for name in _RECOVERY},
-            **_support_settings(env),
+            **_support_settings(env, checked),
         )
         values.update(overrides)
         return cls(**values)

@@ -42,6 +42,23 @@ def settings_with(monkeypatch, tmp_path, **env: str) -> Settings:
      "RETURN_WINDOW_DAYS must be a whole number of days from 0 to 3650, not 'forever'"),
     ("RECOVERY_PROMO_PERCENT", "150",
      "RECOVERY_PROMO_PERCENT must be a whole number from 0 to 100, not '150'"),
+    ("AISLE_ENV", "prod", "AISLE_ENV must be 'production' or 'demo', not 'prod'"),
+    ("TAX_RATES", "DE=19",
+     "TAX_RATES must be a JSON object of country code to basis points from 0 to 10000, "
+     "e.g. {\"DE\": 1900, \"US\": 0}, not 'DE=19'"),
+    ("TAX_RATES", '{"Germany": 1900}',
+     "TAX_RATES must be a JSON object of country code to basis points from 0 to 10000, "
+     "e.g. {\"DE\": 1900, \"US\": 0}, not '{\"Germany\": 1900}'"),
+    ("TAX_RATES", '{"DE": 190000}',
+     "TAX_RATES must be a JSON object of country code to basis points from 0 to 10000, "
+     "e.g. {\"DE\": 1900, \"US\": 0}, not '{\"DE\": 190000}'"),
+    ("RATE_LIMITS", "none",
+     "RATE_LIMITS must be 'off' or a JSON object of limit name to rate, e.g. "
+     "{\"sign-in\": \"5/minute\"}, not 'none'"),
+    ("SUPPORT_WAIT_AMBER_SECONDS", "soon",
+     "SUPPORT_WAIT_AMBER_SECONDS must be a whole number from 1 to 86400, not 'soon'"),
+    ("SUPPORT_WAIT_AMBER_SECONDS", "600",
+     "SUPPORT_WAIT_RED_SECONDS (180) must be more than SUPPORT_WAIT_AMBER_SECONDS (600)"),
 ])
 def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch, tmp_path, name, value,
                                                      message):
@@ -75,6 +92,21 @@ def test_good_values_and_empty_ones(monkeypatch, tmp_path):
     assert settings.outbox_poll_seconds == 0.5 and settings.log_sql is False
     assert settings.checkout_minutes == 30  # empty: the default
     assert settings.storefront_url == "http://127.0.0.1:9090"
+
+
+def test_structured_values(monkeypatch, tmp_path):
+    settings = settings_with(monkeypatch, tmp_path, AISLE_ENV=" Demo ",
+                             TAX_RATES='{"de": 700, "XK": 1800}',
+                             RATE_LIMITS='{"sign-in": "5/minute"}',
+                             SUPPORT_WAIT_AMBER_SECONDS="30", SUPPORT_WAIT_RED_SECONDS="90")
+    assert settings.environment == "demo"
+    assert settings.tax_rates["DE"] == 700 and settings.tax_rates["XK"] == 1800
+    assert settings.tax_rates["FR"] == 2000  # the defaults stay for the others
+    assert settings.rate_limits_enabled and settings.rate_limit_overrides == {
+        "sign-in": "5/minute"}
+    assert (settings.support_wait_amber_seconds, settings.support_wait_red_seconds) == (30, 90)
+    off = settings_with(monkeypatch, tmp_path, RATE_LIMITS="OFF")
+    assert not off.rate_limits_enabled and off.rate_limit_overrides == {}
 
 
 def test_the_command_line_prints_one_line_and_no_traceback(tmp_path):
