@@ -47,6 +47,8 @@ def main() -> int:
         run([str(HERE / "scale_out.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "fuzz_api.py")] + (["--examples", "10"] if quick else [])),
     ]
+    if not quick:  # a fresh clone's `make run`: installs, seeds and trains from nothing
+        codes.append(run([str(HERE / "fresh_clone_run.py")]))
     print(f"\nresults in {HERE / 'results'}")
     return 0 if all(code == 0 for code in codes) else 1
 
