@@ -1,4 +1,5 @@
-"""The event schema every analytics computation reads (DESIGN.md section 5).
+"""The event schema every analytics computation reads (the shop's ``events`` table:
+storefront_api/events/models.py).
 
 One row per event, GA4 names. ``conform`` turns any lazy frame that has at least ``ts`` and
 ``name`` into this schema: missing columns become nulls, types are cast, and three columns

@@ -1,4 +1,5 @@
-"""The analytics ``events`` table (DESIGN.md section 5): GA4 names, one row per event."""
+"""The analytics ``events`` table (docs/storefront-api.md, "Analytics events"): GA4 names, one
+row per event."""
 
 from __future__ import annotations
 

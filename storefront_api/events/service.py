@@ -1,4 +1,4 @@
-"""Recording analytics events (DESIGN.md section 5).
+"""Recording analytics events (docs/storefront-api.md, "Analytics events").
 
 Every commerce action appends one row to ``events`` inside the same transaction as the
 action, so an event exists exactly when the change it describes was committed. Who did it
