@@ -1,28 +1,32 @@
-"""Shopping on Telegram and on WhatsApp, end to end: the real `rasa run` with Aisle's channels
-(bot/credentials.yml), the action server and storefront_api, the platforms played by the
-local fakes (tests/fakes/telegram.py, tests/fakes/whatsapp.py) that sign their deliveries as
-the platforms do and record what the bot sends.
+"""Shopping on Telegram, WhatsApp, Messenger, Slack and SMS, end to end: the real `rasa run`
+with Aisle's channels (bot/credentials.yml), the action server and storefront_api, the
+platforms played by the local fakes (tests/fakes/) that sign their deliveries as the
+platforms do and record what the bot sends.
 
 Per channel: a search answered with tappable choices, a choice tapped leading to the next
 turn, the item added to the shop's cart, the checkout's payment link sent as a button, the
 test-gateway payment and the confirmation pushed (storefront_api's outbox, Rasa's
 ``trigger_intent`` with ``output_channel=latest``) to that same shopper on that same channel;
-a forged delivery reaches nobody."""
+the other pushes (a payment refunded because the stock went while paying, the reminder of the
+cart so left, the shipping notice) to that shopper's own chat and nobody else's (on Slack their
+DM); a forged delivery reaches nobody."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 from test_conversations import ADDRESS, pay_by_card
 
-from assistant_stack import MODEL, RASA, AssistantStack
+from assistant_stack import MODEL, RASA, SERVICE_TOKEN, AssistantStack, http_json
 from fakes.messenger import FakeMessenger
 from fakes.slack import FakeSlack
 from fakes.telegram import FakeTelegram
@@ -103,8 +107,12 @@ class Shopper:
             return sent if sent and until(sent) else None
 
         self.fake.wait_for(answered, timeout=60)
+        return self.rest_of_turn()
+
+    def rest_of_turn(self) -> list[dict]:
+        """Everything new for this shopper, once the bot has been quiet for a second."""
         sent = self.fake.messages_to(self.recipient)[self.seen:]
-        while True:  # the rest of the turn: until the bot has been quiet for a second
+        while True:
             time.sleep(1.0)
             now = self.fake.messages_to(self.recipient)[self.seen:]
             if len(now) == len(sent):
@@ -112,6 +120,15 @@ class Shopper:
             sent = now
         self.seen += len(sent)
         return sent
+
+    def pushed(self, *words: str, timeout: float = 60) -> list[dict]:
+        """What the shop pushed to this shopper without a message of theirs: waits for a
+        message to them showing all of ``words`` (lower case), then for the bot's quiet."""
+        def arrived(_calls):
+            return [m for m in self.fake.messages_to(self.recipient)[self.seen:]
+                    if all(w in self.fake.shown(m).lower() for w in words)]
+        self.fake.wait_for(arrived, timeout=timeout)
+        return self.rest_of_turn()
 
     def text(self, sent: list[dict]) -> str:
         return "\n".join(self.fake.shown(m) for m in sent)
@@ -225,9 +242,8 @@ class SmsShopper(Shopper):
         return self.say(choice["id"], **wait)  # a reply of the choice's number
 
 
-def shop_on(shopper: Shopper) -> None:
-    """Search, tap to add, answer the variant questions by tapping, check out, pay; the
-    confirmation comes back on the same channel to the same shopper."""
+def fill_cart(shopper: Shopper) -> dict:
+    """Search, tap to add, answer the variant questions by tapping; the shop's cart."""
     sms = isinstance(shopper, SmsShopper)
     results = shopper.say("I'm looking for a t-shirt", until=lambda sent: sms or any(
         shopper.choices([m]) for m in sent))
@@ -253,8 +269,9 @@ def shop_on(shopper: Shopper) -> None:
             ("/select_product", "/add_to_cart"))]
         asked = CHOICES.search(shopper.text(said))
         assert options or asked, [
-            (e["event"], e.get("name") or e.get("text")) for e in
-            shopper.stack.tracker(shopper.chat)["events"] if e["event"] in ("user", "action", "bot")][4:]
+            (e["event"], e.get("name") or e.get("text"))
+            for e in shopper.stack.tracker(shopper.chat)["events"]
+            if e["event"] in ("user", "action", "bot")][4:]
         said = shopper.tap(options[0]) if options else shopper.say(
             asked.group(1).split(",")[0].strip())
     assert "added" in shopper.text(said).lower(), [
@@ -262,26 +279,45 @@ def shop_on(shopper: Shopper) -> None:
     cart = shopper.stack.slot(shopper.chat, "cart_id")
     status, document = shopper.stack.api("GET", f"/api/carts/{cart}")
     assert status == 200 and document["item_count"] >= 1, document
+    return document
 
+
+def payment_link_in(shopper: Shopper, sent: list[dict]) -> str:
+    """The payment link the bot sent: a button that opens it, written out on SMS."""
+    buttons = [c["url"] for c in shopper.choices(sent) if c["url"]]
+    if isinstance(shopper, SmsShopper):  # no buttons on SMS: the link is in the text
+        buttons = PAYMENT_LINK.findall(shopper.text(sent))
+    assert buttons and PAYMENT_LINK.match(buttons[0]), sent
+    return buttons[0]
+
+
+def check_out(shopper: Shopper) -> str:
+    """The checkout form answered in the chat, the summary confirmed: the payment link."""
     email = f"{shopper.channel}-{shopper.chat}@example.com"
     assert "mail" in shopper.text(shopper.say("checkout")).lower()
     assert "ship" in shopper.text(shopper.say(email)).lower()
     assert "standard" in shopper.text(shopper.say(ADDRESS)).lower()
     summary = shopper.text(shopper.say("standard please"))
     assert "total" in summary.lower() and "payment link" in summary.lower(), summary
-    sent = shopper.say("yes", until=lambda sent: PAYMENT_LINK.search(json.dumps(sent)))
-    buttons = [c["url"] for c in shopper.choices(sent) if c["url"]]
-    if sms:  # no buttons on SMS: the link is written out in the text
-        buttons = PAYMENT_LINK.findall(shopper.text(sent))
-    assert buttons and PAYMENT_LINK.match(buttons[0]), sent  # a button that opens the link
-    page = pay_by_card(buttons[0])
-    number = re.search(r"[A-Z]{2}-\d{5}", page).group(0)
+    return payment_link_in(shopper, shopper.say(
+        "yes", until=lambda sent: PAYMENT_LINK.search(json.dumps(sent))))
 
-    def confirmed(_calls):
-        return [m for m in shopper.fake.messages_to(shopper.recipient)[shopper.seen:]
-                if "payment received" in shopper.fake.shown(m).lower()]
-    [confirmation] = shopper.fake.wait_for(confirmed, timeout=60)
-    assert number in shopper.fake.shown(confirmation)
+
+def pay_and_see_the_confirmation(shopper: Shopper, link: str) -> str:
+    """The test gateway's page paid by card; the confirmation pushed to this shopper names
+    the order. Returns the order number."""
+    page = pay_by_card(link)
+    number = re.search(r"[A-Z]{2}-\d{5}", page).group(0)
+    confirmation = shopper.text(shopper.pushed("payment received", number.lower()))
+    assert number in confirmation, confirmation
+    return number
+
+
+def shop_on(shopper: Shopper) -> None:
+    """Search, tap to add, answer the variant questions by tapping, check out, pay; the
+    confirmation comes back on the same channel to the same shopper."""
+    fill_cart(shopper)
+    number = pay_and_see_the_confirmation(shopper, check_out(shopper))
     status, order = shopper.stack.api("GET", f"/api/admin/orders/{number}", admin=True)
     assert status == 200 and order["conversation_id"] == shopper.chat
 
@@ -393,3 +429,96 @@ def test_handoff_on_a_messaging_channel(stack, platforms, more_platforms, platfo
     back = shopper.text(shopper.say("what is your returns policy?",
                                     until=lambda sent: "30 days" in shopper.text(sent)))
     assert "30 days" in back, back
+
+
+def told(fake: Any, *words: str) -> list[dict]:
+    """Every message the platform was asked to send, to anyone, showing all of ``words``."""
+    return [c.body for c in fake.sent() if isinstance(c.body, dict)
+            and all(w in fake.shown(c.body).lower() for w in words)]
+
+
+def only_to(shopper: Shopper, messages: list[dict]) -> None:
+    """The messages went to this shopper's own chat (on Slack: their DM, ``D`` + user id)
+    and to nobody else."""
+    assert messages
+    mine = shopper.fake.messages_to(shopper.recipient)
+    assert all(m in mine for m in messages), messages
+    if shopper.channel == "slack":
+        assert {m["channel"] for m in messages} == {"D" + shopper.chat}, messages
+
+
+def grant_reminders_in_the_chat(shopper: Shopper) -> None:
+    """The shopper's yes to reminders, recorded for the conversation the way the assistant
+    records a decision made in the chat (POST /api/consent with the service credential)."""
+    status, answer = http_json(
+        "POST", f"{shopper.stack.storefront_url}/api/consent", {"granted": ["marketing"]},
+        {"Authorization": f"Bearer {SERVICE_TOKEN}", "X-Conversation-Id": shopper.chat,
+         "X-Channel": shopper.channel})
+    assert status == 201 and answer["consent"]["marketing"]["granted"], answer
+
+
+def remind_abandoned_carts(stack: AssistantStack) -> dict:
+    """One run of the cart-reminder job (what `python -m storefront_api remind-carts` runs),
+    on the stack's shop, as it would run once the carts have been idle long enough."""
+    from storefront_api.db import Database, utcnow
+    from storefront_api.recovery.service import remind_carts
+    from storefront_api.settings import Settings
+
+    settings = Settings.from_env(var_dir=stack.directory, database_url=stack.database_url,
+                                 storefront_url=stack.storefront_url)
+    later = utcnow() + timedelta(minutes=settings.recovery_idle_minutes + 1)
+
+    async def run() -> dict:
+        db = Database(settings.database_url)
+        try:
+            return (await remind_carts(db, settings, now=later)).as_dict()
+        finally:
+            await db.dispose()
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("platform", ["telegram", "whatsapp", "facebook", "slack", "twilio"])
+def test_payment_failure_cart_reminder_confirmation_and_shipping_reach_the_shoppers_chat(
+        stack, platforms, more_platforms, platform):
+    """What the shop pushes (storefront_api's outbox, Rasa's ``trigger_intent`` with
+    ``output_channel=latest``) reaches this shopper's own chat on their channel, and nobody
+    else's: the payment that could not become an order (the merchant wrote the last units off
+    while the shopper paid: the payment is refunded), the reminder of the cart so left, then,
+    on a new link, the confirmation, and the shipping notice once the merchant ships."""
+    shopper = shopper_on(platform, stack, platforms, more_platforms)
+    cart = fill_cart(shopper)
+    line = cart["lines"][0]
+    link = check_out(shopper)
+
+    before = len(told(shopper.fake, "sold out while your payment"))
+    stock = f"/api/admin/variants/{line['variant_id']}/stock"
+    status, written_off = stack.api("PUT", stock, {"stock": 0}, admin=True)
+    assert status == 200, written_off
+    try:
+        page = pay_by_card(link)
+    finally:
+        status, _ = stack.api("PUT", stock, {"stock": line["available"]}, admin=True)
+        assert status == 200
+    assert "could not complete your order" in page.lower(), page
+    shopper.pushed("sold out while your payment", "refunded in full")
+    only_to(shopper, told(shopper.fake, "sold out while your payment")[before:])
+
+    grant_reminders_in_the_chat(shopper)
+    report = remind_abandoned_carts(stack)
+    assert report["chat_messages"] >= 1, report  # no e-mail: nobody confirmed the address
+    reminder = shopper.text(shopper.pushed(f"you left {cart['item_count']} item"))
+    assert cart["totals"]["subtotal"]["formatted"] in reminder, reminder
+    assert 'say "checkout"' in reminder.lower(), reminder
+
+    link = payment_link_in(shopper, shopper.say(
+        "send me a new payment link", until=lambda sent: PAYMENT_LINK.search(json.dumps(sent))))
+    number = pay_and_see_the_confirmation(shopper, link)
+    only_to(shopper, told(shopper.fake, number.lower()))
+
+    status, shipped = stack.api("POST", f"/api/admin/orders/{number}/shipments", {},
+                                admin=True)
+    assert status == 201, shipped
+    tracking = shipped["shipments"][0]["tracking_number"]
+    notice = shopper.text(shopper.pushed("has shipped", number.lower()))
+    assert tracking in notice, notice
+    only_to(shopper, told(shopper.fake, tracking.lower()))
