@@ -7,7 +7,7 @@ tests/chat/test_notice_intents.py checks them against the domain both ways.
 """
 
 PAYMENT_RECEIVED = "EXTERNAL_payment_received"  # the order exists (checkout/complete.py)
-PAYMENT_FAILED = "EXTERNAL_payment_failed"  # paid, but no order: refunded (checkout/complete.py)
+PAYMENT_FAILED = "EXTERNAL_payment_failed"  # no order: refunded, or never paid (checkout/)
 ORDER_SHIPPED = "EXTERNAL_order_shipped"  # fulfilment/messages.py
 ORDER_DELIVERED = "EXTERNAL_order_delivered"  # fulfilment/messages.py
 REFUND_ISSUED = "EXTERNAL_refund_issued"  # aftersales/refunds.py

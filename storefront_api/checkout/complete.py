@@ -149,6 +149,17 @@ async def _refund_instead(session: AsyncSession, checkout: Checkout, why: str, r
     return Completion(None, refund_needed=True, outcome=f"{failure}: full refund")
 
 
+async def tell_payment_failed(session: AsyncSession, checkout: Checkout) -> None:
+    """A payment that failed after the shopper left the gateway's page (a delayed method,
+    e.g. a bank debit refused days later): the conversation it came from is told that nothing
+    was charged and how to get a new link (no ``reason``: nothing to refund). Nothing else
+    would ever tell the shopper."""
+    if checkout.conversation_id:
+        await enqueue_conversation_notice(
+            session, conversation_id=checkout.conversation_id, intent=notices.PAYMENT_FAILED,
+            entities={})
+
+
 async def expire_quietly(gateway, session_id: str) -> None:
     """Close a payment session at the gateway; one that is already closed or paid there is
     fine (its webhook tells us what happened)."""

@@ -26,7 +26,8 @@ from ..payments.models import PaymentEvent, Refund
 from ..payments.refunds import pay_back
 from ..payments.webhooks import receive_event
 from ..settings import Settings
-from .complete import Completion, checkout_by_gateway_session, close_checkout, complete_checkout
+from .complete import (Completion, checkout_by_gateway_session, close_checkout,
+                       complete_checkout, tell_payment_failed)
 from .models import Checkout
 
 log = logging.getLogger("storefront_api.checkout")
@@ -88,7 +89,10 @@ async def apply_event(session: AsyncSession, stored: PaymentEvent, kind: str,
     elif kind in (ASYNC_FAILED, EXPIRED):
         status = "failed" if kind == ASYNC_FAILED else "expired"
         reason = "the payment failed" if kind == ASYNC_FAILED else "the payment link expired"
+        was_open = checkout.status == "open"
         closed = await close_checkout(session, checkout, status=status, reason=reason)
+        if closed and was_open and kind == ASYNC_FAILED:
+            await tell_payment_failed(session, checkout)
         stored.outcome = (f"checkout {status}" if closed
                           else f"ignored: checkout already {checkout.status}")
     else:

@@ -8,13 +8,17 @@ import time
 from datetime import timedelta
 
 import pytest
+from assistant_calls import from_the_assistant
 from fake_stripe import sign_event
 from payment_helpers import (
     WEBHOOK,
+    cart_with,
+    checkout_body,
     checkout_row,
     count_events,
     deliver,
     event_row,
+    make_variant,
     open_checkout,
     orders_of,
     refunds_of,
@@ -22,11 +26,12 @@ from payment_helpers import (
     stock_of,
     webhook_secret,
 )
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from storefront_api.catalog.models import StockReservation
 from storefront_api.checkout.models import Checkout
 from storefront_api.db import utcnow
+from storefront_api.outbox.models import OutboxMessage
 
 
 async def test_a_paid_session_makes_one_order(client, db):
@@ -160,6 +165,46 @@ async def test_a_delayed_payment_waits_then_completes_or_fails(client, db):
     row = await checkout_row(db, never["token"])
     assert row.status == "failed" and await orders_of(db, never["token"]) == []
     assert await stock_of(db, never["variant"]["id"]) == (1, 1)
+
+
+async def _chat_checkout(client, db, conversation_id: str) -> dict:
+    """A checkout the assistant opened for a chat conversation."""
+    chat = from_the_assistant(conversation_id, "telegram")
+    variant = await make_variant(db, stock=5, price=2500)
+    token = await cart_with(client, variant["id"], headers=chat)
+    response = await client.post(f"/api/carts/{token}/checkout", json=checkout_body(),
+                                 headers=chat)
+    assert response.status == 201, await response.text()
+    doc = await response.json()
+    return {**doc, "session_id": doc["payment_url"].rsplit("/", 1)[1]}
+
+
+async def _chat_notices(db, conversation_id: str) -> list[dict]:
+    async with db.read() as session:
+        rows = (await session.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "conversation").order_by(OutboxMessage.id))).all()
+    return [m.payload for m in rows if m.payload["conversation_id"] == conversation_id]
+
+
+async def test_a_failed_payment_is_told_in_the_chat_it_came_from_once(client, db):
+    """A delayed payment that fails after the shopper left the page: the conversation hears
+    it (no reason: nothing to refund, the bot offers a new link), once however often the
+    event comes; a link that merely expired tells nobody."""
+    secret = webhook_secret(client)
+    failing = await _chat_checkout(client, db, "conv-payment-fails")
+    failed = session_event(failing, "checkout.session.async_payment_failed",
+                           payment_status="unpaid")
+    await deliver(client, failed, secret)
+    await deliver(client, failed, secret)
+    await deliver(client, session_event(failing, "checkout.session.expired",
+                                        payment_status="unpaid"), secret)
+    assert [(n["intent"], n["entities"]) for n in await _chat_notices(
+        db, "conv-payment-fails")] == [("EXTERNAL_payment_failed", {})]
+    expiring = await _chat_checkout(client, db, "conv-link-expires")
+    await deliver(client, session_event(expiring, "checkout.session.expired",
+                                        payment_status="unpaid"), secret)
+    assert (await checkout_row(db, expiring["token"])).status == "expired"
+    assert await _chat_notices(db, "conv-link-expires") == []
 
 
 async def test_unknown_events_and_sessions_are_acknowledged_and_kept(client, db):
