@@ -90,7 +90,10 @@ def _rate_limits(raw: Any) -> dict[str, str] | None:
     """RATE_LIMITS: "off" is None (no limits: benchmarks only), else overrides by name."""
     if isinstance(raw, str) and raw.strip().lower() == "off":
         return None
-    return _json(raw)
+    overrides = _json(raw)
+    if not isinstance(overrides, dict):  # JSON null would otherwise mean "off" unsaid
+        raise ValueError("not a JSON object")
+    return overrides
 
 
 def _word(raw: Any) -> Any:

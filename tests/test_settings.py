@@ -55,6 +55,10 @@ def settings_with(monkeypatch, tmp_path, **env: str) -> Settings:
     ("RATE_LIMITS", "none",
      "RATE_LIMITS must be 'off' or a JSON object of limit name to rate, e.g. "
      "{\"sign-in\": \"5/minute\"}, not 'none'"),
+    # JSON null is no object: it must not switch the limits off as "off" does
+    ("RATE_LIMITS", "null",
+     "RATE_LIMITS must be 'off' or a JSON object of limit name to rate, e.g. "
+     "{\"sign-in\": \"5/minute\"}, not 'null'"),
     ("SUPPORT_WAIT_AMBER_SECONDS", "soon",
      "SUPPORT_WAIT_AMBER_SECONDS must be a whole number from 1 to 86400, not 'soon'"),
     ("SUPPORT_WAIT_AMBER_SECONDS", "600",
