@@ -34,8 +34,11 @@ RASA_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=2)
 # Channels whose output renders the web chat's custom payloads (bot/actions/common.py's
 # RICH_CHANNELS; tests/support/test_agent_reply_channels.py keeps the two the same): the
 # message goes as ``{"data": {"text", "agent"}}`` and shows as the agent's. Elsewhere (SMS,
-# Rasa's REST channel) as text, in the domain's words for it (utter_agent_message).
+# Rasa's REST channel) as the text "Name: message".
 RICH_CHANNELS = frozenset({"socketio", "telegram", "whatsapp", "facebook", "slack"})
+# The mark on that text's event (metadata ``utter_action``) by which the inbox's transcript
+# knows it is the agent's (inbox/tracker.py RELAY_UTTERANCE). No longer a response of the
+# domain: only a name.
 AGENT_UTTERANCE = "utter_agent_message"
 HANDED_BACK_ACTION = "action_handoff_ended"
 RESOLVED_ACTION = "action_ask_csat"
@@ -138,8 +141,9 @@ def _iso(timestamp: float) -> str:
 def agent_utterance(text: str, agent: str, channel: str | None, now: float) -> dict[str, Any]:
     """The ``bot`` event of an agent's reply: on the web chat and the messaging apps with
     Aisle's renderers, a custom payload drawn as the agent's message; elsewhere plain text
-    (utter_agent_message's "{agent}: {message}"), marked with that response's name so the
-    transcript knows it is the agent's."""
+    "Name: message", marked with ``AGENT_UTTERANCE`` so the transcript knows it is the
+    agent's. The agent's text goes as it is: no template fills it, every renderer draws it
+    as text (the web chat builds DOM nodes, never HTML)."""
     if channel in RICH_CHANNELS:
         return {"event": "bot", "text": None, "timestamp": now,
                 "data": {"custom": {"data": {"text": text, "agent": agent}}}}
