@@ -71,6 +71,7 @@ CLIENT_KEY = "aisle_client"  # the message metadata the actions read (bot/action
 CLIENT = re.compile(r"^c_[0-9a-f]{32}$")  # storefront_api/chat/tokens.py client_of()
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # a client's id for one message (retries)
 MESSAGE_ID_KEY = "aisle_message_id"  # bot/message_retries.py reads it from the metadata
+CHANNEL_KEY = "aisle_channel"  # the channel a shopper wrote on (bot/actions/session.py)
 QUEUE_CHANNEL = "aisle-chat"  # the Redis pub/sub channel the replicas share
 
 
@@ -289,6 +290,9 @@ class AisleSocketIOInput(SocketIOInput):
             metadata.pop(MESSAGE_ID_KEY, None)
             if isinstance(data.get("message_id"), str) and MESSAGE_ID.match(data["message_id"]):
                 metadata[MESSAGE_ID_KEY] = data["message_id"]
+            # which channel: Rasa starts a new session before it logs the message, so the
+            # session start reads it here (a page cannot say otherwise)
+            metadata[CHANNEL_KEY] = self.name()
             await on_new_message(UserMessage(
                 text, SocketIOOutput(sio, self.bot_message_evt), own,
                 input_channel=self.name(), metadata=metadata))

@@ -82,7 +82,10 @@ class WebhookInput(InputChannel):
 
     def pass_on(self, sender: str, text: str, output: Optional[OutputChannel],
                 metadata: Dict[str, Any], on_new_message: OnNewMessage) -> None:
-        """The shopper's message to Rasa, after the ones they sent before it."""
+        """The shopper's message to Rasa, after the ones they sent before it. The metadata
+        names the channel: a new session starts before Rasa logs the message, and its
+        session start records which channel the chat began on (bot/actions/session.py)."""
+        metadata = {**metadata, "aisle_channel": self.name()}
         self.conversations.handle(sender, lambda: on_new_message(UserMessage(
             text, output, sender, input_channel=self.name(), metadata=metadata)))
 

@@ -188,21 +188,3 @@ def test_handoff_is_queued_and_the_bot_stays_quiet_until_handed_back(assistant, 
     assert status == 200
     assert "found" in texts(assistant.say(sender, "show me hoodies"))  # the bot answers again
 
-
-def test_a_new_conversation_starts_with_the_shops_own_session_start(assistant, sender):
-    """Rasa runs Aisle's action_session_start (it must be listed in the domain, or Rasa runs
-    its built-in one): the shop records a chat_started for the conversation, and the
-    tracker's session begins with the custom action's events."""
-    import sqlite3
-    assistant.say(sender, "hi")
-    path = assistant.database_url.split(":///", 1)[1]
-    deadline, rows = time.monotonic() + 15, []
-    while not rows and time.monotonic() < deadline:
-        with sqlite3.connect(path) as shop:
-            rows = shop.execute("SELECT properties FROM events WHERE name = 'chat_started'"
-                                " AND conversation_id = ?", (sender,)).fetchall()
-        time.sleep(0.3)
-    assert len(rows) == 1 and '"returning": false' in rows[0][0], rows
-    events = assistant.tracker(sender)["events"]
-    assert [e["event"] for e in events[:3]] == ["action", "session_started", "action"], events[:3]
-    assert events[0]["name"] == "action_session_start"

@@ -171,3 +171,26 @@ async def test_attack_a_page_of_another_origin_cannot_open_the_chat_socket(assis
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await RawSocket.open(assistant.rasa_url, origin="https://evil.example")
     assert refused.value.status == 400
+
+
+def test_a_new_web_chat_starts_with_the_shops_own_session_start(assistant):
+    """Rasa runs Aisle's action_session_start (it must be listed in the domain, or Rasa runs
+    its built-in one): the shop records one chat_started for the conversation, with the web
+    chat's channel and browser, before the first message is answered."""
+    import sqlite3
+    session = chat_session(assistant)
+    events = asyncio.run(talk(assistant, session, "hi"))
+    assert any(name == "bot_uttered" for name, _ in events), events
+    path = assistant.database_url.split(":///", 1)[1]
+    deadline, rows = time.monotonic() + 15, []
+    while not rows and time.monotonic() < deadline:
+        with sqlite3.connect(path) as shop:
+            rows = shop.execute(
+                "SELECT channel, properties FROM events WHERE name = 'chat_started'"
+                " AND conversation_id = ?", (session["conversation_id"],)).fetchall()
+        time.sleep(0.3)
+    assert len(rows) == 1, rows
+    channel, properties = rows[0]
+    assert channel == "socketio" and '"returning": false' in properties, rows
+    tracker = events_of(assistant, session["conversation_id"])
+    assert tracker[0]["event"] == "action" and tracker[0]["name"] == "action_session_start"

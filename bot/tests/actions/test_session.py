@@ -29,10 +29,13 @@ async def test_cart_email_and_order_carry_over_and_nothing_else(shop, tracker_fo
 async def test_a_new_chat_is_recorded_as_chat_started(shop, tracker_for, dispatcher, domain,
                                                       shop_rows):
     sender = f"session-{uuid.uuid4().hex[:8]}"
-    await ActionSessionStart().run(dispatcher, tracker_for(sender_id=sender), domain)
-    rows = shop_rows("SELECT name, conversation_id, properties FROM events "
+    tracker = tracker_for(sender_id=sender,
+                          slots={"session_started_metadata": {"aisle_channel": "telegram"}})
+    await ActionSessionStart().run(dispatcher, tracker, domain)
+    rows = shop_rows("SELECT name, conversation_id, channel, properties FROM events "
                      "WHERE conversation_id = ?", sender)
-    assert [(r["name"], r["conversation_id"]) for r in rows] == [("chat_started", sender)]
+    assert [(r["name"], r["conversation_id"], r["channel"]) for r in rows] == [
+        ("chat_started", sender, "telegram")]
     assert '"returning": false' in rows[0]["properties"]
 
 
@@ -73,11 +76,6 @@ async def test_a_new_session_during_a_handoff_keeps_the_bot_quiet(unreachable_st
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(strict=True, reason=(
-    "Rasa runs action_session_start before it logs the shopper's first message, so a new "
-    "conversation's tracker has no input channel yet: chat_started is recorded without its "
-    "channel (nor the web chat's client, which is in session_started_metadata): analytics "
-    "that break chats down by channel see none for the event that starts them"))
 async def test_a_new_conversations_chat_started_names_its_channel(monkeypatch, dispatcher,
                                                                   domain):
     from rasa_sdk import Tracker
@@ -97,7 +95,8 @@ async def test_a_new_conversations_chat_started_names_its_channel(monkeypatch, d
     monkeypatch.setattr(storefront_module, "_shared", Recording())
     # what Rasa sends for the first message of a web chat: no events yet, the message's
     # metadata only in session_started_metadata
-    metadata = {"aisle_client": "c_" + "0" * 32, "aisle_message_id": "msg-00000001"}
+    metadata = {"aisle_client": "c_" + "0" * 32, "aisle_message_id": "msg-00000001",
+                "aisle_channel": "socketio"}  # bot/channels/socketio.py sets it
     tracker = Tracker(sender_id="conv-new", slots={"session_started_metadata": metadata},
                       latest_message={}, events=[], paused=False, followup_action=None,
                       active_loop={}, latest_action_name=None)
@@ -105,3 +104,32 @@ async def test_a_new_conversations_chat_started_names_its_channel(monkeypatch, d
     [(name, ctx)] = recorded
     assert name == "chat_started"
     assert ctx.channel == "socketio"
+    assert ctx.client == "c_" + "0" * 32
+
+
+async def test_a_session_a_shop_notice_starts_is_no_chat(monkeypatch, dispatcher, domain):
+    """Rasa's trigger_intent ("your order has shipped") on a conversation silent for an hour
+    starts a session with no message metadata: the shopper began no chat, nothing is
+    recorded, and what must carry over still does."""
+    from rasa_sdk import Tracker
+
+    from bot.actions import storefront as storefront_module
+
+    recorded = []
+
+    class Recording:
+        async def record_event(self, name, ctx=None, *, properties=None):
+            recorded.append(name)
+            return {}
+
+        async def close(self):
+            pass
+
+    monkeypatch.setattr(storefront_module, "_shared", Recording())
+    tracker = Tracker(sender_id="conv-old", slots={"cart_id": "cart-1"}, latest_message={},
+                      events=[], paused=False, followup_action=None, active_loop={},
+                      latest_action_name=None)
+    events = await ActionSessionStart().run(dispatcher, tracker, domain)
+    assert recorded == []
+    assert {"event": "slot", "name": "cart_id", "value": "cart-1"} in [
+        {k: e.get(k) for k in ("event", "name", "value")} for e in events]
