@@ -23,9 +23,9 @@ every conversation, concurrently and open loop, sends a message every 1-3 s, alt
   storefront_api's watch reads it (a few times a second) and pushes it. Measured where the
   agent's page gets it (the stream), before the browser draws it. Rasa's share is the
   tracker event's own timestamp minus t0, reported apart;
-- agent -> shopper: the agent POSTs the reply (t0), storefront_api appends the slot and
-  runs ``action_relay_agent_message`` through Rasa's /execute, the action server answers,
-  Rasa emits ``bot_uttered`` on the shopper's socket (t1).
+- agent -> shopper: the agent POSTs the reply (t0), storefront_api appends it to the
+  conversation as a bot event with ``execute_side_effects`` (one call to Rasa), and Rasa
+  emits ``bot_uttered`` on the shopper's socket (t1).
 
 ``--messages`` in each direction (p50, p95, max). Both clocks are this process's
 (time.time for wall-clock comparisons with Rasa's timestamps). Goal: p95 under 500 ms.
