@@ -98,3 +98,12 @@ def test_the_first_value_named_in_the_product_order_wins():
     both = {"id": 1, "variants": [{"id": 1, "size": "S", "color": "Red"},
                                   {"id": 2, "size": "M", "color": "Blue"}]}
     assert options_in_text("blue or red, s or m", both) == {"size": "S", "color": "Red"}
+
+
+def test_a_product_without_variants_offers_no_option_and_names_none():
+    """A product document with no variants at all (a gift card, a product being set up):
+    nothing is 'not offered' and no word of the answer is one of its options."""
+    gift_card = {"id": 7, "title": "Gift card"}
+    assert not_offered(gift_card, "M", "red") is None
+    assert options_in_text("m in red please", gift_card) == {}
+    assert pick_variant(gift_card, None, None) == (None, None, [])
