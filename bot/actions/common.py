@@ -28,11 +28,18 @@ RICH_CHANNELS = WEB_CHANNELS | frozenset({"telegram", "whatsapp", "facebook", "s
 def call_context(tracker: Tracker) -> CallContext:
     """The headers of one API call: the conversation id, the channel the shopper uses and,
     on the web chat, the browser the socket's token was issued to (``aisle_client`` in the
-    message's metadata, set by bot/channels/socketio.py from the signed token)."""
-    metadata = (tracker.latest_message or {}).get("metadata") or {}
-    client = metadata.get("aisle_client") if isinstance(metadata, dict) else None
+    message's metadata, set by bot/channels/socketio.py from the signed token). At a session's
+    start Rasa has not logged the message yet: both come from the message's metadata, which
+    Rasa hands the session start as ``session_started_metadata`` (Aisle's channels name
+    themselves there as ``aisle_channel``)."""
+    metadata = ((tracker.latest_message or {}).get("metadata")
+                or tracker.get_slot("session_started_metadata") or {})
+    if not isinstance(metadata, dict):
+        metadata = {}
+    client, named = metadata.get("aisle_client"), metadata.get("aisle_channel")
     return CallContext(conversation_id=tracker.sender_id,
-                       channel=tracker.get_latest_input_channel(),
+                       channel=(named if isinstance(named, str) and named
+                                else tracker.get_latest_input_channel()),
                        client=client if isinstance(client, str) else None,
                        point=conversation_point(tracker))
 

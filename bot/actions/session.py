@@ -24,8 +24,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .common import conversation_point
-from .storefront import CallContext, StorefrontProblem, StorefrontUnavailable, storefront
+from .common import call_context
+from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +53,17 @@ class ActionSessionStart(Action):
         metadata = tracker.get_slot("session_started_metadata")
         channel = metadata.get("aisle_channel") if isinstance(metadata, dict) else None
         if isinstance(channel, str) and channel:
-            await record_chat_started(tracker, channel, metadata.get("aisle_client"),
-                                      returning=bool(carried))
+            await record_chat_started(tracker, returning=bool(carried))
         held = [ConversationPaused()] if tracker.get_slot("handoff_id") else []
         return [SessionStarted(), *start_metadata(tracker), *carried, *held,
                 ActionExecuted("action_listen")]
 
 
-async def record_chat_started(tracker: Tracker, channel: str, client: Any, *,
-                              returning: bool) -> None:
+async def record_chat_started(tracker: Tracker, *, returning: bool) -> None:
     """The chat_started analytics event. Analytics must never cost the shopper the
     conversation, so a failure is logged and the session starts anyway."""
-    ctx = CallContext(conversation_id=tracker.sender_id, channel=channel,
-                      client=client if isinstance(client, str) else None,
-                      point=conversation_point(tracker))
     try:
-        await storefront().record_event("chat_started", ctx,
+        await storefront().record_event("chat_started", call_context(tracker),
                                         properties={"returning": returning})
     except (StorefrontUnavailable, StorefrontProblem) as error:
         log.warning("chat_started not recorded for a conversation: %s", error)
