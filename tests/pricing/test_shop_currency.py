@@ -22,3 +22,13 @@ async def test_the_shop_says_its_currency_and_decimals(aiohttp_client, settings,
     assert await resp.json() == {"name": "Kanji & Co", "currency": currency,
                                  "minor_units": minor_units}
 
+
+
+async def test_attack_the_shop_details_are_read_only_and_say_nothing_more(client):
+    """Public, like the catalog: no credential; nothing can be changed through it, and it
+    shows no setting beyond the name and the currency (no gateway, no secrets, no hosts)."""
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        resp = await client.request(method, "/api/shop", json={"currency": "JPY"})
+        assert resp.status == 405, method
+    body = await (await client.get("/api/shop")).json()
+    assert set(body) == {"name", "currency", "minor_units"} and body["currency"] == "USD"
