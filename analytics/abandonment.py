@@ -78,6 +78,25 @@ def _purchases(events: pl.LazyFrame) -> pl.LazyFrame:
                  pl.col("value").first().alias("purchase_value")))
 
 
+def departures(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Per cart with activity: ``abandoned_at`` (its last activity up to its first
+    purchase) and ``purchased_at`` (that purchase, if any): all that decides whether the
+    cart counts as abandoned (``abandoned_count``)."""
+    last = (_cart_activity(events).group_by("cart_id")
+            .agg(pl.col("ts").max().alias("abandoned_at")))
+    return (last.join(_purchases(events).select("cart_id", "purchased_at"), on="cart_id",
+                      how="left").select("abandoned_at", "purchased_at"))
+
+
+def abandoned_count(departures: pl.DataFrame, *, now: datetime,
+                    idle: timedelta = timedelta(hours=1)) -> int:
+    """``abandoned_carts(...).height`` from the carts' ``departures`` (the rule of
+    ``abandoned_carts``: quiet for ``idle`` after the last activity, until the purchase or
+    ``now``)."""
+    quiet_until = pl.coalesce(pl.col("purchased_at"), pl.lit(now))
+    return departures.filter(quiet_until - pl.col("abandoned_at") >= idle).height
+
+
 def _first_reminders(events: pl.LazyFrame) -> pl.LazyFrame:
     return (events.filter((pl.col("name") == REMINDER_EVENT) & pl.col("cart_id").is_not_null())
             .select("cart_id", pl.col("ts").alias("reminder_ts")))

@@ -155,14 +155,14 @@ def _channel_clause(channels: list[str] | None, placeholder) -> tuple[str, list]
 
 
 def _events_from_database(url: str, start, end, channels: list[str] | None,
-                          wanted: list[str]) -> pl.LazyFrame:
+                          wanted: list[str], names: list[str] | None = None) -> pl.LazyFrame:
     if _is_postgres(url):
-        return _events_from_postgres(url, start, end, channels, wanted)
-    return _events_from_sqlalchemy(url, start, end, channels, wanted)
+        return _events_from_postgres(url, start, end, channels, wanted, names)
+    return _events_from_sqlalchemy(url, start, end, channels, wanted, names)
 
 
 def _events_from_sqlalchemy(url: str, start, end, channels: list[str] | None,
-                            wanted: list[str]) -> pl.LazyFrame:
+                            wanted: list[str], names: list[str] | None = None) -> pl.LazyFrame:
     from sqlalchemy import Text
     stored, _ = _stored_needed(wanted, derive_in_sql=False)
     # properties is JSON in both databases; as text it reads the same from SQLite and PG
@@ -173,6 +173,10 @@ def _events_from_sqlalchemy(url: str, start, end, channels: list[str] | None,
     if clause:
         where = f"{where} AND {clause}" if where else f" WHERE {clause}"
         params.update({f"channel{i}": v for i, v in enumerate(values)})
+    if names:
+        marks = ", ".join(f":name{i}" for i in range(len(names)))
+        where = f"{where} AND name IN ({marks})" if where else f" WHERE name IN ({marks})"
+        params.update({f"name{i}": v for i, v in enumerate(names)})
     schema = {c: EVENT_SCHEMA[c] for c in stored} or {"ts": EVENT_SCHEMA["ts"]}
     types = {**{c: t for c, t in sql_types().items() if c in schema}}
     if "properties" in types:
@@ -199,7 +203,7 @@ def _pg_literal(value) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _events_from_postgres(url: str, start, end, channels, wanted) -> pl.LazyFrame:
+def _events_from_postgres(url: str, start, end, channels, wanted, names=None) -> pl.LazyFrame:
     """The columnar path: only the wanted columns and rows, as Arrow (analytics.sources),
     through COPY; sorted by time here (an index scan in ts order costs PostgreSQL more)."""
     from .sources.postgres import read_arrow
@@ -211,6 +215,8 @@ def _events_from_postgres(url: str, start, end, channels, wanted) -> pl.LazyFram
     clause, values = _channel_clause(channels, lambda i: "{%d}" % i)
     if clause:
         clauses.append(clause.format(*[_pg_literal(v) for v in values]))
+    if names:
+        clauses.append(f"name IN ({', '.join(_pg_literal(n) for n in names)})")
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     frame = read_arrow(url, f"SELECT {', '.join(select or ['ts'])} FROM events{where}")
     # an empty answer may come back typeless: give it the schema
@@ -239,9 +245,11 @@ def _events_from_file(path: Path) -> pl.LazyFrame:
 
 def load_events(source: str, *, start: datetime | None = None,
                 end: datetime | None = None, channels: Iterable[str] | None = None,
-                columns: Iterable[str] | None = None) -> pl.LazyFrame:
+                columns: Iterable[str] | None = None,
+                names: Iterable[str] | None = None) -> pl.LazyFrame:
     """Conformed events (EVENT_SCHEMA) from a database URL, a .parquet/.csv file or a
-    directory of .parquet files, with ``start <= ts < end`` and on ``channels`` when given.
+    directory of .parquet files, with ``start <= ts < end``, on ``channels`` and named one of
+    ``names`` when given (a database answers with an index on name and time).
 
     ``columns`` (default: all of EVENT_SCHEMA) are the only ones returned, and a database
     is asked only for them and for the rows in range: the JSON properties travel only when
@@ -250,13 +258,16 @@ def load_events(source: str, *, start: datetime | None = None,
     SQLAlchemy; files are scanned lazily, so polars pushes the same filters into the scan."""
     wanted = _wanted(columns)
     channels = [c for c in channels or [] if c] or None
+    names = list(names) if names is not None else None
     # conform needs ts and name, and the filters below re-check ts and channel
     read = list(dict.fromkeys(["ts", "name", *(["channel"] if channels else []), *wanted]))
     if is_database_url(source):
-        lf = _events_from_database(source, start, end, channels, read)
+        lf = _events_from_database(source, start, end, channels, read, names)
     else:
         lf = _events_from_file(Path(source.removeprefix("file://")))
     lf = apply_filters(conform(lf), start=start, end=end, channels=channels)
+    if names is not None:
+        lf = lf.filter(pl.col("name").is_in(names))
     return lf if columns is None else lf.select(wanted)
 
 

@@ -52,12 +52,19 @@ class Kpis:
 def main_currency(events: pl.LazyFrame) -> str | None:
     """The currency most purchases are in (ties: alphabetical); without purchases, the one
     most events with a value are in."""
-    for wanted in (pl.col("name") == PURCHASE, pl.lit(True)):
-        counts = (events.filter(wanted, pl.col("currency").is_not_null())
-                  .group_by("currency").len()
-                  .sort(["len", "currency"], descending=[True, False]).collect())
-        if counts.height:
-            return counts["currency"][0]
+    counts = (events.filter(pl.col("currency").is_not_null()).group_by("currency")
+              .agg(pl.len().alias("events"), (pl.col("name") == PURCHASE).sum()
+                   .alias("purchases")))
+    return currency_of(counts.collect())
+
+
+def currency_of(counts: pl.DataFrame) -> str | None:
+    """``main_currency`` from per-currency counts (columns currency, events, purchases)."""
+    for column in ("purchases", "events"):
+        ranked = (counts.filter(pl.col(column) > 0)
+                  .sort([column, "currency"], descending=[True, False]))
+        if ranked.height:
+            return ranked["currency"][0]
     return None
 
 
@@ -76,24 +83,34 @@ def kpis(events: pl.LazyFrame, *, abandoned_carts: int, currency: str | None = N
     overrides the count of conversation ids in the events (Rasa's tracker knows chats that
     never touched the shop)."""
     currency = currency or main_currency(events)
-    purchases = events.filter(pl.col("name") == PURCHASE)
+    counts = events.select(
+        pl.col("session_id").drop_nulls().n_unique().alias("sessions"),
+        pl.col("conversation_id").drop_nulls().n_unique().alias("conversations"),
+        pl.col("cart_id").filter(pl.col("name") == "add_to_cart").drop_nulls()
+        .n_unique().alias("carts")).collect().row(0, named=True)
+    if conversations is None:
+        conversations = counts["conversations"]
+    return kpis_of(counts["sessions"], counts["carts"],
+                   events.filter(pl.col("name") == PURCHASE), abandoned_carts=abandoned_carts,
+                   currency=currency, conversations=conversations)
+
+
+def kpis_of(sessions: int, carts: int, purchases: pl.LazyFrame, *, abandoned_carts: int,
+            currency: str | None, conversations: int) -> Kpis:
+    """The KPIs from what needs every event (distinct sessions, carts started,
+    conversations) and the period's purchase events (their rows: orders are told apart
+    and revenue taken one row per order, the first one in time)."""
     in_currency = _one_row_per_order(purchases.filter(_in(currency)))
     row = pl.concat([
-        events.select(pl.col("session_id").drop_nulls().n_unique().alias("sessions"),
-                      pl.col("conversation_id").drop_nulls().n_unique().alias("conversations"),
-                      pl.col("cart_id").filter(pl.col("name") == "add_to_cart").drop_nulls()
-                      .n_unique().alias("carts")),
         purchases.select(ORDER_KEY.n_unique().alias("orders"),
                          pl.col("session_id").drop_nulls().n_unique()
                          .alias("converted_sessions")),
         in_currency.select(pl.col("value").sum().alias("revenue"),
                            pl.len().alias("currency_orders")),
     ], how="horizontal").collect().row(0, named=True)
-    if conversations is None:
-        conversations = row["conversations"]
-    return Kpis(sessions=row["sessions"], conversations=conversations,
+    return Kpis(sessions=sessions, conversations=conversations,
                 orders=row["orders"], revenue=int(row["revenue"] or 0), currency=currency,
-                converted_sessions=row["converted_sessions"], carts=row["carts"],
+                converted_sessions=row["converted_sessions"], carts=carts,
                 abandoned_carts=abandoned_carts, currency_orders=row["currency_orders"])
 
 

@@ -1,21 +1,30 @@
 """Loading the Overview page's data from PostgreSQL: before and after issue 18, same run.
 
     python bench/analytics_load.py [--events 2000000 --events 10000000] [--days 120]
-                                   [--view-days 30] [--quick]
+                                   [--view-days 30] [--readers before,cache,after] [--quick]
 
 For each size, a PostgreSQL database ``aisle_bench_load_<N>`` is created, migrated and
 filled by ``python -m analytics synthesize --events N --days D --into URL`` (kept between
 runs: a database already holding N synthetic events is reused, and its synthesis time is
 the one recorded when it was made). Then each reader runs in its own process, so that its
-peak memory (ru_maxrss, the resident high-water mark) is its own:
+peak memory (ru_maxrss, the resident high-water mark) is its own, and works out the
+Overview's numbers for the dashboard's default view (the last ``--view-days`` days with
+data, compared with as many days before them):
 
-- before: what the dashboard did for every page, ``load_events(url).collect()`` of every
-  event, every column, fetched row by row through SQLAlchemy (``load_events_by_rows``);
-- after: what the Overview reads now, the dashboard's ``EventCache`` for a ``--view-days``
-  view and the period before it (its comparison), every column but the JSON properties,
-  through ADBC, plus the bounds query (first and last event); then one incremental refresh;
-- after, every event: the columnar reader on the whole table, for reference.
+- before: what the dashboard did for every page before issue 18, ``load_events(url)`` of
+  every event, every column, fetched row by row through SQLAlchemy
+  (``load_events_by_rows``), then the KPIs from those events;
+- cache: the first step of issue 18, the dashboard's ``EventCache`` for the view and its
+  comparison period, every column but the JSON properties, through ADBC, then the KPIs;
+- after: what the Overview reads now, ``analytics.overview_data.OverviewWindow`` (six
+  narrow columns reduced batch by batch, and the purchases), the sidebar's channels and
+  the KPIs of both periods and the sales per day; then one incremental refresh;
+- after_one_scan (when asked): the same with PostgreSQL reading the window through one
+  backend instead of two;
+- after_all (only when asked): the columnar reader on the whole table, for reference.
 
+Each timing includes the bounds query (first and last event). ``same_kpis`` says whether
+the readers got the same numbers as 'after'.
 ``baseline_rss_mb`` is the process's resident size after imports, before reading. A reader
 whose process needs more than ``--memory-cap-gb`` (RLIMIT_DATA) is stopped and reported as
 such, so the bench cannot take the shared machine's memory away from other work.
@@ -44,38 +53,87 @@ def rss_mb() -> float:
 
 # --- the measured readers (each in its own process) ----------------------------------------
 
+def _periods(last: datetime, view_days: int) -> tuple[datetime, datetime, datetime]:
+    """(previous start, start, end) of the dashboard's default view: the last view_days
+    days with data and as many days before them (the Overview's comparison period)."""
+    end = datetime.combine(last.date() + timedelta(days=1), datetime.min.time())
+    start = end - timedelta(days=view_days)
+    return start - timedelta(days=view_days), start, end
+
+
+def _kpis_from_events(frame, previous: datetime, start: datetime, end: datetime) -> dict:
+    """The Overview's numbers the way the page computed them from loaded events."""
+    import polars as pl
+
+    from analytics.abandonment import abandoned_carts
+    from analytics.filters import apply_filters
+    from analytics.overview import daily_sales, kpis, main_currency
+    window = frame.lazy().filter(pl.col("ts") >= previous)
+    last = frame["ts"].max()
+    now_events = apply_filters(window, start=start, end=end)
+    currency = main_currency(now_events) or main_currency(window)
+    out = {}
+    for label, (a, b) in (("now", (start, end)), ("before", (previous, start))):
+        events = apply_filters(window, start=a, end=b)
+        out[label] = kpis(events, abandoned_carts=abandoned_carts(events, now=min(b, last))
+                          .height, currency=currency).__dict__
+    out["daily_revenue"] = int(daily_sales(now_events, currency, start, end)["revenue"].sum())
+    return out
+
+
+def _kpis_from_window(url: str, previous, start, end) -> tuple[dict, object]:
+    """The Overview's numbers the way the page computes them now (no tracker here)."""
+    from analytics.overview import daily_sales
+    from analytics.overview_data import OverviewWindow, period_kpis
+    window = OverviewWindow(url, previous, ttl=0)
+    window.channels()  # the sidebar's list
+    currency = window.main_currency(start, end)
+    out = {}
+    for label, (a, b) in (("now", (start, end)), ("before", (previous, start))):
+        out[label] = period_kpis(window.period(a, b), currency=currency,
+                                 now=min(b, window.last)).__dict__
+    purchases = window.period(start, end).purchases.lazy()
+    out["daily_revenue"] = int(daily_sales(purchases, currency, start, end)["revenue"].sum())
+    return out, window
+
+
 def measure(kind: str, url: str, view_days: int) -> dict:
     import polars as pl  # noqa: F401  - imported before the baseline is taken
 
     from analytics.event_cache import LIGHT_COLUMNS, EventCache
     from analytics.loaders import event_bounds, load_events, load_events_by_rows
+    import analytics.overview_data  # noqa: F401
     import adbc_driver_postgresql.dbapi  # noqa: F401
     baseline = rss_mb()
     started = time.perf_counter()
     extra = {}
+    _, last = event_bounds(url)
+    previous, start, end = _periods(last, view_days)
     if kind == "before":
         frame = load_events_by_rows(url).collect()
+        extra = {"rows": frame.height, "kpis": _kpis_from_events(frame, previous, start, end)}
+    elif kind == "cache":
+        cache = EventCache(url, columns=LIGHT_COLUMNS, ttl=0)
+        frame = cache.events(previous)
+        extra = {"rows": frame.height, "kpis": _kpis_from_events(frame, previous, start, end)}
     elif kind == "after_all":
         frame = load_events(url).collect()
+        extra = {"rows": frame.height}
     else:
-        # the dashboard's default view: the last view_days days with data and the same
-        # number of days before them (the Overview's comparison period)
-        _, last = event_bounds(url)
-        first_day = last.date() - timedelta(days=view_days - 1)
-        window = datetime.combine(first_day - timedelta(days=view_days), datetime.min.time())
-        cache = EventCache(url, columns=LIGHT_COLUMNS, ttl=0)
-        frame = cache.events(window)
+        if kind == "after_one_scan":  # the same, PostgreSQL reading with one backend
+            import analytics.overview_data as overview_data
+            overview_data.SCAN_CONNECTIONS = 1
+        figures, window = _kpis_from_window(url, previous, start, end)
         loaded = time.perf_counter() - started
         refresh_started = time.perf_counter()
-        cache.events(window)  # ttl 0: refresh, reading only what came after the last event
-        extra = {"window_start": window.isoformat(), "incremental_refresh_s":
-                 round(time.perf_counter() - refresh_started, 3),
-                 "refresh_rows_read": cache.reads[-1]["rows"]}
+        window.channels()  # ttl 0: refresh, reading the last day again
         return {"seconds": round(loaded, 2), "peak_rss_mb": rss_mb(),
-                "baseline_rss_mb": baseline, "rows": frame.height,
-                "columns": len(frame.columns), **extra}
+                "baseline_rss_mb": baseline, "window_start": previous.isoformat(),
+                "held": window.reads[0], "incremental_refresh_s":
+                round(time.perf_counter() - refresh_started, 3),
+                "refresh_read": window.reads[-1], "kpis": figures}
     return {"seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": rss_mb(),
-            "baseline_rss_mb": baseline, "rows": frame.height, "columns": len(frame.columns)}
+            "baseline_rss_mb": baseline, "window_start": previous.isoformat(), **extra}
 
 
 def run_measure(kind: str, url: str, view_days: int, cap_gb: float) -> dict:
@@ -158,6 +216,13 @@ def adopt(n: int, url: str, days: int, synthesis_s: float) -> None:
                                   "made_at": datetime.utcnow().isoformat(timespec="seconds")}))
 
 
+def _same_kpis(row: dict) -> dict:
+    """Whether each reader that computed the Overview's numbers got the same as 'after'."""
+    want = row.get("after", {}).get("kpis")
+    return {kind: row[kind]["kpis"] == want for kind in ("before", "cache", "after_one_scan")
+            if want is not None and "kpis" in row.get(kind, {})}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, action="append")
@@ -165,11 +230,15 @@ def main() -> int:
     parser.add_argument("--view-days", type=int, default=30)
     parser.add_argument("--memory-cap-gb", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="200,000 events")
-    parser.add_argument("--measure", choices=["before", "after", "after_all"])
+    parser.add_argument("--readers", default="before,cache,after",
+                        help="comma-separated, in order: before, cache, after, "
+                             "after_one_scan, after_all")
+    parser.add_argument("--measure", choices=["before", "cache", "after", "after_one_scan",
+                                              "after_all"])
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.url, args.view_days)))
+        print(json.dumps(measure(args.measure, args.url, args.view_days), default=str))
         return 0
     from harness import log, write_result
     sizes = args.events or ([200_000] if args.quick else [2_000_000])
@@ -177,14 +246,17 @@ def main() -> int:
     for n in sizes:
         url, made = bench_database(n, args.days)
         row = {"database": made}
-        for kind in ("before", "after", "after_all"):
+        for kind in args.readers.split(","):
             log(f"{n} events: {kind}")
             row[kind] = run_measure(kind, url, args.view_days, args.memory_cap_gb)
             log(f"  {row[kind]}")
+        row["same_kpis"] = _same_kpis(row)
+        log(f"  same KPIs: {row['same_kpis']}")
         results[str(n)] = row
     write_result("analytics_load" + ("_quick" if args.quick else ""),
                  {"view_days": args.view_days, "days": args.days, "sizes": results,
-                  "machine": f"{os.cpu_count()} cores"})
+                  "machine": f"{os.cpu_count()} cores",
+                  "load_average": [round(x, 2) for x in os.getloadavg()]})
     return 0
 
 

@@ -1,10 +1,14 @@
 """Where every page gets its events, conversations and filters from.
 
-Events are held in an ``analytics.event_cache.EventCache`` per source: the first page reads
-the window it shows (the period and the one before it, which the KPIs compare with), a
-page asking for earlier days reads only those, and every ``EVENTS_TTL`` seconds only the
-events recorded since the last one are added, so new shop events show up within half a
-minute without reading everything again. The pages that read the JSON properties (funnel
+The Overview (and the sidebar's list of channels) read one
+``analytics.overview_data.OverviewWindow`` per source: the window's events reduced as they
+arrive to what the KPIs count (visits, cart steps, purchases), never the events
+themselves; it refreshes every ``EVENTS_TTL`` seconds by reading its last day again. The
+other pages hold events in an ``analytics.event_cache.EventCache`` per source: the first
+page reads the window it shows (the period and the one before it, which the KPIs compare
+with), a page asking for earlier days reads only those, and every ``EVENTS_TTL`` seconds
+only the events recorded since the last one are added, so new shop events show up within
+half a minute without reading everything again. The pages that read the JSON properties (funnel
 filters, handoff reasons) use a second cache that holds them; the others never fetch them.
 The sidebar (date range, channels) is drawn by ``app.py`` on every run; pages read the
 chosen ``Filters`` from ``st.session_state``.
@@ -12,6 +16,7 @@ chosen ``Filters`` from ``st.session_state``.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +28,7 @@ from analytics.event_cache import LIGHT_COLUMNS, EventCache
 from analytics.filters import apply_filters
 from analytics.loaders import (default_conversations_source, default_events_source,
                                event_bounds, is_database_url, load_conversations)
+from analytics.overview_data import OverviewWindow
 from analytics.schema import InputError
 
 EVENTS_TTL = 30  # seconds: short enough that a merchant sees today's orders come in
@@ -68,6 +74,28 @@ def events_source() -> str:
 def event_cache(source: str, properties: bool = False) -> EventCache:
     """The process's copy of ``source``'s events (with the JSON properties or without)."""
     return EventCache(source, columns=None if properties else LIGHT_COLUMNS, ttl=EVENTS_TTL)
+
+
+@st.cache_resource(show_spinner=False)
+def _overview_windows() -> dict:
+    return {"lock": threading.Lock()}
+
+
+def overview_window(source: str, start: datetime) -> OverviewWindow:
+    """The process's Overview reduction of ``source`` from ``start`` on: one per source, read
+    again from an earlier start when a page asks for one."""
+    windows = _overview_windows()
+    with windows["lock"]:
+        window = windows.get(source)
+        if window is None or (window.start is not None and start < window.start):
+            window = windows[source] = OverviewWindow(source, start, ttl=EVENTS_TTL)
+    return window
+
+
+def window_channels(source: str, start: datetime) -> list[str]:
+    """The channels of the events from ``start`` on (what the sidebar offers)."""
+    with st.spinner("Loading events…"):
+        return overview_window(source, start).channels()
 
 
 @st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
@@ -136,8 +164,12 @@ def window_start(filters: Filters) -> datetime:
 
 
 def read_at(properties: bool = False) -> datetime | None:
-    """When the events on screen were read from the source (UTC)."""
-    return event_cache(events_source(), properties).read_at
+    """When the events on screen were read from the source (UTC): the latest read of the
+    page's events or of the Overview's window."""
+    source = events_source()
+    times = [event_cache(source, properties).read_at,
+             getattr(_overview_windows().get(source), "read_at", None)]
+    return max((t for t in times if t is not None), default=None)
 
 
 def current_filters() -> Filters | None:
@@ -175,6 +207,40 @@ class PageData:
 def page_data(*, properties: bool = False) -> PageData:
     """The page's events (with the JSON properties when the page reads them), or a friendly
     empty state and the end of the page run."""
+    filters = _filters_or_stop()
+    try:
+        everything = events_since(events_source(), window_start(filters),
+                                  properties=properties)
+    except InputError as exc:
+        no_data(f"The dashboard cannot read events yet: {exc}.", "Check `ANALYTICS_EVENTS_URL`.")
+    if everything.is_empty():
+        no_data(NO_EVENTS, NO_EVENTS_HINT)
+    events = filtered(everything, filters)
+    if events.select(pl.len()).collect().item() == 0:
+        no_period_events(filters)
+    return PageData(everything, filters, events)
+
+
+def overview_page_window() -> tuple[OverviewWindow, Filters]:
+    """The Overview's window for the chosen filters (read when needed), or a friendly empty
+    state and the end of the page run, as ``page_data``."""
+    filters = _filters_or_stop()
+    try:
+        with st.spinner("Loading events…"):
+            window = overview_window(events_source(), window_start(filters))
+            last = window.last
+    except InputError as exc:
+        no_data(f"The dashboard cannot read events yet: {exc}.", "Check `ANALYTICS_EVENTS_URL`.")
+    if last is None:
+        no_data(NO_EVENTS, NO_EVENTS_HINT)
+    return window, filters
+
+
+NO_EVENTS = "There are no events yet."
+NO_EVENTS_HINT = "Events appear here as shoppers browse, chat and buy in the shop."
+
+
+def _filters_or_stop() -> Filters:
     error = st.session_state.get("events_error")
     filters = current_filters()
     if error:
@@ -182,22 +248,13 @@ def page_data(*, properties: bool = False) -> PageData:
                 "Start the shop with `make run`, or point `ANALYTICS_EVENTS_URL` at a "
                 "database URL or a Parquet/CSV file of events.")
     if filters is None:
-        no_data("There are no events yet.",
-                "Events appear here as shoppers browse, chat and buy in the shop.")
-    try:
-        everything = events_since(events_source(), window_start(filters),
-                                  properties=properties)
-    except InputError as exc:
-        no_data(f"The dashboard cannot read events yet: {exc}.",
-                "Check `ANALYTICS_EVENTS_URL`.")
-    if everything.is_empty():
-        no_data("There are no events yet.",
-                "Events appear here as shoppers browse, chat and buy in the shop.")
-    events = filtered(everything, filters)
-    if events.select(pl.len()).collect().item() == 0:
-        no_data(f"No events for {filters.label()}.",
-                "Widen the date range or clear the channel filter in the sidebar.")
-    return PageData(everything, filters, events)
+        no_data(NO_EVENTS, NO_EVENTS_HINT)
+    return filters
+
+
+def no_period_events(filters: Filters) -> None:
+    no_data(f"No events for {filters.label()}.",
+            "Widen the date range or clear the channel filter in the sidebar.")
 
 
 def no_data(message: str, hint: str) -> None:
@@ -214,14 +271,19 @@ RASA_CHANNELS = {"socketio": "web", "rest": "web", "callback": "web", "facebook"
 def filtered_conversations(page: PageData) -> pl.DataFrame | None:
     """The tracker events of the page's period; with a channel filter, those of the
     conversations on those channels (known from the shop's events or Rasa's channel)."""
+    return tracker_rows(page.filters, lambda: page.events.select(
+        pl.col("conversation_id").drop_nulls().unique()).collect().to_series())
+
+
+def tracker_rows(f: Filters, event_conversations) -> pl.DataFrame | None:
+    """``filtered_conversations`` for the filters ``f``; ``event_conversations()`` gives
+    the conversation ids of the period's events (asked only with a channel filter)."""
     tracker = conversations(tracker_url())
     if tracker is None:
         return None
-    f = page.filters
     rows = tracker.filter(pl.col("ts") >= f.start, pl.col("ts") < f.end)
     if f.channels:
-        ids = (page.events.select(pl.col("conversation_id").drop_nulls().unique())
-               .collect().to_series())
+        ids = event_conversations()
         channel = (pl.col("input_channel").drop_nulls().first().over("conversation_id")
                    .replace_strict(RASA_CHANNELS, default=None))
         rows = rows.filter(pl.col("conversation_id").is_in(ids.implode())

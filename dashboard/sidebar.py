@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 from analytics.schema import InputError
@@ -24,8 +23,8 @@ def render() -> None:
     first, last = days
     default = data.default_filters(first, last)
     kept = st.session_state.get(data.FILTERS_KEY) or default
-    try:  # the channels of the events held for the period shown (and the one before)
-        events = data.events_since(data.events_source(), data.window_start(kept))
+    try:  # the channels of the period shown and the one before (the Overview's window)
+        channels = data.window_channels(data.events_source(), data.window_start(kept))
     except InputError as exc:
         st.session_state[ERROR_KEY] = str(exc)
         st.session_state[data.FILTERS_KEY] = None
@@ -36,7 +35,7 @@ def render() -> None:
                                min_value=first, max_value=last, key=DATE_KEY,
                                help="Both days included. KPIs compare with the period of "
                                     "the same length just before.")
-        channels = st.multiselect("Channels", _channels(events), key=CHANNELS_KEY,
+        channels = st.multiselect("Channels", channels, key=CHANNELS_KEY,
                                   placeholder="All channels",
                                   help="site = the shop's own pages; the others are chats")
         read_at = data.read_at()
@@ -52,10 +51,6 @@ def render() -> None:
         kept = st.session_state.get(data.FILTERS_KEY) or default
         st.session_state[data.FILTERS_KEY] = data.Filters(kept.first_day, kept.last_day,
                                                           tuple(sorted(channels)))
-
-
-def _channels(events: pl.DataFrame) -> list[str]:
-    return sorted(events.get_column("channel").drop_nulls().unique().to_list())
 
 
 def _short(source: str) -> str:

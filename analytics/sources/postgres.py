@@ -7,11 +7,16 @@ SQLAlchemy URL (any driver: asyncpg, psycopg) becomes the libpq URI ADBC wants.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import polars as pl
 
 from ..schema import InputError
+
+T = TypeVar("T")
 
 
 def libpq_uri(url: str) -> str:
@@ -27,12 +32,7 @@ def read_arrow(url: str, query: str, params: Sequence = ()) -> pl.DataFrame:
     """Run ``query`` ($1, $2... placeholders bound to ``params``) and return its rows.
     Without parameters the driver reads with COPY, in batches; with them libpq holds the
     whole answer as text first (analytics.loaders inlines its literals for that reason)."""
-    try:
-        import adbc_driver_postgresql.dbapi as adbc
-    except ModuleNotFoundError:
-        raise InputError("the ADBC driver is missing: pip install adbc-driver-postgresql") \
-            from None
-    from adbc_driver_manager import Error as AdbcError
+    adbc, AdbcError = _driver()
     try:
         with adbc.connect(libpq_uri(url)) as conn, conn.cursor() as cursor:
             cursor.execute(query, list(params) if params else None)
@@ -45,6 +45,38 @@ def read_arrow(url: str, query: str, params: Sequence = ()) -> pl.DataFrame:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"could not read from {_safe(url)}: {first}") from None
     return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+
+
+def read_arrow_batches(url: str, query: str, reduce: Callable[[pl.DataFrame], T]) -> list[T]:
+    """``reduce`` of each record batch of ``query`` (no parameters: COPY), in order. The
+    reductions run in a second thread while the next batch is fetched (polars and the
+    driver let go of the GIL); at most two batches wait, so memory stays bounded."""
+    adbc, AdbcError = _driver()
+    pending: deque[Future] = deque()
+    results: list[T] = []
+    try:
+        with (adbc.connect(libpq_uri(url)) as conn, conn.cursor() as cursor,
+              ThreadPoolExecutor(max_workers=1) as pool):
+            cursor.execute(query)
+            for batch in cursor.fetch_record_batch():
+                if len(pending) >= 2:
+                    results.append(pending.popleft().result())
+                pending.append(pool.submit(lambda b=batch: reduce(pl.from_arrow(b))))
+            results.extend(f.result() for f in pending)
+    except AdbcError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"could not read from {_safe(url)}: {first}") from None
+    return results
+
+
+def _driver():
+    try:
+        import adbc_driver_postgresql.dbapi as adbc
+    except ModuleNotFoundError:
+        raise InputError("the ADBC driver is missing: pip install adbc-driver-postgresql") \
+            from None
+    from adbc_driver_manager import Error as AdbcError
+    return adbc, AdbcError
 
 
 def _safe(url: str) -> str:

@@ -1,31 +1,35 @@
-"""Overview: the period's KPIs against the period before, and sales per day."""
+"""Overview: the period's KPIs against the period before, and sales per day.
+
+It reads no events: the KPIs come from the Overview's window (``data.overview_window``:
+counts per visit, the cart steps and the purchases), so a shop with millions of events
+opens on this page in seconds (docs/analytics.md, "At merchant scale")."""
 
 import streamlit as st
 
-from analytics.abandonment import abandoned_carts
-from analytics.chat import conversation_count
+from analytics.overview import daily_sales
+from analytics.overview_data import period_kpis
 from dashboard import charts, data, display
-from analytics.overview import daily_sales, kpis, main_currency
 
 st.title("Overview")
-page = data.page_data()
-previous_filters = page.filters.previous()
-st.caption(f"{page.filters.label()} · changes compare with {previous_filters.first_day:%d %b} "
+window, filters = data.overview_page_window()
+previous_filters = filters.previous()
+current = window.period(filters.start, filters.end, filters.channels)
+if current.events == 0:
+    data.no_period_events(filters)
+st.caption(f"{filters.label()} · changes compare with {previous_filters.first_day:%d %b} "
            f"– {previous_filters.last_day:%d %b %Y}")
 
 
-def period_kpis(filters: data.Filters, currency: str | None):
-    events = data.filtered(page.everything, filters)
-    now = data.as_of(page.everything, filters)
-    carts = abandoned_carts(events, now=now).height
-    tracker = data.filtered_conversations(data.PageData(page.everything, filters, events))
-    return kpis(events, abandoned_carts=carts, currency=currency,
-                conversations=conversation_count(events, tracker))
+def kpis_of(period, f: data.Filters, currency: str | None):
+    tracker = data.tracker_rows(f, lambda: period.conversation_ids)
+    return period_kpis(period, currency=currency, now=min(f.end, window.last),
+                       tracker_ids=None if tracker is None else tracker["conversation_id"])
 
 
-currency = main_currency(page.events) or main_currency(page.everything.lazy())
-now_kpis = period_kpis(page.filters, currency)
-before = period_kpis(previous_filters, currency)
+currency = window.main_currency(filters.start, filters.end, filters.channels)
+now_kpis = kpis_of(current, filters, currency)
+before = kpis_of(window.period(previous_filters.start, previous_filters.end,
+                               filters.channels), previous_filters, currency)
 
 counts = st.columns(4)
 counts[0].metric("Sessions", display.count(now_kpis.sessions),
@@ -54,7 +58,7 @@ rates[3].metric("Abandoned carts", display.count(now_kpis.abandoned_carts),
                 delta_color="inverse", border=True)
 
 st.subheader("Revenue and orders per day")
-sales = daily_sales(page.events, currency, page.filters.start, page.filters.end)
+sales = daily_sales(current.purchases.lazy(), currency, filters.start, filters.end)
 if sales["orders"].sum() == 0:
     st.info("No orders in this period.", icon=":material/info:")
 else:

@@ -26,11 +26,18 @@ def test_sidebar_says_when_the_events_were_read(monkeypatch, tmp_path):
     assert read, captions
     at = datetime.combine(before.date(), datetime.strptime(read.group(1), "%H:%M:%S").time())
     assert abs(at - before) < timedelta(minutes=2)
-    # the Overview read the last 30 days with data and the 30 before them, nothing earlier
+    # the Overview read the last 30 days with data and the 30 before them, nothing earlier,
+    # and held no events: only its reduction of them (analytics.overview_data)
     from dashboard import data
+    window = data.overview_window(url, data.window_start(app.session_state["filters"]))
+    first_day = window.last.date() - timedelta(days=29)
+    assert window.reads[0]["start"] == datetime.combine(first_day - timedelta(days=30),
+                                                        datetime.min.time())
+    assert len(window.reads) == 1 and data.event_cache(url, False).frame is None
+    # a page that works on events reads the same window of them, without the properties
+    app.switch_page("views/abandonment.py").run()
+    assert not app.exception
     cache = data.event_cache(url, False)
-    first_day = cache.frame["ts"].max().date() - timedelta(days=29)
-    assert cache.reads[0]["start"] == datetime.combine(first_day - timedelta(days=30),
-                                                       datetime.min.time())
+    assert cache.reads[0]["start"] == window.reads[0]["start"]
     assert cache.frame["ts"].min() >= cache.reads[0]["start"]
     assert "properties" not in cache.frame.columns

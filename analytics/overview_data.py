@@ -1,0 +1,284 @@
+"""What the Overview reads, without holding the events (issue 18).
+
+The Overview's numbers need every event of a period only for counts: events, distinct
+sessions, conversations and carts started. The rest comes from a few rows: the purchases,
+and the cart events that decide which carts were abandoned. So ``OverviewWindow`` reads the
+window's events once, five narrow columns (time, name, session, conversation, cart) plus
+the channel, batch by batch, and keeps of each batch only
+
+- ``visits``: one row per (day, channel, session, conversation, cart started) with its
+  number of events: distinct counts of any run of whole days and any channels come from it;
+- ``cart_steps``: the cart events (``abandonment.STEP_RANK``): time, name, cart, channel;
+
+and reads the purchase events (every column the KPIs use) with a second, indexed query.
+Peak memory is set by those, not by the events. A refresh (``ttl``) drops the last day held
+and reads again from its midnight: only the newest events travel.
+
+``period(start, end, channels)`` gives a ``PeriodEvents`` for whole days of the window;
+``analytics.overview.kpis_of`` turns it into ``Kpis`` with the same numbers as
+``overview.kpis`` and ``abandonment.abandoned_carts`` on the loaded events
+(tests/analytics/test_overview_data.py checks it on SQLite, PostgreSQL and Parquet).
+
+Not seen by a refresh, as with ``EventCache``: events written with a time before the last
+day held (a backfill) and deletions; ``reload()`` reads the window again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import polars as pl
+
+from .abandonment import STEP_RANK, abandoned_count, departures
+from .loaders import _is_postgres, _pg_literal, is_database_url, load_events
+from .overview import PURCHASE, Kpis, currency_of, kpis_of
+from .schema import SITE_CHANNEL
+
+SCAN_COLUMNS = ["ts", "name", "session_id", "conversation_id", "cart_id", "channel"]
+PURCHASE_COLUMNS = ["ts", "event_id", "order_number", "session_id", "cart_id", "value",
+                    "currency", "channel"]
+
+
+@dataclass(frozen=True)
+class PeriodEvents:
+    """One period's events as the Overview needs them."""
+
+    start: datetime
+    end: datetime
+    events: int  # every event of the period (0: nothing to show)
+    sessions: int  # distinct session ids
+    carts: int  # distinct cart ids of add_to_cart events
+    conversation_ids: pl.Series  # distinct conversation ids
+    purchases: pl.DataFrame  # the purchase events, in time order (PURCHASE_COLUMNS, name)
+    departures: pl.DataFrame  # per cart with activity: abandoned_at, purchased_at
+
+
+@dataclass(frozen=True)
+class _Held:
+    visits: pl.DataFrame  # distinct (day, channel, session, conversation, cart started)
+    counts: pl.DataFrame  # events per day and channel
+    cart_steps: pl.DataFrame
+    purchases: pl.DataFrame
+    last: datetime | None  # the newest event read
+
+
+class OverviewWindow:
+    """The Overview's reduction of ``source``'s events from ``start`` (a midnight) on."""
+
+    def __init__(self, source: str, start: datetime | None, *, ttl: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic):
+        if start is not None and start != _midnight(start):
+            raise ValueError("an Overview window starts at midnight")
+        self.source, self.start, self.ttl, self._clock = source, start, ttl, clock
+        self._lock = threading.Lock()
+        self._held: _Held | None = None
+        self._read_tick = 0.0
+        self.read_at: datetime | None = None  # wall clock (UTC) of the last read
+        self.reads: list[dict] = []  # what each read fetched (for tests and logs)
+
+    @property
+    def last(self) -> datetime | None:
+        """The newest event held (None: none)."""
+        return self._current().last
+
+    def channels(self) -> list[str]:
+        """The channels of the window's events (``site``: the shop's own pages)."""
+        return sorted(self._current().visits.get_column("channel").unique().to_list())
+
+    def period(self, start: datetime, end: datetime,
+               channels: Iterable[str] | None = None) -> PeriodEvents:
+        """The events with ``start <= ts < end`` (midnights within the window) on
+        ``channels`` (None or empty: all)."""
+        if start != _midnight(start) or end != _midnight(end):
+            raise ValueError("Overview periods are whole days")
+        if self.start is not None and start < self.start:
+            raise ValueError(f"the window starts at {self.start}, after {start}")
+        held = self._current()
+        wanted = [c for c in channels or [] if c]
+        on = pl.col("channel").is_in(wanted) if wanted else pl.lit(True)
+        in_days = (pl.col("day") >= start.date()) & (pl.col("day") < end.date())
+        in_time = (pl.col("ts") >= start) & (pl.col("ts") < end)
+        visits = held.visits.filter(in_days, on)
+        purchases = held.purchases.filter(in_time, on)
+        steps = held.cart_steps.filter(in_time, on)
+        counts = visits.select(
+            pl.col("session_id").drop_nulls().n_unique().alias("sessions"),
+            pl.col("cart_started").drop_nulls().n_unique().alias("carts")).row(0, named=True)
+        events = held.counts.filter(in_days, on).get_column("events").sum()
+        purchases = purchases.with_columns(pl.lit(PURCHASE).alias("name"))
+        cart_events = pl.concat([steps, purchases.select(steps.columns)],
+                                how="vertical_relaxed")
+        return PeriodEvents(
+            start, end, int(events or 0), counts["sessions"], counts["carts"],
+            visits.get_column("conversation_id").drop_nulls().unique(), purchases,
+            departures(cart_events.lazy()).collect())
+
+    def main_currency(self, start: datetime, end: datetime,
+                      channels: Iterable[str] | None = None) -> str | None:
+        """The Overview's currency: ``overview.main_currency`` of the period's events, else
+        of the whole window's (every channel, to the last event)."""
+        held = self._current()
+        wanted = [c for c in channels or [] if c]
+        for first, last, on in ((start, end, wanted), (self.start, None, [])):
+            rows = held.purchases.filter(
+                pl.col("ts") >= first if first is not None else pl.lit(True),
+                pl.col("ts") < last if last is not None else pl.lit(True),
+                pl.col("channel").is_in(on) if on else pl.lit(True),
+                pl.col("currency").is_not_null())
+            if rows.height:  # the purchases decide
+                return currency_of(rows.group_by("currency").agg(
+                    pl.len().alias("purchases"), pl.len().alias("events")))
+            currency = currency_of(self.currency_counts(first, last, on))
+            if currency:
+                return currency
+        return None
+
+    def currency_counts(self, start: datetime, end: datetime | None = None,
+                        channels: Iterable[str] | None = None) -> pl.DataFrame:
+        """Events with a currency and purchases per currency (``overview.currency_of``),
+        read from the source: the held rows know the purchases' currencies only."""
+        wanted = [c for c in channels or [] if c] or None
+        events = (load_events(self.source, start=start, end=end, channels=wanted,
+                              columns=["name", "currency"])
+                  .filter(pl.col("currency").is_not_null()))
+        return (events.group_by("currency")
+                .agg(pl.len().cast(pl.Int64).alias("events"),
+                     (pl.col("name") == PURCHASE).sum().cast(pl.Int64).alias("purchases"))
+                .collect())
+
+    def reload(self) -> None:
+        with self._lock:
+            self._held = None
+        self._current()
+
+    # --- the reads ----------------------------------------------------------------------
+
+    def _current(self) -> _Held:
+        with self._lock:
+            if self._held is None:
+                self._held = self._read(self.start)
+                self._mark_read()
+            elif self._clock() - self._read_tick >= self.ttl:
+                self._refresh()
+            return self._held
+
+    def _mark_read(self) -> None:
+        self._read_tick = self._clock()
+        self.read_at = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    def _refresh(self) -> None:
+        """Read the last day held (and anything after it) again."""
+        held = self._held
+        if not is_database_url(self.source):  # a file does not change under us
+            self._mark_read()
+            return
+        if held.last is None:
+            self._held = self._read(self.start)
+        else:
+            day = _midnight(held.last)
+            fresh = self._read(day)
+            keep_day, keep_ts = pl.col("day") < day.date(), pl.col("ts") < day
+            self._held = _Held(
+                pl.concat([held.visits.filter(keep_day), fresh.visits]),
+                pl.concat([held.counts.filter(keep_day), fresh.counts]),
+                pl.concat([held.cart_steps.filter(keep_ts), fresh.cart_steps]),
+                pl.concat([held.purchases.filter(keep_ts), fresh.purchases]),
+                fresh.last or held.last)
+        self._mark_read()
+
+    def _read(self, start: datetime | None) -> _Held:
+        if is_database_url(self.source) and _is_postgres(self.source):
+            visits, counts, steps, last = _scan_postgres(self.source, start)
+        else:
+            visits, counts, steps, last = _reduce(load_events(self.source, start=start,
+                                                              columns=SCAN_COLUMNS).collect())
+        purchases = (load_events(self.source, start=start, names=[PURCHASE],
+                                 columns=PURCHASE_COLUMNS).collect())
+        self.reads.append({"start": start, "visits": visits.height, "cart_steps": steps.height,
+                           "purchases": purchases.height})
+        return _Held(visits, counts, steps, purchases, last)
+
+
+def period_kpis(period: PeriodEvents, *, currency: str | None, now: datetime,
+                tracker_ids: pl.Series | None = None) -> Kpis:
+    """``overview.kpis`` of the period, with its abandoned carts as of ``now`` and the
+    conversations of the events and of Rasa's tracker (``tracker_ids``) counted once."""
+    ids = period.conversation_ids
+    if tracker_ids is not None:
+        ids = pl.concat([ids, tracker_ids.drop_nulls().cast(pl.Utf8)]).unique()
+    return kpis_of(period.sessions, period.carts, period.purchases.lazy(),
+                   abandoned_carts=abandoned_count(period.departures, now=now),
+                   currency=currency, conversations=ids.len())
+
+
+def _midnight(moment: datetime) -> datetime:
+    return datetime.combine(moment.date(), datetime.min.time())
+
+
+_STEP_NAMES = list(STEP_RANK)
+
+
+def _reduce(events: pl.DataFrame) -> tuple:
+    """(visits, events per day and channel, cart steps, newest time) of conformed events
+    (SCAN_COLUMNS)."""
+    events = events.with_columns(pl.col("ts").dt.date().alias("day"),
+                                 pl.col("channel").fill_null(SITE_CHANNEL))
+    cart_started = pl.when(pl.col("name") == "add_to_cart").then(pl.col("cart_id"))
+    visits = events.select("day", "channel", "session_id", "conversation_id",
+                           cart_started.alias("cart_started")).unique()
+    counts = events.group_by("day", "channel").agg(pl.len().cast(pl.Int64).alias("events"))
+    steps = (events.filter(pl.col("cart_id").is_not_null(), pl.col("name").is_in(_STEP_NAMES))
+             .select("ts", "name", "cart_id", "channel",
+                     pl.lit(None, dtype=pl.Int64).alias("value")))
+    return visits, counts, steps, events.get_column("ts").max()
+
+
+def _combine(parts: list[tuple]) -> tuple:
+    if not parts:
+        return _reduce(pl.DataFrame(schema=_SCAN_SCHEMA))
+    visits = pl.concat([p[0] for p in parts]).unique()
+    counts = (pl.concat([p[1] for p in parts]).group_by("day", "channel")
+              .agg(pl.col("events").sum()))
+    steps = pl.concat([p[2] for p in parts]).sort("ts", maintain_order=True)
+    lasts = [p[3] for p in parts if p[3] is not None]
+    return visits, counts, steps, max(lasts) if lasts else None
+
+
+_SCAN_SCHEMA = {"ts": pl.Datetime("us"), "name": pl.Utf8, "session_id": pl.Utf8,
+                "conversation_id": pl.Utf8, "cart_id": pl.Utf8, "channel": pl.Utf8}
+
+
+SCAN_CONNECTIONS = 2  # PostgreSQL scans the table in this many block ranges at once
+
+
+def _scan_postgres(url: str, start: datetime | None, connections: int | None = None):
+    """One pass over the window through the columnar reader, reduced batch by batch. The
+    table is split into ``connections`` ranges of its pages (ctid ranges: each backend
+    reads only its own pages), read side by side: one backend alone is the bottleneck."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .sources.postgres import read_arrow, read_arrow_batches
+    connections = connections or SCAN_CONNECTIONS
+    clauses = [f"ts >= {_pg_literal(start)}"] if start is not None else []
+    pages = read_arrow(url, "SELECT (pg_relation_size('events') / "
+                            "current_setting('block_size')::int)::bigint AS pages")["pages"][0]
+    step = -(-int(pages or 0) // connections) if connections > 1 else 0
+    ranges = ([[f"ctid >= '({i * step},0)'::tid"] if i else [] for i in range(connections)]
+              if step else [[]])
+    for i, bounds in enumerate(ranges[:-1]):
+        bounds.append(f"ctid < '({(i + 1) * step},0)'::tid")
+
+    def scan(bounds: list[str]) -> list[tuple]:
+        where = " AND ".join(clauses + bounds)
+        query = f"SELECT {', '.join(SCAN_COLUMNS)} FROM events" + (f" WHERE {where}"
+                                                                   if where else "")
+        return read_arrow_batches(url, query, lambda batch: _reduce(
+            batch.cast(_SCAN_SCHEMA, strict=False)))
+
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        parts = [part for found in pool.map(scan, ranges) for part in found]
+    return _combine(parts)
