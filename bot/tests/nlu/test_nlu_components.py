@@ -27,6 +27,7 @@ CONFIG = {
          "max_ngram": 4},
         {"name": "bot.nlu.sentence_featurizer.SentenceFeaturizer"},
         {"name": "bot.nlu.intent_classifier.TwoViewIntentClassifier"},
+        {"name": "bot.nlu.other_business.OtherBusinessGuard"},
         {"name": "bot.nlu.entity_extractor.SavedCRFEntityExtractor"},
         {"name": "bot.nlu.size_mentions.SizeMentionExtractor"},
         {"name": "FallbackClassifier", "threshold": 0.3},
@@ -46,7 +47,12 @@ INTENTS = {
     "human_handoff": ["talk to a human", "I want a real person", "get me an agent",
                       "customer service please", "connect me to support staff",
                       "can I speak to someone"],
+    "out_of_scope": ["what's the capital of France", "book me a table for two",
+                     "write me a poem", "what's the weather on mars", "play some music",
+                     "solve this equation"],
 }
+# The catalog's own brands (bot/data/lookups): one of them is also a high-street chain.
+LOOKUPS = {"brand": ["Uniqlo", "Acme"]}
 ANSWERS = {
     "faq/shipping_costs": ["how much is shipping", "is delivery free", "shipping costs?",
                            "what does postage cost", "delivery fee", "free shipping?"],
@@ -67,6 +73,8 @@ DOMAIN = {
 def _nlu_yaml() -> str:
     blocks = [{"intent": name, "examples": "".join(f"- {e}\n" for e in examples)}
               for name, examples in {**INTENTS, **ANSWERS}.items()]
+    blocks += [{"lookup": name, "examples": "".join(f"- {e}\n" for e in values)}
+               for name, values in LOOKUPS.items()]
     return yaml.safe_dump({"version": "3.1", "nlu": blocks}, sort_keys=False)
 
 
@@ -117,6 +125,20 @@ def test_faq_answers_are_selected_where_the_response_selector_puts_them(parse):
     assert selector["default"] == selector["faq"]
     assert parse("what's your name?")["response_selector"]["chitchat"]["response"][
         "intent_response_key"] == "chitchat/ask_name"
+
+
+def test_another_business_order_is_out_of_scope_whatever_the_verb(parse):
+    result = parse("where is my Amazon parcel")
+    assert result["intent"] == {"name": "out_of_scope", "confidence": 1.0}
+    assert result["other_business"] == {"kind": "retailer", "name": "Amazon",
+                                        "instead_of": "track_order"}
+    # The classifier's order follows at zero: the fallback's ambiguity check leaves it be.
+    assert [r["name"] for r in result["intent_ranking"][:2]] == ["out_of_scope", "track_order"]
+    assert sum(r["confidence"] for r in result["intent_ranking"]) == 1.0
+    # The shop's own orders are left alone, and so is a brand the catalog sells.
+    assert parse("where is my order")["intent"]["name"] == "track_order"
+    assert "other_business" not in parse("where is my order")
+    assert parse("where is my Uniqlo parcel")["intent"]["name"] == "track_order"
 
 
 def test_entities_come_from_the_saved_crf(parse):

@@ -1,0 +1,259 @@
+"""Another business's order is not this shop's: "track my Amazon parcel", "I want to return the
+kettle I bought at Argos", "refund my Ryanair flight", "add two concert tickets to my cart".
+
+The classifier reads the verbs ("track", "return", "refund", "cancel", "add to cart") and
+sends such messages to the shop's own skills: the assistant would then ask for an order
+number or search the catalog for tickets. Out-of-scope training phrasings help for the
+companies they name, but a shopper can name any of thousands. This rule runs after the
+classifier: when the predicted skill is a transaction or a lookup of the shop's own, and the
+message names another business (a retailer, a marketplace, a food-delivery or ride app, an
+airline or travel site, a ticket seller, a streaming or games service, a bank, a phone or
+energy company) or something the shop does not sell (tickets to an event, a flight, a
+hotel, a subscription, a bill, an exchange rate), the message becomes ``out_of_scope``, and
+``other_business`` in the parse says what was named, so the answer can say so.
+
+Not on the list, on purpose: delivery companies and payment providers (the shop's own
+parcels travel with a carrier, and its payments go through cards, PayPal or Klarna: "DHL
+left my parcel outside" and "PayPal charged me twice" are this shop's business). Banks
+(and bank accounts, loans, exchange rates) count only where no payment is involved: "cancel
+my Barclays card" is not this shop's, "my HSBC statement shows two payments" may well be,
+so banks leave refunds, complaints and the checkout alone. Social networks are left out
+too ("I saw it on Instagram, add it to my cart" is a sale). Every value of the catalog's lookup tables (brands, colours, product
+types) is taken off the list at training time: a shop that sells a brand called "Mango"
+keeps "the Mango dress" a search.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, Iterable, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+OUT_OF_SCOPE = "out_of_scope"
+# The shop's transactions and lookups: what an out-of-scope message must not start.
+ORDER_SKILLS = frozenset({
+    "track_order", "cancel_order", "request_return", "request_exchange", "refund_status",
+    "request_refund", "complaint", "view_cart", "add_to_cart", "change_quantity",
+    "remove_from_cart", "save_for_later", "apply_promo_code", "checkout",
+    "request_payment_link",
+})
+SEARCH_SKILLS = frozenset({"search_products", "search_cheaper", "show_more", "select_product"})
+# Where a bank may be named about this shop's own payment.
+PAYMENT_SKILLS = frozenset({"refund_status", "request_refund", "complaint", "checkout",
+                            "request_payment_link"})
+
+# Names that mean another business wherever they are written (case-insensitive).
+BUSINESSES = {
+    "retailer": [
+        "amazon", "ebay", "argos", "tesco", "walmart", "zara", "h&m", "shein", "asos",
+        "primark", "john lewis", "marks and spencer", "marks & spencer", "m&s", "currys",
+        "ikea", "costco", "aldi", "lidl", "sainsbury's", "sainsburys", "asda", "morrisons",
+        "waitrose", "etsy", "aliexpress", "alibaba", "temu", "zalando", "uniqlo",
+        "best buy", "home depot", "lowe's", "kohl's", "macy's", "nordstrom", "jd sports",
+        "sports direct", "decathlon", "flipkart", "myntra", "ajio", "meesho",
+        "mercado libre", "rakuten", "boohoo", "prettylittlething", "superdrug",
+        "selfridges", "harrods", "debenhams", "tk maxx", "tj maxx", "matalan",
+        "new look", "river island", "bershka", "pull&bear", "apple store", "wayfair",
+        "overstock", "chewy", "sephora", "ulta", "kmart", "big w", "woolworths",
+        "jb hi-fi", "myer", "the iconic", "canadian tire", "carrefour", "fnac",
+        "mediamarkt", "media markt", "lazada", "shopee", "tokopedia", "jumia", "noon.com",
+        "vinted", "depop", "poshmark", "facebook marketplace", "gumtree", "craigslist",
+        "groupon", "wowcher", "b&q", "screwfix", "halfords", "wilko", "poundland",
+        "b&m", "the range", "dunelm", "very.co.uk", "littlewoods", "qvc", "temu's",
+        "target.com", "walgreens", "cvs", "dollar tree", "family dollar", "sam's club",
+        "trader joe's", "whole foods", "kroger", "safeway", "ocado", "bigbasket",
+        "blinkit", "zepto", "dmart", "reliance digital", "croma", "snapdeal", "nykaa",
+    ],
+    "delivery_app": [
+        "uber eats", "ubereats", "uber", "deliveroo", "just eat", "doordash", "grubhub",
+        "swiggy", "zomato", "instacart", "postmates", "domino's", "dominos", "pizza hut",
+        "mcdonald's", "mcdonalds", "kfc", "starbucks", "lyft", "gojek",
+        "getir", "gorillas", "menulog", "skip the dishes", "talabat", "glovo", "wolt",
+        "foodpanda",
+    ],
+    "digital": [
+        "netflix", "spotify", "disney+", "disney plus", "hulu", "hbo", "prime video",
+        "apple music", "xbox", "playstation", "psn", "nintendo",
+        "epic games", "fortnite", "roblox", "audible", "twitch", "adobe",
+        "microsoft", "google play", "icloud", "dropbox", "tinder", "onlyfans", "patreon",
+        "duolingo", "peloton", "canva", "chatgpt", "openai", "crunchyroll", "paramount+", "youtube premium",
+    ],
+    "travel": [
+        "ryanair", "easyjet", "british airways", "lufthansa", "qantas",
+        "united airlines", "american airlines", "air india", "klm",
+        "air france", "jet2", "wizz air", "qatar airways", "etihad",
+        "virgin atlantic", "air canada", "jetblue", "spirit airlines", "vueling", "tui",
+        "booking.com", "expedia", "airbnb", "trivago", "hotels.com", "agoda",
+        "tripadvisor", "skyscanner", "eurostar", "national rail", "trainline", "amtrak",
+        "greyhound", "megabus", "national express", "flixbus", "tfl", "irctc",
+        "makemytrip", "goibibo", "hertz", "avis", "enterprise rent", "europcar",
+        "premier inn", "marriott", "hilton", "travelodge",
+    ],
+    "tickets": [
+        "ticketmaster", "stubhub", "eventbrite", "live nation", "seatgeek", "viagogo",
+        "axs", "see tickets", "bookmyshow", "dice.fm", "odeon", "cineworld", "vue cinema",
+        "amc theatres",
+    ],
+    "telecom_energy": [
+        "vodafone", "o2", "virgin media", "bt broadband", "sky tv", "sky broadband",
+        "verizon", "at&t", "t-mobile", "comcast", "xfinity", "jio", "airtel", "telstra",
+        "optus", "british gas", "octopus energy", "edf", "e.on", "eon energy",
+        "thames water", "bell canada", "bsnl",
+    ],
+    "bank": [
+        "barclays", "barclaycard", "hsbc", "lloyds", "natwest", "santander", "wells fargo", "bank of america", "citibank", "monzo", "revolut", "starling",
+        "halifax", "nationwide", "capital one", "western union", "moneygram",
+        "coinbase", "binance", "robinhood", "sbi", "hdfc", "icici", "axis bank",
+        "commonwealth bank", "anz", "westpac", "td bank", "rbc", "scotiabank",
+        "n26", "venmo", "cash app", "zelle", "paytm", "phonepe", "the irs",
+        "hmrc",
+    ],
+}
+
+# What the shop does not sell or do, named as someone's booking, account or bill. Each is a
+# pattern (case-insensitive, on word boundaries).
+NOT_SOLD = {
+    "event_tickets": r"(?:concert|festival|gig|match|game|football|cricket|show|theat(?:re|er)|"
+                     r"cinema|movie|film|train|rail|bus|plane|flight|airline|event|museum|"
+                     r"lottery|raffle|parking)\s+(?:tickets?|pass(?:es)?)|boarding pass(?:es)?|"
+                     r"tickets\s+(?:for|to)\s+(?:the\s+)?(?!(?:my|your|an?|this|that|it)\b)\w+",
+    # "my flight", "a flight to Delhi"; not the flight jacket or bag the shop may sell.
+    "flight": r"(?:my|a|the|our|cheapest|cheap)\s+(?:\w+\s+)?flights?"
+              r"(?!\s+(?:jackets?|bags?|suits?|cases?|pillows?|socks?))",
+    "hotel": r"hotel\s+(?:booking|reservation)|book\s+(?:me\s+)?(?:a|the)\s+hotel",
+    "subscription": r"(?:gym|phone|mobile|broadband|tv|cable|magazine|streaming)\s+"
+                    r"(?:subscription|membership|contract|plan)",
+    "bill": r"(?:phone|electricity|electric|gas|water|energy|internet|broadband|mobile|"
+            r"utility|council tax)\s+bill",
+    "banking": r"bank (?:account|balance|loan)|mortgage|exchange rates?|currency exchange|"
+               r"savings account|current account|credit score|bitcoin|ethereum|crypto\w*|"
+               r"(?:stock|share) prices?|"
+               r"(?:rupees?|dollars?|euros?|pounds?|yen|pesos?)\s+(?:to|into)\s+"
+               r"(?:rupees?|dollars?|euros?|pounds?|yen|pesos?)",
+    "takeaway": r"(?:takeaway|takeout|food|pizza|grocery|groceries)\s+"
+                r"(?:order|delivery|delivered)",
+}
+
+
+def _name_pattern(name: str) -> str:
+    # "amazon", "amazon's", "amazons"; names with punctuation ("h&m", "booking.com") as written.
+    return r"(?<![\w&.+])" + re.escape(name) + r"(?:'s|s)?(?![\w&+]|\.\w)"
+
+
+class Finder:
+    """Which other business, or thing the shop does not sell, a message names."""
+
+    def __init__(self, exclude: Iterable[str] = ()) -> None:
+        excluded = {value.strip().lower() for value in exclude}
+        self.patterns: List[tuple] = []
+        for kind, names in BUSINESSES.items():
+            kept = sorted((n for n in names if n not in excluded), key=len, reverse=True)
+            if kept:
+                self.patterns.append((kind, re.compile(
+                    "|".join(_name_pattern(n) for n in kept), re.IGNORECASE)))
+        for kind, pattern in NOT_SOLD.items():
+            self.patterns.append((kind, re.compile(r"\b(?:" + pattern + r")\b", re.IGNORECASE)))
+        self.excluded = excluded
+
+    def find(self, text: str) -> Optional[Dict[str, str]]:
+        for kind, pattern in self.patterns:
+            match = pattern.search(text)
+            if match and match.group(0).strip().lower() not in self.excluded:
+                return {"kind": kind, "name": match.group(0).strip()}
+        return None
+
+
+# A search names another shop only as the place: "does Zara have linen trousers", "the
+# jacket I saw at Uniqlo", "is it cheaper on Amazon". "Something like the Zara trousers" is
+# a search of this shop's catalog.
+def _as_place(text: str, name: str) -> bool:
+    name = re.escape(name)
+    return bool(re.search(rf"\b(?:at|from|on|in|to)\s+{name}\b|\b{name}(?:'s)?\s+"
+                          rf"(?:has|have|had|sells?|sold|stocks?|carr(?:y|ies))\b",
+                          text, re.IGNORECASE))
+
+
+def out_of_scope_reason(finder: Finder, intent: str, text: str) -> Optional[Dict[str, str]]:
+    """What makes a message whose predicted skill is ``intent`` another business's, or None."""
+    if intent not in ORDER_SKILLS and intent not in SEARCH_SKILLS:
+        return None
+    found = finder.find(text)
+    if not found:
+        return None
+    if found["kind"] in ("bank", "banking") and intent in PAYMENT_SKILLS:
+        return None
+    if intent in SEARCH_SKILLS and found["kind"] in BUSINESSES and \
+            not _as_place(text, found["name"]):
+        return None
+    return found
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER,
+                          is_trainable=True)
+class OtherBusinessGuard(GraphComponent):
+    """Turns the shop's transactions into ``out_of_scope`` for another business's orders."""
+
+    FILE = "excluded.json"
+
+    def __init__(self, model_storage: ModelStorage, resource: Resource,
+                 excluded: Iterable[str] = ()) -> None:
+        self._storage, self._resource = model_storage, resource
+        self.finder = Finder(excluded)
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "OtherBusinessGuard":
+        return cls(model_storage, resource)
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "OtherBusinessGuard":
+        try:
+            with model_storage.read_from(resource) as directory:
+                excluded = json.loads((directory / cls.FILE).read_text())
+        except (ValueError, FileNotFoundError):
+            excluded = []
+        return cls(model_storage, resource, excluded)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Keeps the catalog's own words (its lookup tables) off the list of other businesses."""
+        excluded = sorted({str(value).strip().lower()
+                           for table in training_data.lookup_tables
+                           for value in table.get("elements", [])
+                           if isinstance(value, str)})
+        with self._storage.write_to(self._resource) as directory:
+            (directory / self.FILE).write_text(json.dumps(excluded))
+        self.finder = Finder(excluded)
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text, intent = message.get(TEXT), message.get(INTENT) or {}
+            if not text or not intent.get("name"):
+                continue
+            reason = out_of_scope_reason(self.finder, intent["name"], text)
+            if reason is None:
+                continue
+            # The rule is sure: out_of_scope takes the whole confidence (so the fallback's
+            # ambiguity check leaves it be); the classifier's order follows at zero, and
+            # what it had predicted is kept beside the reason.
+            ranking = [{"name": r["name"], "confidence": 0.0}
+                       for r in message.get("intent_ranking") or []
+                       if r.get("name") != OUT_OF_SCOPE]
+            top = {"name": OUT_OF_SCOPE, "confidence": 1.0}
+            message.set(INTENT, top, add_to_output=True)
+            message.set("intent_ranking", [top] + ranking, add_to_output=True)
+            message.set("other_business", {**reason, "instead_of": intent["name"]},
+                        add_to_output=True)
+        return messages

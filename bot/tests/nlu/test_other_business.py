@@ -1,0 +1,64 @@
+"""Which messages the guard takes from the shop's skills (bot/nlu/other_business.py): another
+business's orders and bookings, and nothing a shopper of this shop would write about its own
+orders, payments and products."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.other_business import Finder, out_of_scope_reason
+
+FINDER = Finder(exclude=["Mango", "Acme"])  # brands the catalog sells
+
+
+@pytest.mark.parametrize("intent, text, kind, name", [
+    ("track_order", "track my amazon parcel 113-4567890-1234567", "retailer", "amazon"),
+    ("track_order", "AMAZON'S delivery is late, where's my stuff", "retailer", "AMAZON'S"),
+    ("request_return", "I want to return the kettle I bought at Argos", "retailer", "Argos"),
+    ("cancel_order", "cancel my Deliveroo order", "delivery_app", "Deliveroo"),
+    ("request_refund", "refund my Ryanair flight pls", "travel", "Ryanair"),
+    ("add_to_cart", "add two Coldplay concert tickets to my cart", "event_tickets",
+     "concert tickets"),
+    ("cancel_order", "I want to cancel my gym membership", "subscription", "gym membership"),
+    ("request_exchange", "what's the exchange rate from rupees to dollars", "banking",
+     "exchange rate"),
+    ("cancel_order", "cancel my Barclays card", "bank", "Barclays"),
+    ("search_products", "do you know if Zara has the linen trousers back in stock",
+     "retailer", "Zara"),
+    ("search_cheaper", "is it cheaper at H&M", "retailer", "H&M"),
+    ("search_cheaper", "whats the cheapest flight from london to delhi", "flight",
+     "the cheapest flight"),
+    ("complaint", "my phone bill is way too high", "bill", "phone bill"),
+])
+def test_another_business_is_named(intent, text, kind, name):
+    assert out_of_scope_reason(FINDER, intent, text) == {"kind": kind, "name": name}
+
+
+@pytest.mark.parametrize("intent, text", [
+    # The shop's own orders, whoever carries or pays for them.
+    ("track_order", "DHL says my parcel is late"),
+    ("track_order", "the Royal Mail tracking hasn't moved in days"),
+    ("complaint", "PayPal charged me twice for one order"),
+    ("complaint", "my HSBC statement shows two payments from you"),
+    ("refund_status", "the refund isn't on my Barclays card yet"),
+    ("checkout", "can I pay by bank transfer"),
+    # Brands the catalog sells, and a shop named only as a comparison for a search.
+    ("request_return", "return my Mango dress"),
+    ("search_products", "something like the Zara linen trousers"),
+    ("search_products", "hoodies like the ones at Acme"),
+    # Words that look like another business's and are not.
+    ("request_return", "return my flight jacket"),
+    ("complaint", "I opened a ticket for this and nobody answered"),
+    ("add_to_cart", "I saw it on instagram, add it to my cart"),
+    ("checkout", "deliver it to my hotel please"),
+    ("search_products", "anything in indigo"),
+    ("track_order", "where is my order"),
+])
+def test_the_shops_own_business_is_left_alone(intent, text):
+    assert out_of_scope_reason(FINDER, intent, text) is None
+
+
+def test_only_the_shops_transactions_and_lookups_are_guarded():
+    # Small talk, FAQs and the fallback already answer without starting anything.
+    for intent in ("greet", "faq", "chitchat", "nlu_fallback", "human_handoff"):
+        assert out_of_scope_reason(FINDER, intent, "my Amazon parcel is late") is None
