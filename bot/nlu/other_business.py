@@ -140,6 +140,10 @@ NOT_SOLD = {
                r"(?:rupees?|dollars?|euros?|pounds?|yen|pesos?)",
     "takeaway": r"(?:takeaway|takeout|food|pizza|grocery|groceries)\s+"
                 r"(?:order|delivery|delivered)",
+    # Papers and claims: "return" and "track" are their words too.
+    "paperwork": r"tax returns?|tax refund|passport|visa application|driving licen[cs]e|"
+                 r"insurance (?:claim|policy|payout)|claim (?:on )?my insurance|"
+                 r"parking fine|speeding ticket",
 }
 
 

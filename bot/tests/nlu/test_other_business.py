@@ -29,6 +29,8 @@ FINDER = Finder(exclude=["Mango", "Acme"])  # brands the catalog sells
     ("search_cheaper", "whats the cheapest flight from london to delhi", "flight",
      "the cheapest flight"),
     ("complaint", "my phone bill is way too high", "bill", "phone bill"),
+    ("request_return", "can you do my tax return", "paperwork", "tax return"),
+    ("track_order", "track my passport application", "paperwork", "passport"),
 ])
 def test_another_business_is_named(intent, text, kind, name):
     assert out_of_scope_reason(FINDER, intent, text) == {"kind": kind, "name": name}
