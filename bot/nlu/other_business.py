@@ -148,8 +148,9 @@ NOT_SOLD = {
 
 
 def _name_pattern(name: str) -> str:
-    # "amazon", "amazon's", "amazons"; names with punctuation ("h&m", "booking.com") as written.
-    return r"(?<![\w&.+])" + re.escape(name) + r"(?:'s|s)?(?![\w&+]|\.\w)"
+    # "amazon", "amazon's" (not "canvas" for "canva"); names with punctuation ("h&m",
+    # "booking.com") as written.
+    return r"(?<![\w&.+])" + re.escape(name) + r"(?:['’]s)?(?![\w&+]|\.\w)"
 
 
 class Finder:
