@@ -144,7 +144,71 @@ NOT_SOLD = {
     "paperwork": r"tax returns?|tax refund|passport|visa application|driving licen[cs]e|"
                  r"insurance (?:claim|policy|payout)|claim (?:on )?my insurance|"
                  r"parking fine|speeding ticket",
+    # Life's other errands, written with the shop's verbs ("cancel a cheque", "my pension
+    # payment has not arrived", "a refund for my airtime").
+    "errand": r"pensions?|cheques?|chequebook|checkbook|library books?|landlord|tenancy|"
+              r"tyres|GP appointment|(?:doctor|dentist|hospital|vet)(?:'?s)? appointment|"
+              r"prescriptions?|airtime|data bundle|phone top.?up|school fees|tuition fees|"
+              r"parking permit",
 }
+
+# A business nobody listed, by the shape of the sentence: a capitalised name owning an
+# order ("my Takealot cart", "the Fnac order"), an order placed with a name ("my order at
+# Otto") or the place something was bought ("the lamp I got from Kmart"). Capitals carry it, so messages in capitals or in title case are
+# left to the list. Words that may stand capitalised before an order without naming anyone
+# else are not names.
+OWNED = (r"(?i:orders?|parcels?|packages?|deliver(?:y|ies)|shipments?|cart|basket|trolley|"
+         r"account|subscription|booking|reservation|membership|app|store card|gift card|"
+         r"voucher|points|bill|purchase|refund)")
+NAME = r"((?:[A-Z][\w&'’.-]*|[A-Z]{2,})(?:\s+[A-Z][\w&'’.-]*)?)"
+UNLISTED = [
+    re.compile(r"\b(?:[Mm]y|[Oo]ur|[Tt]he|[Aa]n?|[Hh]is|[Hh]er|[Tt]heir)\s+" + NAME + r"\s+"
+               + OWNED + r"\b"),
+    re.compile(r"\b(?i:bought|ordered|purchased|got|paid for)\s+(?:\w+\s+){0,3}?"
+               r"(?i:at|from)\s+" + NAME + r"(?![\w&])"),
+    re.compile(r"\b" + OWNED + r"\s+(?i:at|from|with)\s+" + NAME + r"(?![\w&])"),
+]
+NOT_NAMES = {
+    # the shop, its carriers and the ways it is paid
+    "aisle", "aisle express", "parcelway", "dhl", "ups", "usps", "fedex", "royal mail",
+    "hermes", "evri", "dpd", "parcelforce", "yodel", "gls", "tnt", "canada post",
+    "australia post", "an post", "postnl", "la poste", "correos", "aramex", "purolator",
+    "paypal", "klarna", "visa", "mastercard", "amex", "american express", "apple pay",
+    "google pay", "stripe", "afterpay", "clearpay", "shop pay",
+    # days, months, seasons, sales
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "christmas", "xmas", "easter", "black friday",
+    "cyber monday", "boxing day", "eid", "diwali", "halloween", "valentine's",
+    # capitalised for emphasis or as a heading
+    "new", "last", "first", "second", "third", "recent", "latest", "previous", "online",
+    "express", "standard", "priority", "gift", "big", "large", "whole", "entire", "same",
+    "other", "original", "current", "birthday", "wedding", "sale", "clearance", "order",
+    "this", "that", "asap", "urgent", "please", "pls", "my", "your", "i", "im", "i'm",
+    "premium", "free", "next", "day", "week", "month", "today", "yesterday", "shopping",
+    "guest", "customer", "member", "vip", "home", "work", "office", "uk", "us", "usa",
+    "eu", "ok", "okay", "hi", "hey", "hello", "thanks",
+    # the people a shopper buys for
+    "mum", "mom", "mother", "dad", "father", "son", "daughter", "wife", "husband",
+    "partner", "sister", "brother", "gran", "grandma", "grandad", "nan", "nana", "friend",
+    "boss", "kid", "kids", "baby", "auntie", "aunt", "uncle", "cousin", "girlfriend",
+    "boyfriend", "fiancé", "fiance", "fiancée", "santa", "father christmas",
+}
+
+
+def _unlisted_business(text: str, excluded: set) -> Optional[str]:
+    words = re.findall(r"[A-Za-z][\w'’]*", text)
+    if not words or text.upper() == text or \
+            sum(w[0].isupper() for w in words) > 0.6 * len(words):
+        return None  # capitals carry no meaning here
+    for pattern in UNLISTED:
+        for match in pattern.finditer(text):
+            name = match.group(1).strip(" .,'’")
+            parts = [name.lower()] + name.lower().split()
+            if not any(p in NOT_NAMES or p in excluded or p.rstrip("'’s") in NOT_NAMES
+                       for p in parts):
+                return name
+    return None
 
 
 def _name_pattern(name: str) -> str:
@@ -175,6 +239,10 @@ class Finder:
                 return {"kind": kind, "name": match.group(0).strip()}
         return None
 
+    def find_unlisted(self, text: str) -> Optional[Dict[str, str]]:
+        name = _unlisted_business(text, self.excluded)
+        return {"kind": "unlisted", "name": name} if name else None
+
 
 # A search names another shop only as the place: "does Zara have linen trousers", "the
 # jacket I saw at Uniqlo", "is it cheaper on Amazon". "Something like the Zara trousers" is
@@ -191,6 +259,8 @@ def out_of_scope_reason(finder: Finder, intent: str, text: str) -> Optional[Dict
     if intent not in ORDER_SKILLS and intent not in SEARCH_SKILLS:
         return None
     found = finder.find(text)
+    if not found and intent in ORDER_SKILLS:
+        found = finder.find_unlisted(text)
     if not found:
         return None
     if found["kind"] in ("bank", "banking") and intent in PAYMENT_SKILLS:

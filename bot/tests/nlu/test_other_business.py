@@ -31,6 +31,13 @@ FINDER = Finder(exclude=["Mango", "Acme"])  # brands the catalog sells
     ("complaint", "my phone bill is way too high", "bill", "phone bill"),
     ("request_return", "can you do my tax return", "paperwork", "tax return"),
     ("track_order", "track my passport application", "paperwork", "passport"),
+    ("cancel_order", "how do I cancel a cheque", "errand", "cheque"),
+    # Names on no list, by the sentence's shape: a capitalised name owning an order, or the
+    # place it was bought.
+    ("checkout", "My Takealot cart won't let me check out", "unlisted", "Takealot"),
+    ("request_return", "can I return the lamp I got from Kmartz", "unlisted", "Kmartz"),
+    ("track_order", "where is the Zalora parcel", "unlisted", "Zalora"),
+    ("cancel_order", "cancel my order with Fnacc please", "unlisted", "Fnacc"),
 ])
 def test_another_business_is_named(intent, text, kind, name):
     assert out_of_scope_reason(FINDER, intent, text) == {"kind": kind, "name": name}
@@ -56,6 +63,19 @@ def test_another_business_is_named(intent, text, kind, name):
     ("search_products", "anything in indigo"),
     ("request_refund", "i want a refund for the canvas totes"),  # not Canva
     ("track_order", "where is my order"),
+    ("track_order", "where's my Mum's order"),
+    ("track_order", "is my Black Friday order on the way"),
+    ("track_order", "my Next Day delivery is late"),
+    ("track_order", "where is my Acme order"),  # a brand the catalog sells
+    ("checkout", "my Aisle account won't let me pay"),  # the shop itself
+    ("complaint", "I ordered from Aisle and it arrived broken"),
+    ("track_order", "my order from Monday hasn't come"),
+    ("cancel_order", "cancel my order with Express delivery"),
+    ("request_return", "I want to return the jacket I bought from you last week"),
+    ("track_order", "has my DHL parcel shipped"),
+    # Capitals carry nothing in a shouted or title-case message.
+    ("track_order", "WHERE IS MY ORDER DELIVERY"),
+    ("track_order", "Where Is My Parcel From Last Week"),
 ])
 def test_the_shops_own_business_is_left_alone(intent, text):
     assert out_of_scope_reason(FINDER, intent, text) is None
