@@ -1,8 +1,8 @@
 """Overview: the period's KPIs against the period before, and sales per day.
 
-It reads no events: the KPIs come from the Overview's window (``data.overview_window``:
-counts per visit, the cart steps and the purchases), so a shop with millions of events
-opens on this page in seconds (docs/analytics.md, "At merchant scale")."""
+It holds no events: the KPIs come from the Overview's window (``data.overview_window``:
+the distinct visits, the cart steps and the purchases of the period and the one before),
+a few times fewer rows than the events (docs/analytics.md, "At merchant scale")."""
 
 import streamlit as st
 
