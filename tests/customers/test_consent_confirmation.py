@@ -5,6 +5,10 @@ grant only once it is confirmed."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
+import hmac
 import re
 import time
 import uuid
@@ -315,3 +319,161 @@ async def test_no_mail_without_a_grant_that_needs_the_owner(client, db, header):
 def test_the_token_stays_out_of_the_access_log():
     request = make_mocked_request("GET", "/consent/confirm?token=c1.abc.0.marketing.1.sig")
     assert redacted_path(request) == "/consent/confirm?token=***"
+
+
+# --- the link itself: what is signed, how, and for how long ---------------------------------
+
+SECRET = "a shop's secret key"
+ISSUED = 1_767_225_600  # 2026-01-01 00:00:00 UTC, in seconds
+
+
+def _documented_token(email: str, customer: int, purposes: str, issued_us: int,
+                      secret: str = SECRET) -> str:
+    """The rule of the link, written out independently of confirmation.py: ``c1``, the hex
+    SHA-256 of the trimmed, lower-cased address, the customer (0: none), the purposes in
+    the order analytics, marketing, advertising joined by ``-``, the issue time in unix
+    microseconds, joined by dots; then the unpadded base64url HMAC-SHA256 of that text
+    under a key of its own, HMAC-SHA256(SECRET_KEY, "aisle consent confirmation")."""
+    hashed = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    payload = f"c1.{hashed}.{customer}.{purposes}.{issued_us}"
+    key = hmac.new(secret.encode(), b"aisle consent confirmation", hashlib.sha256).digest()
+    mac = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+def test_a_link_is_signed_by_the_documented_rule():
+    """So that a link mailed before an upgrade still confirms after it, and a change to the
+    signature that signing and checking would share cannot pass unnoticed."""
+    token = confirmation.sign_link(SECRET, " Ada@Example.COM ", ["advertising", "marketing"],
+                                   customer_id=42, now=ISSUED + 0.25)
+    assert token == _documented_token("ada@example.com", 42, "marketing-advertising",
+                                      ISSUED * 10**6 + 250_000)
+    assert confirmation.sign_link(SECRET, "bob@example.com", ["marketing", "marketing"],
+                                  now=ISSUED) == _documented_token(
+        "bob@example.com", 0, "marketing", ISSUED * 10**6)
+    # made with the secret key itself instead of the confirmation's own key: refused
+    payload = token.rsplit(".", 1)[0]
+    plain = hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).digest()
+    with pytest.raises(confirmation.LinkInvalid):
+        confirmation.read_link(SECRET, f"{payload}.{base64.urlsafe_b64encode(plain).decode()}",
+                               now=ISSUED)
+
+
+def test_a_link_made_by_the_rule_reads_back_what_it_confirms():
+    email = "carol@example.com"
+    subject = consent.email_subject(email)
+    token = _documented_token(email, 42, "analytics-advertising", ISSUED * 10**6)
+    link = confirmation.read_link(SECRET, token, now=ISSUED + 3600)
+    assert link == confirmation.ConfirmationLink(subject, 42, ("analytics", "advertising"),
+                                                 ISSUED * 10**6)
+    nobody = confirmation.read_link(SECRET, _documented_token(email, 0, "marketing",
+                                                              ISSUED * 10**6), now=ISSUED)
+    assert (nobody.customer_id, nobody.purposes) == (None, ("marketing",))
+    with pytest.raises(confirmation.LinkInvalid):  # another shop's key
+        confirmation.read_link("another key", token, now=ISSUED)
+
+
+def test_a_link_works_for_seven_days_to_the_microsecond():
+    token = confirmation.sign_link(SECRET, "dan@example.com", ["marketing"], now=ISSUED)
+    last_moment = ISSUED + 7 * 86400 - 0.001
+    assert confirmation.read_link(SECRET, token, now=last_moment).issued_at == ISSUED * 10**6
+    with pytest.raises(confirmation.LinkExpired):
+        confirmation.read_link(SECRET, token, now=ISSUED + 7 * 86400)
+
+
+def test_a_token_of_up_to_300_characters_is_read():
+    def token(digits: int) -> str:
+        return confirmation.sign_link(SECRET, "eve@example.com", consent.PURPOSES,
+                                      customer_id=int("9" * digits), now=ISSUED)
+    digits = 300 - len(token(1)) + 1
+    assert len(token(digits)) == 300
+    assert confirmation.read_link(SECRET, token(digits), now=ISSUED).customer_id == int(
+        "9" * digits)
+    with pytest.raises(confirmation.LinkInvalid):  # signed, but longer than any real one
+        confirmation.read_link(SECRET, token(digits + 1), now=ISSUED)
+
+
+def _link(email: str, purposes: list[str], customer_id: int | None = None):
+    """A link signed now, as its owner opens it."""
+    sent = time.time()
+    return confirmation.read_link(SECRET, confirmation.sign_link(
+        SECRET, email, purposes, customer_id=customer_id, now=sent), now=sent)
+
+
+async def _confirm(db, link) -> str:
+    async with db.write() as session:
+        return await confirmation.confirm(session, link)
+
+
+async def test_a_no_given_the_instant_the_link_was_sent_stands(db):
+    """A decision at the link's own microsecond counts as made after it; one a microsecond
+    earlier, as made before."""
+    for before, outcome, in_force_after in ((timedelta(0), "superseded", False),
+                                            (timedelta(microseconds=1), "confirmed", True)):
+        email = new_email()
+        link = _link(email, ["marketing"])
+        async with db.write() as session:
+            await consent.record(session, [link.subject], (), source="checkout",
+                                 purposes=["marketing"], at=link.issued - before)
+        assert await _confirm(db, link) == outcome, before
+        # the link grants what it names, and records nothing about the other purposes
+        assert await in_force(db, [link.subject]) == {
+            "analytics": None, "marketing": in_force_after, "advertising": None}, before
+
+
+async def test_a_no_to_one_purpose_since_leaves_the_other_to_confirm(db):
+    link = _link(new_email(), ["marketing", "advertising"])
+    async with db.write() as session:
+        await consent.record(session, [link.subject], (), source="checkout",
+                             purposes=["marketing"], at=link.issued)
+    assert await _confirm(db, link) == "confirmed"
+    assert await in_force(db, [link.subject]) == {
+        "analytics": None, "marketing": False, "advertising": True}
+
+
+async def test_the_account_shares_a_grant_only_while_the_address_is_its_own(client, db):
+    email = new_email()
+    account = await sign_up(client, email)  # ticks nothing: no e-mails, nothing to confirm
+    account_subject = f"customer:{account['id']}"
+    assert await _confirm(db, _link(email, ["advertising"], account["id"])) == "confirmed"
+    assert (await in_force(db, [account_subject]))["advertising"] is True
+    async with db.read() as session:  # advertising is not the e-mail choice of the account
+        assert (await session.get(Customer, account["id"])).marketing_consent is False
+    # the account's address changed since the link was mailed: only the address it was
+    # mailed to is granted
+    async with db.write() as session:
+        (await session.get(Customer, account["id"])).email = new_email()
+    assert await _confirm(db, _link(email, ["marketing"], account["id"])) == "confirmed"
+    assert (await in_force(db, [consent.email_subject(email)]))["marketing"] is True
+    assert (await in_force(db, [account_subject]))["marketing"] is False  # from the sign-up
+    async with db.read() as session:
+        assert (await session.get(Customer, account["id"])).marketing_consent is False
+
+
+async def test_the_confirmation_mail_is_word_for_word_the_shops(client, db, settings):
+    """Whoever typed the address chose none of its words: the whole e-mail, exactly."""
+    email = new_email()
+    await check_out(client, db, email, ALL)
+    [mail] = await mails_to(db, email)
+    token = LINK.search(mail["text"]).group(1)
+    shop = settings.shop_name
+    assert (mail["subject"], mail["html"]) == (f"Please confirm: {shop} may write to you", None)
+    assert mail["text"] == (
+        f"Hello,\n\nSomeone, we hope you, asked {shop} for this, using this e-mail address:\n\n"
+        "- e-mails from us: reminders about items left in your cart, and offers\n"
+        "- ads from us on advertising platforms (such as Google and Meta) shown to you by "
+        "matching a coded form of this e-mail address\n\n"
+        "Nothing of this happens unless you confirm here, within 7 days:\n\n"
+        f"{settings.storefront_url.rstrip('/')}/consent/confirm?token={token}\n\n"
+        "If it was not you, ignore this e-mail: without your confirmation we send you none of "
+        "these, and you can say no at any time.")
+
+
+@pytest.mark.parametrize("storefront_url", ["https://shop.example/LUX/",
+                                            "https://shop.example/LUX"])
+def test_the_link_leads_to_the_shop_also_under_a_path(settings, storefront_url):
+    """A shop served under a path (one per country here), written with or without its
+    final slash: the link keeps the path and has one slash before consent/."""
+    shop = dataclasses.replace(settings, storefront_url=storefront_url)
+    assert confirmation.confirmation_url(shop, "c1.t") == (
+        "https://shop.example/LUX/consent/confirm?token=c1.t")

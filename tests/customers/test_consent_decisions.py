@@ -4,7 +4,9 @@ and source), that the latest one wins, and who may decide for whom."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 from assistant_calls import from_the_assistant
@@ -226,3 +228,83 @@ async def test_migration_turns_marketing_ticks_into_decisions(empty_url):
                 assert decision.recorded_at.year == 2026
     finally:
         await db.dispose()
+
+
+def test_the_subjects_of_one_shopper_in_a_fixed_order_with_long_ids_cut():
+    hashed = hashlib.sha256(b"ada@example.com").hexdigest()
+    assert consent.subjects(conversation_id="c" * 200, session_id="s" * 200,
+                            email=" Ada@Example.COM ", customer_id=7) == [
+        "customer:7", f"email:{hashed}", "session:" + "s" * 128, "conversation:" + "c" * 128]
+    assert consent.subjects(session_id="web-1") == ["session:web-1"]
+    assert consent.subjects(customer_id=0, email="", session_id="", conversation_id="") == []
+
+
+def test_an_address_with_a_lone_surrogate_still_gets_its_subject():
+    """JSON may carry "\\udcff": the address is hashed as written (its UTF-8 bytes with the
+    surrogate kept), not refused with a server error."""
+    expected = hashlib.sha256(b"\xed\xb3\xbfa@example.com").hexdigest()
+    assert consent.email_subject(" \udcffA@example.com") == f"email:{expected}"
+
+
+async def test_record_takes_an_owners_grant_for_an_address_only_from_the_owner(db):
+    address = consent.email_subject(new_email())
+    session_subject = f"session:web-{uuid.uuid4().hex}"
+    async with db.write() as session:
+        for source in ("checkout", "signup", "chat", "api", "cookie-banner"):
+            for purpose in ("marketing", "advertising"):
+                with pytest.raises(ValueError) as refused:
+                    await consent.record(session, [session_subject, address], {purpose},
+                                         source=source)
+                assert str(refused.value) == ("only the address's owner grants it marketing "
+                                              "or advertising (consent/confirmation.py)")
+        with pytest.raises(ValueError) as refused:
+            await consent.record(session, [session_subject], (), source="newsletter")
+        assert str(refused.value) == "unknown consent source 'newsletter'"
+        # a grant of those purposes outside the purposes recorded grants the address nothing
+        await consent.record(session, [address], {"analytics", "marketing"}, source="checkout",
+                             purposes=["analytics"])
+    assert granted(await decisions(db, address)) == {
+        "analytics": True, "marketing": None, "advertising": None}
+    assert granted(await decisions(db, session_subject)) == {
+        "analytics": None, "marketing": None, "advertising": None}
+
+
+async def test_the_latest_decision_is_the_latest_in_time_then_the_last_recorded(db):
+    """Decisions can be recorded out of time order (a migrated sign-up tick keeps its old
+    time); at one instant, the one recorded last stands."""
+    subject = f"session:web-{uuid.uuid4().hex}"
+    noon = datetime(2026, 5, 1, 12)
+    async with db.write() as session:
+        async def decide(purpose: str, yes: bool, at: datetime) -> None:
+            await consent.record(session, [subject], {purpose} if yes else (), source="api",
+                                 purposes=[purpose], at=at)
+        await decide("marketing", True, noon + timedelta(minutes=1))
+        await decide("marketing", False, noon)  # recorded after, about an earlier moment
+        await decide("analytics", False, noon)
+        await decide("analytics", True, noon)
+        await decide("advertising", True, noon)
+        await decide("advertising", False, noon)
+    assert granted(await decisions(db, subject)) == {
+        "analytics": True, "marketing": True, "advertising": False}
+    # the same among one shopper's subjects: their chat said yes, then their session no
+    for chat_first in (True, False):
+        chat, browser = f"conversation:{uuid.uuid4().hex}", f"session:web-{uuid.uuid4().hex}"
+        first, then = (chat, browser) if chat_first else (browser, chat)
+        async with db.write() as session:
+            await consent.record(session, [first], {"analytics"}, source="api",
+                                 purposes=["analytics"], at=noon)
+            await consent.record(session, [then], (), source="api", purposes=["analytics"],
+                                 at=noon)
+        async with db.read() as session:
+            assert (await consent.granted(session, [chat, browser], "analytics")) is False
+
+
+async def test_a_sign_up_box_decides_only_about_e_mails_for_the_session(client, db):
+    """Without X-Consent the sign-up asked one question, the e-mail box: the visitor's
+    session gets that answer and nothing about analytics or ads."""
+    session_id = f"web-{uuid.uuid4().hex}"
+    await client.post("/api/customers", headers={"X-Session-Id": session_id},
+                      json={"email": new_email(), "password": PASSWORD,
+                            "marketing_consent": True})
+    assert granted(await decisions(db, f"session:{session_id}")) == {
+        "analytics": None, "marketing": True, "advertising": None}
