@@ -117,21 +117,35 @@ class EventStream:
 
     # --- in the save's transaction ----------------------------------------------------------
 
-    def record_stored(self, session: Any, sender_id: Text, first: int, upto: int) -> Batch:
+    def record_stored(self, connection: Any, sender_id: Text, first: int, upto: int,
+                      stored_before: Optional[int] = None) -> Batch:
         """The conversation's events ``first``..``upto`` are stored (the caller commits);
-        the batch to publish."""
+        the batch to publish. ``stored_before``: the newest event id the caller saw stored
+        before (its own last save), which saves reading the row when it is right."""
         table, now = stream_table, time.time()
-        row = session.execute(sa.select(table.c.stored_upto, table.c.streamed_upto)
-                              .where(table.c.sender_id == sender_id)).first()
+        if stored_before is not None:
+            # the wait starts now if nothing was waiting (as below), in one statement
+            moved = connection.execute(
+                table.update().where(table.c.sender_id == sender_id,
+                                     table.c.stored_upto == stored_before)
+                .values(stored_upto=upto, pending_since=sa.case(
+                    (table.c.streamed_upto >= table.c.stored_upto, now),
+                    else_=table.c.pending_since)))
+            if moved.rowcount == 1:
+                return stored_before, upto
+        row = connection.execute(sa.select(table.c.stored_upto, table.c.streamed_upto)
+                                 .where(table.c.sender_id == sender_id)).first()
         if row is None:
-            session.execute(table.insert().values(sender_id=sender_id, stored_upto=upto,
-                                                  streamed_upto=first - 1, pending_since=now))
+            connection.execute(table.insert().values(
+                sender_id=sender_id, stored_upto=upto, streamed_upto=first - 1,
+                pending_since=now))
             return first - 1, upto
         stored, streamed = int(row[0]), int(row[1])
         values: Dict[Text, Any] = {"stored_upto": upto}
         if streamed >= stored:  # nothing was waiting: the wait starts now
             values["pending_since"] = now
-        session.execute(table.update().where(table.c.sender_id == sender_id).values(**values))
+        connection.execute(table.update().where(table.c.sender_id == sender_id)
+                           .values(**values))
         return stored, upto
 
     # --- after the commit -------------------------------------------------------------------

@@ -23,8 +23,9 @@ way Aisle starts Rasa everywhere), before the server starts.
   saved, so sending the message again runs it. Rasa's own wrapper of every tracker store
   (FailSafeTrackerStore) would instead carry on with an empty conversation and keep it in
   memory: a shopper half-way through checkout would be greeted as a stranger, and whatever
-  was said during the outage lost when the database came back. Its failures are raised. The stores' connections are checked before
-  use (bot/tracker_store.py), so Rasa recovers by itself once the database is back.
+  was said during the outage lost when the database came back. Its failures are raised. A read
+  that meets a connection the database dropped is made again on a new one (bot/tracker_store.py),
+  so Rasa recovers by itself once the database is back.
 """
 
 from __future__ import annotations
@@ -97,7 +98,16 @@ def is_apology(answer: Dict[Text, Any], domain: Any) -> bool:
 
 
 def _answer_once(original):
+    from bot.tracker_store import TURN
+
     async def handle_message(self, message):
+        turn = TURN.set(object())  # under the conversation's lock, until the turn ends
+        try:
+            return await _once(self, message)
+        finally:
+            TURN.reset(turn)
+
+    async def _once(self, message):
         message_id = client_message_id(message)
         if message_id is None:
             return await original(self, message)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 import uuid
 
 import pytest
@@ -108,3 +109,44 @@ def test_rasa_builds_it_from_the_endpoints_file_settings(replicas):
     ticket = store.issue_ticket("from-config", 30)
     store.cleanup("from-config", ticket)
     assert store.get_lock("from-config") is None
+
+
+def test_rasas_own_store_and_this_one_read_each_others_locks(replicas):
+    ours = replicas[0]
+    rasas = RedisLockStore(host="127.0.0.1", port=6379, db=DB,
+                           key_prefix=ours.key_prefix.split(":")[0])
+    first = ours.issue_ticket("mixed", 30)
+    assert [t.number for t in rasas.get_lock("mixed").tickets] == [first]
+    second = rasas.issue_ticket("mixed", 30)
+    assert ours.issue_ticket("mixed", 30) == second + 1
+    ours.cleanup("mixed", first)
+    assert rasas.get_lock("mixed").now_serving == second  # the next in line is served
+    rasas.finish_serving("mixed", second)
+    ours.cleanup("mixed", second + 1)
+    assert ours.get_lock("mixed") is None
+
+
+async def test_a_dead_replicas_expired_ticket_no_longer_holds_the_conversation(replicas):
+    replicas[1].issue_ticket("orphan", 0.05)  # a replica that died holding the lock
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    async with replicas[0].lock("orphan", lock_lifetime=30, wait_time_in_seconds=5) as lock:
+        assert time.monotonic() - started < 1  # served at once, not after a 5 s wait
+        assert len(lock.tickets) == 1  # its own ticket only
+    assert replicas[0].get_lock("orphan") is None
+
+
+async def test_a_turn_takes_and_gives_back_the_lock_in_two_round_trips(replicas, monkeypatch):
+    store, sent = replicas[0], []
+    store.issue_ticket("warm", 30)  # the script is loaded into Redis once
+    real = store.red.execute_command
+
+    def counted(*args, **kwargs):
+        sent.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store.red, "execute_command", counted)
+    async with store.lock("quick", lock_lifetime=30):
+        pass
+    assert len(sent) == 2, sent
+    assert store.get_lock("quick") is None

@@ -15,7 +15,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, SessionStarted, SlotSet, UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
-from bot.tracker_store import CachedSQLTrackerStore
+from bot.tracker_store import TURN, CachedSQLTrackerStore
 
 DOMAIN = Domain.from_dict({"version": "3.1", "intents": ["greet", "search_products"],
                            "slots": {"cart_id": {"type": "text", "mappings": [
@@ -145,10 +145,10 @@ async def test_a_save_that_fails_forgets_the_conversation(database_url, monkeypa
     cached, plain = stores(database_url)
     tracker = await kept_conversation(cached, "d")
 
-    async def broken(self, tracker):
+    def broken(self, connection, sender_id, new):
         raise sa.exc.OperationalError("INSERT", {}, Exception("disk full"))
 
-    monkeypatch.setattr(CachedSQLTrackerStore, "_write", broken)
+    monkeypatch.setattr(CachedSQLTrackerStore, "_insert", broken)
     turn(tracker, "not saved", cart="lost")
     with pytest.raises(sa.exc.OperationalError):
         await cached.save(tracker)
@@ -224,3 +224,76 @@ async def test_sqlite_connections_are_kept_between_turns(tmp_path):
         tracker = await cached.retrieve("p")
     assert len(opened) == 1  # not one connection per query, as SQLAlchemy 1.4's NullPool
     assert state(tracker) == state(await plain.retrieve("p"))
+
+
+async def test_a_conversation_read_from_the_database_is_kept(database_url):
+    cached, replica = stores(database_url)
+    await replica.save(new_conversation("h"))  # written elsewhere: not known here
+    tracker = await cached.retrieve("h")
+    turn(tracker, "hoodies", cart="c4")
+    await cached.save(tracker)  # writes what it added, from what it read
+    assert await cached.retrieve("h") is tracker
+    assert state(tracker) == state(await replica.retrieve("h"))
+
+
+def statements(store) -> list[str]:
+    """The SQL statements the store sends from now on (their first word)."""
+    sent: list[str] = []
+    for engine in {store.engine, getattr(store._reader, "_proxied", store._reader)}:
+        sa.event.listen(engine, "before_cursor_execute",
+                        lambda _c, _cur, statement, *_: sent.append(statement.split()[0].upper()))
+    return sent
+
+
+async def test_a_turn_of_a_kept_conversation_is_one_query_and_one_insert(database_url):
+    cached, plain = stores(database_url)
+    tracker = await kept_conversation(cached, "i")
+    sent = statements(cached)
+    tracker = await cached.retrieve("i")
+    turn(tracker, "jeans", cart="c5")  # three events
+    await cached.save(tracker)
+    assert sent == ["SELECT", "INSERT"]
+    assert state(await plain.retrieve("i")) == state(tracker)
+
+
+async def test_after_postgresql_restarts_the_next_turn_reads_on_a_new_connection(
+        database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL closing the pooled connections")
+    cached, _ = stores(database_url)
+    kept = await kept_conversation(cached, "j")
+    await cached.save(new_conversation("k"))
+    # what a restart does to the pool: every connection it holds is closed by the server
+    with sa.create_engine(database_url, isolation_level="AUTOCOMMIT").connect() as admin:
+        admin.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> "
+                              "pg_backend_pid()"))
+    tracker = await cached.retrieve("j")  # no error: read again on a new connection
+    assert tracker is kept
+    turn(tracker, "socks", cart="c6")
+    await cached.save(tracker)  # the pool holds no dead connection any more
+    assert (await cached.retrieve("k")) is not None
+    _, plain = stores(database_url)
+    assert state(await plain.retrieve("j")) == state(tracker)
+
+
+async def test_within_one_message_the_tracker_is_checked_against_the_database_once(
+        database_url):
+    cached, replica = stores(database_url)
+    tracker = await kept_conversation(cached, "l")
+    sent = statements(cached)
+    message = TURN.set(object())  # bot/resilience.py, under the conversation's lock
+    try:
+        assert await cached.retrieve("l") is tracker  # looking for a repeated message
+        assert await cached.retrieve("l") is tracker  # Rasa's own read
+    finally:
+        TURN.reset(message)
+    assert sent == ["SELECT"]
+    theirs = await replica.retrieve("l")  # the next message comes through another replica
+    turn(theirs, "belts", cart="c7")
+    await replica.save(theirs)
+    message = TURN.set(object())
+    try:
+        assert (await cached.retrieve("l")).get_slot("cart_id") == "c7"
+    finally:
+        TURN.reset(message)
