@@ -373,7 +373,7 @@ def test_a_link_made_by_the_rule_reads_back_what_it_confirms():
         confirmation.read_link("another key", token, now=ISSUED)
 
 
-def test_a_link_works_for_seven_days_to_the_microsecond():
+def test_a_link_works_for_seven_days_to_the_millisecond():
     token = confirmation.sign_link(SECRET, "dan@example.com", ["marketing"], now=ISSUED)
     last_moment = ISSUED + 7 * 86400 - 0.001
     assert confirmation.read_link(SECRET, token, now=last_moment).issued_at == ISSUED * 10**6
