@@ -23,7 +23,7 @@ from payment_helpers import (
     stock_of,
     webhook_secret,
 )
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from storefront_api.app_keys import DB, PAYMENT_GATEWAY
 from storefront_api.catalog.models import StockReservation
@@ -31,6 +31,8 @@ from storefront_api.checkout import payment_events
 from storefront_api.checkout.models import Checkout
 from storefront_api.db import utcnow
 from storefront_api.payments import refunds
+from storefront_api.outbox.models import OutboxMessage
+from storefront_api.outbox.service import enqueue_email
 from storefront_api.payments.builtin.gateway import TestGateway
 from storefront_api.payments.gateway import GatewayError, InvalidWebhook, RefundResult
 from storefront_api.payments.models import Refund
@@ -381,16 +383,44 @@ async def test_paying_back_asks_the_gateway_once_for_the_exact_amount(client, db
 
 
 async def test_what_follows_a_refund_runs_with_its_success_only(client, db):
+    """``then`` runs once, in the transaction that records the success (what it writes is
+    committed with it)."""
     followed = []
 
     async def then(session, refund):
         followed.append((refund.id, refund.status, refund.amount))
+        await enqueue_email(session, to="owed@example.com", subject=f"refund {refund.id}",
+                            text="sent back", tag="refund-test")
     refund_id = await _owed(client, db, amount=650)
     await refunds.pay_back(client.app[DB], client.app[PAYMENT_GATEWAY], refund_id, "pi_test_t",
                            then=then)
     await refunds.pay_back(client.app[DB], client.app[PAYMENT_GATEWAY], refund_id, "pi_test_t",
                            then=then)
     assert followed == [(refund_id, "succeeded", 650)]
+    async with db.read() as session:
+        mails = (await session.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "email"))).all()
+    assert [m.payload["subject"] for m in mails if m.payload["to"] == "owed@example.com"
+            and m.payload["subject"] == f"refund {refund_id}"] == [f"refund {refund_id}"]
+
+
+async def test_a_failed_refund_of_an_order_is_logged_with_its_order(client, db, monkeypatch,
+                                                                    caplog):
+    async def failing(self, *args, **kwargs):
+        raise GatewayError("Charge disputed.")
+    monkeypatch.setattr(TestGateway, "refund", failing)
+    checkout = await open_checkout(client, db)
+    await deliver(client, session_event(checkout), webhook_secret(client))
+    [order] = await orders_of(db, checkout["token"])
+    async with db.write() as session:
+        row = Refund(order_id=order.id, amount=100, currency="USD", reason="return",
+                     status="pending", idempotency_key=f"refund-test-{secrets.token_hex(8)}")
+        session.add(row)
+        await session.flush()
+        refund_id = row.id
+    await refunds.pay_back(client.app[DB], client.app[PAYMENT_GATEWAY], refund_id, "pi_test_o")
+    assert f"refund {refund_id} (order {order.id}, checkout None) failed: Charge disputed." \
+        in _logged(caplog)
 
 
 async def test_the_test_gateway_refuses_more_than_is_left_and_the_refund_stays_owed(client,
@@ -435,8 +465,8 @@ async def test_no_payment_reference_fails_with_the_reason_known_or_a_default(cli
                                                                              gateway_asked):
     plain = await _owed(client, db)
     failed = await refunds.pay_back(client.app[DB], client.app[PAYMENT_GATEWAY], plain, None)
-    assert (failed.status, failed.failure_reason) == (
-        "failed", "The order has no payment to refund.")
+    assert (failed.status, failed.failure_reason, failed.gateway_refund_id) == (
+        "failed", "The order has no payment to refund.", None)
     explained = await _owed(client, db)
     async with db.write() as session:
         (await session.get(Refund, explained)).failure_reason = "no reference from Stripe"
