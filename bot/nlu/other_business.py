@@ -18,9 +18,11 @@ left my parcel outside" and "PayPal charged me twice" are this shop's business).
 (and bank accounts, loans, exchange rates) count only where no payment is involved: "cancel
 my Barclays card" is not this shop's, "my HSBC statement shows two payments" may well be,
 so banks leave refunds, complaints and the checkout alone. Social networks are left out
-too ("I saw it on Instagram, add it to my cart" is a sale). Every value of the catalog's lookup tables (brands, colours, product
-types) is taken off the list at training time: a shop that sells a brand called "Mango"
-keeps "the Mango dress" a search.
+too ("I saw it on Instagram, add it to my cart" is a sale), and so are the things a shop of
+accessories sells for them ("a passport holder", "prescription sunglasses", "a bus pass
+wallet"). Every value of the catalog's lookup tables (brands, colours, product types) is
+taken off the list at training time: a shop that sells a brand called "Mango" keeps "the
+Mango dress" a search.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ BUSINESSES = {
         "apple music", "xbox", "playstation", "psn", "nintendo",
         "epic games", "fortnite", "roblox", "audible", "twitch", "adobe",
         "microsoft", "google play", "icloud", "dropbox", "tinder", "onlyfans", "patreon",
-        "duolingo", "peloton", "canva", "chatgpt", "openai", "crunchyroll", "paramount+", "youtube premium",
+        "duolingo", "peloton", "canva", "chatgpt", "openai", "crunchyroll", "paramount+",
+        "youtube premium",
     ],
     "travel": [
         "ryanair", "easyjet", "british airways", "lufthansa", "qantas",
@@ -109,7 +112,8 @@ BUSINESSES = {
         "thames water", "bell canada", "bsnl",
     ],
     "bank": [
-        "barclays", "barclaycard", "hsbc", "lloyds", "natwest", "santander", "wells fargo", "bank of america", "citibank", "monzo", "revolut", "starling",
+        "barclays", "barclaycard", "hsbc", "lloyds", "natwest", "santander", "wells fargo",
+        "bank of america", "citibank", "monzo", "revolut", "starling",
         "halifax", "nationwide", "capital one", "western union", "moneygram",
         "coinbase", "binance", "robinhood", "sbi", "hdfc", "icici", "axis bank",
         "commonwealth bank", "anz", "westpac", "td bank", "rbc", "scotiabank",
@@ -154,9 +158,9 @@ NOT_SOLD = {
 
 # A business nobody listed, by the shape of the sentence: a capitalised name owning an
 # order ("my Takealot cart", "the Fnac order"), an order placed with a name ("my order at
-# Otto") or the place something was bought ("the lamp I got from Kmart"). Capitals carry it, so messages in capitals or in title case are
-# left to the list. Words that may stand capitalised before an order without naming anyone
-# else are not names.
+# Otto") or the place something was bought ("the lamp I got from Kmart"). Capitals carry
+# it, so messages in capitals or in title case are left to the list. Words that may stand
+# capitalised before an order without naming anyone else are not names.
 OWNED = (r"(?i:orders?|parcels?|packages?|deliver(?:y|ies)|shipments?|cart|basket|trolley|"
          r"account|subscription|booking|reservation|membership|app|store card|gift card|"
          r"voucher|points|bill|purchase|refund)")
@@ -211,6 +215,12 @@ def _unlisted_business(text: str, excluded: set) -> Optional[str]:
     return None
 
 
+# What an accessories shop sells for the things it does not: "a passport holder", "bus pass
+# wallet", "prescription sunglasses".
+FOR_IT = (r"(?!\s+(?:holders?|wallets?|covers?|cases?|bags?|pouch(?:es)?|lanyards?|sleeves?|"
+          r"organi[sz]ers?|glasses|sunglasses|lenses|frames|tags?))")
+
+
 def _name_pattern(name: str) -> str:
     # "amazon", "amazon's" (not "canvas" for "canva"); names with punctuation ("h&m",
     # "booking.com") as written.
@@ -229,7 +239,8 @@ class Finder:
                 self.patterns.append((kind, re.compile(
                     "|".join(_name_pattern(n) for n in kept), re.IGNORECASE)))
         for kind, pattern in NOT_SOLD.items():
-            self.patterns.append((kind, re.compile(r"\b(?:" + pattern + r")\b", re.IGNORECASE)))
+            self.patterns.append((kind, re.compile(r"\b(?:" + pattern + r")\b" + FOR_IT,
+                                                   re.IGNORECASE)))
         self.excluded = excluded
 
     def find(self, text: str) -> Optional[Dict[str, str]]:

@@ -57,6 +57,9 @@ def test_another_business_is_named(intent, text, kind, name):
     ("search_products", "hoodies like the ones at Acme"),
     # Words that look like another business's and are not.
     ("request_return", "return my flight jacket"),
+    ("add_to_cart", "add the passport holder to my cart"),
+    ("request_return", "I want to return my prescription sunglasses"),
+    ("track_order", "where is the bus pass wallet I ordered"),
     ("complaint", "I opened a ticket for this and nobody answered"),
     ("add_to_cart", "I saw it on instagram, add it to my cart"),
     ("checkout", "deliver it to my hotel please"),
