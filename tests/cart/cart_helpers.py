@@ -13,14 +13,19 @@ from typing import Any
 from sqlalchemy import select
 
 from storefront_api.cart.models import Cart, CartLine
+from storefront_api.catalog.inventory import _held
 from storefront_api.catalog.models import Product, Variant
+from storefront_api.db import utcnow
 
 ADMIN = {"Authorization": "Bearer test-admin"}
 
 
 async def pick_variants(db, count: int = 1, *, min_stock: int = 1, max_stock: int = 10**6,
                         min_price: int = 0, max_price: int = 10**9) -> list[dict[str, Any]]:
-    """Variants of active products with stock and price in range, at most one per product."""
+    """Variants of active products with stock and price in range, at most one per product,
+    that no open checkout holds: other tests of the session leave payment links unpaid, and
+    a held unit cannot be added to a cart."""
+    held = _held(None, utcnow())
     async with db.read() as session:
         rows = (await session.execute(
             select(Variant.id, Variant.sku, Variant.price, Variant.stock, Variant.currency,
@@ -28,7 +33,7 @@ async def pick_variants(db, count: int = 1, *, min_stock: int = 1, max_stock: in
             .join(Product, Product.id == Variant.product_id)
             .where(Product.status == "active", Variant.stock >= min_stock,
                    Variant.stock <= max_stock, Variant.price >= min_price,
-                   Variant.price <= max_price)
+                   Variant.price <= max_price, held == 0)
             .order_by(Variant.id))).all()
     chosen, products = [], set()
     for row in rows:
