@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from datetime import timedelta
 from typing import Any
 
 from fake_stripe import sign_event
 from shop_factories import ADDRESS, cart_with, checkout_body, make_variant  # noqa: F401
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from storefront_api.catalog import inventory
+from storefront_api.catalog.models import StockReservation
 from storefront_api.checkout.models import Checkout
+from storefront_api.db import utcnow
 from storefront_api.orders.models import Order
 from storefront_api.payments.models import PaymentEvent, Refund
 from storefront_api.payments.builtin.gateway import webhook_secret_for
@@ -96,3 +99,14 @@ async def stock_of(db, variant_id: int) -> tuple[int, int]:
     async with db.read() as session:
         info = await inventory.variant_by_id(session, variant_id)
     return info.stock, info.available
+
+
+async def expire_hold(db, token: str) -> None:
+    """The shopper took longer than the hold: it lapses (the link is still payable)."""
+    past = utcnow() - timedelta(minutes=1)
+    async with db.write() as session:
+        checkout_id = (await checkout_row(db, token)).id
+        await session.execute(update(Checkout).where(Checkout.id == checkout_id)
+                              .values(expires_at=past))
+        await session.execute(update(StockReservation).where(
+            StockReservation.checkout_id == checkout_id).values(expires_at=past))

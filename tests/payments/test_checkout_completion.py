@@ -6,12 +6,12 @@ whole amount refunded and the shopper told why, by e-mail and in the chat."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from assistant_calls import from_the_assistant
 from payment_helpers import (
+    expire_hold,
     cart_with,
     checkout_body,
     checkout_row,
@@ -29,12 +29,11 @@ from sqlalchemy import select, update
 
 from storefront_api.app_keys import DB, PAYMENT_GATEWAY, SETTINGS
 from storefront_api.catalog import inventory
-from storefront_api.catalog.models import StockReservation, Variant
+from storefront_api.catalog.models import Variant
 from storefront_api.catalog.search import snapshot
 from storefront_api.checkout import complete
 from storefront_api.checkout.models import Checkout
 from storefront_api.checkout.payment_events import receive_payment_event
-from storefront_api.db import utcnow
 from storefront_api.outbox.models import OutboxMessage
 from storefront_api.pricing.models import PromoCode
 
@@ -232,20 +231,10 @@ async def test_an_old_link_paid_after_the_cart_was_ordered_is_refunded_in_full(c
     assert notices == [("EXTERNAL_payment_failed", {"reason": "cart_already_ordered"})]
 
 
-async def _expire_hold(db, token: str) -> None:
-    past = utcnow() - timedelta(minutes=1)
-    async with db.write() as session:
-        checkout_id = (await checkout_row(db, token)).id
-        await session.execute(update(Checkout).where(Checkout.id == checkout_id)
-                              .values(expires_at=past))
-        await session.execute(update(StockReservation).where(
-            StockReservation.checkout_id == checkout_id).values(expires_at=past))
-
-
 async def test_sold_out_while_paying_tells_the_shopper_what_and_why(client, db):
     variant = await make_variant(db, stock=1, price=2000)
     slow = await _chat_checkout(client, db, variant, email="slow@example.com")
-    await _expire_hold(db, slow["token"])
+    await expire_hold(db, slow["token"])
     fast = await open_checkout(client, db, variant=variant)
     secret = webhook_secret(client)
     await deliver(client, session_event(fast), secret)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import timedelta
 
 import pytest
 from assistant_calls import from_the_assistant
 from fake_stripe import sign_event
 from payment_helpers import (
+    expire_hold,
     WEBHOOK,
     cart_with,
     checkout_body,
@@ -26,11 +26,9 @@ from payment_helpers import (
     stock_of,
     webhook_secret,
 )
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from storefront_api.catalog.models import StockReservation
 from storefront_api.checkout.models import Checkout
-from storefront_api.db import utcnow
 from storefront_api.outbox.models import OutboxMessage
 
 
@@ -230,21 +228,10 @@ async def test_a_wrong_amount_makes_no_order(client, db):
     assert (await event_row(db, event["id"])).outcome.startswith("needs review: paid 1 USD")
 
 
-async def _expire_hold(db, token: str) -> None:
-    """The shopper took longer than the hold: it lapses (the link is still payable)."""
-    past = utcnow() - timedelta(minutes=1)
-    async with db.write() as session:
-        checkout_id = (await checkout_row(db, token)).id
-        await session.execute(update(Checkout).where(Checkout.id == checkout_id)
-                              .values(expires_at=past))
-        await session.execute(update(StockReservation).where(
-            StockReservation.checkout_id == checkout_id).values(expires_at=past))
-
-
 async def test_paid_after_the_last_unit_was_sold_is_refunded_once(client, db):
     secret = webhook_secret(client)
     slow = await open_checkout(client, db, stock=1)
-    await _expire_hold(db, slow["token"])
+    await expire_hold(db, slow["token"])
     fast = await open_checkout(client, db, variant=slow["variant"])
     await deliver(client, session_event(fast), secret)  # the last unit goes to someone else
     late = session_event(slow)
@@ -269,7 +256,7 @@ async def test_paid_after_the_last_unit_was_sold_is_refunded_once(client, db):
 
 async def test_paid_after_expiry_with_stock_left_still_makes_the_order(client, db):
     checkout = await open_checkout(client, db, stock=3)
-    await _expire_hold(db, checkout["token"])
+    await expire_hold(db, checkout["token"])
     await deliver(client, session_event(checkout, "checkout.session.expired",
                                         payment_status="unpaid"), webhook_secret(client))
     response = await deliver(client, session_event(checkout), webhook_secret(client))
