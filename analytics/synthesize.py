@@ -6,16 +6,27 @@ them does nothing (``--replace`` swaps them for a new set), so the demo set-up c
 every time. Into a database, the synthetic shoppers' advertising decisions go into its
 ``consents`` table too (analytics.consent.synthetic_decisions), so the audience export has
 members to export.
+
+Rows go into the table in one of three physical orders (``--layout``), the same events in
+each: ``time`` (the default) appends them in time order, as a live shop's table fills, so a
+period's events sit in a contiguous run of pages; ``chunks`` is how it wrote before, one
+time-sorted run per million events, each run spanning the whole history; ``shuffled`` is the
+worst case for a reader that skips pages, every page holding events of any day. The last two
+are staged through temporary Parquet files and read back a bucket at a time, so memory stays
+that of about a million events.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from storefront_api.progress import CommandProgress, count
 
@@ -25,6 +36,8 @@ from .schema import STORED_COLUMNS, InputError
 from .synthetic import DEFAULT_START, iter_chunks, write_parquet
 
 SYNTHETIC_PREFIX = "syn"
+LAYOUTS = ("time", "chunks", "shuffled")
+EVENTS_PER_BUCKET = 1_000_000  # rows sorted (or shuffled) in memory at once
 
 
 def _count_synthetic(conn) -> int:
@@ -34,9 +47,13 @@ def _count_synthetic(conn) -> int:
 
 
 def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetime,
-                       days: int, replace: bool = False, progress=None) -> dict:
+                       days: int, replace: bool = False, layout: str = "time",
+                       progress=None) -> dict:
     """Insert synthetic events into the ``events`` table at ``url`` (created by the shop's
-    migrations); one transaction, so a failure leaves the table as it was."""
+    migrations) in the physical order ``layout`` names (module docstring); one transaction,
+    so a failure leaves the table as it was."""
+    if layout not in LAYOUTS:
+        raise InputError(f"--layout is one of {', '.join(LAYOUTS)}, not {layout!r}")
     from sqlalchemy import column, insert, table, text
     from sqlalchemy.exc import SQLAlchemyError
     events = table("events", *[column(c, t) for c, t in sql_types().items()])
@@ -52,17 +69,23 @@ def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetim
             contacts = []  # (email, ts) of the events carrying an address
             # the shop's own currency, and nothing later than now: the demo agrees with
             # the shop it is added to
-            for chunk in iter_chunks(n_events, seed=seed, start=start, days=days,
-                                     currency=_shop_currency(conn), until=_now()):
-                contacts.append(chunk.filter(pl.col("email").is_not_null())
-                                .select("email", "ts"))
-                rows = chunk.select(STORED_COLUMNS).to_dicts()
-                for row in rows:  # the column is JSON: the driver encodes it
-                    row["properties"] = json.loads(row["properties"])
-                for i in range(0, len(rows), 20_000):
-                    conn.execute(insert(events), rows[i:i + 20_000])
-                    inserted += len(rows[i:i + 20_000])
-                    count(progress, "events", inserted, n_events)
+            chunks = iter_chunks(n_events, seed=seed, start=start, days=days,
+                                 currency=_shop_currency(conn), until=_now())
+            with tempfile.TemporaryDirectory(prefix="aisle-synthesize-") as staging:
+                for chunk in in_layout(chunks, layout, seed=seed, staging=Path(staging)):
+                    contacts.append(chunk.filter(pl.col("email").is_not_null())
+                                    .select("email", "ts"))
+                    for i in range(0, chunk.height, 20_000):
+                        part = chunk.slice(i, 20_000).select(STORED_COLUMNS)
+                        if conn.dialect.name == "postgresql":
+                            _copy_into_postgres(conn, part)
+                        else:
+                            rows = part.to_dicts()
+                            for row in rows:  # the column is JSON: the driver encodes it
+                                row["properties"] = json.loads(row["properties"])
+                            conn.execute(insert(events), rows)
+                        inserted += part.height
+                        count(progress, "events", inserted, n_events)
             if contacts:
                 _append_consents(conn, synthetic_decisions(pl.concat(contacts)))
     except SQLAlchemyError as exc:
@@ -73,6 +96,53 @@ def append_to_database(url: str, n_events: int, *, seed: int = 0, start: datetim
         engine.dispose()
     return {"database": _safe(url), "inserted": inserted, "replaced": present if replace else 0,
             "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _copy_into_postgres(conn, part: pl.DataFrame) -> None:
+    """``part``'s rows appended with COPY (CSV; ``\\N`` is NULL), in the caller's
+    transaction: ten times the speed of INSERTs, the same rows."""
+    columns = ", ".join(part.columns)
+    # the generator's properties are one-key objects of plain strings; stored as the
+    # driver's json.dumps would have stored them, so both paths leave the same text
+    part = part.with_columns(pl.col("properties").str.replace('":"', '": "', literal=True))
+    data = part.write_csv(include_header=False, null_value="\\N").encode()
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(
+            f"COPY events ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+        copy.write(data)
+
+
+def in_layout(chunks: Iterator[pl.DataFrame], layout: str, *, seed: int,
+              staging: Path) -> Iterator[pl.DataFrame]:
+    """The generator's chunks (each sorted by time, each spanning the whole history) in
+    the order ``layout`` writes them: as they come (``chunks``), or staged in ``staging``
+    and read back in buckets of about a million events, each a slice of time in time order
+    (``time``), or a random share of every day in random order (``shuffled``)."""
+    if layout == "chunks":
+        yield from chunks
+        return
+    files, total = [], 0
+    for index, chunk in enumerate(chunks):
+        rng = np.random.default_rng([seed, index, 7])
+        chunk = chunk.with_columns(pl.Series("_draw", rng.random(chunk.height)))
+        files.append(staging / f"chunk-{index:05d}.parquet")
+        chunk.write_parquet(files[-1], row_group_size=100_000)
+        total += chunk.height
+    if not total:
+        return
+    staged = pl.scan_parquet(files)
+    buckets = -(-total // EVENTS_PER_BUCKET)
+    if layout == "shuffled":
+        for bucket in range(buckets):
+            share = (pl.col("_draw") * buckets).floor() == bucket
+            yield staged.filter(share).sort("_draw").drop("_draw").collect()
+        return
+    first, last = staged.select(pl.col("ts").min().alias("first"),
+                                pl.col("ts").max().alias("last")).collect().row(0)
+    edges = [first + (last - first) * i / buckets for i in range(buckets)] + [None]
+    for low, high in zip(edges, edges[1:]):
+        before_high = pl.col("ts") < high if high is not None else pl.lit(True)
+        part = staged.filter(pl.col("ts") >= low, before_high)
+        yield part.sort("ts", maintain_order=True).drop("_draw").collect()
 
 
 def _shop_currency(conn) -> str:
@@ -130,7 +200,8 @@ def _run(args) -> dict:
                              f"not {args.into!r}; use --output for a Parquet file")
         with CommandProgress() as progress:
             return append_to_database(args.into, args.count, seed=args.seed, start=start,
-                                      days=args.days, replace=args.replace, progress=progress)
+                                      days=args.days, replace=args.replace,
+                                      layout=args.layout, progress=progress)
     if not args.output:
         raise InputError("say where the events go: --output FILE.parquet (or a directory "
                          "with --files N) or --into DATABASE_URL")
@@ -160,4 +231,8 @@ def register(subparsers) -> None:
                              "$ANALYTICS_EVENTS_URL / $DATABASE_URL / var/shop.db)")
     parser.add_argument("--replace", action="store_true",
                         help="with --into: replace synthetic events already there")
+    parser.add_argument("--layout", choices=LAYOUTS, default="time",
+                        help="with --into: the table's physical order; time (as a live "
+                             "shop appends, the default), chunks (one time-sorted run per "
+                             "million events, as before) or shuffled (the worst case)")
     parser.set_defaults(handler=_run)
