@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from nlu_data import faq, service, shopping, styles  # noqa: E402
+from nlu_data import faq, service, shopping, styles, voices  # noqa: E402
 from nlu_data.vocab import ORDINALS, SHIPPING, Fillers  # noqa: E402
 
 OUT = REPO / "bot" / "data" / "nlu"
@@ -287,9 +287,9 @@ def main() -> int:
     styled_rng = random.Random(SEED + 1)
     seen: dict[str, str] = {}
     held_out, left_out = held_out_messages(), 0
-    OUT.mkdir(parents=True, exist_ok=True)
+    rendered: dict[str, dict[str, list[str]]] = {}
     for skill, intents in SKILLS.items():
-        rendered = {}
+        rendered[skill] = {}
         for intent, (templates, target) in intents.items():
             kept = []
             examples = examples_for(intent, templates, target, rng, fillers)
@@ -303,12 +303,43 @@ def main() -> int:
                     continue
                 seen.setdefault(key, intent)
                 kept.append(example)
-            rendered[intent] = kept
+            rendered[skill][intent] = kept
+    voices_left_out = add_voices(rendered, seen, held_out)
+    OUT.mkdir(parents=True, exist_ok=True)
+    for skill, intents in rendered.items():
         extra = shared_extras() if skill == "core" else ""
-        (OUT / f"{skill}.yml").write_text(render(skill, rendered, extra), encoding="utf-8")
-        print(f"{skill}: " + ", ".join(f"{i} {len(e)}" for i, e in rendered.items()))
+        (OUT / f"{skill}.yml").write_text(render(skill, intents, extra), encoding="utf-8")
+        print(f"{skill}: " + ", ".join(f"{i} {len(e)}" for i, e in intents.items()))
     print(f"left out {left_out} generated examples that were held-out messages")
+    print(f"left out {voices_left_out} phrasings of scripts/nlu_data/voices.py that were "
+          "held-out messages")
     return 0
+
+
+def add_voices(rendered: dict[str, dict[str, list[str]]], seen: dict[str, str],
+               held_out: set[str]) -> int:
+    """Append the phrasings of scripts/nlu_data/voices.py verbatim, after everything
+    generated (so the generated examples stay as they were). Returns how many were left out
+    for being held-out messages."""
+    skill_of = {intent: skill for skill, intents in rendered.items() for intent in intents}
+    unknown = sorted(set(voices.VOICES) - set(skill_of))
+    if unknown:
+        raise SystemExit(f"voices.py has intents no skill has: {unknown}")
+    left_out = 0
+    for intent, phrasings in voices.VOICES.items():
+        kept = rendered[skill_of[intent]][intent]
+        for example in phrasings:
+            if normalised(example) in held_out:
+                left_out += 1
+                continue
+            key = plain_text(example).lower()
+            if key in seen:
+                if seen[key] != intent:
+                    print(f"  skipped voice (also {seen[key]}): {intent}: {example}")
+                continue
+            seen[key] = intent
+            kept.append(example)
+    return left_out
 
 
 if __name__ == "__main__":
