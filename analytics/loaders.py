@@ -273,7 +273,10 @@ def load_events(source: str, *, start: datetime | None = None,
 
 def event_bounds(source: str) -> tuple[datetime | None, datetime | None]:
     """The first and last event's time (None, None without events); one indexed query."""
-    if is_database_url(source):
+    if is_database_url(source) and _is_postgres(source):  # through ADBC, as the events
+        from .sources.postgres import read_arrow
+        row = read_arrow(source, "SELECT min(ts) AS first, max(ts) AS last FROM events")
+    elif is_database_url(source):
         from sqlalchemy import DateTime
         row = _read_sql(source, "SELECT min(ts) AS first, max(ts) AS last FROM events", {},
                         {"first": pl.Datetime("us"), "last": pl.Datetime("us")},

@@ -47,16 +47,20 @@ def read_arrow(url: str, query: str, params: Sequence = ()) -> pl.DataFrame:
     return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
 
 
-def read_arrow_batches(url: str, query: str, reduce: Callable[[pl.DataFrame], T]) -> list[T]:
+def read_arrow_batches(url: str, query: str, reduce: Callable[[pl.DataFrame], T],
+                       settings: Sequence[str] = ()) -> list[T]:
     """``reduce`` of each record batch of ``query`` (no parameters: COPY), in order. The
     reductions run in a second thread while the next batch is fetched (polars and the
-    driver let go of the GIL); at most two batches wait, so memory stays bounded."""
+    driver let go of the GIL); at most two batches wait, so memory stays bounded.
+    ``settings`` (``SET ...`` statements) run first, on the same connection."""
     adbc, AdbcError = _driver()
     pending: deque[Future] = deque()
     results: list[T] = []
     try:
         with (adbc.connect(libpq_uri(url)) as conn, conn.cursor() as cursor,
               ThreadPoolExecutor(max_workers=1) as pool):
+            for statement in settings:
+                cursor.execute(statement)
             cursor.execute(query)
             for batch in cursor.fetch_record_batch():
                 if len(pending) >= 2:

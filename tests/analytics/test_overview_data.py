@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
+from databases import create_postgres_database, drop_postgres_database
 
 from analytics.abandonment import abandoned_carts
 from analytics.chat import conversation_count
@@ -17,10 +18,12 @@ from analytics.event_cache import LIGHT_COLUMNS
 from analytics.filters import apply_filters
 from analytics.loaders import load_events
 from analytics.overview import daily_sales, kpis, main_currency
+from analytics import overview_data
 from analytics.overview_data import OverviewWindow, period_kpis
 from analytics.synthesize import append_to_database
 from storefront_api.db import Database
 from storefront_api.events.service import EventContext, event_row, record_rows
+from storefront_api.migrations import upgrade
 
 START = datetime(2026, 9, 1)
 DAY = timedelta(days=1)
@@ -201,3 +204,64 @@ def test_periods_are_whole_days_inside_the_window(shop):
         window.period(START + 10 * DAY + timedelta(hours=1), START + 12 * DAY)
     with pytest.raises(ValueError):
         window.period(START + 9 * DAY, START + 12 * DAY)
+
+
+def _analyze(url: str) -> None:
+    """What autovacuum does on a live shop: the planner's statistics, among them how
+    closely the rows' order follows ts."""
+    from sqlalchemy import create_engine, text
+
+    from analytics.loaders import sync_url
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE events"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["time", "shuffled"])
+def laid_out_shop(request):
+    """A PostgreSQL shop whose rows lie in time order (as a live shop appends them, the
+    hand-made events written late) or shuffled (the worst case)."""
+    url = create_postgres_database()
+    upgrade(url)
+    append_to_database(url, 6_000, seed=11, start=START, days=45, layout=request.param)
+    asyncio.run(_record(url, EXTRA))
+    _analyze(url)
+    yield url, request.param
+    drop_postgres_database(url)
+
+
+@pytest.mark.parametrize("plan", ["time", "pages"])
+def test_each_scan_plan_gives_the_same_numbers_on_each_layout(laid_out_shop, plan,
+                                                              monkeypatch):
+    """Slices of time or ranges of pages: each row is read once, whatever the layout."""
+    url, _ = laid_out_shop
+    monkeypatch.setattr(overview_data, "SCAN_PLAN", plan)
+    for start, end, channels in PERIODS:
+        window = OverviewWindow(url, start - (end - start))
+        new_now, new_before, new_sales = _from_window(window, start, end, channels)
+        old_now, old_before, old_sales = _full_load(url, start, end, channels)
+        assert window.reads[0]["plan"] == plan
+        assert (new_now, new_before) == (old_now, old_before)
+        assert new_sales.equals(old_sales) and new_now.sessions > 0
+
+
+def test_the_scan_follows_the_tables_order(laid_out_shop):
+    """Time order (PostgreSQL's correlation of ts with the rows' places) reads slices of
+    time through the index; a shuffled table is read page range by page range."""
+    url, layout = laid_out_shop
+    window = OverviewWindow(url, START + 15 * DAY)
+    window.channels()
+    assert window.reads[0]["plan"] == ("time" if layout == "time" else "pages")
+
+
+def test_a_window_after_the_last_event_is_empty_with_either_plan(laid_out_shop,
+                                                                 monkeypatch):
+    url, _ = laid_out_shop
+    for plan in ("time", "pages"):
+        monkeypatch.setattr(overview_data, "SCAN_PLAN", plan)
+        window = OverviewWindow(url, START + 120 * DAY)  # refunds come up to 30 days late
+        period = window.period(START + 120 * DAY, START + 121 * DAY)
+        assert (period.events, period.sessions, window.channels()) == (0, 0, [])
