@@ -1,12 +1,16 @@
 """Loading the Overview page's data from PostgreSQL: before and after issue 18, same run.
 
     python bench/analytics_load.py [--events 2000000 --events 10000000] [--days 120]
-                                   [--view-days 30] [--readers before,cache,after] [--quick]
+                                   [--view-days 30] [--readers before,cache,after]
+                                   [--layouts time,shuffled] [--build-only] [--quick]
 
-For each size, a PostgreSQL database ``aisle_bench_load_<N>`` is created, migrated and
-filled by ``python -m analytics synthesize --events N --days D --into URL`` (kept between
-runs: a database already holding N synthetic events is reused, and its synthesis time is
-the one recorded when it was made). Then each reader runs in its own process, so that its
+For each size and layout, a PostgreSQL database ``aisle_bench_load_<N>_<layout>`` is
+created, migrated and filled by ``python -m analytics synthesize --events N --days D
+--layout L --into URL`` (kept between runs: a database already holding N synthetic events
+is reused, and its synthesis time is the one recorded when it was made; ``--build-only``
+makes the databases and measures nothing). The layouts hold the same events in different
+physical orders: ``time`` as a live shop appends them, ``shuffled`` the worst case for a
+reader that skips pages, ``chunks`` the order the synthesizer wrote before. Then each reader runs in its own process, so that its
 peak memory (ru_maxrss, the resident high-water mark) is its own, and works out the
 Overview's numbers for the dashboard's default view (the last ``--view-days`` days with
 data, compared with as many days before them):
@@ -19,6 +23,8 @@ data, compared with as many days before them):
 - after: what the Overview reads now, ``analytics.overview_data.OverviewWindow`` (six
   narrow columns reduced batch by batch, and the purchases), the sidebar's channels and
   the KPIs of both periods and the sales per day; then one incremental refresh;
+- after_pages: the same with the scan of before the time-ordered reads: every page of the
+  table in two ctid ranges, whatever the layout (``SCAN_PLAN = "pages"``);
 - after_one_scan (when asked): the same with PostgreSQL reading the window through one
   backend instead of two;
 - after_all (only when asked): the columnar reader on the whole table, for reference.
@@ -120,16 +126,19 @@ def measure(kind: str, url: str, view_days: int) -> dict:
         frame = load_events(url).collect()
         extra = {"rows": frame.height}
     else:
+        import analytics.overview_data as overview_data
         if kind == "after_one_scan":  # the same, PostgreSQL reading with one backend
-            import analytics.overview_data as overview_data
             overview_data.SCAN_CONNECTIONS = 1
+        if kind == "after_pages":  # every page in two ctid ranges, whatever the layout
+            overview_data.SCAN_PLAN = "pages"
         figures, window = _kpis_from_window(url, previous, start, end)
         loaded = time.perf_counter() - started
         refresh_started = time.perf_counter()
         window.channels()  # ttl 0: refresh, reading the last day again
         return {"seconds": round(loaded, 2), "peak_rss_mb": rss_mb(),
                 "baseline_rss_mb": baseline, "window_start": previous.isoformat(),
-                "held": window.reads[0], "incremental_refresh_s":
+                "held": window.reads[0], "plan": window.reads[0].get("plan"),
+                "incremental_refresh_s":
                 round(time.perf_counter() - refresh_started, 3),
                 "refresh_read": window.reads[-1], "kpis": figures}
     return {"seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": rss_mb(),
@@ -153,8 +162,8 @@ def run_measure(kind: str, url: str, view_days: int, cap_gb: float) -> dict:
 
 # --- the databases ---------------------------------------------------------------------------
 
-def bench_database(n: int, days: int) -> tuple[str, dict]:
-    """The database for n events, made (and synthesized into) when missing."""
+def bench_database(n: int, days: int, layout: str) -> tuple[str, dict]:
+    """The database for n events in ``layout``, made (and synthesized into) when missing."""
     import asyncio
 
     from sqlalchemy import create_engine, text
@@ -164,7 +173,7 @@ def bench_database(n: int, days: int) -> tuple[str, dict]:
     from databases import POSTGRES_URL, _admin
     from harness import log
     from storefront_api.migrations import upgrade
-    name = f"aisle_bench_load_{n}"
+    name = f"aisle_bench_load_{n}_{layout}"
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     marker = ROOT / "var" / "bench" / f"{name}.json"
     if marker.exists():
@@ -177,23 +186,25 @@ def bench_database(n: int, days: int) -> tuple[str, dict]:
             have = -1
         finally:
             engine.dispose()
-        if have == made.get("events") and made.get("days") == days:
+        if have == made.get("events") and made.get("days") == days \
+                and made.get("layout") == layout:
             log(f"reusing {name} ({have} events, synthesized in {made['synthesis_s']} s)")
             return url, made
-    log(f"creating {name} and synthesizing {n} events over {days} days")
+    log(f"creating {name} and synthesizing {n} events over {days} days ({layout})")
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     upgrade(url)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "analytics", "synthesize", "--events", str(n),
-                    "--days", str(days), "--into", url], cwd=ROOT, check=True,
+                    "--days", str(days), "--layout", layout, "--into", url], cwd=ROOT,
+                   check=True,
                    stdout=subprocess.DEVNULL)
     engine = create_engine(sync_url(url))
     with engine.begin() as conn:
         conn.execute(text("ANALYZE events"))
         have = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
     engine.dispose()
-    made = {"events": have, "days": days,
+    made = {"events": have, "days": days, "layout": layout,
             "synthesis_s": round(time.perf_counter() - started, 1),
             "made_at": datetime.utcnow().isoformat(timespec="seconds")}
     marker.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +212,7 @@ def bench_database(n: int, days: int) -> tuple[str, dict]:
     return url, made
 
 
-def adopt(n: int, url: str, days: int, synthesis_s: float) -> None:
+def adopt(n: int, url: str, days: int, synthesis_s: float, layout: str = "time") -> None:
     """Record a database synthesized by hand (same command) so the bench reuses it."""
     from sqlalchemy import create_engine, text
 
@@ -210,16 +221,30 @@ def adopt(n: int, url: str, days: int, synthesis_s: float) -> None:
     with engine.connect() as conn:
         have = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
     engine.dispose()
-    marker = ROOT / "var" / "bench" / f"aisle_bench_load_{n}.json"
+    marker = ROOT / "var" / "bench" / f"aisle_bench_load_{n}_{layout}.json"
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps({"events": have, "days": days, "synthesis_s": synthesis_s,
+                                  "layout": layout,
                                   "made_at": datetime.utcnow().isoformat(timespec="seconds")}))
+
+
+def drop_databases(sizes: list[int], layouts: list[str]) -> None:
+    """Drop the bench databases (about 2 GB for 10M events) and forget them."""
+    import asyncio
+
+    from databases import _admin
+    for n in sizes:
+        for layout in layouts:
+            name = f"aisle_bench_load_{n}_{layout}"
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            (ROOT / "var" / "bench" / f"{name}.json").unlink(missing_ok=True)
 
 
 def _same_kpis(row: dict) -> dict:
     """Whether each reader that computed the Overview's numbers got the same as 'after'."""
     want = row.get("after", {}).get("kpis")
-    return {kind: row[kind]["kpis"] == want for kind in ("before", "cache", "after_one_scan")
+    return {kind: row[kind]["kpis"] == want
+            for kind in ("before", "cache", "after_pages", "after_one_scan")
             if want is not None and "kpis" in row.get(kind, {})}
 
 
@@ -232,9 +257,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="200,000 events")
     parser.add_argument("--readers", default="before,cache,after",
                         help="comma-separated, in order: before, cache, after, "
-                             "after_one_scan, after_all")
-    parser.add_argument("--measure", choices=["before", "cache", "after", "after_one_scan",
-                                              "after_all"])
+                             "after_pages, after_one_scan, after_all")
+    parser.add_argument("--layouts", default="time,shuffled",
+                        help="comma-separated: time, shuffled, chunks")
+    parser.add_argument("--build-only", action="store_true",
+                        help="make the databases, measure nothing")
+    parser.add_argument("--drop", action="store_true",
+                        help="drop the bench databases of --events and --layouts")
+    parser.add_argument("--measure", choices=["before", "cache", "after", "after_pages",
+                                              "after_one_scan", "after_all"])
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.measure:
@@ -243,16 +274,25 @@ def main() -> int:
     from harness import log, write_result
     sizes = args.events or ([200_000] if args.quick else [2_000_000])
     results = {}
+    layouts = args.layouts.split(",")
+    if args.drop:
+        drop_databases(sizes, layouts)
+        return 0
     for n in sizes:
-        url, made = bench_database(n, args.days)
-        row = {"database": made}
-        for kind in args.readers.split(","):
-            log(f"{n} events: {kind}")
-            row[kind] = run_measure(kind, url, args.view_days, args.memory_cap_gb)
-            log(f"  {row[kind]}")
-        row["same_kpis"] = _same_kpis(row)
-        log(f"  same KPIs: {row['same_kpis']}")
-        results[str(n)] = row
+        for layout in layouts:
+            url, made = bench_database(n, args.days, layout)
+            if args.build_only:
+                continue
+            row = {"database": made}
+            for kind in args.readers.split(","):
+                log(f"{n} events, {layout}: {kind}")
+                row[kind] = run_measure(kind, url, args.view_days, args.memory_cap_gb)
+                log(f"  {row[kind]}")
+            row["same_kpis"] = _same_kpis(row)
+            log(f"  same KPIs: {row['same_kpis']}")
+            results[f"{n} {layout}"] = row
+    if args.build_only:
+        return 0
     write_result("analytics_load" + ("_quick" if args.quick else ""),
                  {"view_days": args.view_days, "days": args.days, "sizes": results,
                   "machine": f"{os.cpu_count()} cores",
