@@ -32,6 +32,26 @@ FINDER = Finder(exclude=["Mango", "Acme"])  # brands the catalog sells
     ("request_return", "can you do my tax return", "paperwork", "tax return"),
     ("track_order", "track my passport application", "paperwork", "passport"),
     ("cancel_order", "how do I cancel a cheque", "errand", "cheque"),
+    # A meal, a bank card, a journey and a game are other businesses' too.
+    ("track_order", "my burgers still haven't turned up after 50 minutes", "takeaway",
+     "my burgers"),
+    ("request_payment_link", "someone cloned my debit card, please block it", "card_security",
+     "cloned my debit card"),
+    ("checkout", "my credit card got lost on holiday", "card_security",
+     "credit card got lost"),
+    ("complaint", "my bank card got blocked again, unblock it now", "card_security",
+     "bank card got blocked again, unblock"),
+    ("refund_status", "do I get my money back if I missed the bus", "transport",
+     "missed the bus"),
+    ("complaint", "my train was delayed two hours", "transport", "my train was delayed"),
+    ("request_refund", "refund for a video game I bought by mistake", "games", "video game"),
+    ("request_refund", "my kid spent 40 quid on in-game coins", "games", "in-game coins"),
+    # A bank named beside something else that is not the shop's: the other thing counts.
+    ("refund_status", "has HMRC sent my tax refund yet", "paperwork", "tax refund"),
+    ("checkout", "my Monzo card was stolen last night", "card_security", "card was stolen"),
+    ("refund_status", "can I claim for my cancelled train", "transport", "my cancelled train"),
+    ("track_order", "the parcel from my aunt in Lisbon never arrived", "personal_parcel",
+     "parcel from my aunt"),
     # Names on no list, by the sentence's shape: a capitalised name owning an order, or the
     # place it was bought.
     ("checkout", "My Takealot cart won't let me check out", "unlisted", "Takealot"),
@@ -76,6 +96,16 @@ def test_another_business_is_named(intent, text, kind, name):
     ("cancel_order", "cancel my order with Express delivery"),
     ("request_return", "I want to return the jacket I bought from you last week"),
     ("track_order", "has my DHL parcel shipped"),
+    # A card the shop's payment was refused on, a gift card, a print on a shirt.
+    ("checkout", "my card was declined at checkout"),
+    ("request_refund", "the gift card was lost in the post"),
+    ("complaint", "the birthday card was lost from the gift box"),
+    ("add_to_cart", "add the video game t-shirt in M"),
+    ("search_products", "pizza socks for my brother"),
+    ("track_order", "my parcel is on the delivery van"),
+    ("track_order", "where is the parcel from my mum's order"),
+    ("refund_status", "the refund isn't on my Monzo card yet"),
+    ("request_return", "I want to return the train case"),
     # Capitals carry nothing in a shouted or title-case message.
     ("track_order", "WHERE IS MY ORDER DELIVERY"),
     ("track_order", "Where Is My Parcel From Last Week"),
