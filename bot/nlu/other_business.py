@@ -112,7 +112,8 @@ BUSINESSES = {
         "vodafone", "o2", "virgin media", "bt broadband", "sky tv", "sky broadband",
         "verizon", "at&t", "t-mobile", "comcast", "xfinity", "jio", "airtel", "telstra",
         "optus", "british gas", "octopus energy", "edf", "e.on", "eon energy",
-        "thames water", "bell canada", "bsnl",
+        "thames water", "bell canada", "bsnl", "digicel", "rogers wireless", "telus",
+        "spark nz", "mtn", "safaricom", "vodacom", "globe telecom", "smart prepaid",
     ],
     "bank": [
         "barclays", "barclaycard", "hsbc", "lloyds", "natwest", "santander", "wells fargo",
@@ -139,8 +140,15 @@ NOT_SOLD = {
     "subscription": r"(?:gym|phone|mobile|broadband|tv|cable|magazine|streaming)\s+"
                     r"(?:subscription|membership|contract|plan)",
     "bill": r"(?:phone|electricity|electric|gas|water|energy|internet|broadband|mobile|"
-            r"utility|council tax)\s+bill",
+            r"utility|council tax|cable|tv|wi-?fi|heating|cell(?:phone)?)\s+bills?",
+    # A phone's credit, data and SIM are its network's.
+    "telecom": r"(?:top-?up|phone|mobile|airtime|prepaid)\s+credit|mobile data|"
+               r"data\s+(?:plan|allowance|bundle|top-?up)|sim\s+cards?|no\s+(?:signal|data)\b",
+    # Fuel and what it costs.
+    "fuel": r"petrol|diesel|(?:gas|fuel)\s+prices?",
     "banking": r"bank (?:account|balance|loan)|mortgage|exchange rates?|currency exchange|"
+               r"(?:exchange|change|convert)\s+(?:my\s+|some\s+)?(?:\w+\s+)?(?:dollars?|euros?|"
+               r"pounds?|rupees?|yen|pesos?)\s+(?:for|to|into)\b|e-?wallet|cash-?in|m-?pesa|gcash|"
                r"savings account|current account|credit score|bitcoin|ethereum|crypto\w*|"
                r"(?:stock|share) prices?|"
                r"(?:rupees?|dollars?|euros?|pounds?|yen|pesos?)\s+(?:to|into)\s+"
@@ -169,7 +177,11 @@ NOT_SOLD = {
                  r"(?:late|delayed|cancell?ed)|"
                  r"(?:my|the|our|a)\s+(?:delayed|cancell?ed|late|missed)\s+"
                  r"(?:train|bus|ferry|coach|taxi|cab)|"
-                 r"(?:train|bus|ferry|taxi|cab)\s+(?:fares?|journeys?|trips?|rides?|bookings?)",
+                 r"(?:train|bus|ferry|taxi|cab)\s+(?:fares?|journeys?|trips?|rides?|bookings?)|"
+                 r"(?:oyster|presto|opal|myki|clipper|transit|metro|travel)\s+cards?|"
+                 # an airline's bags, not the bags the shop sells
+                 r"(?:lost|delayed|missing)\s+(?:my\s+|our\s+|the\s+)?(?:luggage|baggage)|"
+                 r"(?:luggage|baggage)\s+(?:claims?|allowance|carousel)",
     # A parcel a relative or a friend sent is not an order of the shop's.
     "personal_parcel": r"(?:package|parcel)\s+(?:that\s+)?(?:from|sent by)\s+(?:my|our)\s+"
                        r"(?:cousin|friend|mum|mom|mother|dad|father|brother|sister|aunt|auntie|"
@@ -178,6 +190,7 @@ NOT_SOLD = {
                        r"girlfriend)(?!['’]s)",
     # Games and in-game purchases are a games service's ("a refund for a Steam game").
     "games": r"(?:video|computer|pc|console|steam|mobile|online)\s+games?|"
+             r"v-?bucks|robux|fifa points|riot points|minecoins|"
              r"steam\s+(?:account|wallet|keys?|library|purchases?|refunds?)|"
              r"in-?game\s+(?:purchases?|currency|items?|coins)",
     # Papers and claims: "return" and "track" are their words too.
@@ -189,7 +202,11 @@ NOT_SOLD = {
     "errand": r"pensions?|cheques?|chequebook|checkbook|library books?|landlord|tenancy|"
               r"tyres|GP appointment|(?:doctor|dentist|hospital|vet)(?:'?s)? appointment|"
               r"prescriptions?|airtime|data bundle|phone top.?up|school fees|tuition fees|"
-              r"parking permit",
+              r"parking permit|"
+              # benefits and public payments
+              r"centrelink|universal credit|child benefit|social security|welfare payments?|"
+              r"jobseeker'?s?\s+allowance|unemployment\s+(?:benefits?|payments?)|"
+              r"stimulus\s+(?:checks?|cheques?|payments?)|benefits?\s+payments?",
 }
 
 # A business nobody listed, by the shape of the sentence: a capitalised name owning an

@@ -52,6 +52,16 @@ FINDER = Finder(exclude=["Mango", "Acme"])  # brands the catalog sells
     ("refund_status", "can I claim for my cancelled train", "transport", "my cancelled train"),
     ("track_order", "the parcel from my aunt in Lisbon never arrived", "personal_parcel",
      "parcel from my aunt"),
+    ("complaint", "the airport lost my baggage on the way home", "transport", "lost my baggage"),
+    ("complaint", "my oyster card charged me twice", "transport", "oyster card"),
+    ("request_refund", "my son bought robux with my card, refund it", "games", "robux"),
+    ("complaint", "my cable bill went up again", "bill", "cable bill"),
+    ("complaint", "I paid for a data bundle and have no data", "telecom", "data bundle"),
+    ("search_cheaper", "where is diesel cheapest near me", "fuel", "diesel"),
+    ("request_exchange", "can I change my pounds for euros here", "banking",
+     "change my pounds for"),
+    ("request_payment_link", "my universal credit payment is late", "errand",
+     "universal credit"),
     # Names on no list, by the sentence's shape: a capitalised name owning an order, or the
     # place it was bought.
     ("checkout", "My Takealot cart won't let me check out", "unlisted", "Takealot"),
@@ -104,6 +114,9 @@ def test_another_business_is_named(intent, text, kind, name):
     ("search_products", "pizza socks for my brother"),
     ("track_order", "my parcel is on the delivery van"),
     ("track_order", "where is the parcel from my mum's order"),
+    ("complaint", "the suitcase I ordered arrived with a broken wheel"),
+    ("request_exchange", "can I exchange the travel wallet for the blue one"),
+    ("checkout", "can I pay in euros"),
     ("refund_status", "the refund isn't on my Monzo card yet"),
     ("request_return", "I want to return the train case"),
     # Capitals carry nothing in a shouted or title-case message.
