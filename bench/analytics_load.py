@@ -4,8 +4,8 @@
                                    [--view-days 30] [--readers before,cache,after]
                                    [--layouts time,shuffled] [--build-only] [--quick]
 
-For each size and layout, a PostgreSQL database ``aisle_bench_load_<N>_<layout>`` is
-created, migrated and filled by ``python -m analytics synthesize --events N --days D
+For each size and layout, a PostgreSQL database ``aisle_bench_load_<N>_<layout>`` (with
+``_<D>d`` after it when ``--days`` is not 120) is created, migrated and filled by ``python -m analytics synthesize --events N --days D
 --layout L --into URL`` (kept between runs: a database already holding N synthetic events
 is reused, and its synthesis time is the one recorded when it was made; ``--build-only``
 makes the databases and measures nothing). The layouts hold the same events in different
@@ -173,7 +173,7 @@ def bench_database(n: int, days: int, layout: str) -> tuple[str, dict]:
     from databases import POSTGRES_URL, _admin
     from harness import log
     from storefront_api.migrations import upgrade
-    name = f"aisle_bench_load_{n}_{layout}"
+    name = f"aisle_bench_load_{n}_{layout}" + (f"_{days}d" if days != 120 else "")
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     marker = ROOT / "var" / "bench" / f"{name}.json"
     if marker.exists():
@@ -228,14 +228,14 @@ def adopt(n: int, url: str, days: int, synthesis_s: float, layout: str = "time")
                                   "made_at": datetime.utcnow().isoformat(timespec="seconds")}))
 
 
-def drop_databases(sizes: list[int], layouts: list[str]) -> None:
+def drop_databases(sizes: list[int], layouts: list[str], days: int) -> None:
     """Drop the bench databases (about 2 GB for 10M events) and forget them."""
     import asyncio
 
     from databases import _admin
     for n in sizes:
         for layout in layouts:
-            name = f"aisle_bench_load_{n}_{layout}"
+            name = f"aisle_bench_load_{n}_{layout}" + (f"_{days}d" if days != 120 else "")
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             (ROOT / "var" / "bench" / f"{name}.json").unlink(missing_ok=True)
 
@@ -276,7 +276,7 @@ def main() -> int:
     results = {}
     layouts = args.layouts.split(",")
     if args.drop:
-        drop_databases(sizes, layouts)
+        drop_databases(sizes, layouts, args.days)
         return 0
     for n in sizes:
         for layout in layouts:
@@ -290,7 +290,7 @@ def main() -> int:
                 log(f"  {row[kind]}")
             row["same_kpis"] = _same_kpis(row)
             log(f"  same KPIs: {row['same_kpis']}")
-            results[f"{n} {layout}"] = row
+            results[f"{n} {layout}" + (f" {args.days}d" if args.days != 120 else "")] = row
     if args.build_only:
         return 0
     write_result("analytics_load" + ("_quick" if args.quick else ""),

@@ -265,3 +265,19 @@ def test_a_window_after_the_last_event_is_empty_with_either_plan(laid_out_shop,
         window = OverviewWindow(url, START + 120 * DAY)  # refunds come up to 30 days late
         period = window.period(START + 120 * DAY, START + 121 * DAY)
         assert (period.events, period.sessions, window.channels()) == (0, 0, [])
+
+
+def test_a_period_asked_again_is_not_worked_out_again_until_the_next_read(shop):
+    """The Overview asks for its period for the KPIs and again for the sales per day."""
+    clock = [0.0]
+    start, end, channels = PERIODS[1]
+    window = OverviewWindow(shop, start, ttl=30, clock=lambda: clock[0])
+    first = window.period(start, end, channels)
+    assert window.period(start, end, list(reversed(channels))) is first
+    assert window.period(start, end, []) is not first
+    clock[0] = 31.0  # a refresh: the answers are worked out from the new read
+    again = window.period(start, end, channels)
+    assert again is not first  # no new events: the same numbers
+    assert (again.events, again.sessions, again.carts) == (first.events, first.sessions,
+                                                           first.carts)
+    assert again.purchases.equals(first.purchases)
