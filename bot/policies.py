@@ -17,6 +17,16 @@ is asked for (``rasa interactive``, ``rasa test``'s details).
 
 Configure it in config.yml in TED's place: ``name: bot.policies.CachedTEDPolicy`` with TED's
 own settings, plus ``cached_predictions`` (default 10000; 0 turns the cache off).
+
+All three policies (``CachedMemoizationPolicy`` and ``CachedRulePolicy`` are Rasa's
+memoization and rule policies otherwise unchanged) take the dialogue states they predict
+from out of one shared store (bot/dialogue_states.py): computed once for the three, and
+between two predictions of a conversation only for the events appended since, where Rasa
+recomputes them from the first event of the session at every call. Their setting
+``kept_dialogues`` (default 500) is how many conversations the store keeps (the largest of
+the policies' values); 0 gives that policy Rasa's own computation. The memoization and rule
+policies report their predictions under Rasa's names (``MemoizationPolicy``,
+``RulePolicy``), so the events a conversation records are the same as with Rasa's classes.
 """
 
 from __future__ import annotations
@@ -26,7 +36,9 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.featurizers.precomputation import MessageContainerForCoreFeaturization
-from rasa.core.policies.policy import PolicyPrediction
+from rasa.core.policies.memoization import MemoizationPolicy
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.policies.ted_policy import TEDPolicy
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -36,9 +48,12 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 
+from bot.dialogue_states import SHARED
+
 logger = logging.getLogger(__name__)
 
 REPORT_EVERY = 1000  # predictions between two log lines on how many came from memory
+KEPT_DIALOGUES = 500  # conversations whose dialogue states are kept, by default
 
 
 def frozen(value: Any) -> Any:
@@ -50,14 +65,72 @@ def frozen(value: Any) -> Any:
     return value
 
 
+class SharedDialogueStates:
+    """Mixin for a Rasa policy: once loaded for predictions, its featurizer takes the
+    dialogue states from the shared store instead of computing them from the tracker.
+
+    ``_create_states`` is the one function through which every featurizer of Rasa 3.6 gets
+    a tracker's states, for the memoization, rule and TED policies alike; the store answers
+    with the same arguments and the same result. Only the loaded policy's own featurizer is
+    changed (an attribute of that object), not Rasa's classes: training is untouched.
+    """
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> Policy:
+        policy = super().load(  # type: ignore[misc]
+            config, model_storage, resource, execution_context, **kwargs)
+        kept = int(policy.config.get("kept_dialogues", KEPT_DIALOGUES))
+        if kept > 0 and policy.featurizer is not None:
+            SHARED.conversations = max(SHARED.conversations, kept)
+            policy.featurizer._create_states = SHARED.past_states
+        return policy
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class CachedMemoizationPolicy(SharedDialogueStates, MemoizationPolicy):
+    """Rasa's MemoizationPolicy, with the dialogue states kept (bot/dialogue_states.py)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**MemoizationPolicy.get_default_config(), "kept_dialogues": KEPT_DIALOGUES}
+
+    def _prediction(self, *args: Any, **kwargs: Any) -> PolicyPrediction:
+        prediction = super()._prediction(*args, **kwargs)
+        prediction.policy_name = MemoizationPolicy.__name__
+        return prediction
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class CachedRulePolicy(SharedDialogueStates, RulePolicy):
+    """Rasa's RulePolicy, with the dialogue states kept (bot/dialogue_states.py)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**RulePolicy.get_default_config(), "kept_dialogues": KEPT_DIALOGUES}
+
+    def _prediction(self, *args: Any, **kwargs: Any) -> PolicyPrediction:
+        prediction = super()._prediction(*args, **kwargs)
+        prediction.policy_name = RulePolicy.__name__
+        return prediction
+
+    def _rule_prediction(self, *args: Any, **kwargs: Any) -> PolicyPrediction:
+        prediction = super()._rule_prediction(*args, **kwargs)
+        prediction.policy_name = RulePolicy.__name__
+        return prediction
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.POLICY_WITH_END_TO_END_SUPPORT, is_trainable=True)
-class CachedTEDPolicy(TEDPolicy):
+class CachedTEDPolicy(SharedDialogueStates, TEDPolicy):
     """TEDPolicy that remembers its predictions per sequence of dialogue states."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**TEDPolicy.get_default_config(), "cached_predictions": 10000}
+        return {**TEDPolicy.get_default_config(), "cached_predictions": 10000,
+                "kept_dialogues": KEPT_DIALOGUES}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage,
                  resource: Resource, execution_context: ExecutionContext,

@@ -1,0 +1,380 @@
+"""The kept dialogue states (bot/dialogue_states.py) are Rasa's: over the bot's own stories,
+rules and test stories, one event at a time and with rewinds, undos, restarts and new
+sessions, the store's answer equals ``tracker.past_states`` for every combination of
+arguments the policies use; the memoization, rule and TED policies of the trained model
+predict the same with the store as without it; and a conversation that goes on costs only its
+new steps."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import glob
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from rasa.shared.core.constants import PREVIOUS_ACTION, USER
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop,
+                                     DefinePrevUserUtteredFeaturization, EntitiesAdded,
+                                     Restarted, SessionStarted, SlotSet, UserUttered,
+                                     UserUtteranceReverted)
+from rasa.shared.core.generator import TrainingDataGenerator
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.core.training_data.structures import StoryGraph
+
+from bot.dialogue_states import SHARED, DialogueStates
+from bot.tests.test_resilience import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+MODEL = ROOT / "bot" / "models" / "aisle.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "bot" / "domain"))
+
+
+@pytest.fixture(scope="module")
+def stories(domain) -> list:
+    """The events of every story, rule and test story of the bot (one tracker each, no
+    augmentation), as Rasa's processor would have logged them: the featurization of each
+    user message defined right after it."""
+    logging.getLogger("rasa").setLevel(logging.WARNING)
+    files = sorted(glob.glob(str(ROOT / "bot" / "data" / "stories" / "*.yml"))
+                   + glob.glob(str(ROOT / "bot" / "data" / "rules" / "*.yml"))
+                   + glob.glob(str(ROOT / "bot" / "tests" / "stories" / "*.yml")))
+    steps = [step for path in files for step in YAMLStoryReader(domain).read_from_file(path)]
+    trackers = TrainingDataGenerator(StoryGraph(steps), domain, remove_duplicates=False,
+                                     augmentation_factor=0,
+                                     use_story_concatenation=False).generate_story_trackers()
+    result = []
+    for tracker in trackers:
+        events = []
+        for event in copy.deepcopy(list(tracker.events)):
+            events.append(event)
+            if isinstance(event, UserUttered):
+                events.append(DefinePrevUserUtteredFeaturization(False))
+        result.append(events)
+    assert len(result) > 100
+    return result
+
+
+def variants(domain: Domain) -> list:
+    """Every argument combination: the policies use (False, True, rule-only data) and
+    (False, False, None); training uses omit_unset_slots."""
+    slots = [slot.name for slot in domain.slots][:6]
+    rule_only = {"rule_only_slots": slots, "rule_only_loops": list(domain.form_names)[:1]}
+    return [dict(omit_unset_slots=omit, ignore_rule_only_turns=ignore, rule_only_data=data)
+            for omit in (False, True) for ignore in (False, True)
+            for data in (None, rule_only)]
+
+
+def session(sender: str, domain: Domain) -> DialogueStateTracker:
+    tracker = DialogueStateTracker(sender, domain.slots)
+    tracker.update(ActionExecuted("action_session_start"))
+    tracker.update(SessionStarted())
+    return tracker
+
+
+def shared_parts(states: list) -> list:
+    """Which states share one user (or previous action) sub-state object: Rasa's
+    featurizers edit the user sub-state of the last state, the others see it too."""
+    first: dict = {}
+    return [tuple(first.setdefault(id(state[kind]), (kind, index)) if kind in state else None
+                  for kind in (USER, PREVIOUS_ACTION))
+            for index, state in enumerate(states)]
+
+
+def check(store: DialogueStates, tracker: DialogueStateTracker, domain: Domain,
+          kinds=None) -> None:
+    for arguments in kinds or variants(domain):
+        expected = tracker.past_states(domain, **arguments)
+        states = store.past_states(tracker, domain, **arguments)
+        assert states == expected, (tracker.sender_id, len(tracker.events), arguments)
+        assert shared_parts(states) == shared_parts(expected)
+
+
+def test_states_equal_rasa_at_every_event_of_every_story(domain, stories):
+    store = DialogueStates()
+    for index, events in enumerate(stories):
+        tracker = session(f"story-{index}", domain)
+        check(store, tracker, domain)
+        for event in events:
+            tracker.update(event)
+            check(store, tracker, domain)
+    assert store.appended > store.recomputed  # most calls only added steps
+
+
+def test_long_conversations_rewinds_restarts_and_new_sessions(domain, stories):
+    """Forty stories one after another in one conversation, with an undo of the user's
+    message, an undo of an action, a restart and a new session on the way; checked after
+    each, and the argument combinations interleaved as the policies call them."""
+    store = DialogueStates()
+    tracker = session("long", domain)
+    policies_use = [variants(domain)[1], variants(domain)[2], variants(domain)[1]]
+    longest = 0
+    for number, events in enumerate(stories[:40]):
+        for event in copy.deepcopy(events):
+            tracker.update(event)
+            check(store, tracker, domain, policies_use)
+        if number % 4 == 1:
+            tracker.update(UserUtteranceReverted())
+        elif number % 4 == 2:
+            tracker.update(ActionReverted())
+        elif number == 11:
+            tracker.update(Restarted())
+        elif number == 33:
+            tracker.update(ActionExecuted("action_session_start"))
+            tracker.update(SessionStarted())
+        check(store, tracker, domain)
+        longest = max(longest, len(tracker.past_states(domain)))
+    assert longest > 100  # states, as many as a long conversation has
+
+
+def test_another_tracker_or_domain_of_the_same_conversation(domain, stories):
+    """The same conversation read again from the store (equal events, other objects), a
+    tracker with other events under the same id, another domain: computed afresh, right."""
+    store = DialogueStates()
+    one = session("same-id", domain)
+    for event in stories[3]:
+        one.update(event)
+    check(store, one, domain)
+    again = DialogueStateTracker.from_dict(
+        "same-id", one.current_state(EventVerbosity.ALL)["events"], domain.slots)
+    recomputed = store.recomputed
+    check(store, again, domain)
+    assert store.recomputed > recomputed
+    other = session("same-id", domain)
+    for event in copy.deepcopy(stories[7]):
+        other.update(event)
+        check(store, other, domain)
+        check(store, one, domain)
+    domain_again = Domain.load(str(ROOT / "bot" / "domain"))
+    check(store, one, domain_again)
+
+
+def test_a_changed_user_message_after_a_kept_state_is_seen(domain):
+    """The featurization of a message (or entities) defined after an action already
+    followed it: Rasa's replay shows the changed message; so does the store."""
+    store = DialogueStates()
+    tracker = session("changed", domain)
+    intent = sorted(domain.intents)[0]
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("hello there", {"name": intent, "confidence": 1.0}))
+    tracker.update(ActionExecuted("action_listen"))
+    check(store, tracker, domain)
+    tracker.update(DefinePrevUserUtteredFeaturization(True))
+    check(store, tracker, domain)
+    tracker.update(EntitiesAdded([{"entity": "color", "value": "red"}]))
+    check(store, tracker, domain)
+
+
+def test_memory_is_bounded_and_active_loops_undo_as_in_rasa(domain, stories):
+    store = DialogueStates(conversations=3)
+    for index in range(6):
+        tracker = session(f"bounded-{index}", domain)
+        for event in stories[index]:
+            tracker.update(event)
+        check(store, tracker, domain)
+    assert len(store._histories) == 3
+    # a loop run twice in a row: Rasa drops the turns between its executions
+    form = list(domain.form_names)[0]
+    tracker = session("loop", domain)
+    intent = sorted(domain.intents)[1]
+    for event in [ActionExecuted("action_listen"), UserUttered("x", {"name": intent}),
+                  ActionExecuted(form), ActiveLoop(form), SlotSet("requested_slot", "x"),
+                  ActionExecuted("action_listen"), UserUttered("y", {"name": intent}),
+                  ActionExecuted(form), ActiveLoop(None), ActionExecuted("action_listen")]:
+        tracker.update(event)
+        check(store, tracker, domain)
+
+
+# --- the trained model's policies, with and without the store ---------------------------
+
+
+@pytest.fixture(scope="module")
+def action_server(tmp_path_factory):
+    """Aisle's action server (the session start and the FAQ answers are custom actions);
+    the shop it would call is not there, and the conversations below do not need it."""
+    folder = tmp_path_factory.mktemp("actions")
+    port = free_port()
+    env = {**os.environ, "SANIC_HOST": "127.0.0.1",
+           "STOREFRONT_URL": f"http://127.0.0.1:{free_port()}"}
+    log = open(folder / "actions.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "bot.action_server", "--actions",
+                                "bot.actions", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=2).read()
+            break
+        except (urllib.error.URLError, ConnectionError):
+            assert process.poll() is None and time.monotonic() < deadline, \
+                (folder / "actions.log").read_text()[-3000:]
+            time.sleep(0.5)
+    yield url + "/webhook"
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def policies(action_server, tmp_path_factory):
+    """The trained model, with Aisle's tracker store (which keeps a conversation's tracker
+    between turns, as in production) on an SQLite file, and its three policies."""
+    if not MODEL.exists():
+        pytest.fail("bot/models/aisle.tar.gz is missing: run `make train`", pytrace=False)
+    from rasa.core.agent import Agent
+    from rasa.core.policies.memoization import MemoizationPolicy
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.core.policies.ted_policy import TEDPolicy
+    from rasa.utils.endpoints import EndpointConfig
+    from bot.tracker_store import CachedSQLTrackerStore
+    store = CachedSQLTrackerStore(
+        None, dialect="sqlite", db=str(tmp_path_factory.mktemp("trackers") / "rasa.db"))
+    agent = Agent.load(str(MODEL), action_endpoint=EndpointConfig(action_server),
+                       tracker_store=store)
+    store.domain = agent.domain
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()
+    found = {kind: [node._component for node in nodes if isinstance(node._component, kind)]
+             for kind in (MemoizationPolicy, RulePolicy, TEDPolicy)}
+    rule = found[RulePolicy][0]
+    memo = [p for p in found[MemoizationPolicy] if not isinstance(p, RulePolicy)][0]
+    return agent, [memo, rule, found[TEDPolicy][0]], rule._get_rule_only_data()
+
+
+def test_the_model_policies_take_their_states_from_one_store(policies):
+    from bot.policies import CachedMemoizationPolicy, CachedRulePolicy, CachedTEDPolicy
+    _, policy_list, _ = policies
+    assert [type(policy) for policy in policy_list] == [
+        CachedMemoizationPolicy, CachedRulePolicy, CachedTEDPolicy]
+    for policy in policy_list:
+        assert policy.featurizer._create_states == SHARED.past_states
+    assert SHARED.conversations >= 500
+
+
+def predictions(policy_list, tracker, domain, rule_only_data) -> list:
+    result = []
+    for policy in policy_list:
+        prediction = policy.predict_action_probabilities(
+            tracker, domain, rule_only_data=rule_only_data)
+        result.append((type(policy).__name__, prediction.policy_name,
+                       [round(p, 6) for p in prediction.probabilities],
+                       [e.as_dict() for e in prediction.events], prediction.hide_rule_turn,
+                       prediction.is_end_to_end_prediction, prediction.is_no_user_prediction))
+    return result
+
+
+def with_store(policy_list, store):
+    for policy in policy_list:
+        policy.featurizer._create_states = store.past_states
+
+
+def without_store(policy_list):
+    for policy in policy_list:
+        policy.featurizer.__dict__.pop("_create_states", None)
+
+
+@pytest.fixture
+def restored(policies):
+    """The policies' featurizers as the model loaded them, after the test."""
+    policy_list = policies[1]
+    loaded = [policy.featurizer.__dict__.get("_create_states") for policy in policy_list]
+    yield
+    for policy, create_states in zip(policy_list, loaded):
+        policy.featurizer.__dict__.pop("_create_states", None)
+        if create_states is not None:
+            policy.featurizer._create_states = create_states
+
+
+def test_policies_predict_the_same_with_the_store(policies, stories, restored):
+    agent, policy_list, rule_only_data = policies
+    domain = agent.domain
+    ted = policy_list[2]
+    remembered = ted.config.get("cached_predictions")
+    ted.config["cached_predictions"] = 0  # TED itself at every step
+    store = DialogueStates()
+    try:
+        compared = 0
+        for index, events in enumerate(stories[::3]):
+            plain = session(f"p-{index}", domain)
+            kept = session(f"p-{index}", domain)
+            for event in events:
+                if isinstance(event, ActionExecuted):  # a prediction before each action
+                    without_store(policy_list)
+                    expected = predictions(policy_list, plain, domain, rule_only_data)
+                    with_store(policy_list, store)
+                    assert predictions(policy_list, kept, domain, rule_only_data) == expected
+                    compared += 1
+                plain.update(copy.deepcopy(event))
+                kept.update(copy.deepcopy(event))
+        assert compared > 100 and store.appended > store.recomputed
+    finally:
+        ted.config["cached_predictions"] = remembered
+
+
+def test_a_conversation_goes_the_same_way_with_the_store(policies, restored):
+    """Greetings, FAQs (answered by a custom action) and thanks: the same actions, under the
+    same policy names, with the same confidences; the store's states are computed once a
+    conversation and then only added to."""
+    agent, policy_list, _ = policies
+    messages = ["hi"] + ["what is your return policy?", "thanks!", "do you ship to canada?",
+                         "thank you", "how can I contact you", "cheers",
+                         "is there a size guide", "many thanks"] * 3
+
+    def converse(sender):
+        loop = asyncio.new_event_loop()
+        try:
+            for text in messages:
+                loop.run_until_complete(agent.handle_text(text, sender_id=sender))
+            tracker = loop.run_until_complete(agent.tracker_store.retrieve(sender))
+        finally:
+            loop.close()
+        return [(e.action_name, e.policy, round(e.confidence or 0, 6))
+                for e in tracker.events if isinstance(e, ActionExecuted)]
+
+    without_store(policy_list)
+    plain = converse("without")
+    store = DialogueStates()
+    with_store(policy_list, store)
+    kept = converse("with")
+    assert plain == kept
+    answered = [name for name, _, _ in kept]
+    assert answered.count("action_answer_faq") >= 6 and "utter_you_are_welcome" in answered
+    assert {policy for _, policy, _ in kept} >= {"RulePolicy"}
+    assert store.recomputed <= 4 < 100 < store.appended  # once for each combination
+
+
+def test_a_turn_computes_only_its_new_steps(domain, stories):
+    """Without a form (whose every step makes Rasa drop the turns since its last run, and
+    the store start again), a conversation that goes on costs its new steps only."""
+    without_forms = [events for events in stories
+                     if not any(isinstance(event, ActiveLoop) for event in events)]
+    store = DialogueStates()
+    tracker = session("cost", domain)
+    kind = variants(domain)[2]
+    for events in without_forms[:20]:
+        for event in events:
+            tracker.update(event)
+    store.past_states(tracker, domain, **kind)
+    history = next(iter(store._histories["cost"].values()))
+    before, recomputed = history.steps, store.recomputed
+    last = without_forms[20]
+    for event in last:
+        tracker.update(event)
+        assert store.past_states(tracker, domain, **kind) == tracker.past_states(domain, **kind)
+    new_actions = sum(isinstance(event, ActionExecuted) for event in last)
+    assert store.recomputed == recomputed
+    assert history.steps - before <= new_actions + len(last)  # new ones + one final a call
+    assert len(tracker.past_states(domain, **kind)) > 5 * new_actions
