@@ -216,7 +216,7 @@ NOT_SOLD = {
 # capitalised before an order without naming anyone else are not names.
 OWNED = (r"(?i:orders?|parcels?|packages?|deliver(?:y|ies)|shipments?|cart|basket|trolley|"
          r"account|subscription|booking|reservation|membership|app|store card|gift card|"
-         r"voucher|points|bill|purchase|refund)")
+         r"voucher|points|bill|purchase|refund|balance|top-?ups?|plan|contract|fares?|loans?)")
 NAME = r"((?:[A-Z][\w&'’.-]*|[A-Z]{2,})(?:\s+[A-Z][\w&'’.-]*)?)"
 UNLISTED = [
     re.compile(r"\b(?:[Mm]y|[Oo]ur|[Tt]he|[Aa]n?|[Hh]is|[Hh]er|[Tt]heir)\s+" + NAME + r"\s+"

@@ -68,6 +68,8 @@ FINDER = Finder(exclude=["Mango", "Acme"])  # brands the catalog sells
     ("request_return", "can I return the lamp I got from Kmartz", "unlisted", "Kmartz"),
     ("track_order", "where is the Zalora parcel", "unlisted", "Zalora"),
     ("cancel_order", "cancel my order with Fnacc please", "unlisted", "Fnacc"),
+    ("complaint", "my Telkomz balance vanished overnight", "unlisted", "Telkomz"),
+    ("cancel_order", "how do I cancel my Zongo contract", "unlisted", "Zongo"),
 ])
 def test_another_business_is_named(intent, text, kind, name):
     assert out_of_scope_reason(FINDER, intent, text) == {"kind": kind, "name": name}
@@ -117,6 +119,8 @@ def test_another_business_is_named(intent, text, kind, name):
     ("complaint", "the suitcase I ordered arrived with a broken wheel"),
     ("request_exchange", "can I exchange the travel wallet for the blue one"),
     ("checkout", "can I pay in euros"),
+    ("apply_promo_code", "does my Premium plan give me free delivery"),
+    ("view_cart", "what's my Aisle balance"),
     ("refund_status", "the refund isn't on my Monzo card yet"),
     ("request_return", "I want to return the train case"),
     # Capitals carry nothing in a shouted or title-case message.
