@@ -5,12 +5,14 @@
                                    [--layouts time,shuffled] [--build-only] [--quick]
 
 For each size and layout, a PostgreSQL database ``aisle_bench_load_<N>_<layout>`` (with
-``_<D>d`` after it when ``--days`` is not 120) is created, migrated and filled by ``python -m analytics synthesize --events N --days D
---layout L --into URL`` (kept between runs: a database already holding N synthetic events
-is reused, and its synthesis time is the one recorded when it was made; ``--build-only``
-makes the databases and measures nothing). The layouts hold the same events in different
-physical orders: ``time`` as a live shop appends them, ``shuffled`` the worst case for a
-reader that skips pages, ``chunks`` the order the synthesizer wrote before. Then each reader runs in its own process, so that its
+``_<D>d`` after it when ``--days`` is not 120) is created, migrated and filled by
+``python -m analytics synthesize --events N --days D --layout L --into URL`` (kept between
+runs: a database already holding N synthetic events is reused, and its synthesis time is
+the one recorded when it was made; ``--build-only`` makes the databases and measures
+nothing; ``--drop`` drops them). The layouts hold the same events in different physical
+orders: ``time`` as a live shop appends them, ``shuffled`` the worst case for a reader
+that skips pages, ``chunks`` the order the synthesizer wrote before. Then each reader runs
+in its own process, so that its
 peak memory (ru_maxrss, the resident high-water mark) is its own, and works out the
 Overview's numbers for the dashboard's default view (the last ``--view-days`` days with
 data, compared with as many days before them):
