@@ -1,8 +1,10 @@
 """The remembering TED policy inside the project's trained model: with its memory it predicts
 exactly what TED predicts without it, and a dialogue seen before costs no TensorFlow call.
 
-Conversations here are answered by responses only (no action server needed); TED predicts at
-every step whatever policy wins, so every prediction of the dialogue is compared."""
+The conversations run against Aisle's action server (the session start and the FAQ answers
+are custom actions); TED predicts at every step whatever policy wins, so every prediction of
+the dialogue is compared, and the test checks the shopper was answered, not sent to the
+fallback."""
 
 from __future__ import annotations
 
@@ -23,10 +25,12 @@ MESSAGES = ["hi there", "what is your return policy?", "thanks!", "do you ship a
 
 
 @pytest.fixture(scope="module")
-def agent():
+def agent(action_server):
+    from rasa.utils.endpoints import EndpointConfig
+
     if not MODEL.exists():
         pytest.fail("bot/models/aisle.tar.gz is missing: run `make train`", pytrace=False)
-    return Agent.load(str(MODEL))
+    return Agent.load(str(MODEL), action_endpoint=EndpointConfig(action_server))
 
 
 def ted_of(agent) -> CachedTEDPolicy:
@@ -68,6 +72,12 @@ def test_remembered_predictions_are_the_predictions_and_skip_tensorflow(agent, m
     first, first_actions, asked_first = converse(agent, "first", monkeypatch)
     again, again_actions, asked_again = converse(agent, "again", monkeypatch)
 
+    # The shopper was answered: greeted, the two FAQ questions and the name answered, and
+    # no turn ended in the fallback.
+    answers = [name for name, _, _ in reference_actions if name != "action_listen"]
+    assert answers == ["action_session_start", "utter_greet", "action_answer_faq",
+                       "utter_you_are_welcome", "action_answer_faq", "utter_chitchat",
+                       "utter_you_are_welcome", "utter_goodbye"]
     assert len(reference) == asked_plain > len(MESSAGES)  # TED asked at every step
     assert first == reference and again == reference  # identical probabilities
     assert first_actions == reference_actions == again_actions
