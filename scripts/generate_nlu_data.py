@@ -318,15 +318,17 @@ def main() -> int:
 
 def add_voices(rendered: dict[str, dict[str, list[str]]], seen: dict[str, str],
                held_out: set[str]) -> int:
-    """Append the phrasings of scripts/nlu_data/voices.py verbatim, after everything
-    generated (so the generated examples stay as they were). Returns how many were left out
+    """Append the phrasings of scripts/nlu_data/voices.py (and shopping.WRITTEN_OUT)
+    verbatim, after everything generated (so the generated examples stay as they were). Returns how many were left out
     for being held-out messages."""
     skill_of = {intent: skill for skill, intents in rendered.items() for intent in intents}
-    unknown = sorted(set(voices.VOICES) - set(skill_of))
+    verbatim = [(intent, phrasings) for table in (voices.VOICES, shopping.WRITTEN_OUT)
+                for intent, phrasings in table.items()]
+    unknown = sorted({intent for intent, _ in verbatim} - set(skill_of))
     if unknown:
-        raise SystemExit(f"voices.py has intents no skill has: {unknown}")
+        raise SystemExit(f"verbatim phrasings of intents no skill has: {unknown}")
     left_out = 0
-    for intent, phrasings in voices.VOICES.items():
+    for intent, phrasings in verbatim:
         kept = rendered[skill_of[intent]][intent]
         for example in phrasings:
             if normalised(example) in held_out:

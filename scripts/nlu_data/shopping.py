@@ -322,3 +322,22 @@ INFORM = [
     "I'd like the {size} please", "the {size} please", "I'll go with the {size}", "{size} size please",
     "I'd like it in {color}", "{color} would be lovely", "I think {size} will fit", "I'll have {ship}", "make it {ship} shipping", "{ship} if possible", "{ship} would be best", "my size is {size}", "colour: {color}", "size: {size}", "42 Elm Road, Manchester M1 2AB, United Kingdom", "ship it to 9 Queen St, Auckland 1010, New Zealand", "350 5th Ave, New York, NY 10118, USA", "Calle Mayor 10, 28013 Madrid, Spain", "Herengracht 100, 1015 BS Amsterdam, Netherlands",
 ]
+
+
+# Written out whole (the generator adds them verbatim after the generated examples, so the
+# seeded draws above stay as they were): a product named for the cart with no search
+# before it. The assistant searches for it and offers the matches (docs/assistant.md).
+WRITTEN_OUT = {
+    "add_to_cart": [
+        "put a [scarf](product_type) in my basket",
+        "put a [hoodie](product_type) in my cart",
+        "add a [cardigan](product_type) to my basket",
+        "stick a [dad cap](product_type) in my basket",
+        "can you put a [fleece jacket](product_type) in my bag",
+        "I'd like to add a [turtleneck](product_type) to my cart",
+        "pop a [black](color) [coat](product_type) in my basket",
+        "put some [socks](product_type) in my basket",
+        "put a [woven belt](product_type) in the basket please",
+        "add a pair of [chinos](product_type) to my basket",
+    ],
+}
