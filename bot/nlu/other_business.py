@@ -143,7 +143,7 @@ NOT_SOLD = {
             r"utility|council tax|cable|tv|wi-?fi|heating|cell(?:phone)?)\s+bills?",
     # A phone's credit, data and SIM are its network's.
     "telecom": r"(?:top-?up|phone|mobile|airtime|prepaid)\s+credit|mobile data|"
-               r"data\s+(?:plan|allowance|bundle|top-?up)|sim\s+cards?|no\s+(?:signal|data)\b",
+               r"data\s+(?:plan|allowance|bundle|top-?up)|sim\s+cards?|no\s+(?:phone\s+|mobile\s+)?signal",
     # Fuel and what it costs.
     "fuel": r"petrol|diesel|(?:gas|fuel)\s+prices?",
     "banking": r"bank (?:account|balance|loan)|mortgage|exchange rates?|currency exchange|"

@@ -119,6 +119,7 @@ def test_another_business_is_named(intent, text, kind, name):
     ("complaint", "the suitcase I ordered arrived with a broken wheel"),
     ("request_exchange", "can I exchange the travel wallet for the blue one"),
     ("checkout", "can I pay in euros"),
+    ("complaint", "the tracking page shows no data for my order"),
     ("apply_promo_code", "does my Premium plan give me free delivery"),
     ("view_cart", "what's my Aisle balance"),
     ("refund_status", "the refund isn't on my Monzo card yet"),
