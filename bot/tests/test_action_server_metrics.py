@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.tests.test_resilience import free_port
+from bot.tests.action_server_process import running_action_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -70,27 +68,9 @@ class Breaks(Action):
 def server(tmp_path_factory):
     package = tmp_path_factory.mktemp("actions")
     (package / "metrics_test_actions.py").write_text(ACTIONS)
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": f"{package}{os.pathsep}{ROOT}", "SANIC_HOST": "127.0.0.1",
-           "LOG_FORMAT": "json"}
-    log = open(package / "actions.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bot.action_server", "--actions",
-                             "metrics_test_actions", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url + "/health", timeout=2).read()
-            break
-        except (urllib.error.URLError, ConnectionError):
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                (package / "actions.log").read_text()[-3000:]
-            time.sleep(0.5)
-    yield url, package / "actions.log"
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    env = {"PYTHONPATH": f"{package}{os.pathsep}{ROOT}", "LOG_FORMAT": "json"}
+    with running_action_server(package, "metrics_test_actions", env) as url:
+        yield url, package / "actions.log"
 
 
 def call(url: str, action: str) -> int:
