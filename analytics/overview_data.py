@@ -208,7 +208,7 @@ class OverviewWindow:
             purchases = pool.submit(lambda: load_events(
                 self.source, start=start, names=[PURCHASE], columns=PURCHASE_COLUMNS).collect())
             if is_database_url(self.source) and _is_postgres(self.source):
-                visits, counts, steps, last, plan = _scan_postgres(self.source, start)
+                visits, counts, steps, last, plan = _read_postgres(self.source, start)
             else:
                 visits, counts, steps, last = _reduce(load_events(
                     self.source, start=start, columns=SCAN_COLUMNS).collect())
@@ -275,6 +275,7 @@ TIME_ORDERED = 0.9  # the correlation of ts with the rows' places from which "ti
 # (PostgreSQL's own statistic, kept by ANALYZE and autovacuum; NULL before the first) and
 # the newest event (from the index on ts).
 _TABLE_FACTS = """SELECT
+    to_regclass('event_visits') IS NOT NULL AS has_visits,
     (pg_relation_size('events') / current_setting('block_size')::int)::bigint AS pages,
     (SELECT correlation FROM pg_stats WHERE schemaname = current_schema()
         AND tablename = 'events' AND attname = 'ts') AS correlation,
@@ -314,7 +315,58 @@ def _time_ranges(start: datetime, last: datetime, connections: int) -> list[list
             for i, low in enumerate(edges)]
 
 
-def _scan_postgres(url: str, start: datetime | None, connections: int | None = None):
+VISITS = "auto"  # "table": the daily visits PostgreSQL keeps; "scan": from the events;
+# "auto": the table where the shop's migrations made it (PostgreSQL 15 or later)
+
+
+def _read_postgres(url: str, start: datetime | None):
+    """The reduction of the window from PostgreSQL, and how it was read ("visits", or the
+    scan's plan)."""
+    from .sources.postgres import read_arrow
+    facts = read_arrow(url, _TABLE_FACTS).row(0, named=True)
+    if VISITS == "table" or (VISITS == "auto" and facts["has_visits"]):
+        return (*_read_visits(url, start, facts["last"]), "visits")
+    return _scan_postgres(url, start, facts=facts)
+
+
+def _read_visits(url: str, start: datetime | None, last: datetime | None) -> tuple:
+    """The window's visits and events per day from ``event_visits`` (migration 0012: one
+    row per distinct visit and day, kept by triggers as events are written), and its cart
+    steps through the index on (name, ts): the rows of the events table the Overview needs
+    one by one. Read side by side, each through its own backend."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .sources.postgres import read_arrow
+    since_day = f" WHERE day >= DATE '{start.date().isoformat()}'" if start else ""
+    since = [f"ts >= {_pg_literal(start)}"] if start is not None else []
+    steps_where = " AND ".join([f"name IN ({', '.join(map(_pg_literal, _STEP_NAMES))})",
+                                "cart_id IS NOT NULL", *since])
+    queries = [
+        "SELECT day, channel, session_id, conversation_id, cart_started, events, compact "
+        f"FROM event_visits{since_day}",
+        f"SELECT ts, name, cart_id, channel FROM events WHERE {steps_where}"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        rows, steps = pool.map(lambda query: read_arrow(url, query), queries)
+    rows = rows.cast(_VISITS_SCHEMA, strict=False)
+    visits = rows.drop("events", "compact")
+    if not rows.get_column("compact").all():  # a visit may have rows not yet compacted
+        visits = visits.unique()
+    counts = rows.group_by("day", "channel").agg(pl.col("events").sum().cast(pl.Int64))
+    steps = (steps.cast({c: _SCAN_SCHEMA[c] for c in steps.columns}, strict=False)
+             .with_columns(pl.col("channel").fill_null(SITE_CHANNEL),
+                           pl.lit(None, dtype=pl.Int64).alias("value"))
+             .sort("ts", maintain_order=True))
+    newest = last if last is not None and (start is None or last >= start) else None
+    return visits, counts, steps, newest
+
+
+_VISITS_SCHEMA = {"day": pl.Date, "channel": pl.Utf8, "session_id": pl.Utf8,
+                  "conversation_id": pl.Utf8, "cart_started": pl.Utf8, "events": pl.Int64,
+                  "compact": pl.Boolean}
+
+
+def _scan_postgres(url: str, start: datetime | None, connections: int | None = None,
+                   facts: dict | None = None):
     """One pass over the window through the columnar reader, reduced batch by batch, in
     ``connections`` parts read side by side (one backend alone is the bottleneck): slices
     of time or ranges of pages (ctid ranges: each backend reads only its own pages), as
@@ -323,7 +375,7 @@ def _scan_postgres(url: str, start: datetime | None, connections: int | None = N
 
     from .sources.postgres import read_arrow, read_arrow_batches
     connections = connections or SCAN_CONNECTIONS
-    facts = read_arrow(url, _TABLE_FACTS).row(0, named=True)
+    facts = facts or read_arrow(url, _TABLE_FACTS).row(0, named=True)
     plan = _scan_plan(facts, start)
     settings: list[str] = []
     if plan == "time" and start is not None and facts["last"] is not None:

@@ -16,6 +16,7 @@ from .chat.page import register_chat_page
 from .shop_page import register_shop_front
 from .checkout.pages import register_checkout_pages
 from .checkout.sweeper import run_sweeper
+from .events.visits import run_compaction
 from .consent.pages import register_consent_pages
 from .app_keys import DB, OUTBOX, PAYMENT_GATEWAY, RATE_LIMITER, SETTINGS, VIEW_EVENTS
 from .db import Database
@@ -85,9 +86,12 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> web
         stop = asyncio.Event()
         sweeper = asyncio.get_running_loop().create_task(
             run_sweeper(app[DB], app[PAYMENT_GATEWAY], stop))  # unpaid checkouts expire
+        compaction = asyncio.get_running_loop().create_task(  # the Overview's daily visits
+            run_compaction(app[DB], stop, settings.visits_compact_seconds))
         yield
         stop.set()
         await sweeper
+        await compaction
         await app[PAYMENT_GATEWAY].close()  # the Stripe client's HTTP connections
 
     async def rate_limits(app: web.Application):

@@ -116,6 +116,7 @@ class EnvironmentValues(BaseSettings):
     db_pool_size: int = _whole(10, "DB_POOL_SIZE", 1, 1000)
     view_event_flush_seconds: float = _seconds(0.25, "VIEW_EVENT_FLUSH_SECONDS", 60)
     outbox_poll_seconds: float = _seconds(1.0, "OUTBOX_POLL_SECONDS", 3600)
+    visits_compact_seconds: float = _seconds(300.0, "VISITS_COMPACT_SECONDS", 86400)
     order_lookups_per_minute: int = _whole(20, "ORDER_LOOKUPS_PER_MINUTE", 0, 100000)
     # a payment link holds stock this long: long enough to pay, short enough that abandoned
     # holds come back soon (docs/checkout-and-orders.md)
@@ -243,6 +244,8 @@ class Settings:
     # Orders, fulfilment, outbox (issue 3)
     mail_from: str = ""  # "Shop <orders@example.com>"; empty: SHOP_NAME <orders@storefront host>
     outbox_poll_seconds: float = 1.0  # 0 disables this process's outbox sender
+    # the Overview's daily visits folded this often (storefront_api/events/visits.py); 0: never
+    visits_compact_seconds: float = 300.0
     order_lookups_per_minute: int = 20  # per client, GET /api/orders/{number} and tracking
     trust_proxy: bool = False  # take the client address from X-Forwarded-For (last hop)
     # Trust boundaries (docs/security.md)
@@ -315,6 +318,7 @@ class Settings:
             log_sql=checked.log_sql,
             mail_from=env.get("MAIL_FROM", ""),
             outbox_poll_seconds=checked.outbox_poll_seconds,
+            visits_compact_seconds=checked.visits_compact_seconds,
             order_lookups_per_minute=checked.order_lookups_per_minute,
             trust_proxy=checked.trust_proxy,
             **_trust_settings(env, production, checked),

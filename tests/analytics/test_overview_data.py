@@ -124,14 +124,21 @@ PERIODS = [
 ]
 
 
+@pytest.mark.parametrize("visits", ["auto", "scan"])
 @pytest.mark.parametrize("start,end,channels", PERIODS)
-def test_same_kpis_and_daily_sales_as_loading_every_event(shop, start, end, channels):
+def test_same_kpis_and_daily_sales_as_loading_every_event(shop, start, end, channels, visits,
+                                                          monkeypatch):
+    """On PostgreSQL ``auto`` reads the daily visits the triggers keep (migration 0012),
+    ``scan`` reduces the events themselves; SQLite always scans."""
+    monkeypatch.setattr(overview_data, "VISITS", visits)
     window = OverviewWindow(shop, start - (end - start))
     new_now, new_before, new_sales = _from_window(window, start, end, channels)
     old_now, old_before, old_sales = _full_load(shop, start, end, channels)
     assert new_now == old_now and new_before == old_before
     assert new_sales.equals(old_sales)
     assert new_now.sessions > 0 and new_now.orders > 0 and new_now.carts > 0
+    postgres = shop.startswith("postgresql")
+    assert (window.reads[0]["plan"] == "visits") == (postgres and visits == "auto")
     if not channels:
         assert new_now.abandoned_carts > 0 and new_now.conversations > 0
 
@@ -238,6 +245,7 @@ def test_each_scan_plan_gives_the_same_numbers_on_each_layout(laid_out_shop, pla
                                                               monkeypatch):
     """Slices of time or ranges of pages: each row is read once, whatever the layout."""
     url, _ = laid_out_shop
+    monkeypatch.setattr(overview_data, "VISITS", "scan")
     monkeypatch.setattr(overview_data, "SCAN_PLAN", plan)
     for start, end, channels in PERIODS:
         window = OverviewWindow(url, start - (end - start))
@@ -248,10 +256,11 @@ def test_each_scan_plan_gives_the_same_numbers_on_each_layout(laid_out_shop, pla
         assert new_sales.equals(old_sales) and new_now.sessions > 0
 
 
-def test_the_scan_follows_the_tables_order(laid_out_shop):
+def test_the_scan_follows_the_tables_order(laid_out_shop, monkeypatch):
     """Time order (PostgreSQL's correlation of ts with the rows' places) reads slices of
     time through the index; a shuffled table is read page range by page range."""
     url, layout = laid_out_shop
+    monkeypatch.setattr(overview_data, "VISITS", "scan")
     window = OverviewWindow(url, START + 15 * DAY)
     window.channels()
     assert window.reads[0]["plan"] == ("time" if layout == "time" else "pages")
@@ -260,7 +269,8 @@ def test_the_scan_follows_the_tables_order(laid_out_shop):
 def test_a_window_after_the_last_event_is_empty_with_either_plan(laid_out_shop,
                                                                  monkeypatch):
     url, _ = laid_out_shop
-    for plan in ("time", "pages"):
+    for visits, plan in (("scan", "time"), ("scan", "pages"), ("table", "time")):
+        monkeypatch.setattr(overview_data, "VISITS", visits)
         monkeypatch.setattr(overview_data, "SCAN_PLAN", plan)
         window = OverviewWindow(url, START + 120 * DAY)  # refunds come up to 30 days late
         period = window.period(START + 120 * DAY, START + 121 * DAY)
