@@ -330,8 +330,8 @@ def _read_postgres(url: str, start: datetime | None):
 
 
 def _read_visits(url: str, start: datetime | None, last: datetime | None) -> tuple:
-    """The window's visits and events per day from ``event_visits`` (migration 0012: one
-    row per distinct visit and day, kept by triggers as events are written), and its cart
+    """The window's visits and events per day from ``event_visits`` (migration 0012: rows
+    of visits and their events, kept by triggers as events are written), and its cart
     steps through the index on (name, ts): the rows of the events table the Overview needs
     one by one. Read side by side, each through its own backend."""
     from concurrent.futures import ThreadPoolExecutor
@@ -348,10 +348,14 @@ def _read_visits(url: str, start: datetime | None, last: datetime | None) -> tup
     with ThreadPoolExecutor(max_workers=2) as pool:
         rows, steps = pool.map(lambda query: read_arrow(url, query), queries)
     rows = rows.cast(_VISITS_SCHEMA, strict=False)
-    visits = rows.drop("events", "compact")
-    if not rows.get_column("compact").all():  # a visit may have rows not yet compacted
-        visits = visits.unique()
     counts = rows.group_by("day", "channel").agg(pl.col("events").sum().cast(pl.Int64))
+    key = [c for c in rows.columns if c not in ("events", "compact")]
+    if rows.get_column("compact").all():  # one row per visit, each with events
+        visits = rows.select(key)
+    else:  # rows appended since the last compaction: a visit's events are its rows' sum
+        # (a deletion appends negative counts), and a visit with none left is gone
+        visits = (rows.group_by(key).agg(pl.col("events").sum())
+                  .filter(pl.col("events") > 0).select(key))
     steps = (steps.cast({c: _SCAN_SCHEMA[c] for c in steps.columns}, strict=False)
              .with_columns(pl.col("channel").fill_null(SITE_CHANNEL),
                            pl.lit(None, dtype=pl.Int64).alias("value"))

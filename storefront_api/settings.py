@@ -96,6 +96,12 @@ def _rate_limits(raw: Any) -> dict[str, str] | None:
     return overrides
 
 
+def _compaction_interval(value: float) -> float:
+    if 0 < value < 10:  # each run reads what was appended since the last one
+        raise ValueError("0 (never) or at least 10 seconds")
+    return value
+
+
 def _word(raw: Any) -> Any:
     return raw.strip().lower() if isinstance(raw, str) else raw
 
@@ -116,7 +122,9 @@ class EnvironmentValues(BaseSettings):
     db_pool_size: int = _whole(10, "DB_POOL_SIZE", 1, 1000)
     view_event_flush_seconds: float = _seconds(0.25, "VIEW_EVENT_FLUSH_SECONDS", 60)
     outbox_poll_seconds: float = _seconds(1.0, "OUTBOX_POLL_SECONDS", 3600)
-    visits_compact_seconds: float = _seconds(300.0, "VISITS_COMPACT_SECONDS", 86400)
+    visits_compact_seconds: Annotated[float, AfterValidator(_compaction_interval)] = Field(
+        300.0, ge=0, le=86400, allow_inf_nan=False, validation_alias="VISITS_COMPACT_SECONDS",
+        description="0 (never) or a number of seconds from 10 to 86400")
     order_lookups_per_minute: int = _whole(20, "ORDER_LOOKUPS_PER_MINUTE", 0, 100000)
     # a payment link holds stock this long: long enough to pay, short enough that abandoned
     # holds come back soon (docs/checkout-and-orders.md)

@@ -33,6 +33,12 @@ def settings_with(monkeypatch, tmp_path, **env: str) -> Settings:
      "SHOP_CURRENCY must be an ISO 4217 currency code such as USD, EUR or JPY, not 'ABC'"),
     ("OUTBOX_POLL_SECONDS", "nan",
      "OUTBOX_POLL_SECONDS must be a number of seconds from 0 to 3600, not 'nan'"),
+    ("VISITS_COMPACT_SECONDS", "0.001",
+     "VISITS_COMPACT_SECONDS must be 0 (never) or a number of seconds from 10 to 86400, "
+     "not '0.001'"),
+    ("VISITS_COMPACT_SECONDS", "-1",
+     "VISITS_COMPACT_SECONDS must be 0 (never) or a number of seconds from 10 to 86400, "
+     "not '-1'"),
     ("VIEW_EVENT_FLUSH_SECONDS", "-1",
      "VIEW_EVENT_FLUSH_SECONDS must be a number of seconds from 0 to 60, not '-1'"),
     ("LOG_SQL", "maybe", "LOG_SQL must be 1/0, true/false, yes/no or on/off, not 'maybe'"),

@@ -2,9 +2,9 @@
 
 Every write to ``events`` appends its reduction to ``event_visits`` (a trigger; appending
 takes no row lock, so writers never wait for each other); ``compact_event_visits()`` folds
-the days holding appended rows into one row per visit. Each API process runs it every
-``VISITS_COMPACT_SECONDS`` (default 300; 0: never): two processes at once are safe, each
-row is folded once. Readers sum the rows of a visit, so compaction only keeps the table
+the appended rows into one row per visit. Each API process runs it every
+``VISITS_COMPACT_SECONDS`` (default 300; 0: never; at least 10): a run that finds another
+process's at work returns at once. Readers sum the rows of a visit, so compaction only keeps the table
 small; it never changes a number. On SQLite, and on a PostgreSQL database without the table
 (a server older than 15), there is nothing to do.
 """
@@ -31,10 +31,13 @@ async def has_visits(db: Database) -> bool:
 
 
 async def compact_visits(db: Database) -> int:
-    """Fold the appended rows of the daily visits; the number of days folded."""
+    """Fold the appended rows of the daily visits; how many were folded (0 as well when
+    another process's compaction is at work)."""
     async with db.write() as session:
-        days = await session.execute(text("SELECT compact_event_visits()"))
-        return int(days.scalar() or 0)
+        # only a TRUNCATE of events or a migration can hold it up: give up, try next time
+        await session.execute(text("SET LOCAL lock_timeout = '10s'"))
+        folded = await session.execute(text("SELECT compact_event_visits()"))
+        return int(folded.scalar() or 0)
 
 
 async def run_compaction(db: Database, stop: asyncio.Event, every: float) -> None:
@@ -50,8 +53,8 @@ async def run_compaction(db: Database, stop: asyncio.Event, every: float) -> Non
             pass
         try:
             if await has_visits(db):
-                days = await compact_visits(db)
-                if days:
-                    log.info("compacted the daily visits of %d days", days)
+                folded = await compact_visits(db)
+                if folded:
+                    log.info("folded %d appended rows of the daily visits", folded)
         except Exception:  # the next run tries again; readers sum meanwhile
             log.exception("daily visits compaction failed")

@@ -21,8 +21,10 @@ MIGRATION_LOCK = 7_355_608  # any constant: serialises concurrent `migrate` runs
 
 
 def _include(obj, name, type_, reflected, compare_to) -> bool:
-    """Leave the full-text tables (FTS5 virtual tables and their shadows) to migration 0002."""
-    return not (type_ == "table" and name and name.startswith(("product_fts", "product_trigram")))
+    """Leave the full-text tables (FTS5 virtual tables and their shadows) to migration 0002
+    and the Overview's daily visits, kept by triggers, to migration 0012."""
+    return not (type_ == "table" and name
+                and name.startswith(("product_fts", "product_trigram", "event_visits")))
 
 
 def _run(connection) -> None:

@@ -39,12 +39,16 @@ def _engine(url: str):
 
 
 def _held(url: str) -> pl.DataFrame:
-    """Each visit's events: the sum of its rows (appended rows until compaction)."""
+    """Each visit's events: the sum of its rows (a deletion appends negative counts until
+    compaction); a visit whose sum is 0 has none left. No sum is ever negative."""
     engine = _engine(url)
     try:
         with engine.connect() as conn:
+            assert conn.execute(text(
+                f"SELECT count(*) FROM (SELECT 1 FROM event_visits GROUP BY {', '.join(KEY)} "
+                "HAVING sum(events) < 0) AS negative")).scalar_one() == 0
             rows = conn.execute(text(f"SELECT {', '.join(KEY)}, sum(events) FROM event_visits "
-                                     "GROUP BY 1, 2, 3, 4, 5"))
+                                     "GROUP BY 1, 2, 3, 4, 5 HAVING sum(events) > 0"))
             frame = pl.DataFrame([tuple(r) for r in rows], orient="row",
                                  schema={"day": pl.Date, "channel": pl.Utf8,
                                          "session_id": pl.Utf8, "conversation_id": pl.Utf8,
@@ -62,8 +66,12 @@ def _expected(url: str) -> pl.DataFrame:
                                    pl.when(pl.col("name") == "add_to_cart")
                                    .then(pl.col("cart_id")).alias("cart_started"))
     counted = with_day.group_by(KEY).agg(pl.len().cast(pl.Int64).alias("events"))
-    visits = _reduce(events)[0]  # the scan's distinct visits: the same keys
-    assert counted.height == visits.height
+    visits, per_day, _, _ = _reduce(events)  # the scan's reduction: the same visits and days
+    assert visits.sort(KEY, nulls_last=True).equals(
+        counted.select(KEY).sort(KEY, nulls_last=True))
+    assert per_day.sort("day", "channel").equals(
+        counted.group_by("day", "channel").agg(pl.col("events").sum())
+        .sort("day", "channel"))
     return counted.sort(KEY, nulls_last=True)
 
 
@@ -128,12 +136,17 @@ def test_every_kind_of_write_leaves_the_reduction_of_the_events(url):
             conn.execute(text("DELETE FROM events WHERE session_id = 'nobody'"))
             conn.execute(text("UPDATE events SET name = name WHERE session_id = 'nobody'"))
         _assert_kept(url)
-        # the synthesizer's --replace deletes its events and writes new ones
+        # compaction folds the appended rows, negative ones too, and drops emptied visits
+        assert asyncio.run(_compact(url)) > 0
+        assert _rows(url)[1] == 0 and _zero_rows(url) == 0
+        _assert_kept(url)
+        # the synthesizer's --replace deletes its events and writes new ones, then compacts
         append_to_database(url, 3_000, seed=6, start=START, days=10, replace=True)
+        assert _rows(url)[1] == 0 and _zero_rows(url) == 0
         _assert_kept(url)
         with engine.begin() as conn:
             conn.execute(text("TRUNCATE events"))
-        assert _held(url).height == 0
+        assert _held(url).height == 0 and _rows(url) == (0, 0)
     finally:
         engine.dispose()
 
@@ -191,12 +204,41 @@ def test_writers_at_the_same_time_add_up(url):
         finally:
             engine.dispose()
 
+    def write_and_delete(writer: int) -> None:
+        """Inserts and deletes in one transaction (as a correction would)."""
+        engine = _engine(url)
+        try:
+            for batch in range(15):
+                with engine.begin() as conn:
+                    conn.execute(text(
+                        "INSERT INTO events (event_id, ts, name, session_id, consent, "
+                        "properties) VALUES (:id, :ts, 'page_view', :session, false, '{}')"),
+                        {"id": f"wd{writer}-{batch}", "ts": START + timedelta(hours=batch),
+                         "session": f"shared-{batch % 4}"})
+                    conn.execute(text("DELETE FROM events WHERE event_id = :id"),
+                                 {"id": f"w{writer}-{batch}-0"})
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    def compact_all_along() -> None:
+        try:
+            while any(t.is_alive() for t in threads[:-1]):
+                asyncio.run(_compact(url))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
     threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
-    threads.append(threading.Thread(target=delete))
+    threads += [threading.Thread(target=delete),
+                threading.Thread(target=write_and_delete, args=(0,)),
+                threading.Thread(target=write_and_delete, args=(1,))]
+    threads.append(threading.Thread(target=compact_all_along))
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=180)
+    assert not any(thread.is_alive() for thread in threads), "a writer hung"
     assert not errors, errors
     held = _assert_kept(url)
     assert held.filter(pl.col("session_id").str.starts_with("shared-"))["events"].sum() > 0
@@ -211,10 +253,32 @@ def test_the_migration_reduces_the_events_already_there_and_goes_back(url):
         command.downgrade(alembic_config(url), upgrade_to)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT to_regclass('event_visits')")).scalar() is None
+            assert conn.execute(text(
+                "SELECT (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'event_visits%') "
+                "+ (SELECT count(*) FROM pg_proc WHERE proname LIKE '%event_visits%')")
+            ).scalar_one() == 0
         append_to_database(url, 2_000, seed=9, start=START, days=5)  # no trigger yet
         command.upgrade(alembic_config(url), "head")
         held = _assert_kept(url)
         assert held["events"].sum() == 2_000
+    finally:
+        engine.dispose()
+
+
+async def _compact(url: str) -> int:
+    db = Database(url)
+    try:
+        return await compact_visits(db)
+    finally:
+        await db.dispose()
+
+
+def _zero_rows(url: str) -> int:
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT count(*) FROM event_visits WHERE compact AND events = 0")).scalar_one()
     finally:
         engine.dispose()
 
@@ -249,7 +313,7 @@ def test_compaction_folds_appended_rows_and_changes_no_number(url):
         finally:
             await db.dispose()
 
-    assert asyncio.run(compact()) == 1  # one day had appended rows
+    assert asyncio.run(compact()) == 3  # the three appended rows
     assert _rows(url) == (compacted[0] + 1, 0)
     assert _assert_kept(url).equals(before)
     assert asyncio.run(compact()) == 0
@@ -291,3 +355,60 @@ def test_sqlite_keeps_no_visits_and_the_compaction_does_nothing(tmp_path):
             await db.dispose()
 
     assert asyncio.run(run()) is False
+
+
+def test_compactions_at_once_fold_each_row_once(url):
+    """Two API replicas compacting at the same moment: one folds, the other finds it at
+    work and returns; the numbers are right and each visit has one compact row."""
+    append_to_database(url, 500, seed=12, start=START, days=2)
+    for i in range(40):
+        asyncio.run(_record(url, [_row("page_view", START + timedelta(minutes=i),
+                                       f"twice-{i % 5}")]))
+
+    async def both() -> list[int]:
+        dbs = [Database(url), Database(url)]
+        try:
+            return list(await asyncio.gather(*(compact_visits(db) for db in dbs)))
+        finally:
+            for db in dbs:
+                await db.dispose()
+
+    folded = asyncio.run(both())
+    folded.append(asyncio.run(_compact(url)))  # whatever the second one left
+    assert sum(folded) == 40 and _rows(url)[1] == 0
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text(
+                f"SELECT count(*) FROM (SELECT 1 FROM event_visits GROUP BY {', '.join(KEY)} "
+                "HAVING count(*) > 1) AS twice")).scalar_one() == 0
+    finally:
+        engine.dispose()
+    _assert_kept(url)
+
+
+def test_a_deletion_does_not_hold_up_the_shops_writes(url):
+    """A transaction still open after recording an event, a deletion, then another write:
+    nothing waits (the triggers only append)."""
+    append_to_database(url, 300, seed=13, start=START, days=2)
+    engine = _engine(url)
+    try:
+        with engine.connect() as open_one:
+            open_one.begin()
+            open_one.execute(text(
+                "INSERT INTO events (event_id, ts, name, session_id, consent, properties) "
+                "VALUES ('open-1', :ts, 'page_view', 'open', false, '{}')"), {"ts": START})
+            with engine.begin() as deleting:
+                deleting.execute(text("SET LOCAL lock_timeout = '2s'"))
+                deleting.execute(text("DELETE FROM events WHERE event_id IN "
+                                      "(SELECT event_id FROM events LIMIT 3)"))
+            with engine.begin() as writing:
+                writing.execute(text("SET LOCAL lock_timeout = '2s'"))
+                writing.execute(text(
+                    "INSERT INTO events (event_id, ts, name, session_id, consent, properties) "
+                    "VALUES ('later-1', :ts, 'page_view', 'later', false, '{}')"),
+                    {"ts": START + timedelta(days=1)})
+            open_one.commit()
+    finally:
+        engine.dispose()
+    _assert_kept(url)
