@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -15,10 +16,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def run(args: list[str]) -> int:
+def run(args: list[str], python: str = sys.executable, env: dict | None = None) -> int:
     print(f"\n==> {' '.join(args)}", flush=True)
     started = time.perf_counter()
-    code = subprocess.call([sys.executable, *args], cwd=HERE.parent)
+    code = subprocess.call([python, *args], cwd=HERE.parent,
+                           env=None if env is None else {**os.environ, **env})
     print(f"<== {'ok' if code == 0 else f'failed ({code})'} in {time.perf_counter() - started:.0f} s",
           flush=True)
     return code
@@ -38,8 +40,13 @@ def main() -> int:
         run([str(HERE / "funnel_engines.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "analytics_load.py")]
             + (["--quick"] if quick else ["--events", "2000000", "--events", "10000000"])),
+        run([str(HERE / "event_ingest.py")]
+            + (["--events", "300", "--copy-events", "40000", "--rounds", "2"] if quick else [])),
         run([str(HERE / "clickhouse_funnel.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "train_time.py")]),
+        run([str(HERE / "rasa_turn_cpu.py")] + (["--rounds", "1"] if quick else []),
+            python=str(HERE.parent / ".venv-bot" / "bin" / "python"),
+            env={"PYTHONPATH": str(HERE.parent)}),
         run([str(HERE / "chat_turns.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "channel_latency.py")] + (["--turns", "4", "--turns-at-20", "2"]
                                                    if quick else [])),
