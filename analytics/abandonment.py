@@ -275,17 +275,32 @@ def register(subparsers) -> None:
                         help="one row per abandoned cart instead of the summary")
     parser.add_argument("--tracker", metavar="URL", help="Rasa SQL tracker store, for the last "
                         "bot turn of chat carts (default: none; e.g. $TRACKER_STORE_URL)")
+    from .clickhouse.command import add_store_option
+    add_store_option(parser)
     parser.set_defaults(handler=_command)
 
 
 def _command(args):
     from .cli import events_from_args
+    from .clickhouse.command import wants_store
     from .loaders import load_conversations
     idle = parse_duration(args.idle, option="--idle")
     window = parse_duration(args.recovery_window, option="--recovery-window")
+    if wants_store(args):
+        return _in_store(args, idle, window)
     conversations = load_conversations(args.tracker) if args.tracker else None
     carts = abandoned_carts(events_from_args(args), idle=idle, recovery_window=window,
                             conversations=conversations)
     if args.carts:
         return carts
     return abandonment_summary(pl.LazyFrame(), idle=idle, recovery_window=window, carts=carts)
+
+
+def _in_store(args, idle: timedelta, window: timedelta):
+    """The same answer computed inside ClickHouse (analytics/clickhouse/abandonment.py)."""
+    from .clickhouse import abandonment as clickhouse
+    from .clickhouse.command import range_from_args, store_from_args
+    selection = range_from_args(args)
+    with store_from_args(args) as store:
+        compute = clickhouse.abandoned_carts if args.carts else clickhouse.abandonment_summary
+        return compute(store, idle=idle, recovery_window=window, **selection)

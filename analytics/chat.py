@@ -176,13 +176,21 @@ def register(subparsers) -> None:
                         "intents); e.g. sqlite:///var/rasa_tracker.db")
     parser.add_argument("--attribution-window", default="7d")
     parser.add_argument("--top", type=int, default=10, help="top intents to list")
+    from .clickhouse.command import add_store_option
+    add_store_option(parser)
     parser.set_defaults(handler=_command)
 
 
 def _command(args) -> dict:
     from .cli import events_from_args
+    from .clickhouse.command import range_from_args, store_from_args, wants_store
     from .loaders import load_conversations
     window = parse_duration(args.attribution_window, option="--attribution-window")
+    if wants_store(args):  # computed inside ClickHouse (analytics/clickhouse/chat.py)
+        from .clickhouse.chat import chat_metrics as in_store
+        selection = range_from_args(args)
+        with store_from_args(args) as store:
+            return in_store(store, attribution_window=window, top=args.top, **selection)
     conversations = load_conversations(args.tracker) if args.tracker else None
     return chat_metrics(events_from_args(args), conversations, attribution_window=window,
                         top=args.top)

@@ -465,10 +465,16 @@ def funnel_from_args(args) -> Funnel:
 
 def _run(args) -> pl.DataFrame:
     from .cli import events_from_args
+    from .clickhouse.command import range_from_args, store_from_args, wants_store
     funnel = funnel_from_args(args)
     for name in funnel.unknown_events():
         print(f"warning: {name!r} is not an Aisle/GA4 event name; steps with it match "
               "only events of exactly that name", file=sys.stderr)
+    if wants_store(args):  # computed inside ClickHouse (analytics/clickhouse/funnel.py)
+        from .clickhouse.funnel import compute_funnel as in_store
+        selection = range_from_args(args)
+        with store_from_args(args) as store:
+            return in_store(store, funnel, **selection)
     return compute_funnel(events_from_args(args, columns=needed_columns(funnel)), funnel)
 
 
@@ -501,4 +507,6 @@ def register(subparsers) -> None:
     parser.add_argument("--exclude", action="append", metavar="EVENT",
                         help="exclusion step: attempts with this event between their first "
                              "and last step do not count; repeatable")
+    from .clickhouse.command import add_store_option
+    add_store_option(parser)
     parser.set_defaults(handler=_run)
