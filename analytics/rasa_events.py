@@ -22,8 +22,19 @@ consumers may run at once. While the analytics store is unreachable (a restart) 
 waits, unacknowledged, and is written once the database answers again; a lost connection
 to RabbitMQ ends the process (its container restarts it), losing nothing.
 
-The store is the analytics database (``--events``, default ANALYTICS_EVENTS_URL, else
-DATABASE_URL); RabbitMQ is ``--amqp`` (default RABBITMQ_URL, else built from RABBITMQ_HOST,
+The store is PostgreSQL's analytics database (``--events``, default ANALYTICS_EVENTS_URL,
+else DATABASE_URL), which the dashboard reads; ``--store URL`` (``--store`` alone: the URL
+in ANALYTICS_STORE) writes to the ClickHouse store instead (``clickhouse://...`` or
+``chdb:PATH``; ANALYTICS_STORE alone never diverts a consumer from PostgreSQL). There the
+batch is one INSERT into the ReplacingMergeTree ``rasa_events`` keyed on the event key,
+read FINAL, so a batch written again after a crash between the INSERT and the
+acknowledgement counts once; an unreachable server is waited for as PostgreSQL is. The
+ClickHouse consumer reads its own queue, ``rasa_events.clickhouse`` by default, which it
+binds to Rasa's fanout exchange ``rasa-exchange`` (``--exchange``): every event reaches
+both stores, rather than the two consumers sharing one queue's messages. Rasa declares
+that exchange transient: after a RabbitMQ restart the binding is made again when this
+consumer restarts (a lost connection ends it), and what Rasa published before that reached
+PostgreSQL only. RabbitMQ is ``--amqp`` (default RABBITMQ_URL, else built from RABBITMQ_HOST,
 RABBITMQ_PORT, RABBITMQ_USER and RABBITMQ_PASSWORD as Rasa's broker takes them). With
 ``--metrics-port`` it serves Prometheus metrics: events written, duplicates, dead letters,
 the queue's backlog and the lag (how old the events it is writing are).
@@ -49,6 +60,8 @@ log = logging.getLogger("analytics.rasa_events")
 
 QUEUE = "rasa_events"
 DEAD_SUFFIX = ".dead"
+CLICKHOUSE_SUFFIX = ".clickhouse"  # the ClickHouse consumer's own queue
+RASA_EXCHANGE = "rasa-exchange"  # Rasa's PikaEventBroker publishes to this fanout exchange
 TABLE = "rasa_events"
 EVENT_ID_KEY = "aisle_event_id"  # bot/event_stream.py
 MAX_TEXT = 255
@@ -112,6 +125,12 @@ def row_of(raw: bytes, received_at: datetime) -> dict:
 class Store:
     """The analytics database's ``rasa_events`` table; inserts skip keys already there."""
 
+    @property
+    def transient_errors(self) -> tuple[type[BaseException], ...]:
+        """What a write raises while the database is unreachable: the batch waits."""
+        import sqlalchemy.exc
+        return sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError
+
     def __init__(self, url: str) -> None:
         import sqlalchemy as sa
         from .loaders import sync_url
@@ -141,6 +160,46 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class ClickHouseStore:
+    """The ClickHouse store's ``rasa_events`` (analytics/clickhouse/schema.py): a
+    ReplacingMergeTree ordered by (conversation, time, event key), read FINAL. A batch is
+    one INSERT; a key written before merges with it, so writing a batch again (redelivered
+    after a crash before its acknowledgement) changes no count. ``write`` returns how many
+    keys were not there before the batch (a lookup on the sorting key's prefix): exact for
+    one consumer, for the metrics only."""
+
+    def __init__(self, url: str, table: str = TABLE) -> None:
+        from .clickhouse.store import StoreUnreachable, open_store
+        self.table = table
+        self.transient_errors = (StoreUnreachable,)
+        self.store = open_store(url)
+        try:
+            self.store.create_tables()  # if not there (docker-compose's server has them)
+        except StoreUnreachable as error:
+            raise InputError(f"cannot reach the analytics store: {error}") from None
+
+    def write(self, rows: list[dict]) -> int:
+        import polars as pl
+        from .clickhouse.ingest import RASA_COLUMNS
+        from .clickhouse.store import sql_string
+        if not rows:
+            return 0
+        unique = list({row["event_key"]: row for row in rows}.values())
+        conversations = ", ".join(sorted({sql_string(r["conversation_id"]) for r in unique}))
+        keys = ", ".join(sql_string(r["event_key"]) for r in unique)
+        there = self.store.query(
+            f"SELECT count() AS n FROM (SELECT DISTINCT event_key FROM {self.table} "
+            f"WHERE conversation_id IN ({conversations}) AND event_key IN ({keys}))")["n"][0]
+        self.store.insert_frame(pl.DataFrame(unique, schema=RASA_COLUMNS, orient="row"),
+                                self.table)
+        return len(unique) - int(there)
+
+    def close(self) -> None:
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -195,7 +254,7 @@ class Consumer:
     """Consumes ``queue`` into ``store`` in batches of at most ``batch`` messages, each
     written at most ``wait`` seconds after its first message arrived."""
 
-    store: Store
+    store: Store | ClickHouseStore
     amqp: str
     queue: str = QUEUE
     batch: int = 500
@@ -203,6 +262,7 @@ class Consumer:
     metrics: Metrics | None = None
     stopping: bool = False
     written: int = 0
+    exchange: str = ""  # a fanout exchange to bind the queue to ("": none)
 
     def run(self, *, until_idle: float | None = None) -> int:
         """Consume until stopped (SIGTERM, SIGINT) or, with ``until_idle``, until the queue
@@ -212,6 +272,9 @@ class Consumer:
         try:
             channel = connection.channel()
             channel.queue_declare(self.queue, durable=True)  # as Rasa's broker declares it
+            if self.exchange:  # declared as Rasa's broker declares it (fanout, transient)
+                channel.exchange_declare(self.exchange, exchange_type="fanout")
+                channel.queue_bind(self.queue, self.exchange, routing_key="")
             channel.queue_declare(self.queue + DEAD_SUFFIX, durable=True)
             channel.confirm_delivery()  # dead letters are published with a confirmation
             channel.basic_qos(prefetch_count=self.batch)
@@ -269,12 +332,11 @@ class Consumer:
         """The batch written; while the analytics store is unreachable (restarting), the
         batch stays unacknowledged and is tried again, the connection to RabbitMQ kept
         alive meanwhile."""
-        import sqlalchemy.exc
         pause = 1.0
         while True:
             try:
                 return self.store.write(rows)
-            except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
+            except self.store.transient_errors as error:
                 if self.stopping:
                     raise
                 log.warning("the analytics store is unreachable (%s); the batch of %d "
@@ -313,7 +375,14 @@ def register(subparsers) -> None:
                                     "(exactly once; runs until stopped)")
     parser.add_argument("--amqp", metavar="URL", help="RabbitMQ (default RABBITMQ_URL, else "
                         "RABBITMQ_HOST/PORT/USER/PASSWORD)")
-    parser.add_argument("--queue", default=QUEUE)
+    parser.add_argument("--store", nargs="?", const="", metavar="URL",
+                        help="write to the ClickHouse store at URL (clickhouse://... or "
+                        "chdb:PATH; --store alone: $ANALYTICS_STORE) instead of PostgreSQL's "
+                        "analytics database (--events, the default)")
+    parser.add_argument("--queue", help=f"default {QUEUE}, or {QUEUE}{CLICKHOUSE_SUFFIX} "
+                        "with --store")
+    parser.add_argument("--exchange", help=f"bind the queue to this fanout exchange (default "
+                        f"with --store: Rasa's {RASA_EXCHANGE}; '' for none)")
     parser.add_argument("--batch", type=int, default=500, help="messages per transaction")
     parser.add_argument("--wait", type=float, default=0.5,
                         help="seconds a message may wait for its batch to fill")
@@ -338,19 +407,36 @@ def _command(args) -> dict:
         from prometheus_client import start_http_server
         metrics = Metrics()
         start_http_server(args.metrics_port, addr=args.metrics_host)
-    store = Store(args.events or default_events_source())
-    consumer = Consumer(store, amqp_url(args.amqp), args.queue, args.batch, args.wait, metrics)
+    if args.store is not None:
+        from .clickhouse.store import default_store_url
+        if args.events:
+            raise InputError("--store (ClickHouse) or --events (PostgreSQL), not both")
+        url = args.store or default_store_url()
+        if not url:
+            raise InputError("--store without a URL needs ANALYTICS_STORE")
+        store = ClickHouseStore(url)
+        queue = args.queue or QUEUE + CLICKHOUSE_SUFFIX
+        exchange = RASA_EXCHANGE if args.exchange is None else args.exchange
+        if queue == QUEUE:
+            log.warning("the ClickHouse consumer reads %s, which the PostgreSQL consumer "
+                        "reads: each store gets only part of the events", QUEUE)
+    else:
+        store = Store(args.events or default_events_source())
+        queue, exchange = args.queue or QUEUE, args.exchange or ""
+    consumer = Consumer(store, amqp_url(args.amqp), queue, args.batch, args.wait, metrics,
+                        exchange=exchange)
 
     def stop(*_):
         consumer.stopping = True
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("consuming %s into the analytics store", args.queue)
+    log.info("consuming %s into the %s analytics store", queue,
+             "ClickHouse" if args.store is not None else "PostgreSQL")
     started = time.monotonic()
     try:
         written = consumer.run(until_idle=args.until_idle)
     finally:
         store.close()
-    return {"queue": args.queue, "written": written,
+    return {"queue": queue, "written": written,
             "seconds": round(time.monotonic() - started, 1)}

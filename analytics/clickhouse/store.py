@@ -7,6 +7,9 @@
   and benchmarks use it; it suits one process at a time.
 - ``clickhouse://[user[:password]@]host[:8123][/database]``: a ClickHouse server over its
   HTTP interface (``clickhouses://`` for HTTPS), as docker-compose's ``clickhouse`` service.
+  Without a password in the URL, ``CLICKHOUSE_PASSWORD`` is used (any characters, no
+  URL-encoding, and the secret stays out of the URL). A server that cannot be reached (or
+  answers 502/503/504: restarting) raises ``StoreUnreachable``, which writers retry.
 
 Both answer ``execute(sql)`` and ``query(sql) -> polars.DataFrame`` (Arrow on the wire), and
 ``insert_events(frame)`` writes conformed events (analytics.schema.EVENT_SCHEMA).
@@ -25,6 +28,15 @@ import polars as pl
 
 from ..schema import EVENT_SCHEMA, InputError
 from .schema import events_ddl, rasa_events_ddl
+
+
+class StoreUnreachable(InputError):
+    """The ClickHouse server did not answer (down, restarting): worth trying again."""
+
+
+def sql_string(value: str) -> str:
+    """A ClickHouse string literal (backslash escapes; quotes and backslashes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0") + "'"
 
 
 def default_store_url() -> str | None:
@@ -118,7 +130,8 @@ class HttpStore(_Store):
         self.endpoint = f"{scheme}://{parts.hostname}:{port}/"
         self.database = parts.path.strip("/") or "default"
         self.user = urllib.parse.unquote(parts.username or "default")
-        self.password = urllib.parse.unquote(parts.password or "")
+        self.password = (urllib.parse.unquote(parts.password) if parts.password is not None
+                         else os.environ.get("CLICKHOUSE_PASSWORD", ""))
 
     def _post(self, sql: str, body: bytes | None = None, *, fmt: str | None = None) -> bytes:
         params = {"database": self.database}
@@ -133,10 +146,14 @@ class HttpStore(_Store):
             with urllib.request.urlopen(request, timeout=600) as response:
                 return response.read()
         except urllib.error.HTTPError as exc:
+            if exc.code in (502, 503, 504):
+                raise StoreUnreachable(f"ClickHouse at {self.endpoint} is unavailable "
+                                       f"(HTTP {exc.code})") from None
             raise InputError(f"ClickHouse at {self.endpoint}: "
                              f"{exc.read().decode(errors='replace').strip()[:300]}") from None
-        except OSError as exc:
-            raise InputError(f"ClickHouse at {self.endpoint} is unreachable ({exc})") from None
+        except OSError as exc:  # refused, reset, timed out, no such host
+            raise StoreUnreachable(f"ClickHouse at {self.endpoint} is unreachable ({exc})") \
+                from None
 
     def execute(self, sql: str) -> None:
         self._post(sql)
