@@ -1,7 +1,7 @@
 """Filling the ClickHouse store: a backfill of events, files of Rasa's events, and the
 shop's new events as they come.
 
-    python -m analytics store-load [--events SOURCE] [--rasa-events FILE.jsonl]
+    python -m analytics store-load [--events SOURCE] [--rasa-events FILE.jsonl | URL]
                                    [--store clickhouse://host:8123/db | chdb:PATH]
     python -m analytics store-load --follow [--every 10] [--overlap 120] [--batch 50000]
 
@@ -9,7 +9,9 @@ shop's new events as they come.
   written by ``export``), a month at a time, so memory stays bounded by one month;
 - Rasa's events: one JSON event per line, as Rasa's event broker publishes them (what the
   consumer of analytics/rasa_events.py receives from RabbitMQ), converted by the consumer's
-  own ``row_of``; lines that are not Rasa events are counted and skipped.
+  own ``row_of``; lines that are not Rasa events are counted and skipped. Or a database URL:
+  the ``rasa_events`` table the PostgreSQL consumer fills, copied as it is in pages of
+  ``batch`` rows (the conversations from before the ClickHouse consumer's queue existed).
 
 Loading the same events again changes nothing that is read: rows are keyed on the event id
 (Rasa's event key) in ReplacingMergeTree tables, and every query reads FINAL.
@@ -41,7 +43,8 @@ from typing import Any
 import polars as pl
 
 from ..export import _next_month, months_between
-from ..loaders import default_events_source, event_bounds, load_events
+from ..loaders import default_events_source, event_bounds, is_database_url, load_events
+from ..rasa_events import TABLE as TABLE_RASA
 from ..rasa_events import NotAnEvent, row_of
 from ..schema import InputError
 from .store import StoreUnreachable, default_store_url, open_store
@@ -96,6 +99,39 @@ def ingest_rasa_file(store, path: Path, *, batch: int = 50_000,
     flush()
     seconds = time.perf_counter() - started
     return {"rasa_events": stored, "skipped": skipped, "seconds": round(seconds, 2),
+            "events_per_second": round(stored / seconds) if seconds else None}
+
+
+def copy_rasa_table(store, url: str, *, batch: int = 50_000,
+                    table: str = "rasa_events") -> dict:
+    """Every row of the ``rasa_events`` table at ``url`` (the PostgreSQL consumer's), in
+    pages ordered by event key (keyset: each page one indexed query)."""
+    import sqlalchemy as sa
+    from ..loaders import sync_url
+    engine = sa.create_engine(sync_url(url))
+    try:
+        source = sa.Table(TABLE_RASA, sa.MetaData(), autoload_with=engine)
+    except sa.exc.NoSuchTableError:
+        raise InputError(f"{url.split('@')[-1]} has no {TABLE_RASA} table") from None
+    except sa.exc.OperationalError as error:
+        raise InputError(f"cannot read Rasa's events: {str(error).splitlines()[0]}") from None
+    started, stored, after = time.perf_counter(), 0, None
+    query = sa.select(*[source.c[name] for name in RASA_COLUMNS]) \
+        .order_by(source.c.event_key).limit(batch)
+    try:
+        while True:
+            page = query if after is None else query.where(source.c.event_key > after)
+            with engine.connect() as connection:
+                rows = [dict(r._mapping) for r in connection.execute(page)]
+            if not rows:
+                break
+            store.insert_frame(pl.DataFrame(rows, schema=RASA_COLUMNS, orient="row"), table)
+            stored += len(rows)
+            after = rows[-1]["event_key"]
+    finally:
+        engine.dispose()
+    seconds = time.perf_counter() - started
+    return {"rasa_events": stored, "skipped": 0, "seconds": round(seconds, 2),
             "events_per_second": round(stored / seconds) if seconds else None}
 
 
@@ -224,7 +260,9 @@ def _command(args) -> dict:
     store = open_store(url)
     store.create_tables()
     out = {"events": load_events_into(store, args.events or default_events_source())}
-    if args.rasa_events:
+    if args.rasa_events and is_database_url(args.rasa_events):
+        out["rasa_events"] = copy_rasa_table(store, args.rasa_events)
+    elif args.rasa_events:
         out["rasa_events"] = ingest_rasa_file(store, Path(args.rasa_events))
     return out
 
@@ -234,8 +272,9 @@ def register(subparsers) -> None:
                                    "events) into the ClickHouse analytics store")
     parser.add_argument("--store", metavar="URL", help="clickhouse://host:8123/db or "
                         "chdb:PATH (default: $ANALYTICS_STORE)")
-    parser.add_argument("--rasa-events", metavar="FILE.jsonl",
-                        help="Rasa events, one JSON object per line")
+    parser.add_argument("--rasa-events", metavar="FILE.jsonl|URL",
+                        help="Rasa events, one JSON object per line, or the database whose "
+                        "rasa_events table the PostgreSQL consumer fills")
     parser.add_argument("--follow", action="store_true", help="keep copying the source's new "
                         "events until stopped (SIGTERM), resuming from the store's own latest "
                         "event")

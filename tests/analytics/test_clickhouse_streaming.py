@@ -438,3 +438,39 @@ def test_compose_runs_the_clickhouse_writers_in_the_analytics_profile():
     # the PostgreSQL consumer stays as it was: the dashboard reads what it writes
     assert "--store" not in services["rasa_events"]["command"]
     assert "profiles" not in services["rasa_events"]
+
+
+def test_store_load_copies_the_postgresql_consumers_rasa_events(empty_url, tmp_path):
+    """The conversations from before the ClickHouse consumer's queue existed: store-load
+    --rasa-events URL copies the PostgreSQL consumer's table, in pages, each row once."""
+    from analytics.clickhouse.ingest import copy_rasa_table
+    from analytics.rasa_events import Store, row_of
+    received = datetime(2026, 12, 1, 8, 0)
+    rows = [row_of(json.dumps(rasa_event(i, sender=f"c{i % 4}", kind=("user", "action",
+                                                                       "slot")[i % 3])),
+                   received) for i in range(1, 11)]
+    pg = Store(empty_url)
+    try:
+        assert pg.write(rows) == 10
+    finally:
+        pg.close()
+    store = ChdbStore(str(tmp_path / "store"))
+    store.create_tables()
+    try:
+        for _ in range(2):  # again: nothing more is counted
+            assert copy_rasa_table(store, empty_url, batch=3)["rasa_events"] == 10
+        assert store.query("SELECT count() AS n FROM rasa_events FINAL")["n"][0] == 10
+        copied = store.query("SELECT event_key, conversation_id, type, intent, confidence, "
+                             "slot_value FROM rasa_events FINAL ORDER BY event_key").to_dicts()
+    finally:
+        store.close()
+    expected = sorted(rows, key=lambda r: r["event_key"])
+    assert [(r["event_key"], r["conversation_id"], r["type"], r["intent"], r["slot_value"])
+            for r in copied] == [(r["event_key"], r["conversation_id"], r["type"], r["intent"],
+                                  r["slot_value"]) for r in expected]
+    done = subprocess.run([sys.executable, "-m", "analytics", "store-load", "--events",
+                           empty_url, "--rasa-events", empty_url, "--store",
+                           f"chdb:{tmp_path / 'other'}"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rasa_events"]["rasa_events"] == 10
