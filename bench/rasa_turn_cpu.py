@@ -1,7 +1,9 @@
-"""CPU time of a chat turn inside one Rasa process, with and without Aisle's policy work.
+"""CPU time of a chat turn inside one Rasa process, with and without Aisle's policy work
+and graph runner.
 
     PYTHONPATH=/work/main .venv-bot/bin/python bench/rasa_turn_cpu.py [--rounds N]
-        [--conversations N] [--turns N] [--variants rasa,states,rules] [--py-spy SECONDS]
+        [--conversations N] [--turns N] [--variants rasa,states,rules,runner]
+        [--py-spy SECONDS]
 
 What it measures: the process CPU time (``time.process_time``, all threads of this process:
 NLU, the policies, the tracker store's thread, the HTTP client of the action call) per turn
@@ -20,15 +22,20 @@ The variants, switched on the loaded model's own policy objects between rounds:
 - ``states``: the dialogue states kept between predictions (bot/dialogue_states.py), the
   rule policy as Rasa's (what the model did before the rule policy's own work);
 - ``rules``: the states kept and the rule policy's matching work done once
-  (bot/rule_matching.py): what config.yml ships.
+  (bot/rule_matching.py): what config.yml ships;
+- ``runner``: as ``rules``, the model's graph run by Aisle's plain runner
+  (bot/graph_runner.py, over the same loaded components) instead of Rasa's
+  DaskGraphRunner, which the other variants run with: what `rasa run` serves through
+  bot/rasa_server.py.
 
 TED's memory of predictions (CachedTEDPolicy) is on in every variant, and a warm-up round
 of each variant runs first (TED's memory and the NLU's remembered vectors are then warm
 for all). The rounds alternate the variants (A B C, C B A, ...), ``--rounds`` rounds each
 (default 5); reported: each round's CPU per turn, each variant's median, the ratios of the
 medians; and whether every turn of every conversation took the same action, under the same
-policy name, with the same confidence (to 6 digits) in every round of every variant (the
-run fails if not). Results also in bench/results/rasa_turn_cpu.json.
+policy name, with the same confidence (to 6 digits), and every message was parsed to the same
+intent (confidence to 6 digits) and entities, in every round of every variant (the run fails
+if not). Results also in bench/results/rasa_turn_cpu.json.
 
 With ``--py-spy SECONDS`` and py-spy on the PATH (or PY_SPY=...), one more round per
 variant runs under ``py-spy record`` (for at most that long; its samples, collapsed stacks
@@ -68,7 +75,7 @@ FAQS = ["what payment methods do you accept?", "how long does shipping take",
 THANKS = ["thanks", "thank you", "thanks a lot", "cheers", "thank you so much",
           "many thanks", "thanks!", "ok thank you"]
 GREETINGS = ["hi", "hello", "hi there", "hey"]
-VARIANTS = ("rasa", "states", "rules")
+VARIANTS = ("rasa", "states", "rules", "runner")
 
 
 def log(message: str) -> None:
@@ -103,12 +110,12 @@ def switch(policies: dict, variant: str, loaded: dict) -> None:
         policy.featurizer.__dict__.pop("_create_states", None)
         if variant != "rasa" and loaded[name] is not None:
             policy.featurizer._create_states = loaded[name]
-    policies["CachedRulePolicy"].fast_rules = variant == "rules"
+    policies["CachedRulePolicy"].fast_rules = variant in ("rules", "runner")
 
 
 async def run_round(agent, senders: list, texts: list) -> tuple:
     """Every conversation's turns, one message of each in turn; (CPU s, wall s, actions)."""
-    from rasa.shared.core.events import ActionExecuted
+    from rasa.shared.core.events import ActionExecuted, UserUttered
 
     wall, cpu = time.perf_counter(), time.process_time()
     for turn in range(len(texts[0])):
@@ -118,8 +125,12 @@ async def run_round(agent, senders: list, texts: list) -> tuple:
     actions = []
     for sender in senders:
         tracker = await agent.tracker_store.retrieve(sender)
-        actions.append([(event.action_name, event.policy, round(event.confidence or 0.0, 6))
-                        for event in tracker.events if isinstance(event, ActionExecuted)])
+        actions.append([
+            (event.action_name, event.policy, round(event.confidence or 0.0, 6))
+            if isinstance(event, ActionExecuted) else
+            (event.intent_name, round(event.intent.get("confidence") or 0.0, 6),
+             [(entity.get("entity"), entity.get("value")) for entity in event.entities])
+            for event in tracker.events if isinstance(event, (ActionExecuted, UserUttered))])
     return cpu, wall, actions
 
 
@@ -166,6 +177,13 @@ def main() -> None:
         agent = Agent.load(str(MODEL), action_endpoint=EndpointConfig(url + "/webhook"),
                            tracker_store=store)
         store.domain = agent.domain
+        from bot.graph_runner import PlainGraphRunner
+        from rasa.engine.runner.dask import DaskGraphRunner
+        runners = {"dask": agent.processor.graph_runner}
+        assert type(runners["dask"]) is DaskGraphRunner  # Agent.load as Rasa ships it
+        runners["plain"] = PlainGraphRunner.sharing_nodes(
+            runners["dask"]._graph_schema, runners["dask"]._instantiated_nodes,
+            runners["dask"]._execution_context)
         policies = policies_of(agent)
         loaded = {name: policy.featurizer.__dict__.get("_create_states")
                   for name, policy in policies.items()}
@@ -174,11 +192,13 @@ def main() -> None:
 
         def one_round(variant: str) -> tuple:
             switch(policies, variant, loaded)
+            agent.processor.graph_runner = runners["plain" if variant == "runner" else "dask"]
             senders = [f"{variant}-{next(counter)}" for _ in texts]
             try:
                 return loop.run_until_complete(run_round(agent, senders, texts))
             finally:
                 switch(policies, "rules", loaded)
+                agent.processor.graph_runner = runners["dask"]
 
         reference = None
         mismatches = []
