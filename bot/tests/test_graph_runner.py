@@ -284,7 +284,6 @@ def story_trackers(domain) -> list:
 
 
 def test_every_step_of_every_story_predicts_the_same(model):
-    from rasa.engine.graph import GraphComponent  # noqa: F401  (Rasa's import order)
     from rasa.shared.core.events import ActionExecuted
     from rasa.shared.core.trackers import DialogueStateTracker
     agent, dask, plain = model
