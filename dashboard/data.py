@@ -289,3 +289,237 @@ def tracker_rows(f: Filters, event_conversations) -> pl.DataFrame | None:
         rows = rows.filter(pl.col("conversation_id").is_in(ids.implode())
                            | channel.is_in(list(f.channels)))
     return rows
+
+
+# --- the ClickHouse analytics store (ANALYTICS_STORE) ---------------------------------------
+# With ANALYTICS_STORE set (clickhouse://... or chdb:PATH) the Funnel page, the Abandonment
+# page and the Conversations page's chat outcomes are computed inside ClickHouse by
+# analytics.clickhouse (the functions the commands' --store runs) for the sidebar's dates
+# and channels: a few rows come back, the events are not loaded into polars for them. The
+# sidebar and the Overview still read ANALYTICS_EVENTS_URL.
+
+
+def store_url() -> str | None:
+    from analytics.clickhouse.store import default_store_url
+    return default_store_url()
+
+
+def store_label(url: str) -> str:
+    """The store's URL without a password, for the page's caption."""
+    if "://" not in url or url.startswith("chdb:"):
+        return url
+    import urllib.parse
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    if parts.username:
+        host = f"{urllib.parse.unquote(parts.username)}@{host}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def store_caption(url: str) -> str:
+    return f"Computed in ClickHouse (`{store_label(url)}`)"
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> dict:
+    """One open store per URL for the process (chdb: one process per path), with a lock:
+    Streamlit runs each browser session's script in its own thread."""
+    from analytics.clickhouse.store import open_store
+    return {"store": open_store(url), "lock": threading.Lock()}
+
+
+def in_store(url: str, compute, *args, **kwargs):
+    """``compute(store, *args, **kwargs)`` on the store at ``url``, one call at a time."""
+    held = _store(url)
+    with held["lock"]:
+        return compute(held["store"], *args, **kwargs)
+
+
+def _query(store, sql: str) -> pl.DataFrame:
+    return store.query(sql)
+
+
+def store_sql(url: str, sql: str) -> pl.DataFrame:
+    return in_store(url, _query, sql)
+
+
+def _period_sql(start: datetime | None, end: datetime | None = None,
+                channels: tuple[str, ...] = ()) -> str:
+    from analytics.clickhouse.funnel import filters_sql
+    where = filters_sql(start, end, channels)
+    return f" WHERE {' AND '.join(where)}" if where else ""
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def store_overview(url: str, start: datetime, end: datetime,
+                   channels: tuple[str, ...]) -> tuple[datetime | None, int]:
+    """(the store's latest event, the period's events)."""
+    from analytics.clickhouse.funnel import filters_sql
+    period = " AND ".join(filters_sql(start, end, channels))
+    row = store_sql(url, f"SELECT max(ts) AS last, countIf({period}) AS n, count() AS total "
+                         "FROM events FINAL").row(0, named=True)
+    if not row["total"]:
+        return None, 0
+    last = row["last"]
+    return (last.replace(tzinfo=None) if getattr(last, "tzinfo", None) else last), row["n"]
+
+
+@dataclass(frozen=True)
+class StorePage:
+    """What a page computed in ClickHouse works on: the store, the filters, and the moment
+    the period is looked at (as ``PageData.as_of``: the period's end, or the last event)."""
+
+    url: str
+    filters: Filters
+    as_of: datetime
+
+    @property
+    def selection(self) -> dict:
+        return {"start": self.filters.start, "end": self.filters.end,
+                "channels": list(self.filters.channels)}
+
+
+def store_page() -> StorePage | None:
+    """The ClickHouse page's store and filters when ANALYTICS_STORE is set (else None), or a
+    friendly empty state and the end of the page run, as ``page_data``."""
+    url = store_url()
+    if not url:
+        return None
+    filters = _filters_or_stop()
+    try:
+        with st.spinner("Asking ClickHouse…"):
+            last, count = store_overview(url, filters.start, filters.end, filters.channels)
+    except InputError as exc:
+        no_data(f"The dashboard cannot read the ClickHouse store `{store_label(url)}`: {exc}.",
+                "Check `ANALYTICS_STORE`, or unset it to compute from `ANALYTICS_EVENTS_URL`.")
+    if last is None:
+        no_data(f"There are no events in the ClickHouse store `{store_label(url)}` yet.",
+                "Fill it with `python -m analytics store-load --events SOURCE`.")
+    if count == 0:
+        no_period_events(filters)
+    return StorePage(url, filters, min(filters.end, last))
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def store_funnel(url: str, funnel_json: str, start: datetime, end: datetime,
+                 channels: tuple[str, ...]) -> pl.DataFrame:
+    import json
+
+    from analytics.clickhouse.funnel import compute_funnel
+    from analytics.funnel import Funnel
+    return in_store(url, compute_funnel, Funnel.from_dict(json.loads(funnel_json)),
+                    start=start, end=end, channels=list(channels))
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def store_abandonment(url: str, idle: timedelta, window: timedelta, now: datetime,
+                      start: datetime, end: datetime,
+                      channels: tuple[str, ...]) -> tuple[pl.DataFrame, dict]:
+    """(the abandoned carts, the summary), both computed in ClickHouse."""
+    from analytics.clickhouse import abandonment
+    kwargs = dict(idle=idle, recovery_window=window, now=now, start=start, end=end,
+                  channels=list(channels))
+    return (in_store(url, abandonment.abandoned_carts, **kwargs),
+            in_store(url, abandonment.abandonment_summary, **kwargs))
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def store_chat(url: str, start: datetime, end: datetime, channels: tuple[str, ...]) -> dict:
+    from analytics.clickhouse.chat import chat_metrics
+    return in_store(url, chat_metrics, start=start, end=end, channels=list(channels))
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def store_has_rasa_events(url: str) -> bool:
+    from analytics.clickhouse.abandonment import has_rows
+    return in_store(url, has_rows, "rasa_events")
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def store_currency(url: str, start: datetime, end: datetime,
+                   channels: tuple[str, ...]) -> str | None:
+    """``analytics.overview.main_currency`` of the period's events, else of all of them."""
+    from analytics.overview import currency_of
+    for where in (_period_sql(start, end, channels), ""):
+        counts = store_sql(url, "SELECT currency, count() AS events, countIf(name = "
+                                "'purchase') AS purchases FROM events FINAL"
+                                + (where + " AND" if where else " WHERE")
+                                + " currency IS NOT NULL GROUP BY currency")
+        currency = currency_of(counts)
+        if currency:
+            return currency
+    return None
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def store_count(url: str, name: str, start: datetime, end: datetime,
+                channels: tuple[str, ...]) -> int:
+    """The period's events called ``name``."""
+    from analytics.clickhouse.store import sql_string
+    where = _period_sql(start, end, channels)
+    where = (where + " AND" if where else " WHERE") + f" name = {sql_string(name)}"
+    return int(store_sql(url, f"SELECT count() AS n FROM events FINAL{where}")["n"][0])
+
+
+class StoreChoices:
+    """What the funnel builder offers (event names, filter keys and values), asked of the
+    store for the events from ``start`` on, as ``funnel_builder`` reads them from a frame."""
+
+    def __init__(self, url: str, start: datetime):
+        self.url, self.start = url, start
+
+    def names(self) -> list[str]:
+        return _store_names(self.url, self.start)
+
+    def keys(self, event: str) -> list[str]:
+        return _store_keys(self.url, self.start, event)
+
+    def values(self, event: str, key: str) -> list[str]:
+        return _store_values(self.url, self.start, event, key)
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def _store_names(url: str, start: datetime) -> list[str]:
+    from dashboard.funnel_builder import JOURNEY
+    present = set(store_sql(url, "SELECT DISTINCT name FROM events FINAL"
+                                 + _period_sql(start))["name"].drop_nulls().to_list())
+    known = [n for n in JOURNEY if n in present]
+    return known + sorted(present - set(known))
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def _store_keys(url: str, start: datetime, event: str) -> list[str]:
+    from analytics.clickhouse.store import sql_string
+    from analytics.schema import EVENT_SCHEMA
+    from dashboard.funnel_builder import FILTER_COLUMNS
+    where = _period_sql(start) + f" AND name = {sql_string(event)}"
+    counts = store_sql(url, "SELECT " + ", ".join(f"countIf({c} IS NOT NULL) AS {c}"
+                                                  for c in FILTER_COLUMNS)
+                       + f" FROM events FINAL{where}").row(0, named=True)
+    columns = [c for c in FILTER_COLUMNS if counts[c]]
+    keys = store_sql(url, "SELECT DISTINCT arrayJoin(JSONExtractKeys(assumeNotNull(properties))) AS k FROM "
+                          f"(SELECT properties FROM events FINAL{where} AND properties IS "
+                          "NOT NULL LIMIT 5000) ORDER BY k")["k"].to_list()
+    hidden = {"email"}  # personal data: not a funnel dimension
+    return columns + [k for k in keys if k not in columns and k not in hidden
+                      and k not in EVENT_SCHEMA]
+
+
+@st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
+def _store_values(url: str, start: datetime, event: str, key: str) -> list[str]:
+    from analytics.clickhouse.store import sql_string
+    from analytics.schema import EVENT_SCHEMA
+    from dashboard.funnel_builder import MAX_VALUES
+    if key in EVENT_SCHEMA:
+        value = f"toString({key})"
+        if EVENT_SCHEMA[key] == pl.Boolean:
+            value = f"lower({value})"
+    else:
+        value = f"JSON_VALUE(properties, {sql_string('$.' + key)})"
+    where = _period_sql(start) + f" AND name = {sql_string(event)}"
+    rows = store_sql(url, f"SELECT v, count() AS n FROM (SELECT {value} AS v FROM events "
+                          f"FINAL{where}) WHERE v IS NOT NULL AND v != '' GROUP BY v "
+                          f"ORDER BY n DESC, v LIMIT {MAX_VALUES}")
+    return rows["v"].to_list()

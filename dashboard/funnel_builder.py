@@ -62,22 +62,42 @@ def filter_values(events: pl.DataFrame, event: str, key: str) -> list[str]:
     return counts.get_column(column.name).to_list()
 
 
-def _step_widgets(events: pl.DataFrame, names: list[str], k: int) -> Step:
+class FrameChoices:
+    """What the builder offers, read from the held events (``data.StoreChoices`` asks the
+    ClickHouse store the same)."""
+
+    def __init__(self, events: pl.DataFrame):
+        self.events = events
+
+    def names(self) -> list[str]:
+        return event_names(self.events)
+
+    def keys(self, event: str) -> list[str]:
+        return filter_keys(self.events, event)
+
+    def values(self, event: str, key: str) -> list[str]:
+        return filter_values(self.events, event, key)
+
+
+def _step_widgets(choices, names: list[str], k: int) -> Step:
     """One step: its event, and optionally a column or property it must have."""
     default = DEFAULT_STEPS[k - 1] if k <= len(DEFAULT_STEPS) else names[0]
     event = st.selectbox(f"Step {k}", names, key=f"step_{k}_event",
                          index=names.index(default) if default in names else 0)
-    key = st.selectbox("filtered by", [NO_FILTER, *filter_keys(events, event)],
+    key = st.selectbox("filtered by", [NO_FILTER, *choices.keys(event)],
                        key=f"step_{k}_key", label_visibility="collapsed")
     if key == NO_FILTER:
         return Step(event)
-    values = st.multiselect(f"{key} is", filter_values(events, event, key),
+    values = st.multiselect(f"{key} is", choices.values(event, key),
                             key=f"step_{k}_values", placeholder="any value")
     return Step(event, {key: values[0] if len(values) == 1 else values} if values else {})
 
 
-def funnel_from_widgets(events: pl.DataFrame) -> Funnel:
-    names = event_names(events)
+def funnel_from_widgets(events) -> Funnel:
+    """The funnel the widgets describe; ``events``: the held events, or an object with
+    ``names()``, ``keys(event)`` and ``values(event, key)`` (``data.StoreChoices``)."""
+    choices = FrameChoices(events) if isinstance(events, pl.DataFrame) else events
+    names = choices.names()
     cols = st.columns([1, 1, 1, 1, 1, 1, 2])
     count = int(cols[0].number_input("Steps", min_value=2, max_value=MAX_STEPS, value=4,
                                      step=1, key="step_count"))
@@ -100,7 +120,7 @@ def funnel_from_widgets(events: pl.DataFrame) -> Funnel:
         columns = st.columns(STEPS_PER_ROW)
         for k in range(row + 1, min(row + STEPS_PER_ROW, count) + 1):
             with columns[(k - 1) % STEPS_PER_ROW]:
-                steps.append(_step_widgets(events, names, k))
+                steps.append(_step_widgets(choices, names, k))
     return Funnel(steps, window=timedelta(**{WINDOW_UNITS[unit]: amount}), order=order,
                   unit=counted, exclusions=[Step(e) for e in excluded], breakdown=breakdown)
 

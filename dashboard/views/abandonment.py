@@ -6,8 +6,9 @@ import polars as pl
 import streamlit as st
 
 from analytics.abandonment import REASONS, REMINDER_EVENT, abandoned_carts, abandonment_summary
-from dashboard import charts, data, display
 from analytics.overview import main_currency
+from analytics.schema import InputError
+from dashboard import charts, data, display
 
 IDLE = {"30 min": timedelta(minutes=30), "1 hour": timedelta(hours=1),
         "4 hours": timedelta(hours=4), "24 hours": timedelta(hours=24)}
@@ -15,8 +16,11 @@ WINDOWS = {"1 day": timedelta(days=1), "3 days": timedelta(days=3),
            "7 days": timedelta(days=7), "14 days": timedelta(days=14)}
 
 st.title("Abandonment & recovery")
-page = data.page_data()
-st.caption(page.filters.label())
+# ANALYTICS_STORE set: the carts and the summary are computed inside ClickHouse
+stored = data.store_page()
+page = stored or data.page_data()
+filters = page.filters
+st.caption(filters.label())
 
 left, right = st.columns(2)
 idle = IDLE[left.selectbox("A cart is abandoned after", list(IDLE), index=1, key="idle",
@@ -24,13 +28,27 @@ idle = IDLE[left.selectbox("A cart is abandoned after", list(IDLE), index=1, key
 window = WINDOWS[right.selectbox("It is recovered by a purchase within", list(WINDOWS),
                                  index=2, key="recovery_window")]
 
-carts = abandoned_carts(page.events, idle=idle, recovery_window=window, now=page.as_of,
-                        conversations=data.conversations(data.tracker_url()))
+if stored:
+    try:
+        with st.spinner("Asking ClickHouse…"):
+            carts, summary = data.store_abandonment(stored.url, idle, window, stored.as_of,
+                                                    filters.start, filters.end,
+                                                    filters.channels)
+            currency = data.store_currency(stored.url, filters.start, filters.end,
+                                           filters.channels)
+    except InputError as exc:
+        data.no_data(f"The abandonment cannot be computed in ClickHouse: {exc}.",
+                     "Check `ANALYTICS_STORE`.")
+    st.caption(data.store_caption(stored.url))
+else:
+    carts = abandoned_carts(page.events, idle=idle, recovery_window=window, now=page.as_of,
+                            conversations=data.conversations(data.tracker_url()))
 if carts.is_empty():
-    data.no_data(f"No abandoned carts for {page.filters.label()}.",
+    data.no_data(f"No abandoned carts for {filters.label()}.",
                  "Carts count as abandoned once nobody touched them for the idle time.")
-summary = abandonment_summary(page.events, idle=idle, recovery_window=window, carts=carts)
-currency = main_currency(page.events) or main_currency(page.everything.lazy())
+if not stored:
+    summary = abandonment_summary(page.events, idle=idle, recovery_window=window, carts=carts)
+    currency = main_currency(page.events) or main_currency(page.everything.lazy())
 money = next((row for row in summary["by_currency"] if row["currency"] == currency), {})
 kinds = {row["kind"]: row["carts"] for row in summary["by_kind"]
          if row["currency"] == currency or currency is None}
@@ -80,7 +98,9 @@ with channels_col:
 
 reminders = summary["reminders"]
 st.subheader("Reminders")
-if page.events.filter(pl.col("name") == REMINDER_EVENT).select(pl.len()).collect().item():
+if (data.store_count(stored.url, REMINDER_EVENT, filters.start, filters.end, filters.channels)
+        if stored else
+        page.events.filter(pl.col("name") == REMINDER_EVENT).select(pl.len()).collect().item()):
     cols = st.columns(3)
     cols[0].metric("Carts reminded", display.count(reminders["reminded_carts"]), border=True)
     cols[1].metric("Recovered after a reminder",

@@ -1,24 +1,46 @@
 """Conversations: how the assistant performs, and what its chats are worth."""
 
+import json
+
 import polars as pl
 import streamlit as st
 
 from analytics.chat import chat_metrics
 from analytics.funnel import Funnel, Step, compute_funnel
 from analytics.support import support_metrics
-from dashboard import charts, data, display
 from analytics.overview import main_currency
+from analytics.schema import InputError
+from dashboard import charts, data, display
 
 st.title("Conversations")
-page = data.page_data(properties=True)
-st.caption(page.filters.label())
+# ANALYTICS_STORE set: the chat outcomes and "Do chats sell?" are computed inside ClickHouse;
+# the support inbox (which it does not compute) by polars over the events, with a note.
+stored = data.store_page()
+page = None if stored else data.page_data(properties=True)
+filters = stored.filters if stored else page.filters
+st.caption(filters.label())
 
-tracker = data.filtered_conversations(page)
-metrics = chat_metrics(page.events, tracker)
+if stored:
+    try:
+        with st.spinner("Asking ClickHouse…"):
+            metrics = data.store_chat(stored.url, filters.start, filters.end, filters.channels)
+            currency = data.store_currency(stored.url, filters.start, filters.end,
+                                           filters.channels)
+            rasa_rows = data.store_has_rasa_events(stored.url)
+    except InputError as exc:
+        data.no_data(f"The chat outcomes cannot be computed in ClickHouse: {exc}.",
+                     "Check `ANALYTICS_STORE`.")
+    st.caption(data.store_caption(stored.url)
+               + (" · Rasa's figures (fallbacks, intents) read all of its `rasa_events`, "
+                  "whatever the dates and channels" if rasa_rows else ""))
+else:
+    tracker = data.filtered_conversations(page)
+    metrics = chat_metrics(page.events, tracker)
 if not metrics["conversations"]:
-    data.no_data(f"No conversations for {page.filters.label()}.",
+    data.no_data(f"No conversations for {filters.label()}.",
                  "Chats on the web page or a messaging channel show up here.")
-currency = main_currency(page.events) or main_currency(page.everything.lazy())
+if not stored:
+    currency = main_currency(page.events) or main_currency(page.everything.lazy())
 revenue = next((row for row in metrics["attributed_revenue"] if row["currency"] == currency),
                {})
 fallback = metrics["fallback"]
@@ -42,7 +64,11 @@ cols[2].metric(f"Attributed revenue ({currency})", display.money(revenue.get("ne
                help=f"Purchases in a conversation or within "
                     f"{metrics['attribution_window_seconds'] / 86400:g} days after one, "
                     "refunds deducted")
-if tracker is None:
+if stored and not rasa_rows:
+    st.caption(f"The store's `rasa_events` ({data.store_label(stored.url)}) is empty: "
+               "fallbacks and intents appear once Rasa's events are loaded "
+               "(`consume-rasa-events --store`, `store-load --rasa-events`).")
+elif not stored and tracker is None:
     st.caption(f"Rasa's tracker store ({data.tracker_url()}) is not there: fallbacks and "
                "intents appear once the assistant has talked to shoppers.")
 
@@ -68,6 +94,10 @@ with right:
                         width="stretch")
 
 st.subheader("Support inbox")
+if stored:
+    st.caption("Computed by polars over the shop's events (`ANALYTICS_EVENTS_URL`): "
+               "ClickHouse does not compute the support inbox.")
+    page = data.page_data(properties=True)
 support = support_metrics(page.events)
 if not support["handoffs"]:
     st.info("No conversation came to the support inbox in this period.",
@@ -102,7 +132,12 @@ st.subheader("Do chats sell?")
 st.caption("Sessions from an item view to a purchase within 24 h, with and without a chat.")
 chat_funnel = Funnel([Step("view_item"), Step("add_to_cart"), Step("purchase")],
                      unit="session", breakdown="chat")
-result = compute_funnel(page.events, chat_funnel)
+if stored:
+    result = data.store_funnel(stored.url, json.dumps(chat_funnel.to_dict()), filters.start,
+                               filters.end, filters.channels)
+    st.caption(data.store_caption(stored.url))
+else:
+    result = compute_funnel(page.events, chat_funnel)
 if result.is_empty():
     st.info("No item views in this period.", icon=":material/info:")
 else:

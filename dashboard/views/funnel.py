@@ -11,18 +11,39 @@ from dashboard import charts, data, display
 from dashboard.funnel_builder import command_line, funnel_from_widgets
 
 st.title("Funnel")
-page = data.page_data(properties=True)
-st.caption(page.filters.label())
+# ANALYTICS_STORE set: ordered funnels are computed inside ClickHouse; strict and "any"
+# funnels (which the ClickHouse engine refuses) by polars over the events, with a note.
+stored = data.store_page()
+page = None if stored else data.page_data(properties=True)
+filters = stored.filters if stored else page.filters
+st.caption(filters.label())
 
 with st.container(border=True):
     try:
-        funnel = funnel_from_widgets(page.everything)
+        funnel = funnel_from_widgets(
+            data.StoreChoices(stored.url, data.window_start(filters)) if stored
+            else page.everything)
     except InputError as exc:  # e.g. a window the engine refuses
         data.no_data(f"This funnel cannot be computed: {exc}.", "Change the settings above.")
 
-result = compute_funnel(page.events, funnel)
+if stored and funnel.order == "ordered":
+    try:
+        with st.spinner("Asking ClickHouse…"):
+            result = data.store_funnel(stored.url, json.dumps(funnel.to_dict()),
+                                       filters.start, filters.end, filters.channels)
+    except InputError as exc:
+        data.no_data(f"This funnel cannot be computed in ClickHouse: {exc}.",
+                     "Change the settings above.")
+    st.caption(data.store_caption(stored.url))
+else:
+    if stored:
+        st.info(f"ClickHouse computes ordered funnels only: this {funnel.order} funnel is "
+                "computed by polars over the shop's events (`ANALYTICS_EVENTS_URL`).",
+                icon=":material/info:")
+        page = data.page_data(properties=True)
+    result = compute_funnel(page.events, funnel)
 if result.is_empty():
-    data.no_data(f"Nobody did “{funnel.steps[0].title}” in {page.filters.label()}.",
+    data.no_data(f"Nobody did “{funnel.steps[0].title}” in {filters.label()}.",
                  "Pick another first step, widen the date range or clear the channel filter.")
 
 unit = f"{funnel.unit}s"
@@ -52,7 +73,9 @@ else:
     st.altair_chart(charts.time_to_convert(timing), width="stretch")
 
 with st.expander("This funnel on the command line, or as JSON"):
-    st.code(command_line(funnel, page.filters), language="bash")
+    in_store = stored is not None and funnel.order == "ordered"
+    st.code(command_line(funnel, filters) + (" \\\n  --store" if in_store else ""),
+            language="bash")
     st.download_button("Download the funnel definition (JSON)",
                        json.dumps(funnel.to_dict(), indent=2), file_name="funnel.json",
                        mime="application/json", on_click="ignore")
