@@ -428,7 +428,8 @@ def store_abandonment(url: str, idle: timedelta, window: timedelta, now: datetim
 @st.cache_data(ttl=EVENTS_TTL, show_spinner=False)
 def store_chat(url: str, start: datetime, end: datetime, channels: tuple[str, ...]) -> dict:
     from analytics.clickhouse.chat import chat_metrics
-    return in_store(url, chat_metrics, start=start, end=end, channels=list(channels))
+    return in_store(url, chat_metrics, start=start, end=end, channels=list(channels),
+                    rasa_channel_names=RASA_CHANNELS)  # Rasa's rows as tracker_rows selects
 
 
 @st.cache_data(ttl=EVENTS_TTL, show_spinner=False)

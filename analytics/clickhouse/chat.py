@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from ..chat import AGENT_REPLY_EVENTS, FALLBACK_ACTIONS, FALLBACK_INTENTS, _rate
 from .abandonment import _names, has_rows, source_sql
-from .funnel import filters_sql
+from .funnel import filters_sql, quote
 
 _US = timedelta(microseconds=1)
 # Rasa's events of one conversation in the order analytics.loaders reads them
@@ -45,13 +45,37 @@ def _reason_sql() -> str:
        JSON_VALUE(properties, '$.reason'))"""
 
 
+def _rasa_selection(rasa_table: str, source: str, start: datetime | None,
+                    end: datetime | None, channels: Iterable[str] | None,
+                    names: dict[str, str]) -> str:
+    """Rasa's events of the range, and with channels those of the conversations the
+    selected events name or whose first input channel (in the range, Rasa's order) maps to
+    one of the channels."""
+    in_range = filters_sql(start, end)
+    where = f" WHERE {' AND '.join(in_range)}" if in_range else ""
+    rows = f"(SELECT * FROM {rasa_table} FINAL{where})"
+    wanted = [c for c in channels or [] if c]
+    if not wanted:
+        return rows
+    keys = ", ".join(quote(k) for k in names)
+    values = ", ".join(quote(v) for v in names.values())
+    first = (f"SELECT conversation_id FROM {rows} WHERE input_channel IS NOT NULL "
+             f"GROUP BY conversation_id HAVING transform(argMin(assumeNotNull(input_channel), "
+             f"({RASA_ORDER})), [{keys}], [{values}], '') IN "
+             f"({', '.join(quote(c) for c in wanted)})")
+    named = (f"SELECT assumeNotNull(conversation_id) FROM {source} "
+             "WHERE conversation_id IS NOT NULL")
+    return (f"(SELECT * FROM {rows} WHERE conversation_id IN ({named}) "
+            f"OR conversation_id IN ({first}))")
+
+
 def _handoffs_sql(source: str, rasa: str | None) -> str:
     """(conversation_id, handoff_at in µs): each conversation's first handoff."""
     parts = [f"SELECT assumeNotNull(conversation_id) AS c, toUnixTimestamp64Micro(ts) AS t "
              f"FROM {source} WHERE name = 'handoff_requested' AND conversation_id IS NOT NULL"]
     if rasa:
         parts.append(f"SELECT conversation_id AS c, toUnixTimestamp64Micro(ts) AS t "
-                     f"FROM {rasa} FINAL WHERE type = 'pause'")
+                     f"FROM {rasa} WHERE type = 'pause'")
     return f"SELECT c, min(t) AS handoff_at FROM ({' UNION ALL '.join(parts)}) GROUP BY c"
 
 
@@ -63,7 +87,7 @@ def _replies_sql(source: str, rasa: str | None) -> str:
     if rasa:
         ordered = f"""SELECT conversation_id, ts, type,
        row_number() OVER (PARTITION BY conversation_id ORDER BY {RASA_ORDER}) AS pos
-FROM {rasa} FINAL"""
+FROM {rasa}"""
         toggles = """SELECT conversation_id, ts, type,
        max(if(type = 'pause', pos, 0)) OVER w AS paused_at,
        max(if(type = 'resume', pos, 0)) OVER w AS resumed_at
@@ -98,7 +122,7 @@ def _fallback(store, rasa: str | None) -> dict | None:
     turns = f"""SELECT conversation_id, type, intent, action,
        sum(type = 'user') OVER (PARTITION BY conversation_id ORDER BY {RASA_ORDER}
                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS turn
-FROM {rasa} FINAL"""
+FROM {rasa}"""
     per_turn = f"""SELECT conversation_id, turn, countIf(type = 'user') AS users,
        max(type = 'user' AND ifNull(intent IN {_names(FALLBACK_INTENTS)}, 0)
            OR ifNull(action IN {_names(FALLBACK_ACTIONS)}, 0)) AS fallback
@@ -116,7 +140,7 @@ def _top_intents(store, rasa: str | None, top: int) -> list[dict]:
     if not rasa:
         return []
     rows = store.query(f"""SELECT intent, count() AS messages
-FROM {rasa} FINAL WHERE type = 'user' AND intent IS NOT NULL
+FROM {rasa} WHERE type = 'user' AND intent IS NOT NULL
 GROUP BY intent ORDER BY messages DESC, intent ASC
 {f'LIMIT {int(top)}' if top >= 0 else ''}""").to_dicts()
     return rows if top >= 0 else rows[:top]
@@ -152,15 +176,27 @@ SETTINGS join_use_nulls = 1""")
 def chat_metrics(store, *, attribution_window: timedelta = timedelta(days=7), top: int = 10,
                  start: datetime | None = None, end: datetime | None = None,
                  channels: Iterable[str] | None = None, table: str = "events",
-                 rasa_table: str | None = "rasa_events") -> dict:
+                 rasa_table: str | None = "rasa_events",
+                 rasa_channel_names: dict[str, str] | None = None) -> dict:
     """analytics.chat.chat_metrics over ``table`` (and ``rasa_table`` when it holds rows,
-    as the polars engine's ``conversations``) in ``store``."""
+    as the polars engine's ``conversations``) in ``store``.
+
+    Rasa's events are all read, as the command reads the tracker, unless
+    ``rasa_channel_names`` is given (Rasa's input channel -> the shop's channel): then only
+    those of the range, and with channels only the conversations the selected events name
+    or whose first input channel in the range is one of them (the dashboard's rule,
+    dashboard.data.tracker_rows)."""
     source = source_sql(table, filters_sql(start, end, channels))
-    rasa = rasa_table if has_rows(store, rasa_table) else None
+    rasa = None
+    if has_rows(store, rasa_table):
+        rasa = f"{rasa_table} FINAL"
+        if rasa_channel_names is not None:
+            rasa = _rasa_selection(rasa_table, source, start, end, channels,
+                                   rasa_channel_names)
     ids = [f"SELECT assumeNotNull(conversation_id) AS c FROM {source} "
            "WHERE conversation_id IS NOT NULL"]
     if rasa:
-        ids.append(f"SELECT conversation_id AS c FROM {rasa} FINAL")
+        ids.append(f"SELECT conversation_id AS c FROM {rasa}")
     total = int(store.query(f"SELECT uniqExact(c) AS n FROM ({' UNION ALL '.join(ids)})")["n"][0])
     handed = int(store.query(f"SELECT count() AS n FROM ({_handoffs_sql(source, rasa)})")
                  ["n"][0])

@@ -30,9 +30,7 @@ if stored:
     except InputError as exc:
         data.no_data(f"The chat outcomes cannot be computed in ClickHouse: {exc}.",
                      "Check `ANALYTICS_STORE`.")
-    st.caption(data.store_caption(stored.url)
-               + (" · Rasa's figures (fallbacks, intents) read all of its `rasa_events`, "
-                  "whatever the dates and channels" if rasa_rows else ""))
+    st.caption(data.store_caption(stored.url))
 else:
     tracker = data.filtered_conversations(page)
     metrics = chat_metrics(page.events, tracker)

@@ -313,3 +313,72 @@ def test_the_commands_with_rasa_events_in_the_store(tmp_path, traffic):
         assert json.loads(inside.stdout) == json.loads(polars.stdout)
     turns = {c["last_bot_turn"] for c in json.loads(inside.stdout)}
     assert "action_default_fallback" in turns and any(str(t).startswith("utter_") for t in turns)
+
+
+# --- the dashboard's selection of Rasa's events ---------------------------------------------
+
+DASHBOARD_CHANNELS = {"socketio": "web", "telegram": "telegram", "twilio": "whatsapp"}
+
+
+def _dashboard_tracker(rasa: pl.DataFrame, log: pl.DataFrame, start, end,
+                       channels: list[str]) -> pl.DataFrame | None:
+    """dashboard.data.tracker_rows's rule on these rows: Rasa's events of the period; with
+    channels, those of the conversations the period's events name or whose first input
+    channel maps to one of them."""
+    rows = as_conversations(rasa).filter(pl.col("ts") >= start, pl.col("ts") < end)
+    if channels:
+        ids = (log.filter(pl.col("ts") >= start, pl.col("ts") < end,
+                          pl.col("channel").fill_null("site").is_in(channels))
+               .get_column("conversation_id").drop_nulls().unique())
+        channel = (pl.col("input_channel").drop_nulls().first().over("conversation_id")
+                   .replace_strict(DASHBOARD_CHANNELS, default=None))
+        rows = rows.filter(pl.col("conversation_id").is_in(ids.implode())
+                           | channel.is_in(channels))
+    return rows if rows.height else None
+
+
+def test_the_dashboards_selection_of_rasa_events(store):
+    """With ``rasa_channel_names`` (the dashboard) only Rasa's events of the period count,
+    and with channels only those of the conversations on them: the dashboard's polars rule."""
+    log = conform(events(
+        dict(ts=at(), name="chat_started", conversation_id="w1", channel="web"),
+        dict(ts=at(minutes=1), name="handoff_requested", conversation_id="w1", channel="web"),
+        dict(ts=at(minutes=2), name="agent_replied", conversation_id="w1", channel="web"),
+        dict(ts=at(minutes=3), name="chat_started", conversation_id="t1", channel="telegram"),
+        dict(ts=at(days=3), name="chat_started", conversation_id="late", channel="web"),
+    ).lazy()).collect()
+    rows = [
+        ("w1", at(seconds=10), "user", "greet", None, "socketio"),
+        ("w1", at(seconds=20), "action", None, "action_default_fallback", "socketio"),
+        ("t1", at(minutes=4), "user", "nlu_fallback", None, "telegram"),
+        ("r1", at(minutes=5), "user", "order_status", None, None),  # only in Rasa, no channel
+        ("r1", at(minutes=6), "user", "order_status", None, "twilio"),
+        ("old", at(days=-2), "user", "greet", None, "socketio"),  # before the period
+        ("late", at(days=3, minutes=1), "user", "greet", None, "socketio"),  # after it
+    ]
+    rasa = pl.DataFrame([(f"t:{i}", *row) for i, row in enumerate(rows, 1)], orient="row",
+                        schema={"event_key": pl.Utf8, "conversation_id": pl.Utf8,
+                                "ts": pl.Datetime("us"), "type": pl.Utf8, "intent": pl.Utf8,
+                                "action": pl.Utf8, "input_channel": pl.Utf8})
+    table, rasa_table = stored(store, log), stored_rasa(store, rasa, 2)  # delivered twice
+    try:
+        start, end = at(days=-1), at(days=1)
+        for channels in ([], ["web"], ["telegram"], ["whatsapp"], ["web", "whatsapp"]):
+            selected = log.filter(pl.col("ts") >= start, pl.col("ts") < end,
+                                  pl.col("channel").fill_null("site").is_in(channels)
+                                  if channels else pl.lit(True))
+            want = chat_metrics(selected.lazy(),
+                                _dashboard_tracker(rasa, log, start, end, channels))
+            got = clickhouse_chat_metrics(store, table=table, rasa_table=rasa_table,
+                                          start=start, end=end, channels=channels,
+                                          rasa_channel_names=DASHBOARD_CHANNELS)
+            same(dict(got), dict(want))
+        everything = clickhouse_chat_metrics(store, table=table, rasa_table=rasa_table,
+                                             start=start, end=end)
+        assert everything["conversations"] == 5  # the command reads all of Rasa's events
+        assert clickhouse_chat_metrics(store, table=table, rasa_table=rasa_table, start=start,
+                                       end=end, rasa_channel_names=DASHBOARD_CHANNELS
+                                       )["conversations"] == 3  # w1, t1, r1
+    finally:
+        store.execute(f"DROP TABLE {table}")
+        store.execute(f"DROP TABLE {rasa_table}")
