@@ -92,6 +92,11 @@ def row_of(raw: bytes, received_at: datetime) -> dict:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         raise NotAnEvent("not JSON") from None
+    try:  # JSON may escape half a surrogate pair ("\ud800"), which no store can encode:
+        # a dead letter, not a batch that fails at every delivery
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise NotAnEvent("text that is not valid Unicode") from None
     if not isinstance(body, dict):
         raise NotAnEvent("not a JSON object")
     conversation, name, timestamp = body.get("sender_id"), body.get("event"), body.get("timestamp")
@@ -183,18 +188,24 @@ class ClickHouseStore:
     def write(self, rows: list[dict]) -> int:
         import polars as pl
         from .clickhouse.ingest import RASA_COLUMNS
-        from .clickhouse.store import sql_string
+        from .clickhouse.store import StoreUnreachable, sql_string
         if not rows:
             return 0
         unique = list({row["event_key"]: row for row in rows}.values())
         conversations = ", ".join(sorted({sql_string(r["conversation_id"]) for r in unique}))
         keys = ", ".join(sql_string(r["event_key"]) for r in unique)
-        there = self.store.query(
-            f"SELECT count() AS n FROM (SELECT DISTINCT event_key FROM {self.table} "
-            f"WHERE conversation_id IN ({conversations}) AND event_key IN ({keys}))")["n"][0]
+        try:  # for the metric only: a query too long for the server is no reason to stop
+            there = int(self.store.query(
+                f"SELECT count() AS n FROM (SELECT DISTINCT event_key FROM {self.table} "
+                f"WHERE conversation_id IN ({conversations}) AND event_key IN ({keys}))"
+            )["n"][0])
+        except StoreUnreachable:
+            raise
+        except InputError:
+            there = 0
         self.store.insert_frame(pl.DataFrame(unique, schema=RASA_COLUMNS, orient="row"),
                                 self.table)
-        return len(unique) - int(there)
+        return len(unique) - there
 
     def close(self) -> None:
         close = getattr(self.store, "close", None)

@@ -306,16 +306,8 @@ def store_url() -> str | None:
 
 def store_label(url: str) -> str:
     """The store's URL without a password, for the page's caption."""
-    if "://" not in url or url.startswith("chdb:"):
-        return url
-    import urllib.parse
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    if parts.username:
-        host = f"{urllib.parse.unquote(parts.username)}@{host}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+    from analytics.clickhouse.store import server_label
+    return server_label(url)
 
 
 def store_caption(url: str) -> str:
@@ -331,10 +323,20 @@ def _store(url: str) -> dict:
 
 
 def in_store(url: str, compute, *args, **kwargs):
-    """``compute(store, *args, **kwargs)`` on the store at ``url``, one call at a time."""
-    held = _store(url)
-    with held["lock"]:
-        return compute(held["store"], *args, **kwargs)
+    """``compute(store, *args, **kwargs)`` on the store at ``url``: in chdb one call at a
+    time (one engine in this process); a ClickHouse server takes them side by side (the
+    computations' scratch tables have names of their own). Whatever fails is an
+    ``InputError`` the page shows as a message, naming no part of the URL."""
+    try:
+        held = _store(url)
+        if not url.startswith("chdb:"):
+            return compute(held["store"], *args, **kwargs)
+        with held["lock"]:
+            return compute(held["store"], *args, **kwargs)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a store's own error: say what failed
+        raise InputError(f"the ClickHouse store failed ({type(exc).__name__})") from None
 
 
 def _query(store, sql: str) -> pl.DataFrame:

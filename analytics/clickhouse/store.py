@@ -17,6 +17,7 @@ Both answer ``execute(sql)`` and ``query(sql) -> polars.DataFrame`` (Arrow on th
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
 import urllib.error
@@ -39,6 +40,37 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0") + "'"
 
 
+def server_parts(url: str) -> urllib.parse.SplitResult:
+    """A clickhouse:// URL's parts, or InputError naming no part of it: a password with an
+    unencoded '/', '#', '?' or '@' would otherwise be read as the host or the port, and
+    shown (or sent) as one."""
+    unreadable = InputError(
+        "ANALYTICS_STORE is not a readable clickhouse://USER@HOST:PORT/DATABASE URL; put the "
+        "password in CLICKHOUSE_PASSWORD (or percent-encode it in the URL)")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when the port is not a number
+    except ValueError:
+        raise unreadable from None
+    if (not parts.hostname or parts.query or parts.fragment or "@" in parts.path
+            or parts.netloc.count("@") > 1):
+        raise unreadable
+    return parts
+
+
+def server_label(url: str) -> str:
+    """The store's URL without its password (chdb paths as they are), for pages and logs."""
+    if url.startswith("chdb:"):
+        return url
+    try:
+        parts = server_parts(url)
+    except InputError:
+        return "an unreadable ClickHouse URL"
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    user = f"{urllib.parse.unquote(parts.username)}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{parts.path}"
+
+
 def default_store_url() -> str | None:
     return os.environ.get("ANALYTICS_STORE") or None
 
@@ -49,7 +81,8 @@ def open_store(url: str):
         return ChdbStore(path or None)
     if url.startswith(("clickhouse://", "clickhouses://")):
         return HttpStore(url)
-    raise InputError(f"ANALYTICS_STORE={url!r}: use clickhouse://host:8123/db or chdb:PATH")
+    raise InputError("ANALYTICS_STORE is neither a clickhouse://HOST:8123/DATABASE URL nor "
+                     "chdb:PATH")
 
 
 class _Store:
@@ -124,7 +157,7 @@ class HttpStore(_Store):
     """A ClickHouse server's HTTP interface (POST the query, Arrow back)."""
 
     def __init__(self, url: str):
-        parts = urllib.parse.urlsplit(url)
+        parts = server_parts(url)
         scheme = "https" if parts.scheme == "clickhouses" else "http"
         port = parts.port or (8443 if scheme == "https" else 8123)
         self.endpoint = f"{scheme}://{parts.hostname}:{port}/"
@@ -151,7 +184,8 @@ class HttpStore(_Store):
                                        f"(HTTP {exc.code})") from None
             raise InputError(f"ClickHouse at {self.endpoint}: "
                              f"{exc.read().decode(errors='replace').strip()[:300]}") from None
-        except OSError as exc:  # refused, reset, timed out, no such host
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out,
+            # no such host, an answer cut short
             raise StoreUnreachable(f"ClickHouse at {self.endpoint} is unreachable ({exc})") \
                 from None
 

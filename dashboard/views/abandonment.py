@@ -98,9 +98,17 @@ with channels_col:
 
 reminders = summary["reminders"]
 st.subheader("Reminders")
-if (data.store_count(stored.url, REMINDER_EVENT, filters.start, filters.end, filters.channels)
-        if stored else
-        page.events.filter(pl.col("name") == REMINDER_EVENT).select(pl.len()).collect().item()):
+if stored:
+    try:
+        reminder_events = data.store_count(stored.url, REMINDER_EVENT, filters.start,
+                                           filters.end, filters.channels)
+    except InputError as exc:
+        data.no_data(f"The reminders cannot be counted in ClickHouse: {exc}.",
+                     "Check `ANALYTICS_STORE`.")
+else:
+    reminder_events = (page.events.filter(pl.col("name") == REMINDER_EVENT)
+                       .select(pl.len()).collect().item())
+if reminder_events:
     cols = st.columns(3)
     cols[0].metric("Carts reminded", display.count(reminders["reminded_carts"]), border=True)
     cols[1].metric("Recovered after a reminder",

@@ -131,8 +131,12 @@ st.caption("Sessions from an item view to a purchase within 24 h, with and witho
 chat_funnel = Funnel([Step("view_item"), Step("add_to_cart"), Step("purchase")],
                      unit="session", breakdown="chat")
 if stored:
-    result = data.store_funnel(stored.url, json.dumps(chat_funnel.to_dict()), filters.start,
-                               filters.end, filters.channels)
+    try:
+        result = data.store_funnel(stored.url, json.dumps(chat_funnel.to_dict()),
+                                   filters.start, filters.end, filters.channels)
+    except InputError as exc:
+        data.no_data(f"The chat funnel cannot be computed in ClickHouse: {exc}.",
+                     "Check `ANALYTICS_STORE`.")
     st.caption(data.store_caption(stored.url))
 else:
     result = compute_funnel(page.events, chat_funnel)

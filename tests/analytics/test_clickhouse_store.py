@@ -114,3 +114,29 @@ def test_bad_store_urls_and_files_are_refused(tmp_path):
     assert done.returncode == 2 and "no file" in done.stderr
     unset = cli("store-load")
     assert unset.returncode == 2 and "ANALYTICS_STORE" in unset.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "clickhouse://aisle:zq/xv@ch:8123/aisle",  # a '/' in the password
+    "clickhouse://aisle:zq#xv@ch:8123/aisle",
+    "clickhouse://aisle:zq?xv@ch:8123/aisle",
+    "clickhouse://aisle:zq@xv@ch:8123/aisle",
+    "clickhouse://aisle:zqxv@ch:notaport/aisle",
+])
+def test_an_unreadable_store_url_names_no_part_of_its_password(url):
+    from analytics.clickhouse.store import server_label
+    with pytest.raises(InputError) as raised:
+        open_store(url)
+    for part in ("zq", "xv"):
+        assert part not in str(raised.value)
+    assert server_label(url) == "an unreadable ClickHouse URL"
+
+
+def test_the_label_of_a_store_hides_its_password():
+    from analytics.clickhouse.store import server_label
+    assert server_label("clickhouse://aisle:s3cr%2Ft@ch:8123/aisle") == \
+        "clickhouse://aisle@ch:8123/aisle"
+    assert server_label("chdb:/var/aisle/store") == "chdb:/var/aisle/store"
+    with pytest.raises(InputError) as raised:
+        open_store("http://aisle:s3cret@ch:8123/aisle")
+    assert "s3cret" not in str(raised.value)

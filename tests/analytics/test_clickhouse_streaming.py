@@ -27,6 +27,7 @@ from analytics.clickhouse.ingest import Follower
 from analytics.clickhouse.store import ChdbStore, HttpStore, StoreUnreachable
 from analytics.loaders import sync_url
 from analytics.rasa_events import ClickHouseStore, Consumer
+from analytics.schema import InputError
 
 pytest.importorskip("chdb")
 ROOT = Path(__file__).resolve().parents[2]
@@ -474,3 +475,29 @@ def test_store_load_copies_the_postgresql_consumers_rasa_events(empty_url, tmp_p
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rasa_events"]["rasa_events"] == 10
+
+
+class TooLongCounts(ClickHouseStore):
+    """A server refusing the count of what is already stored (a query over its size limit)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        original = self.store.query
+
+        def query(sql: str):
+            if "SELECT DISTINCT event_key" in sql:
+                raise InputError("ClickHouse: Max query size exceeded")
+            return original(sql)
+        self.store.query = query
+
+
+def test_a_refused_count_does_not_stop_the_batch(queue, tmp_path):
+    """The count of events already stored is for the metric only: the batch is written."""
+    name, channel = queue
+    publish(channel, name, [rasa_event(i) for i in range(1, 4)])
+    store = TooLongCounts(f"chdb:{tmp_path / 'store'}")
+    try:
+        assert Consumer(store, AMQP, name).run(until_idle=0.5) == 3
+        assert store.store.query("SELECT count() AS n FROM rasa_events FINAL")["n"][0] == 3
+    finally:
+        store.close()

@@ -122,6 +122,8 @@ def test_what_is_not_a_rasa_event_goes_to_the_dead_letter_queue(empty_url, queue
     publish(channel, name, [b"\x80\x04pickle?", b"not json", [1, 2],
                             {"event": "user", "timestamp": 1.0},  # whose conversation?
                             {"sender_id": "c", "event": "user", "timestamp": "yesterday"},
+                            # half a surrogate pair: no store could encode it
+                            b'{"sender_id": "c\\ud800", "event": "user", "timestamp": 1.0}',
                             rasa_event(7)])
     assert consume(empty_url, name) == 1
     assert [r["event_key"] for r in rows(empty_url)] == ["t:7"]
@@ -132,7 +134,8 @@ def test_what_is_not_a_rasa_event_goes_to_the_dead_letter_queue(empty_url, queue
             break
         dead.append((body, properties.headers["x-aisle-reason"]))
     assert [reason for _, reason in dead] == ["not JSON", "not JSON", "not a JSON object",
-                                              "no sender_id", "no valid timestamp"]
+                                              "no sender_id", "no valid timestamp",
+                                              "text that is not valid Unicode"]
     assert dead[0][0] == b"\x80\x04pickle?"  # kept as it came, for a person to look at
     assert channel.queue_declare(name, passive=True).method.message_count == 0
 
