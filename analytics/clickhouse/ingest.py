@@ -6,7 +6,7 @@ shop's new events as they come.
     python -m analytics store-load --follow [--every 10] [--overlap 120] [--batch 50000]
 
 - events: any source ``load_events`` reads (the shop's PostgreSQL, a Parquet directory
-  written by ``export``), a month at a time, so memory stays bounded by one month;
+  written by ``export``), a day at a time, so memory stays bounded by one day's events;
 - Rasa's events: one JSON event per line, as Rasa's event broker publishes them (what the
   consumer of analytics/rasa_events.py receives from RabbitMQ), converted by the consumer's
   own ``row_of``; lines that are not Rasa events are counted and skipped. Or a database URL:
@@ -57,13 +57,25 @@ RASA_COLUMNS = {"event_key": pl.Utf8, "conversation_id": pl.Utf8, "ts": pl.Datet
                 "slot": pl.Utf8, "slot_value": pl.Utf8, "received_at": pl.Datetime("us")}
 
 
-def load_events_into(store, source: str, *, table: str = "events") -> dict:
-    """Every event of ``source``, a month at a time; ``seq`` follows the source's order."""
+BACKFILL_SLICE = timedelta(days=1)  # what one INSERT of a backfill holds, at most
+
+
+def load_events_into(store, source: str, *, table: str = "events",
+                     slice_: timedelta = BACKFILL_SLICE) -> dict:
+    """Every event of ``source``, a day at a time (``slice_``; slices never straddle a
+    month, so an INSERT writes one partition), so memory stays that of one day's events
+    whatever the shop's size (a month at a time, 100M events over four months did not fit in
+    this machine's memory); ``seq`` follows the source's order."""
     started, rows = time.perf_counter(), 0
     first, last = event_bounds(source)
     for month in months_between(first, last) if first is not None else []:
-        frame = load_events(source, start=month, end=_next_month(month)).collect()
-        rows += store.insert_events(frame, table, seq_from=rows)
+        low, month_end = month, _next_month(month)
+        while low < month_end:
+            high = min(low + slice_, month_end)
+            frame = load_events(source, start=low, end=high).collect()
+            if frame.height:
+                rows += store.insert_events(frame, table, seq_from=rows)
+            low = high
     seconds = time.perf_counter() - started
     return {"events": rows, "seconds": round(seconds, 2),
             "events_per_second": round(rows / seconds) if seconds else None}
