@@ -4,9 +4,9 @@ Every write to ``events`` appends its reduction to ``event_visits`` (a trigger; 
 takes no row lock, so writers never wait for each other); ``compact_event_visits()`` folds
 the appended rows into one row per visit. Each API process runs it every
 ``VISITS_COMPACT_SECONDS`` (default 300; 0: never; at least 10): a run that finds another
-process's at work returns at once. Readers sum the rows of a visit, so compaction only keeps the table
-small; it never changes a number. On SQLite, and on a PostgreSQL database without the table
-(a server older than 15), there is nothing to do.
+process's at work returns at once. Readers sum the rows of a visit, so compaction only keeps
+the table small; it never changes a number. On SQLite, and on a PostgreSQL database without
+the table (a server older than 15), there is nothing to do.
 """
 
 from __future__ import annotations
