@@ -28,55 +28,13 @@ from analytics.clickhouse.store import ChdbStore, HttpStore, StoreUnreachable
 from analytics.loaders import sync_url
 from analytics.rasa_events import ClickHouseStore, Consumer
 from analytics.schema import InputError
+from test_rasa_events_consumer import AMQP, publish, queue, rasa_event  # noqa: F401 - fixture
 
 pytest.importorskip("chdb")
 ROOT = Path(__file__).resolve().parents[2]
-AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
-# --- RabbitMQ --------------------------------------------------------------------------------
-
-@pytest.fixture
-def queue():
-    """A queue of this test's own (and its dead-letter queue), deleted afterwards."""
-    pika = pytest.importorskip("pika")
-    try:
-        connection = pika.BlockingConnection(pika.URLParameters(AMQP))
-    except pika.exceptions.AMQPError as error:
-        if os.environ.get("AISLE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"RabbitMQ is not reachable: {error!r}", pytrace=False)
-        pytest.skip("RabbitMQ is not reachable on 127.0.0.1:5672")
-    name = f"test_rasa_events_ch_{uuid.uuid4().hex[:8]}"
-    channel = connection.channel()
-    channel.queue_declare(name, durable=True)
-    channel.confirm_delivery()
-    yield name, channel
-    channel.queue_delete(name)
-    channel.queue_delete(name + ".dead")
-    connection.close()
-
-
-def publish(channel, queue: str, bodies: list, exchange: str = "") -> None:
-    import pika
-    for body in bodies:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        channel.basic_publish(exchange, queue, raw, pika.BasicProperties(delivery_mode=2))
-
-
-def rasa_event(event_id: int | None, sender: str = "conv-1", kind: str = "user",
-               ts: float = 1_765_000_000.0) -> dict:
-    body = {"sender_id": sender, "event": kind, "timestamp": ts + (event_id or 0) / 1000}
-    if kind == "user":
-        body.update(text="show me hoodies", input_channel="socketio",
-                    parse_data={"intent": {"name": "search_products", "confidence": 0.97}})
-    elif kind == "action":
-        body.update(name="action_search_products", policy="RulePolicy", confidence=1.0)
-    elif kind == "slot":
-        body.update(name="cart_id", value="abc")
-    if event_id is not None:
-        body["aisle_event_id"] = event_id
-    return body
-
+# --- RabbitMQ: the consumer's own tests' queue, messages and publishing ------------------------
 
 def counts(path: Path, table: str = "rasa_events") -> tuple[int, int]:
     """(rows read FINAL, rows stored): what queries count, and what was written."""

@@ -12,13 +12,14 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 from databases import create_postgres_database, drop_postgres_database
+from test_overview_data import _record  # the API's own write of event rows
 from sqlalchemy import create_engine, text
 
 from analytics.loaders import load_events, sync_url
 from analytics.overview_data import SCAN_COLUMNS, _reduce
 from analytics.synthesize import append_to_database
 from storefront_api.db import Database
-from storefront_api.events.service import EventContext, event_row, record_rows
+from storefront_api.events.service import EventContext, event_row
 from storefront_api.events.visits import compact_visits, has_visits, run_compaction
 from storefront_api.migrations import upgrade
 
@@ -87,15 +88,6 @@ def _row(name: str, when: datetime, session: str, *, channel: str | None = None,
     row = event_row(name, ctx, cart_id=cart)
     row["ts"] = when
     return row
-
-
-async def _record(url: str, rows: list[dict]) -> None:
-    db = Database(url)
-    try:
-        async with db.write() as session:
-            await record_rows(session, rows)
-    finally:
-        await db.dispose()
 
 
 def test_every_kind_of_write_leaves_the_reduction_of_the_events(url):

@@ -47,11 +47,11 @@ def queue():
     connection.close()
 
 
-def publish(channel, queue: str, bodies: list) -> None:
+def publish(channel, queue: str, bodies: list, exchange: str = "") -> None:
     import pika
     for body in bodies:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        channel.basic_publish("", queue, raw, pika.BasicProperties(delivery_mode=2))
+        channel.basic_publish(exchange, queue, raw, pika.BasicProperties(delivery_mode=2))
 
 
 def rasa_event(event_id: int | None, sender: str = "conv-1", kind: str = "user",
