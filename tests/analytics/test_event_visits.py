@@ -404,3 +404,37 @@ def test_a_deletion_does_not_hold_up_the_shops_writes(url):
     finally:
         engine.dispose()
     _assert_kept(url)
+
+
+def test_attack_the_dashboards_read_only_role_reads_the_visits_and_cannot_change_them(url):
+    """The dashboard's role (deploy/postgres-reader.sql's grants) reads event_visits, and
+    neither compacts nor writes them."""
+    import uuid
+
+    from sqlalchemy.exc import ProgrammingError
+    append_to_database(url, 200, seed=14, start=START, days=2)
+    asyncio.run(_record(url, [_row("page_view", START, "attacker")]))
+    role = f"aisle_reader_{uuid.uuid4().hex[:8]}"
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE ROLE "{role}"'))
+            conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{role}"'))
+            conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"'))
+        for attempt in ("SELECT compact_event_visits()",
+                        "DELETE FROM event_visits",
+                        "INSERT INTO event_visits (day, channel, events, compact) "
+                        "VALUES (CURRENT_DATE, 'site', 1000, true)"):
+            with pytest.raises(ProgrammingError, match="permission denied"), \
+                    engine.begin() as conn:
+                conn.execute(text(f'SET LOCAL ROLE "{role}"'))
+                conn.execute(text(attempt))
+        with engine.begin() as conn:
+            conn.execute(text(f'SET LOCAL ROLE "{role}"'))
+            assert conn.execute(text("SELECT sum(events) FROM event_visits")).scalar() == 201
+        _assert_kept(url)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+        engine.dispose()
