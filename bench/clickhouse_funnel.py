@@ -80,7 +80,8 @@ def child(kind: str, path: str, store_dir: str, rounds: int) -> dict:
     for _ in range(rounds):
         started, cpu0 = time.perf_counter(), time.process_time()
         if kind == "chdb":
-            table = clickhouse_funnel(store, funnel)
+            table = clickhouse_funnel(store, funnel, progress=lambda done, total: log(
+                f"    units range {done}/{total}") if total > 1 else None)
         else:
             table = compute_funnel(load_events(path), funnel)
         times.append(time.perf_counter() - started)
@@ -95,9 +96,9 @@ def child(kind: str, path: str, store_dir: str, rounds: int) -> dict:
 def in_child(kind: str, path: str, store_dir: str, rounds: int = 1) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--child", kind, "--path", path,
                            "--store-dir", store_dir, "--rounds", str(rounds)],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, stdout=subprocess.PIPE, text=True)  # progress shows
     if proc.returncode != 0:
-        raise RuntimeError(f"{kind} failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{kind} failed (exit {proc.returncode}; its messages are above)")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

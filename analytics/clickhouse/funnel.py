@@ -40,6 +40,10 @@ from ..funnel import (ALL, NO_VALUE, RESULT_SCHEMA, UNIT_COLUMNS, Funnel, Step, 
 from ..schema import EVENT_SCHEMA, InputError, SITE_CHANNEL
 
 SENTINEL = 2**62  # a rank no event has: joins on it find nothing
+# events a computation holds at once (about 2.3 GB of chdb's memory for 10M events)
+BUCKET_EVENTS = 8_000_000
+# an ASOF join that finds nothing gives NULLs, not zeros
+JOIN_NULLS = "\nSETTINGS join_use_nulls = 1"
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -155,23 +159,60 @@ ASOF LEFT JOIN (SELECT unit AS xu, t AS xt FROM {ranked} WHERE x) AS r
     return current
 
 
-def funnel_sql(funnel: Funnel, ranked: str) -> str:
-    """Per breakdown value: e1..en (units entered), med2.., p90_2.. (seconds)."""
+def units_sql(funnel: Funnel, ranked: str) -> str:
+    """One row per unit that entered: its first-touch value b, the furthest step reached
+    (best) and the seconds between the steps of its chosen attempt (dts)."""
     n = len(funnel.steps)
     deltas = ", ".join(f"toFloat64(t{k} - t{k - 1}) / 1e6" for k in range(1, n)) or "0"
-    units = f"""SELECT unit, argMin(b, p0) AS b, max(reached) AS best,
+    return f"""SELECT argMin(b, p0) AS b, max(reached) AS best,
        argMax(tuple({deltas}, 0), tuple(reached, p0)) AS dts
 FROM ({attempts_sql(funnel, ranked)})
 GROUP BY unit
 HAVING best > 0"""
+
+
+def totals_sql(funnel: Funnel, units: str) -> str:
+    """Per breakdown value: e1..en (units entered), med2.., p90_2.. (seconds)."""
+    n = len(funnel.steps)
     columns = [f"countIf(best >= {k}) AS e{k}" for k in range(1, n + 1)]
     for k in range(2, n + 1):
         dt = f"tupleElement(dts, {k - 1})"
         columns.append(f"quantileExactInclusiveIf(0.5)({dt}, best >= {k}) AS med{k}")
         columns.append(f"quantileExactInclusiveIf(0.9)({dt}, best >= {k}) AS p90_{k}")
-    # join_use_nulls: an ASOF join that finds nothing gives NULLs, not zeros
-    return f"SELECT b, {', '.join(columns)} FROM ({units}) GROUP BY b " \
-           "SETTINGS join_use_nulls = 1"
+    return f"SELECT b, {', '.join(columns)} FROM {units} GROUP BY b"
+
+
+def funnel_sql(funnel: Funnel, ranked: str) -> str:
+    """The whole funnel in one query (units_sql then totals_sql)."""
+    return totals_sql(funnel, f"({units_sql(funnel, ranked)})") + JOIN_NULLS
+
+
+def unit_ranges(store, funnel: Funnel, table: str, filters: list[str],
+                bucket_events: int) -> list[list[str]]:
+    """Conditions that split the funnel's units into ranges of about ``bucket_events``
+    events each, so that a computation holds one range's events in memory whatever the
+    shop's size. A unit lies in one range only (ranges are on the unit's value, cut at
+    the quantiles of a sample of the events), so per-unit results simply add up. One range
+    (no condition) when the events fit."""
+    unit = UNIT_COLUMNS[funnel.unit]
+    names = sorted({s.event for s in funnel.steps + funnel.exclusions})
+    where = " AND ".join([f"{unit} IS NOT NULL",
+                          f"name IN ({', '.join(quote(n) for n in names)})", *filters])
+    # without FINAL: a redelivered copy not yet merged only nudges a boundary
+    counted = int(store.query(f"SELECT count() AS n FROM {table} WHERE {where}")["n"][0])
+    buckets = -(-counted // max(1, bucket_events))
+    if buckets <= 1:
+        return [[]]
+    sample = store.query(
+        f"SELECT arraySort(groupArraySample({buckets * 500}, 42)(assumeNotNull({unit}))) "
+        f"AS s FROM {table} WHERE {where}")["s"][0]
+    cuts = sorted({sample[len(sample) * i // buckets] for i in range(1, buckets)})
+    bounds = [None, *cuts, None]
+    # as the sorting key writes the user (ifNull): the key's index then skips other ranges
+    key = f"ifNull({unit}, '')"
+    return [[c for c in ((f"{key} >= {quote(low)}" if low is not None else None),
+                         (f"{key} < {quote(high)}" if high is not None else None)) if c]
+            for low, high in zip(bounds, bounds[1:])]
 
 
 def _long_table(wide: pl.DataFrame, funnel: Funnel) -> pl.DataFrame:
@@ -193,20 +234,36 @@ def _long_table(wide: pl.DataFrame, funnel: Funnel) -> pl.DataFrame:
 
 def compute_funnel(store, funnel: Funnel, *, start: datetime | None = None,
                    end: datetime | None = None, channels: Iterable[str] | None = None,
-                   table: str = "events") -> pl.DataFrame:
+                   table: str = "events", bucket_events: int = BUCKET_EVENTS,
+                   progress=None) -> pl.DataFrame:
     """The funnel over ``table`` in ``store`` (analytics.clickhouse.store), in the polars
-    engine's result schema."""
+    engine's result schema. Units are taken a range at a time (``unit_ranges``) when the
+    funnel's events exceed ``bucket_events``; ``progress(done, total)`` is told after each."""
     if funnel.order != "ordered":
         raise InputError(f"the ClickHouse engine computes ordered funnels; a {funnel.order} "
                          "funnel needs the polars engine (python -m analytics funnel)")
-    ranked = f"funnel_{uuid.uuid4().hex[:12]}"
-    source = f"{table} FINAL"
-    store.execute(f"CREATE TABLE {ranked} ENGINE = Memory AS "
-                  + ranked_sql(funnel, source, filters_sql(start, end, channels)))
+    name = f"funnel_{uuid.uuid4().hex[:12]}"
+    ranked, units = f"{name}_ranked", f"{name}_units"
+    filters = filters_sql(start, end, channels)
+    ranges = unit_ranges(store, funnel, table, filters, bucket_events)
     try:
-        wide = store.query(funnel_sql(funnel, ranked))
+        for done, in_range in enumerate(ranges):
+            store.execute(f"CREATE TABLE {ranked} ENGINE = Memory AS "
+                          + ranked_sql(funnel, f"{table} FINAL", filters + in_range))
+            if len(ranges) == 1:
+                wide = store.query(funnel_sql(funnel, ranked))
+                break
+            store.execute((f"INSERT INTO {units} " if done else
+                           f"CREATE TABLE {units} ENGINE = Memory AS ")
+                          + units_sql(funnel, ranked) + JOIN_NULLS)
+            store.execute(f"DROP TABLE {ranked}")
+            if progress is not None:
+                progress(done + 1, len(ranges))
+        else:
+            wide = store.query(totals_sql(funnel, units))
     finally:
         store.execute(f"DROP TABLE IF EXISTS {ranked}")
+        store.execute(f"DROP TABLE IF EXISTS {units}")
     if wide.height == 0:
         return pl.DataFrame(schema=RESULT_SCHEMA)
     return _sort_breakdowns(_conversions(_long_table(wide, funnel), funnel))

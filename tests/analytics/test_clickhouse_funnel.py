@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_funnel import CASES, FLOATS, NUMBERS, events_strategy, frame, funnel_strategy
 
+from analytics.clickhouse.funnel import BUCKET_EVENTS
 from analytics.clickhouse.funnel import compute_funnel as clickhouse_funnel
 from analytics.clickhouse.schema import events_ddl
 from analytics.clickhouse.store import ChdbStore
@@ -63,14 +64,17 @@ def test_hand_worked_cases(store, events, steps, options, expected):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(events=events_strategy, funnel=funnel_strategy, twice=st.booleans())
-def test_property_cases_agree_with_the_polars_engine(store, events, funnel, twice):
+@given(events=events_strategy, funnel=funnel_strategy, twice=st.booleans(),
+       split=st.sampled_from([None, 2, 5]))
+def test_property_cases_agree_with_the_polars_engine(store, events, funnel, twice, split):
     funnel.order = "ordered"
     lf = frame(events)
-    # twice: every event delivered two times (FINAL merges the copies)
+    # twice: every event delivered two times (FINAL merges the copies); split: units taken
+    # in about that many ranges
     table = stored(store, lf, 2 if twice else 1)
+    bucket = max(1, len(events) // split) if split else BUCKET_EVENTS
     try:
-        got = clickhouse_funnel(store, funnel, table=table)
+        got = clickhouse_funnel(store, funnel, table=table, bucket_events=bucket)
     finally:
         store.execute(f"DROP TABLE {table}")
     assert_same(got, compute_funnel(lf, funnel))
@@ -96,6 +100,30 @@ def test_generated_traffic_agrees(store, traffic, funnel):
     table = stored(store, traffic)
     assert_same(clickhouse_funnel(store, funnel, table=table),
                 compute_funnel(traffic.lazy(), funnel))
+
+
+@pytest.mark.parametrize("funnel", [
+    Funnel([Step(s) for s in ("view_item", "add_to_cart", "begin_checkout", "purchase")],
+           breakdown="channel"),
+    Funnel([Step("view_item"), Step("add_to_cart"), Step("purchase")],
+           window=timedelta(hours=2), unit="session", breakdown="device"),
+], ids=["user", "session"])
+def test_a_range_of_units_at_a_time_gives_the_same_numbers(store, traffic, funnel):
+    """A shop too big for memory is computed a range of units at a time: the same table."""
+    table = stored(store, traffic)
+    seen = []
+    got = clickhouse_funnel(store, funnel, table=table, bucket_events=4_000,
+                            progress=lambda done, total: seen.append((done, total)))
+    assert len(seen) >= 5 and seen[-1][0] == seen[-1][1] == len(seen)
+    assert_same(got, compute_funnel(traffic.lazy(), funnel))
+    start, end = datetime(2026, 9, 5), datetime(2026, 9, 19)
+    assert_same(clickhouse_funnel(store, funnel, table=table, bucket_events=4_000,
+                                  start=start, end=end, channels=["web"]),
+                compute_funnel(traffic.lazy().filter(
+                    pl.col("ts") >= start, pl.col("ts") < end, pl.col("channel") == "web"),
+                    funnel))
+    assert not [t for t in store.query("SHOW TABLES")["name"].to_list()
+                if t.startswith("funnel_")], "the working tables are dropped"
 
 
 def test_range_and_channels_are_applied_in_clickhouse(store, traffic):
