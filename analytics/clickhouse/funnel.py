@@ -28,6 +28,7 @@ code the polars engine ends with, so the two give the same numbers.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterable
@@ -38,7 +39,9 @@ import polars as pl
 from ..funnel import (ALL, NO_VALUE, RESULT_SCHEMA, UNIT_COLUMNS, Funnel, Step, _as_text,
                       _conversions, _may_share_events, _sort_breakdowns)
 from ..schema import EVENT_SCHEMA, InputError, SITE_CHANNEL
+from .store import sql_string
 
+log = logging.getLogger(__name__)
 SENTINEL = 2**62  # a rank no event has: joins on it find nothing
 # events a computation holds at once (about 2.3 GB of chdb's memory for 10M events)
 BUCKET_EVENTS = 8_000_000
@@ -49,7 +52,7 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def quote(value: str) -> str:
     """A ClickHouse string literal."""
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return sql_string(str(value))
 
 
 def _when(value: datetime) -> str:
@@ -232,6 +235,16 @@ def _long_table(wide: pl.DataFrame, funnel: Funnel) -> pl.DataFrame:
                                       "p90_seconds_to_convert": pl.Float64}, orient="row")
 
 
+def _drop(store, *tables: str) -> None:
+    """Drop the computation's scratch tables; a failure here (the server gone) must neither
+    keep the others nor hide the error that ended the computation."""
+    for table in tables:
+        try:
+            store.execute(f"DROP TABLE IF EXISTS {table}")
+        except Exception as error:  # noqa: BLE001 - Memory tables also go with a restart
+            log.warning("could not drop the scratch table %s: %s", table, error)
+
+
 def compute_funnel(store, funnel: Funnel, *, start: datetime | None = None,
                    end: datetime | None = None, channels: Iterable[str] | None = None,
                    table: str = "events", bucket_events: int = BUCKET_EVENTS,
@@ -252,18 +265,17 @@ def compute_funnel(store, funnel: Funnel, *, start: datetime | None = None,
                           + ranked_sql(funnel, f"{table} FINAL", filters + in_range))
             if len(ranges) == 1:
                 wide = store.query(funnel_sql(funnel, ranked))
-                break
-            store.execute((f"INSERT INTO {units} " if done else
-                           f"CREATE TABLE {units} ENGINE = Memory AS ")
-                          + units_sql(funnel, ranked) + JOIN_NULLS)
-            store.execute(f"DROP TABLE {ranked}")
+            else:
+                store.execute((f"INSERT INTO {units} " if done else
+                               f"CREATE TABLE {units} ENGINE = Memory AS ")
+                              + units_sql(funnel, ranked) + JOIN_NULLS)
+                store.execute(f"DROP TABLE {ranked}")
             if progress is not None:
                 progress(done + 1, len(ranges))
-        else:
+        if len(ranges) > 1:
             wide = store.query(totals_sql(funnel, units))
     finally:
-        store.execute(f"DROP TABLE IF EXISTS {ranked}")
-        store.execute(f"DROP TABLE IF EXISTS {units}")
+        _drop(store, ranked, units)
     if wide.height == 0:
         return pl.DataFrame(schema=RESULT_SCHEMA)
     return _sort_breakdowns(_conversions(_long_table(wide, funnel), funnel))

@@ -126,6 +126,21 @@ def test_a_range_of_units_at_a_time_gives_the_same_numbers(store, traffic, funne
                 if t.startswith("funnel_")], "the working tables are dropped"
 
 
+def test_a_computation_that_fails_midway_leaves_no_table_behind(store, traffic):
+    table = stored(store, traffic)
+
+    def stop_at_the_second(done, total):
+        if done == 2:
+            raise RuntimeError("stopped by the test")
+
+    funnel = Funnel([Step("view_item"), Step("purchase")])
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        clickhouse_funnel(store, funnel, table=table, bucket_events=4_000,
+                          progress=stop_at_the_second)
+    assert not [t for t in store.query("SHOW TABLES")["name"].to_list()
+                if t.startswith("funnel_")]
+
+
 def test_range_and_channels_are_applied_in_clickhouse(store, traffic):
     funnel = Funnel([Step("view_item"), Step("add_to_cart"), Step("purchase")])
     start, end = datetime(2026, 9, 5), datetime(2026, 9, 19)

@@ -105,6 +105,24 @@ def test_store_load_copies_every_event_once(tmp_path):
         reader.close()
 
 
+def test_files_are_loaded_a_piece_at_a_time_in_their_own_order(tmp_path):
+    from analytics.clickhouse.ingest import load_events_into
+    from analytics.synthetic import write_parquet
+    source = tmp_path / "export"
+    write_parquet(source, 3_000, seed=4, files=3)
+    store = ChdbStore()
+    try:
+        store.create_tables()
+        done = load_events_into(store, str(source), rows=400)  # 8 pieces
+        assert done["events"] == 3_000
+        stored = store.query("SELECT event_id, seq FROM events FINAL ORDER BY seq")
+        assert stored["seq"].to_list() == list(range(3_000))
+        assert stored["event_id"].to_list() == \
+            load_events(str(source), columns=["event_id"]).collect()["event_id"].to_list()
+    finally:
+        store.close()
+
+
 def test_bad_store_urls_and_files_are_refused(tmp_path):
     with pytest.raises(InputError, match="clickhouse://"):
         open_store("mysql://x")
