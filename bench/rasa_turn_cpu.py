@@ -2,7 +2,7 @@
 and graph runner.
 
     PYTHONPATH=/work/main .venv-bot/bin/python bench/rasa_turn_cpu.py [--rounds N]
-        [--conversations N] [--turns N] [--variants rasa,states,rules,runner]
+        [--conversations N] [--turns N] [--variants rasa,states,rules,runner,sessions]
         [--py-spy SECONDS]
 
 What it measures: the process CPU time (``time.process_time``, all threads of this process:
@@ -25,8 +25,10 @@ The variants, switched on the loaded model's own policy objects between rounds:
   (bot/rule_matching.py): what config.yml ships;
 - ``runner``: as ``rules``, the model's graph run by Aisle's plain runner
   (bot/graph_runner.py, over the same loaded components) instead of Rasa's
-  DaskGraphRunner, which the other variants run with: what `rasa run` serves through
-  bot/rasa_server.py.
+  DaskGraphRunner, which the other variants run with;
+- ``sessions``: as ``runner``, the calls to the action server on kept HTTP sessions
+  (bot/http_sessions.py; the other variants open a session a call, as Rasa does): what
+  `rasa run` serves through bot/rasa_server.py.
 
 TED's memory of predictions (CachedTEDPolicy) is on in every variant, and a warm-up round
 of each variant runs first (TED's memory and the NLU's remembered vectors are then warm
@@ -75,7 +77,7 @@ FAQS = ["what payment methods do you accept?", "how long does shipping take",
 THANKS = ["thanks", "thank you", "thanks a lot", "cheers", "thank you so much",
           "many thanks", "thanks!", "ok thank you"]
 GREETINGS = ["hi", "hello", "hi there", "hey"]
-VARIANTS = ("rasa", "states", "rules", "runner")
+VARIANTS = ("rasa", "states", "rules", "runner", "sessions")
 
 
 def log(message: str) -> None:
@@ -110,7 +112,7 @@ def switch(policies: dict, variant: str, loaded: dict) -> None:
         policy.featurizer.__dict__.pop("_create_states", None)
         if variant != "rasa" and loaded[name] is not None:
             policy.featurizer._create_states = loaded[name]
-    policies["CachedRulePolicy"].fast_rules = variant in ("rules", "runner")
+    policies["CachedRulePolicy"].fast_rules = variant in ("rules", "runner", "sessions")
 
 
 async def run_round(agent, senders: list, texts: list) -> tuple:
@@ -164,6 +166,7 @@ def main() -> None:
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
 
+    from bot import http_sessions
     from bot.tests.action_server_process import running_action_server
     from bot.tests.test_resilience import free_port
     from bot.tracker_store import CachedSQLTrackerStore
@@ -177,6 +180,7 @@ def main() -> None:
         agent = Agent.load(str(MODEL), action_endpoint=EndpointConfig(url + "/webhook"),
                            tracker_store=store)
         store.domain = agent.domain
+        assert http_sessions.install(), "AISLE_HTTP_SESSIONS=new: the sessions variant needs them"
         from bot.graph_runner import PlainGraphRunner
         from rasa.engine.runner.dask import DaskGraphRunner
         runners = {"dask": agent.processor.graph_runner}
@@ -192,7 +196,9 @@ def main() -> None:
 
         def one_round(variant: str) -> tuple:
             switch(policies, variant, loaded)
-            agent.processor.graph_runner = runners["plain" if variant == "runner" else "dask"]
+            agent.processor.graph_runner = runners["plain" if variant in ("runner", "sessions")
+                                                   else "dask"]
+            http_sessions.enabled = variant == "sessions"
             senders = [f"{variant}-{next(counter)}" for _ in texts]
             try:
                 return loop.run_until_complete(run_round(agent, senders, texts))

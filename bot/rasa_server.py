@@ -10,7 +10,8 @@ with it. Without the secret this refuses to start rather than serve an open API.
 It also installs what a turn survives (bot/resilience.py): a message sent twice answered
 once, an action server restarting, the tracker or lock store failing; and, before the model
 loads, the runner of the model's graph (bot/graph_runner.py: a plain loop instead of dask;
-AISLE_GRAPH_RUNNER=dask keeps Rasa's).
+AISLE_GRAPH_RUNNER=dask keeps Rasa's) and kept HTTP sessions to the action server
+(bot/http_sessions.py; AISLE_HTTP_SESSIONS=new keeps Rasa's session per request).
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ def main() -> None:
     # started with, without the secret.
     sys.argv = rasa_arguments(sys.argv[1:], os.environ.get("RASA_JWT_SECRET", ""),
                               os.environ.get("LOG_FORMAT", "").strip().lower() == "json")
-    from bot import graph_runner, resilience
+    from bot import graph_runner, http_sessions, resilience
     resilience.install()  # messages answered once, action server restarts, stores failing
     graph_runner.install()  # the graph run in a plain loop (AISLE_GRAPH_RUNNER=dask: dask)
+    http_sessions.install()  # kept connections to the action server (AISLE_HTTP_SESSIONS=new)
     from rasa.__main__ import main as rasa_main
     rasa_main()
 
