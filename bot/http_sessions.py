@@ -14,7 +14,8 @@ closing it at the end, so Rasa's own ``request`` (and its model-server pull) reu
 connections. What changes nothing:
 
 - headers, basic auth and the total timeout are the ones Rasa's own session gets; TLS
-  (``cafile``) is still given per request by Rasa;
+  (``cafile``) is still given per request by Rasa; no cookie is kept (a cookie set on one
+  conversation's call is not sent with the next), and calls at once are not capped;
 - a kept connection is closed by this side after ``KEEPALIVE_SECONDS`` (2 s) idle, before
   the action server's own keep-alive limit (Sanic's, 5 s): the server never closes one just
   as it is reused. A connection that broke anyway (the action server was restarted) fails
@@ -79,7 +80,11 @@ def kept_session(endpoint: Any) -> aiohttp.ClientSession:
         session = aiohttp.ClientSession(
             headers=endpoint.headers, auth=auth,
             timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
-            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS))
+            # no cookie jar: a cookie one conversation's answer set must not go out with
+            # another's call (Rasa's session a request kept none either); no cap on the
+            # connections at once (Rasa's had a connection pool a request)
+            cookie_jar=aiohttp.DummyCookieJar(),
+            connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS, limit=0))
         _SESSIONS[key] = (loop, session)
     return session
 

@@ -83,9 +83,14 @@ def load_events_into(store, source: str, *, table: str = "events",
 def _pieces(source: str, slice_: timedelta, rows: int):
     if not is_database_url(source):
         events = load_events(source)
-        total = events.select(pl.len()).collect().item()
-        for offset in range(0, total, rows):
-            yield events.slice(offset, rows).collect()
+        total, read = events.select(pl.len()).collect().item(), 0
+        for offset in range(0, total, max(1, rows)):
+            piece = events.slice(offset, max(1, rows)).collect()
+            read += piece.height
+            yield piece
+        if read != total or events.select(pl.len()).collect().item() != total:
+            raise InputError(f"{source} changed while it was loaded ({total:,} events at the "
+                             f"start, {read:,} read): load it again once it is written")
         return
     first, last = event_bounds(source)
     for month in months_between(first, last) if first is not None else []:

@@ -46,8 +46,10 @@ class ActionServer:
     """An action server on a free port that records each call's connection and headers;
     ``drop`` calls are answered by closing the connection without a word."""
 
-    def __init__(self, drop: set = frozenset()) -> None:
+    def __init__(self, drop: set = frozenset(), delay: float = 0.0) -> None:
+        self.delay = delay
         self.calls: list[tuple] = []
+        self.cookies: list = []
         self.drop = set(drop)
 
     async def start(self) -> str:
@@ -55,11 +57,15 @@ class ActionServer:
             body = await request.json()
             self.calls.append((request.transport.get_extra_info("peername"),
                                request.headers.get("X-Shop-Token")))
+            self.cookies.append(request.headers.get("Cookie"))
+            await asyncio.sleep(self.delay)
             if len(self.calls) in self.drop:
                 request.transport.abort()
-            return web.json_response({"events": [{"event": "slot", "name": "cart_id",
-                                                  "value": f"cart-{body['sender_id']}"}],
-                                      "responses": []})
+            answer = web.json_response({"events": [{"event": "slot", "name": "cart_id",
+                                                    "value": f"cart-{body['sender_id']}"}],
+                                        "responses": []})
+            answer.set_cookie("sid", f"for-{body['sender_id']}")  # a proxy's, say
+            return answer
         app = web.Application()
         app.router.add_post("/webhook", webhook)
         self.runner = web.AppRunner(app)
@@ -92,7 +98,19 @@ async def test_calls_reuse_one_connection_and_send_the_endpoints_headers(install
     assert len(set(peers[:5])) == 1, peers
     assert peers[5] != peers[0]
     assert [token for _, token in server.calls] == ["t1"] * 5 + ["t2"]
+    assert server.cookies == [None] * 6  # c0's cookie never went out with c1's call
     assert not http_sessions._SESSIONS
+
+
+async def test_calls_at_once_are_not_capped(installed):
+    server = ActionServer(delay=0.5)  # all 120 in flight together
+    url = await server.start()
+    try:
+        answers = await asyncio.gather(*(call(url, f"c{n}") for n in range(120)))
+    finally:
+        await http_sessions.close_all()
+        await server.runner.cleanup()
+    assert len(answers) == 120 and len({peer for peer, _ in server.calls}) == 120
 
 
 async def test_rasas_way_is_a_new_connection_a_call(installed, monkeypatch):

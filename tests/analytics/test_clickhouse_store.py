@@ -123,6 +123,20 @@ def test_files_are_loaded_a_piece_at_a_time_in_their_own_order(tmp_path):
         store.close()
 
 
+def test_files_that_change_while_they_are_loaded_are_refused(tmp_path):
+    from datetime import timedelta
+
+    from analytics.clickhouse.ingest import _pieces
+    from analytics.synthetic import write_parquet
+    source = tmp_path / "export"
+    write_parquet(source, 1_000, seed=4, files=2)
+    pieces = _pieces(str(source), timedelta(days=1), 300)
+    next(pieces)
+    write_parquet(source / "part-0001.parquet", 200, seed=5)  # rewritten meanwhile
+    with pytest.raises(InputError, match="changed while it was loaded"):
+        list(pieces)
+
+
 def test_bad_store_urls_and_files_are_refused(tmp_path):
     with pytest.raises(InputError, match="clickhouse://"):
         open_store("mysql://x")
