@@ -6,9 +6,9 @@ run; and how fast the ClickHouse store takes events in.
 
 The events are bench/funnel_engines.py's synthetic Parquet file (cached in var/bench/).
 They are loaded into a chdb store under var/bench/ (the load's events per second is the
-backfill rate: polars reads and conforms a million events at a time, chdb inserts). Each engine then
-computes view_item -> add_to_cart -> begin_checkout -> purchase (24 h, unit user,
-breakdown channel) in its own process, so its peak memory (ru_maxrss) is its own; the
+backfill rate: polars reads and conforms a million events at a time, chdb inserts). Each
+engine then computes view_item -> add_to_cart -> begin_checkout -> purchase (24 h, unit
+user, breakdown channel) in its own process, so its peak memory (ru_maxrss) is its own; the
 tables must be equal. ``--big`` repeats the comparison at a second size when given (100M
 events: about 20 minutes, 10 GB of disk for the Parquet and chdb copies, 8 GB of memory
 for polars; the default is not to). Rasa's events: a JSON-lines file of
