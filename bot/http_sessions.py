@@ -30,13 +30,10 @@ connections. What changes nothing:
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from typing import Any, Dict, Tuple
 
 import aiohttp
-
-logger = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 2.0
 # (loop id, URL, headers, auth) -> (the loop, its session)
