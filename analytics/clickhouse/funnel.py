@@ -102,13 +102,19 @@ def filters_sql(start: datetime | None = None, end: datetime | None = None,
     return out
 
 
+def funnel_events_sql(funnel: Funnel, filters: list[str]) -> str:
+    """The WHERE of the events a funnel reads: a unit, a step's or an exclusion's name, and
+    the filters."""
+    names = sorted({s.event for s in funnel.steps + funnel.exclusions})
+    return " AND ".join([f"{UNIT_COLUMNS[funnel.unit]} IS NOT NULL",
+                         f"name IN ({', '.join(quote(n) for n in names)})", *filters])
+
+
 def ranked_sql(funnel: Funnel, source: str, filters: list[str]) -> str:
     unit = UNIT_COLUMNS[funnel.unit]
-    names = sorted({s.event for s in funnel.steps + funnel.exclusions})
     flags = [f"{step_sql(s)} AS m{k}" for k, s in enumerate(funnel.steps)]
     excluded = " OR ".join(step_sql(s) for s in funnel.exclusions) or "0"
-    where = " AND ".join([f"{unit} IS NOT NULL",
-                          f"name IN ({', '.join(quote(n) for n in names)})", *filters])
+    where = funnel_events_sql(funnel, filters)
     return f"""SELECT unit, t, b, {', '.join(f'm{k}' for k in range(len(funnel.steps)))}, x,
        pos, toUInt64(pos - in_tie + 1) AS tie
 FROM (
@@ -198,9 +204,7 @@ def unit_ranges(store, funnel: Funnel, table: str, filters: list[str],
     the quantiles of a sample of the events), so per-unit results simply add up. One range
     (no condition) when the events fit."""
     unit = UNIT_COLUMNS[funnel.unit]
-    names = sorted({s.event for s in funnel.steps + funnel.exclusions})
-    where = " AND ".join([f"{unit} IS NOT NULL",
-                          f"name IN ({', '.join(quote(n) for n in names)})", *filters])
+    where = funnel_events_sql(funnel, filters)
     # without FINAL: a redelivered copy not yet merged only nudges a boundary
     counted = int(store.query(f"SELECT count() AS n FROM {table} WHERE {where}")["n"][0])
     buckets = -(-counted // max(1, bucket_events))

@@ -82,10 +82,10 @@ def load_events_into(store, source: str, *, table: str = "events",
 
 def _pieces(source: str, slice_: timedelta, rows: int):
     if not is_database_url(source):
-        events = load_events(source)
+        events, rows = load_events(source), max(1, rows)
         total, read = events.select(pl.len()).collect().item(), 0
-        for offset in range(0, total, max(1, rows)):
-            piece = events.slice(offset, max(1, rows)).collect()
+        for offset in range(0, total, rows):
+            piece = events.slice(offset, rows).collect()
             read += piece.height
             yield piece
         if read != total or events.select(pl.len()).collect().item() != total:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import http_sessions, resilience
+from bot.tests.test_resilience import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = Domain.from_dict({"version": "3.1", "responses": {
@@ -70,9 +70,7 @@ class ActionServer:
         app.router.add_post("/webhook", webhook)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         await web.TCPSite(self.runner, "127.0.0.1", port).start()
         return f"http://127.0.0.1:{port}/webhook"
 
