@@ -76,6 +76,7 @@ Marker = Tuple[int, Optional[int]]
 Result = TypeVar("Result")
 POOL_SIZE = 5  # PostgreSQL connections (and threads) of one Rasa process
 INSERT_ROWS = 500  # events per INSERT (the databases' limits on parameters are far above)
+EVENT_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
 
 
 # The message being handled, set by bot/resilience.py under the conversation's lock: a
@@ -126,6 +127,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self.cache_size = max(0, int(cache_size))
         self._kept: "OrderedDict[Text, _Kept]" = OrderedDict()
+        self._inserts: Dict[Tuple[int, bool], Any] = {}  # see _insert_statement
         self._reader: Any = None
         threads = 1
         if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (
@@ -297,18 +299,34 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                      INTENT_NAME_KEY),
                  "action_name": data.get("name"), "data": json.dumps(data)}
                 for data in new]
-        events, ids = self.events_table, []
+        ids: List[int] = []
+        postgresql = connection.dialect.name == "postgresql"
         for first in range(0, len(rows), INSERT_ROWS):
             chunk = rows[first:first + INSERT_ROWS]
-            if connection.dialect.name == "postgresql":
-                # PostgreSQL numbers the rows in the order they are listed
-                result = connection.execute(
-                    events.insert().values(chunk).returning(events.c.id))
-                ids.extend(sorted(row[0] for row in result))
+            values = {f"{column}_{n}": value for n, row in enumerate(chunk)
+                      for column, value in row.items()}
+            statement = self._insert_statement(len(chunk), postgresql)
+            if postgresql:  # PostgreSQL numbers the rows in the order they are listed
+                ids.extend(sorted(row[0] for row in connection.execute(statement, values)))
             else:  # SQLite: consecutively (nobody else writes inside this transaction)
-                last = connection.execute(events.insert().values(chunk)).lastrowid
+                last = connection.execute(statement, values).lastrowid
                 ids.extend(range(last - len(chunk) + 1, last + 1))
         return ids
+
+    def _insert_statement(self, rows: int, returning: bool) -> Any:
+        """The INSERT of ``rows`` events, its values bound by name (``data_0``...): built
+        once per number of rows, so SQLAlchemy compiles it once (an INSERT with the values
+        written in was a new statement to compile at every save)."""
+        statement = self._inserts.get((rows, returning))
+        if statement is None:
+            events = self.events_table
+            statement = events.insert().values([
+                {column: sa.bindparam(f"{column}_{n}") for column in EVENT_COLUMNS}
+                for n in range(rows)])
+            if returning:
+                statement = statement.returning(events.c.id)
+            self._inserts[(rows, returning)] = statement  # a few sizes: 1 to 500 rows
+        return statement
 
     async def _stream_before_storing(self, tracker: DialogueStateTracker,
                                      kept: Optional[_Kept]) -> None:

@@ -297,3 +297,20 @@ async def test_within_one_message_the_tracker_is_checked_against_the_database_on
         assert (await cached.retrieve("l")).get_slot("cart_id") == "c7"
     finally:
         TURN.reset(message)
+
+
+async def test_inserts_are_built_once_per_size_and_bind_their_values(database_url):
+    """Saves of the same number of events reuse one INSERT (compiled once); what a shopper
+    wrote goes in as a bound value, stored as written, whatever it holds."""
+    cached, plain = stores(database_url)
+    tracker = new_conversation("binds")
+    await cached.save(tracker)
+    odd = ["'); DROP TABLE events; --", "data_0 :data_1 %(x)s ? $1", "quote \" \\ \x01 é"]
+    for text in odd:
+        turn(tracker, text)  # two events a turn
+        await cached.save(tracker)
+    assert list(cached._inserts) == [(3, database_url.startswith("postgresql")),
+                                     (2, database_url.startswith("postgresql"))]
+    read = await plain.retrieve("binds")
+    assert [e.text for e in read.events if isinstance(e, UserUttered)] == odd
+    assert state(read) == state(await cached.retrieve("binds"))
