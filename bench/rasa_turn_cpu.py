@@ -2,7 +2,7 @@
 and graph runner.
 
     PYTHONPATH=/work/main .venv-bot/bin/python bench/rasa_turn_cpu.py [--rounds N]
-        [--conversations N] [--turns N] [--variants rasa,states,rules,runner,sessions]
+        [--conversations N] [--turns N] [--variants rasa,states,rules,runner,sessions,json,copy]
         [--py-spy SECONDS]
 
 What it measures: the process CPU time (``time.process_time``, all threads of this process:
@@ -28,6 +28,12 @@ The variants, switched on the loaded model's own policy objects between rounds:
   DaskGraphRunner, which the other variants run with;
 - ``sessions``: as ``runner``, the calls to the action server on kept HTTP sessions
   (bot/http_sessions.py; the other variants open a session a call, as Rasa does): what
+  `rasa run` served through bot/rasa_server.py before the next variant;
+- ``json``: as ``sessions``, each event of the tracker sent to the action server encoded
+  once and its JSON kept (bot/action_call_json.py; the other variants encode the whole
+  tracker at each call, as Rasa does);
+- ``copy``: as ``json``, the tracker each action runs on copied from the conversation's
+  state (bot/tracker_copy.py; the other variants replay every event, as Rasa does): what
   `rasa run` serves through bot/rasa_server.py.
 
 TED's memory of predictions (CachedTEDPolicy) is on in every variant, and a warm-up round
@@ -77,7 +83,7 @@ FAQS = ["what payment methods do you accept?", "how long does shipping take",
 THANKS = ["thanks", "thank you", "thanks a lot", "cheers", "thank you so much",
           "many thanks", "thanks!", "ok thank you"]
 GREETINGS = ["hi", "hello", "hi there", "hey"]
-VARIANTS = ("rasa", "states", "rules", "runner", "sessions")
+VARIANTS = ("rasa", "states", "rules", "runner", "sessions", "json", "copy")
 
 
 def log(message: str) -> None:
@@ -112,7 +118,8 @@ def switch(policies: dict, variant: str, loaded: dict) -> None:
         policy.featurizer.__dict__.pop("_create_states", None)
         if variant != "rasa" and loaded[name] is not None:
             policy.featurizer._create_states = loaded[name]
-    policies["CachedRulePolicy"].fast_rules = variant in ("rules", "runner", "sessions")
+    policies["CachedRulePolicy"].fast_rules = variant in ("rules", "runner", "sessions", "json",
+                                                         "copy")
 
 
 async def run_round(agent, senders: list, texts: list) -> tuple:
@@ -166,7 +173,7 @@ def main() -> None:
     from rasa.core.agent import Agent
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot import http_sessions
+    from bot import action_call_json, http_sessions, tracker_copy
     from bot.tests.action_server_process import running_action_server
     from bot.tests.test_resilience import free_port
     from bot.tracker_store import CachedSQLTrackerStore
@@ -181,6 +188,8 @@ def main() -> None:
                            tracker_store=store)
         store.domain = agent.domain
         assert http_sessions.install(), "AISLE_HTTP_SESSIONS=new: the sessions variant needs them"
+        assert action_call_json.install(), "AISLE_ACTION_CALL_JSON=rasa: the json variant needs it"
+        assert tracker_copy.install(), "AISLE_TRACKER_COPY=replay: the copy variant needs it"
         from bot.graph_runner import PlainGraphRunner
         from rasa.engine.runner.dask import DaskGraphRunner
         runners = {"dask": agent.processor.graph_runner}
@@ -196,9 +205,11 @@ def main() -> None:
 
         def one_round(variant: str) -> tuple:
             switch(policies, variant, loaded)
-            agent.processor.graph_runner = runners["plain" if variant in ("runner", "sessions")
-                                                   else "dask"]
-            http_sessions.enabled = variant == "sessions"
+            agent.processor.graph_runner = runners[
+                "plain" if variant in ("runner", "sessions", "json", "copy") else "dask"]
+            http_sessions.enabled = variant in ("sessions", "json", "copy")
+            action_call_json.enabled = variant in ("json", "copy")
+            tracker_copy.enabled = variant == "copy"
             senders = [f"{variant}-{next(counter)}" for _ in texts]
             try:
                 return loop.run_until_complete(run_round(agent, senders, texts))

@@ -35,6 +35,8 @@ from typing import Any, Dict, Tuple
 
 import aiohttp
 
+from bot import action_call_json
+
 KEEPALIVE_SECONDS = 2.0
 # (loop id, URL, headers, auth) -> (the loop, its session)
 _SESSIONS: Dict[Tuple[Any, ...], Tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
@@ -81,6 +83,8 @@ def kept_session(endpoint: Any) -> aiohttp.ClientSession:
             # another's call (Rasa's session a request kept none either); no cap on the
             # connections at once (Rasa's had a connection pool a request)
             cookie_jar=aiohttp.DummyCookieJar(),
+            # an action call's events from their kept JSON (bot/action_call_json.py)
+            json_serialize=action_call_json.dumps,
             connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS, limit=0))
         _SESSIONS[key] = (loop, session)
     return session

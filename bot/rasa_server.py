@@ -11,7 +11,11 @@ It also installs what a turn survives (bot/resilience.py): a message sent twice 
 once, an action server restarting, the tracker or lock store failing; and, before the model
 loads, the runner of the model's graph (bot/graph_runner.py: a plain loop instead of dask;
 AISLE_GRAPH_RUNNER=dask keeps Rasa's) and kept HTTP sessions to the action server
-(bot/http_sessions.py; AISLE_HTTP_SESSIONS=new keeps Rasa's session per request).
+(bot/http_sessions.py; AISLE_HTTP_SESSIONS=new keeps Rasa's session per request), whose
+action calls encode each event of the tracker once (bot/action_call_json.py;
+AISLE_ACTION_CALL_JSON=rasa keeps Rasa's encoding); and the tracker each action runs on
+copied from the conversation's state rather than replayed (bot/tracker_copy.py;
+AISLE_TRACKER_COPY=replay keeps Rasa's copy).
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ def main() -> None:
     # started with, without the secret.
     sys.argv = rasa_arguments(sys.argv[1:], os.environ.get("RASA_JWT_SECRET", ""),
                               os.environ.get("LOG_FORMAT", "").strip().lower() == "json")
-    from bot import graph_runner, http_sessions, resilience
+    from bot import action_call_json, graph_runner, http_sessions, resilience, tracker_copy
     resilience.install()  # messages answered once, action server restarts, stores failing
     graph_runner.install()  # the graph run in a plain loop (AISLE_GRAPH_RUNNER=dask: dask)
     http_sessions.install()  # kept connections to the action server (AISLE_HTTP_SESSIONS=new)
+    action_call_json.install()  # each event encoded once (AISLE_ACTION_CALL_JSON=rasa)
+    tracker_copy.install()  # the action's tracker copied, not replayed (AISLE_TRACKER_COPY=replay)
     from rasa.__main__ import main as rasa_main
     rasa_main()
 

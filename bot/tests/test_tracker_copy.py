@@ -1,0 +1,113 @@
+"""The tracker's copy built from its state (bot/tracker_copy.py) is the tracker Rasa's copy
+(every event replayed) gives, at every event of every story and of a long conversation with
+undos, a restart and a new session; and the copy and the original stay apart."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+
+import pytest
+from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop,
+                                     LoopInterrupted, Restarted, SessionStarted, SlotSet,
+                                     UserUtteranceReverted)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot import tracker_copy
+from bot.tests.policies.test_dialogue_states import (ROOT, domain, session,  # noqa: F401
+                                                     stories)
+
+
+def snapshot(tracker: DialogueStateTracker) -> dict:
+    """Every attribute; the events by identity, the slots by class and attributes."""
+    attributes = dict(vars(tracker))
+    attributes["events"] = ([id(event) for event in tracker.events], tracker.events.maxlen)
+    attributes["slots"] = {name: (type(slot), vars(slot))
+                           for name, slot in tracker.slots.items()}
+    return attributes
+
+
+def check(tracker: DialogueStateTracker) -> None:
+    ours, rasas = tracker_copy.state_copy(tracker), tracker_copy.replayed_copy(tracker)
+    assert snapshot(ours) == snapshot(rasas), (tracker.sender_id, len(tracker.events))
+    assert type(ours) is type(rasas)
+
+
+def test_the_copy_is_rasas_at_every_event_of_every_story(domain, stories):
+    checked = 0
+    for index, events in enumerate(stories):
+        tracker = session(f"story-{index}", domain)
+        tracker.model_id, tracker.assistant_id = "model-1", "aisle"  # as the processor's
+        check(tracker)
+        for event in copy.deepcopy(events):
+            tracker.update(event)
+            check(tracker)
+            checked += 1
+    assert checked > 2000
+
+
+def test_a_long_conversation_with_undos_a_restart_and_a_new_session(domain, stories):
+    tracker = session("long", domain)
+    for number, events in enumerate(stories[:40]):
+        for event in copy.deepcopy(events):
+            tracker.update(event)
+        if number % 4 == 1:
+            tracker.update(UserUtteranceReverted())
+        elif number % 4 == 2:
+            tracker.update(ActionReverted())
+        elif number == 11:
+            tracker.update(Restarted())
+        elif number == 33:
+            tracker.update(ActionExecuted("action_session_start"))
+            tracker.update(SessionStarted())
+        check(tracker)
+    assert len(tracker.events) > 500
+
+
+def test_the_copy_and_the_original_stay_apart(domain):
+    tracker = session("apart", domain)
+    form = next(iter(domain.form_names))
+    slot = domain.slots[0].name
+    tracker.update_with_events([SlotSet(slot, "before"), ActiveLoop(form),
+                                ActionExecuted(form)], domain)
+    before = snapshot(tracker)
+    twin = tracker_copy.state_copy(tracker)
+    twin.update_with_events([SlotSet(slot, "after"), LoopInterrupted(True)], domain)
+    assert snapshot(tracker) == before  # the original's slot, loop and latest action
+    assert tracker.get_slot(slot) == "before" and twin.get_slot(slot) == "after"
+    assert not tracker.active_loop.is_interrupted and twin.active_loop.is_interrupted
+
+
+def test_trackers_it_cannot_copy_from_their_state_are_replayed(domain):
+    limited = DialogueStateTracker("limited", domain.slots, max_event_history=3)
+    without_domain = DialogueStateTracker("any", None)
+    assert not tracker_copy.can_copy_from_state(limited)
+    assert not tracker_copy.can_copy_from_state(without_domain)
+    assert tracker_copy.can_copy_from_state(session("plain", domain))
+
+
+@pytest.mark.parametrize("choice,expected", [(None, "bot.tracker_copy"),
+                                             ("replay", "rasa.shared.core.trackers")])
+def test_rasa_server_installs_it_unless_told(choice, expected):
+    code = ("import rasa.__main__ as rasa_main, bot.rasa_server as server\n"
+            "def report():\n"
+            "    from rasa.shared.core.trackers import DialogueStateTracker\n"
+            "    print(DialogueStateTracker.copy.__module__)\n"
+            "rasa_main.main = report\n"
+            "server.main()\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_JWT_SECRET": "test-secret"}
+    env.pop("AISLE_TRACKER_COPY", None)
+    if choice:
+        env["AISLE_TRACKER_COPY"] = choice
+    done = subprocess.run([sys.executable, "-c", code, "--enable-api"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == expected
+
+
+def test_an_unknown_choice_stops_the_start(monkeypatch):
+    monkeypatch.setenv("AISLE_TRACKER_COPY", "fast")
+    with pytest.raises(SystemExit, match="AISLE_TRACKER_COPY='fast'"):
+        tracker_copy.install()
