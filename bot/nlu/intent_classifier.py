@@ -49,7 +49,8 @@ from rasa.nlu.constants import (RESPONSE_SELECTOR_DEFAULT_INTENT,
                                 RESPONSE_SELECTOR_RETRIEVAL_INTENTS,
                                 RESPONSE_SELECTOR_UTTER_ACTION_KEY)
 from rasa.shared.exceptions import RasaException
-from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (FEATURE_TYPE_SENTENCE, INTENT, INTENT_RESPONSE_KEY,
+                                      PREDICTED_CONFIDENCE_KEY, TEXT)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -105,6 +106,22 @@ class LinearView:
         scores = features @ self._by_feature
         scores = np.asarray(scores.todense() if scipy.sparse.issparse(scores) else scores)
         return _log_softmax(scores + self.intercept)
+
+
+def sentence_features(message: Message, sparse: bool, origins: List[Text]) -> Any:
+    """The text's sentence features of the featurizers named in ``origins`` (all if none),
+    side by side in the order they were added: the sentence part of Rasa's
+    ``Message.get_sparse_features`` / ``get_dense_features``, the same matrix, without
+    also copying and combining every featurizer's token-by-vocabulary sequence features
+    (which this classifier does not use, and which cost more than the rest of it)."""
+    parts = [f.features for f in message.features
+             if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE
+             and f.is_sparse() == sparse and (not origins or f.origin in origins)]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return scipy.sparse.hstack(parts) if sparse else np.concatenate(parts, axis=-1)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER,
@@ -179,15 +196,15 @@ class TwoViewIntentClassifier(IntentClassifier, GraphComponent):
         dense_names = list(self.config["dense_featurizers"])
         counts_rows, meaning_rows = [], []
         for message in messages:
-            _, sparse_sentence = message.get_sparse_features(TEXT)
-            _, dense_sentence = message.get_dense_features(TEXT, dense_names)
+            sparse_sentence = sentence_features(message, True, [])
+            dense_sentence = sentence_features(message, False, dense_names)
             if sparse_sentence is None or dense_sentence is None:
                 raise RasaException(
                     "TwoViewIntentClassifier needs sparse sentence features (e.g. "
                     "CountVectorsFeaturizer) and the dense sentence features of "
                     f"{dense_names} before it in the pipeline.")
-            counts_rows.append(scipy.sparse.csr_matrix(sparse_sentence.features))
-            meaning_rows.append(np.asarray(dense_sentence.features, dtype=np.float32))
+            counts_rows.append(scipy.sparse.csr_matrix(sparse_sentence))
+            meaning_rows.append(np.asarray(dense_sentence, dtype=np.float32))
         counts = scipy.sparse.vstack(counts_rows).tocsr().astype(np.float32)
         counts.data[:] = counts.data > 0  # presence: short messages rarely repeat a word
         return counts, np.vstack(meaning_rows).astype(np.float32)
@@ -249,7 +266,15 @@ class TwoViewIntentClassifier(IntentClassifier, GraphComponent):
         return np.exp(combined)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        with_text = [m for m in messages if m.get(TEXT)]
+        with_text = [m for m in messages if (m.get(TEXT) or "").strip()]
+        written = {id(m) for m in with_text}
+        for message in messages:
+            if id(message) not in written and not message.get(INTENT):
+                # nothing written (an empty or blank message): no intent, as Rasa's own
+                # classifiers say it, which the fallback then turns into nlu_fallback
+                message.set(INTENT, {"name": None, PREDICTED_CONFIDENCE_KEY: 0.0},
+                            add_to_output=True)
+                message.set("intent_ranking", [], add_to_output=True)
         if self.labels is None or not with_text:
             return messages
         probabilities = self.label_probabilities(with_text)

@@ -13,7 +13,9 @@ import json
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.sparse
 import yaml
 from rasa.core.agent import Agent
 from rasa.model_training import train_nlu
@@ -275,3 +277,44 @@ def test_a_message_seen_recently_is_not_encoded_again(model, monkeypatch):
     assert again["intent"] == first["intent"]
     assert again["intent_ranking"] == first["intent_ranking"]
     assert other["intent"]["name"] == "human_handoff"
+
+
+def test_an_empty_or_blank_message_is_a_fallback_not_an_error(parse):
+    for text in ("", "   ", "\n\t"):
+        parsed = parse(text)
+        assert parsed["intent"]["name"] == "nlu_fallback", (text, parsed["intent"])
+
+
+def test_the_sentence_features_are_the_sentence_part_of_rasas(model, monkeypatch):
+    """The classifier takes only the sentence features (intent_classifier.sentence_features):
+    the same matrices Rasa's get_sparse_features / get_dense_features give as their
+    sentence part, for every message parsed."""
+    from bot.nlu import intent_classifier
+    from rasa.shared.nlu.constants import TEXT
+
+    compared = []
+    ours_of = intent_classifier.sentence_features
+
+    def checked(message, sparse, origins):
+        ours = ours_of(message, sparse, origins)
+        _, rasas = (message.get_sparse_features(TEXT, origins) if sparse
+                    else message.get_dense_features(TEXT, origins))
+        if sparse:
+            assert ours.shape == rasas.features.shape
+            assert (scipy.sparse.csr_matrix(ours) != rasas.features.tocsr()).nnz == 0
+        else:
+            assert np.array_equal(ours, rasas.features)
+        compared.append(sparse)
+        return ours
+
+    monkeypatch.setattr(intent_classifier, "sentence_features", checked)
+    agent = Agent.load(str(model))
+    texts = [e for examples in INTENTS.values() for e in examples][:40] + [
+        "", "a", "'; DROP TABLE x; --", "é ß 中文 \U0001F600", "hoodie " * 50]
+    loop = asyncio.new_event_loop()
+    try:
+        for text in texts:
+            loop.run_until_complete(agent.parse_message(text))
+    finally:
+        loop.close()
+    assert compared.count(True) >= 30 and compared.count(False) >= 30
