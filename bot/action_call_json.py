@@ -13,9 +13,11 @@ the processor's copy of it for the action share the event objects). A call's bod
 JSON of the rest of the request with the events' kept JSON put in: the same content as
 Rasa's (only the order of the tracker's keys differs: ``events`` comes last). This holds
 because the tracker's state is replayed from its events and Rasa changes an event on a
-tracker in two ways only, both checked before a kept JSON is used: logging it again sets a
-new timestamp, and a tracker with a model id replaces its metadata with a copy that names
-it (a policy's events are applied to the action's copy of the tracker, then logged).
+tracker in three ways only, all checked before a kept JSON is used: logging it again sets a
+new timestamp, a tracker with a model id replaces its metadata with a copy that names it (a
+policy's events are applied to the action's copy of the tracker, then logged), and an
+``EntitiesAdded`` (TED's end-to-end predictions) appends to the latest user message's
+entities.
 bot/tests/test_action_call_json.py checks every event of real conversations against its
 JSON at the end.
 
@@ -46,15 +48,23 @@ class ActionCall(dict):
         self.events = events
 
 
+def _entity_count(event: Any) -> int:
+    entities = event.__dict__.get("entities")
+    return len(entities) if isinstance(entities, list) else -1
+
+
 def event_json(event: Any) -> str:
-    """The event's JSON (of ``as_dict``), made on first use and kept on the event, with the
-    two things Rasa may still change on an event it logs again: its timestamp and its
-    metadata (replaced by a new dict with the model's id)."""
+    """The event's JSON (of ``as_dict``), made on first use and kept on the event, with what
+    Rasa may still change on an event it has logged: its timestamp and its metadata (a new
+    dict with the model's id, when it logs a policy's event again) and, for a user message,
+    the number of its entities (an ``EntitiesAdded`` appends to them)."""
     kept = event.__dict__.get(_KEPT)
-    if kept is None or kept[0] is not event.metadata or kept[1] != event.timestamp:
-        kept = (event.metadata, event.timestamp, json.dumps(event.as_dict()))
+    if kept is None or kept[0] is not event.metadata or kept[1] != event.timestamp \
+            or kept[2] != _entity_count(event):
+        kept = (event.metadata, event.timestamp, _entity_count(event),
+                json.dumps(event.as_dict()))
         event.__dict__[_KEPT] = kept
-    return kept[2]
+    return kept[3]
 
 
 def _body(call: ActionCall) -> Optional[str]:

@@ -11,12 +11,15 @@ attributes "MUST be re-creatable by processing all the events"). So ``copy`` her
 same tracker from the state directly: a new tracker made as Rasa's copy starts it
 (``init_copy``: the sender, the slots' definitions, the event history's limit, whether it is
 a rule tracker; no model or assistant id), with the same events (the same objects, as
-Rasa's replay appends them), each slot copied with its value, and the latest action and
-active loop as new objects (Rasa's replay makes new ones; the loop's is changed in place by a
-later ``LoopInterrupted``), the latest user and bot messages, the follow-up action and the
-paused flag. A tracker of another class, with an event history limit (whose oldest events
-are gone, so replaying the rest gives another state), or with the slot dict of a tracker
-without a domain, is copied Rasa's way.
+Rasa's replay appends them), each slot copied with its value, the latest action and active
+loop as new objects (Rasa's replay makes new ones; the loop's is changed in place by a later
+``LoopInterrupted``), the latest user and bot messages and the paused flag. The follow-up
+action is the one the events give (the last follow-up, action, message, restart or new
+session), not the tracker's: Rasa's processor clears the tracker's own, with no event, just
+before it copies the tracker for an action, and Rasa's copy has it back. After an undo
+(whose replay decides it), for a tracker of another class, with an event history limit
+(whose oldest events are gone, so replaying the rest gives another state), or with the slot
+dict of a tracker without a domain, the copy is Rasa's.
 
 bot/tests/test_tracker_copy.py checks, at every event of every story, rule and test story
 (and of a long conversation with undos, a restart and a new session), that the copy has the
@@ -32,6 +35,10 @@ import copy as copying
 import os
 from typing import Any
 
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.events import (ActionExecuted, ActionReverted, FollowupAction,
+                                     Restarted, SessionStarted, UserUttered,
+                                     UserUtteranceReverted)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 enabled = True  # bench/rasa_turn_cpu.py switches it between rounds
@@ -43,13 +50,38 @@ def replayed_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
         DialogueStateTracker.copy, "_rasa") else DialogueStateTracker.copy(tracker)
 
 
+_REPLAY = object()  # the follow-up action only a replay can tell
+
+
+def replayed_followup_action(tracker: DialogueStateTracker) -> Any:
+    """The follow-up action replaying the events gives: the last event that sets it
+    decides. (Rasa's processor clears it on the tracker itself, with no event, just before
+    it copies the tracker for the action: the copy has it again.) ``_REPLAY`` after an
+    undo, whose replay of the events before it decides."""
+    for event in reversed(tracker.events):
+        if isinstance(event, (ActionExecuted, UserUttered)):
+            return None
+        if isinstance(event, FollowupAction):
+            return event.action_name
+        if isinstance(event, Restarted):
+            return ACTION_SESSION_START_NAME
+        if isinstance(event, SessionStarted):
+            return ACTION_LISTEN_NAME
+        if isinstance(event, (ActionReverted, UserUtteranceReverted)):
+            return _REPLAY
+    return ACTION_LISTEN_NAME  # a new tracker's
+
+
 def state_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
     """The tracker Rasa's copy gives, built from this tracker's state."""
+    followup = replayed_followup_action(tracker)
+    if followup is _REPLAY:
+        return replayed_copy(tracker)
     twin = tracker.init_copy()
     twin.slots = {name: copying.copy(slot) for name, slot in tracker.slots.items()}
     twin.events = twin._create_events(tracker.events)
     twin._paused = tracker._paused
-    twin.followup_action = tracker.followup_action
+    twin.followup_action = followup
     twin.latest_action = (dict(tracker.latest_action) if tracker.latest_action is not None
                           else None)
     twin.latest_message = tracker.latest_message

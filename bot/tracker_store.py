@@ -77,6 +77,7 @@ Result = TypeVar("Result")
 POOL_SIZE = 5  # PostgreSQL connections (and threads) of one Rasa process
 INSERT_ROWS = 500  # events per INSERT (the databases' limits on parameters are far above)
 EVENT_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
+KEPT_INSERT_ROWS = 32  # INSERTs kept for saves of up to this many events (a turn's: 2 to 12)
 
 
 # The message being handled, set by bot/resilience.py under the conversation's lock: a
@@ -321,11 +322,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if statement is None:
             events = self.events_table
             statement = events.insert().values([
-                {column: sa.bindparam(f"{column}_{n}") for column in EVENT_COLUMNS}
+                {column: sa.bindparam(f"{column}_{n}", type_=events.c[column].type)
+                 for column in EVENT_COLUMNS}
                 for n in range(rows)])
             if returning:
                 statement = statement.returning(events.c.id)
-            self._inserts[(rows, returning)] = statement  # a few sizes: 1 to 500 rows
+            if rows <= KEPT_INSERT_ROWS:  # a turn's few sizes; a catch-up's large ones not
+                self._inserts[(rows, returning)] = statement
         return statement
 
     async def _stream_before_storing(self, tracker: DialogueStateTracker,

@@ -18,8 +18,8 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted, SlotSet,
-                                     UserUttered)
+from rasa.shared.core.events import (ActionExecuted, BotUttered, EntitiesAdded,
+                                     SessionStarted, SlotSet, UserUttered)
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import EndpointConfig
 
@@ -114,7 +114,7 @@ async def test_the_action_server_receives_what_rasa_would_send(installed):
     # each event sent was encoded once and its JSON kept on it (the last call's answer was
     # never sent)
     for event in list(tracker.events)[:-1]:
-        assert json.loads(event.__dict__[action_call_json._KEPT][2]) == \
+        assert json.loads(event.__dict__[action_call_json._KEPT][3]) == \
             json.loads(json.dumps(event.as_dict()))
 
 
@@ -124,8 +124,8 @@ def test_each_event_is_encoded_once():
             "tracker": tracker.current_state(EventVerbosity.ALL), "version": "3.6"}
     first = action_call_json.dumps(action_call_json.ActionCall(body, list(tracker.events)))
     marked = tracker.events[4]
-    metadata, timestamp, _ = marked.__dict__[action_call_json._KEPT]
-    marked.__dict__[action_call_json._KEPT] = (metadata, timestamp, '{"event": "kept"}')
+    *checked, _ = marked.__dict__[action_call_json._KEPT]
+    marked.__dict__[action_call_json._KEPT] = (*checked, '{"event": "kept"}')
     second = json.loads(action_call_json.dumps(
         action_call_json.ActionCall(body, list(tracker.events))))
     assert second["tracker"]["events"][4] == {"event": "kept"}  # taken, not encoded again
@@ -146,6 +146,21 @@ def test_an_event_logged_again_is_encoded_again():
     assert second["metadata"]["model_id"] == "model-2"
     event.timestamp = first["timestamp"]  # the timestamp alone
     assert json.loads(action_call_json.event_json(event))["timestamp"] == first["timestamp"]
+
+
+def test_entities_added_to_a_kept_message_are_sent():
+    """TED's end-to-end predictions add entities to the latest user message in place."""
+    tracker = conversation("entities")
+    parse_data = {"intent": {"name": "add_to_cart", "confidence": 0.9}, "text": "a hoodie",
+                  "entities": [{"entity": "product_type", "value": "hoodie"}]}
+    message = UserUttered("a hoodie", parse_data["intent"], parse_data["entities"],
+                          parse_data)  # as Rasa's processor makes it
+    tracker.update(message)
+    before = json.loads(action_call_json.event_json(message))
+    tracker.update(EntitiesAdded([{"entity": "size", "value": "M", "start": 0, "end": 1}]))
+    after = json.loads(action_call_json.event_json(message))
+    assert after == json.loads(json.dumps(message.as_dict())) != before
+    assert len(after["parse_data"]["entities"]) == len(before["parse_data"]["entities"]) + 1
 
 
 def test_anything_unexpected_is_encoded_as_rasa_does():
@@ -214,10 +229,11 @@ def test_a_real_conversations_events_keep_the_json_they_were_sent_with(installed
 
     refreshed = 0
     for event in kept:
-        metadata, timestamp, text = event.__dict__[action_call_json._KEPT]
+        metadata, timestamp, entities, text = event.__dict__[action_call_json._KEPT]
         # nothing but the timestamp and the metadata changed on an event once kept...
         assert settled(json.loads(text)) == settled(json.loads(json.dumps(event.as_dict())))
-        refreshed += metadata is not event.metadata or timestamp != event.timestamp
+        refreshed += metadata is not event.metadata or timestamp != event.timestamp \
+            or entities != action_call_json._entity_count(event)
         # ...and what a next call sends of it is what it encodes to now
         assert action_call_json.event_json(event) == json.dumps(event.as_dict()), event
     assert refreshed < len(kept) / 2

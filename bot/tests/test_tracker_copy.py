@@ -11,7 +11,8 @@ import sys
 
 import pytest
 from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop,
-                                     LoopInterrupted, Restarted, SessionStarted, SlotSet,
+                                     FollowupAction, LoopInterrupted, Restarted,
+                                     SessionStarted, SlotSet, UserUttered,
                                      UserUtteranceReverted)
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -35,17 +36,45 @@ def check(tracker: DialogueStateTracker) -> None:
     assert type(ours) is type(rasas)
 
 
+def check_as_the_processor_copies(tracker: DialogueStateTracker) -> None:
+    """The processor clears the follow-up action on the tracker (no event) before it
+    copies it for the action; the replay has it back."""
+    check(tracker)
+    cleared = tracker_copy.replayed_copy(tracker)
+    cleared.model_id = tracker.model_id
+    cleared.clear_followup_action()
+    check(cleared)
+
+
 def test_the_copy_is_rasas_at_every_event_of_every_story(domain, stories):
     checked = 0
     for index, events in enumerate(stories):
         tracker = session(f"story-{index}", domain)
         tracker.model_id, tracker.assistant_id = "model-1", "aisle"  # as the processor's
-        check(tracker)
+        check_as_the_processor_copies(tracker)
         for event in copy.deepcopy(events):
             tracker.update(event)
-            check(tracker)
+            check_as_the_processor_copies(tracker)
             checked += 1
     assert checked > 2000
+
+
+def test_a_follow_up_action_the_processor_cleared_is_in_the_copy(domain):
+    """An action's FollowupAction (checkout's to its form), a restart's session start."""
+    tracker = session("followup", domain)
+    tracker.update_with_events([ActionExecuted("action_listen"),
+                                UserUttered("pay", {"name": "checkout", "confidence": 1.0}),
+                                ActionExecuted("action_checkout"),
+                                FollowupAction("checkout_form")], domain)
+    tracker.clear_followup_action()  # as the processor does before running it
+    assert tracker_copy.state_copy(tracker).followup_action == "checkout_form"
+    check(tracker)
+    tracker.update(Restarted())
+    tracker.clear_followup_action()
+    assert tracker_copy.state_copy(tracker).followup_action == "action_session_start"
+    check(tracker)
+    tracker.update(UserUtteranceReverted())  # an undo last: Rasa's own replay
+    check(tracker)
 
 
 def test_a_long_conversation_with_undos_a_restart_and_a_new_session(domain, stories):

@@ -314,3 +314,8 @@ async def test_inserts_are_built_once_per_size_and_bind_their_values(database_ur
     read = await plain.retrieve("binds")
     assert [e.text for e in read.events if isinstance(e, UserUttered)] == odd
     assert state(read) == state(await cached.retrieve("binds"))
+    for _ in range(40):  # a save of many events (a catch-up) is not kept
+        turn(tracker, "again")
+    await cached.save(tracker)
+    assert len(cached._inserts) == 2
+    assert len((await plain.retrieve("binds")).events) == len(read.events) + 80
