@@ -120,6 +120,23 @@ def _dropped(error: BaseException) -> bool:
     return isinstance(error, sa.exc.DBAPIError) and bool(error.connection_invalidated)
 
 
+class _Insert:
+    """A compiled INSERT run on the driver, its values bound by name (``data_0``...) and
+    passed through the column types' own conversions, as SQLAlchemy's execution would."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.sql = str(compiled)
+        self.order = compiled.positiontup if compiled.positional else None
+        self.conversions = dict(compiled._bind_processors)
+
+    def run(self, connection: Any, values: Dict[Text, Any]) -> Any:
+        for name, convert in self.conversions.items():
+            values[name] = convert(values[name])
+        if self.order is not None:
+            return connection.exec_driver_sql(self.sql, tuple(values[n] for n in self.order))
+        return connection.exec_driver_sql(self.sql, values)
+
+
 class CachedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore that skips rebuilding a conversation it saved or read itself,
     unchanged, and runs its SQL off the event loop."""
@@ -128,7 +145,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self.cache_size = max(0, int(cache_size))
         self._kept: "OrderedDict[Text, _Kept]" = OrderedDict()
-        self._inserts: Dict[Tuple[int, bool], Any] = {}  # see _insert_statement
+        self._inserts: Dict[Tuple[str, int, bool], _Insert] = {}  # see _insert_compiled
         self._reader: Any = None
         threads = 1
         if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (
@@ -306,20 +323,21 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             chunk = rows[first:first + INSERT_ROWS]
             values = {f"{column}_{n}": value for n, row in enumerate(chunk)
                       for column, value in row.items()}
-            statement = self._insert_statement(len(chunk), postgresql)
+            result = self._insert_compiled(connection, len(chunk), postgresql).run(
+                connection, values)
             if postgresql:  # PostgreSQL numbers the rows in the order they are listed
-                ids.extend(sorted(row[0] for row in connection.execute(statement, values)))
+                ids.extend(sorted(row[0] for row in result))
             else:  # SQLite: consecutively (nobody else writes inside this transaction)
-                last = connection.execute(statement, values).lastrowid
+                last = result.lastrowid
                 ids.extend(range(last - len(chunk) + 1, last + 1))
         return ids
 
-    def _insert_statement(self, rows: int, returning: bool) -> Any:
-        """The INSERT of ``rows`` events, its values bound by name (``data_0``...): built
-        once per number of rows, so SQLAlchemy compiles it once (an INSERT with the values
-        written in was a new statement to compile at every save)."""
-        statement = self._inserts.get((rows, returning))
-        if statement is None:
+    def _insert_compiled(self, connection: Any, rows: int, returning: bool) -> _Insert:
+        """The INSERT of ``rows`` events, compiled once per number of rows (SQLAlchemy 1.4
+        caches no compiled INSERT of several rows: it compiled one at every save)."""
+        key = (connection.dialect.name, rows, returning)
+        insert = self._inserts.get(key)
+        if insert is None:
             events = self.events_table
             statement = events.insert().values([
                 {column: sa.bindparam(f"{column}_{n}", type_=events.c[column].type)
@@ -327,9 +345,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 for n in range(rows)])
             if returning:
                 statement = statement.returning(events.c.id)
+            insert = _Insert(statement.compile(dialect=connection.dialect))
             if rows <= KEPT_INSERT_ROWS:  # a turn's few sizes; a catch-up's large ones not
-                self._inserts[(rows, returning)] = statement
-        return statement
+                self._inserts[key] = insert
+        return insert
+
 
     async def _stream_before_storing(self, tracker: DialogueStateTracker,
                                      kept: Optional[_Kept]) -> None:
