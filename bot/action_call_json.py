@@ -17,9 +17,8 @@ tracker in three ways only, all checked before a kept JSON is used: logging it a
 new timestamp, a tracker with a model id replaces its metadata with a copy that names it (a
 policy's events are applied to the action's copy of the tracker, then logged), and an
 ``EntitiesAdded`` (TED's end-to-end predictions) appends to the latest user message's
-entities.
-bot/tests/test_action_call_json.py checks every event of real conversations against its
-JSON at the end.
+entities. bot/tests/test_action_call_json.py checks every call's body against Rasa's in
+real conversations, and every event against its JSON at the end.
 
 ``install()`` (bot/rasa_server.py, with bot/http_sessions.py's kept sessions, which encode
 request bodies with ``dumps`` below) makes ``RemoteAction._action_call_format`` return an

@@ -22,8 +22,9 @@ before it copies the tracker for an action, and Rasa's copy has it back. After a
 dict of a tracker without a domain, the copy is Rasa's.
 
 bot/tests/test_tracker_copy.py checks, at every event of every story, rule and test story
-(and of a long conversation with undos, a restart and a new session), that the copy has the
-same attributes as Rasa's, and that changing one leaves the other as it was.
+(and of a long conversation with undos, a restart and a new session), with and without the
+follow-up action cleared as the processor does, that the copy has the same attributes as
+Rasa's, and that changing one leaves the other as it was.
 
 ``install()`` (bot/rasa_server.py) replaces ``DialogueStateTracker.copy`` in the serving
 process; ``AISLE_TRACKER_COPY=replay`` keeps Rasa's. Training (`rasa train`) is not changed.
