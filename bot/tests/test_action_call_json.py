@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +21,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import action_call_json, http_sessions, resilience
+from bot.tests.rasa_server_process import module_after_rasa_server
 from bot.tests.test_resilience import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,20 +240,10 @@ def test_a_real_conversations_events_keep_the_json_they_were_sent_with(installed
 @pytest.mark.parametrize("choice,expected", [(None, "bot.action_call_json"),
                                              ("rasa", "rasa.core.actions.action")])
 def test_rasa_server_installs_it_unless_told(choice, expected):
-    code = ("import rasa.__main__ as rasa_main, bot.rasa_server as server\n"
-            "def report():\n"
-            "    from rasa.core.actions.action import RemoteAction\n"
-            "    print(RemoteAction._action_call_format.__module__)\n"
-            "rasa_main.main = report\n"
-            "server.main()\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_JWT_SECRET": "test-secret"}
-    env.pop("AISLE_ACTION_CALL_JSON", None)
-    if choice:
-        env["AISLE_ACTION_CALL_JSON"] = choice
-    done = subprocess.run([sys.executable, "-c", code, "--enable-api"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == expected
+    found = module_after_rasa_server("from rasa.core.actions.action import RemoteAction",
+                                     "RemoteAction._action_call_format",
+                                     "AISLE_ACTION_CALL_JSON", choice)
+    assert found == expected
 
 
 def test_an_unknown_choice_stops_the_start(monkeypatch):

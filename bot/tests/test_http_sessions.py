@@ -5,10 +5,6 @@ connection, and Rasa's way stays one setting away."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -22,9 +18,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import http_sessions, resilience
+from bot.tests.rasa_server_process import module_after_rasa_server
 from bot.tests.test_resilience import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = Domain.from_dict({"version": "3.1", "responses": {
     "utter_shop_unavailable": [{"text": "Sorry, try again in a moment."}]}})
 
@@ -167,20 +163,9 @@ def test_a_new_event_loop_gets_a_new_session(installed):
 @pytest.mark.parametrize("choice,expected", [(None, "bot.http_sessions"),
                                              ("new", "rasa.utils.endpoints")])
 def test_rasa_server_installs_the_kept_sessions_unless_told(choice, expected):
-    code = ("import rasa.__main__ as rasa_main, bot.rasa_server as server\n"
-            "def report():\n"
-            "    from rasa.utils.endpoints import EndpointConfig\n"
-            "    print(EndpointConfig.session.__module__)\n"
-            "rasa_main.main = report\n"
-            "server.main()\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_JWT_SECRET": "test-secret"}
-    env.pop("AISLE_HTTP_SESSIONS", None)
-    if choice:
-        env["AISLE_HTTP_SESSIONS"] = choice
-    done = subprocess.run([sys.executable, "-c", code, "--enable-api"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == expected
+    found = module_after_rasa_server("from rasa.utils.endpoints import EndpointConfig",
+                                     "EndpointConfig.session", "AISLE_HTTP_SESSIONS", choice)
+    assert found == expected
 
 
 def test_an_unknown_choice_stops_the_start(monkeypatch):

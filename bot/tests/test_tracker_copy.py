@@ -5,9 +5,6 @@ undos, a restart and a new session; and the copy and the original stay apart."""
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 
 import pytest
 from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop,
@@ -17,7 +14,8 @@ from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop,
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import tracker_copy
-from bot.tests.policies.test_dialogue_states import (ROOT, domain, session,  # noqa: F401
+from bot.tests.rasa_server_process import module_after_rasa_server
+from bot.tests.policies.test_dialogue_states import (domain, session,  # noqa: F401
                                                      stories)
 
 
@@ -120,20 +118,9 @@ def test_trackers_it_cannot_copy_from_their_state_are_replayed(domain):
 @pytest.mark.parametrize("choice,expected", [(None, "bot.tracker_copy"),
                                              ("replay", "rasa.shared.core.trackers")])
 def test_rasa_server_installs_it_unless_told(choice, expected):
-    code = ("import rasa.__main__ as rasa_main, bot.rasa_server as server\n"
-            "def report():\n"
-            "    from rasa.shared.core.trackers import DialogueStateTracker\n"
-            "    print(DialogueStateTracker.copy.__module__)\n"
-            "rasa_main.main = report\n"
-            "server.main()\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_JWT_SECRET": "test-secret"}
-    env.pop("AISLE_TRACKER_COPY", None)
-    if choice:
-        env["AISLE_TRACKER_COPY"] = choice
-    done = subprocess.run([sys.executable, "-c", code, "--enable-api"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == expected
+    found = module_after_rasa_server("from rasa.shared.core.trackers import DialogueStateTracker",
+                                     "DialogueStateTracker.copy", "AISLE_TRACKER_COPY", choice)
+    assert found == expected
 
 
 def test_an_unknown_choice_stops_the_start(monkeypatch):
