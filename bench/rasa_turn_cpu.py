@@ -2,7 +2,7 @@
 and graph runner.
 
     PYTHONPATH=/work/main .venv-bot/bin/python bench/rasa_turn_cpu.py [--rounds N]
-        [--conversations N] [--turns N] [--variants rasa,states,rules,runner,sessions,json,copy]
+        [--conversations N] [--turns N] [--variants rasa,states,rules,runner,sessions,json,copy,tail]
         [--py-spy SECONDS]
 
 What it measures: the process CPU time (``time.process_time``, all threads of this process:
@@ -33,8 +33,11 @@ The variants, switched on the loaded model's own policy objects between rounds:
   once and its JSON kept (bot/action_call_json.py; the other variants encode the whole
   tracker at each call, as Rasa does);
 - ``copy``: as ``json``, the tracker each action runs on copied from the conversation's
-  state (bot/tracker_copy.py; the other variants replay every event, as Rasa does): what
-  `rasa run` serves through bot/rasa_server.py.
+  state (bot/tracker_copy.py; the other variants replay every event, as Rasa does);
+- ``tail``: as ``copy``, each policy's featurizer handed fresh copies of only the dialogue
+  states it edits (``bot.dialogue_states.FeaturizerStates``; the variants from ``states`` to
+  ``copy`` get fresh copies of every state at every call): what `rasa run` serves through
+  bot/rasa_server.py.
 
 TED's memory of predictions (CachedTEDPolicy) is on in every variant, and a warm-up round
 of each variant runs first (TED's memory and the NLU's remembered vectors are then warm
@@ -83,7 +86,7 @@ FAQS = ["what payment methods do you accept?", "how long does shipping take",
 THANKS = ["thanks", "thank you", "thanks a lot", "cheers", "thank you so much",
           "many thanks", "thanks!", "ok thank you"]
 GREETINGS = ["hi", "hello", "hi there", "hey"]
-VARIANTS = ("rasa", "states", "rules", "runner", "sessions", "json", "copy")
+VARIANTS = ("rasa", "states", "rules", "runner", "sessions", "json", "copy", "tail")
 
 
 def log(message: str) -> None:
@@ -117,9 +120,10 @@ def switch(policies: dict, variant: str, loaded: dict) -> None:
     for name, policy in policies.items():
         policy.featurizer.__dict__.pop("_create_states", None)
         if variant != "rasa" and loaded[name] is not None:
-            policy.featurizer._create_states = loaded[name]
+            policy.featurizer._create_states = (
+                loaded[name] if variant == "tail" else loaded[name].store.past_states)
     policies["CachedRulePolicy"].fast_rules = variant in ("rules", "runner", "sessions", "json",
-                                                         "copy")
+                                                         "copy", "tail")
 
 
 async def run_round(agent, senders: list, texts: list) -> tuple:
@@ -206,10 +210,10 @@ def main() -> None:
         def one_round(variant: str) -> tuple:
             switch(policies, variant, loaded)
             agent.processor.graph_runner = runners[
-                "plain" if variant in ("runner", "sessions", "json", "copy") else "dask"]
-            http_sessions.enabled = variant in ("sessions", "json", "copy")
-            action_call_json.enabled = variant in ("json", "copy")
-            tracker_copy.enabled = variant == "copy"
+                "plain" if variant in ("runner", "sessions", "json", "copy", "tail") else "dask"]
+            http_sessions.enabled = variant in ("sessions", "json", "copy", "tail")
+            action_call_json.enabled = variant in ("json", "copy", "tail")
+            tracker_copy.enabled = variant in ("copy", "tail")
             senders = [f"{variant}-{next(counter)}" for _ in texts]
             try:
                 return loop.run_until_complete(run_round(agent, senders, texts))

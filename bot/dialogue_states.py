@@ -37,7 +37,10 @@ domain's own helpers. Two things make "only the new ones" exact:
   kept state already shows that message, everything is computed again.
 
 The states handed out are copies (Rasa's featurizers edit the states they get), sharing
-sub-states exactly where Rasa's would. Trackers of other kinds (the training trackers,
+sub-states exactly where Rasa's would. A policy's featurizer gets fresh copies of only the
+states it edits, and the same stripped copies of the ones before at every call
+(``FeaturizerStates``): copying all of a long conversation's states at every call cost more
+than computing the new ones. Trackers of other kinds (the training trackers,
 which cache their own states), another ``Domain`` class, or a Rasa other than 3.6 get
 Rasa's own computation.
 
@@ -57,13 +60,16 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import rasa
-from rasa.shared.core.constants import ACTION_LISTEN_NAME, PREVIOUS_ACTION, SLOTS, USER
+from rasa.shared.core.constants import (ACTION_LISTEN_NAME, ACTION_UNLIKELY_INTENT_NAME,
+                                       PREVIOUS_ACTION, SLOTS, USER)
+from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop,
                                      DefinePrevUserUtteredFeaturization, EntitiesAdded, Event,
                                      Restarted, SessionStarted, UserUttered,
                                      UserUtteranceReverted)
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import ACTION_NAME, INTENT, TEXT
 
 # The loop below is Rasa 3.6's ``Domain.states_for_tracker_history``; another Rasa gets its own.
 SUPPORTED_RASA = rasa.__version__.startswith("3.6.")
@@ -107,6 +113,17 @@ def copied(states: List[State]) -> List[State]:
     return result
 
 
+def stripped(state: State) -> State:
+    """A copy of a state as every featurizer of Rasa 3.6 leaves it when it is not the last
+    one: the user's text taken out where the intent is there
+    (``TrackerFeaturizer._remove_user_text_if_intent``, the same condition)."""
+    copy = {kind: dict(sub_state) for kind, sub_state in state.items()}
+    user = copy.get(USER)
+    if user and user.get(INTENT) and user.get(TEXT):
+        del user[TEXT]
+    return copy
+
+
 class _History:
     """One conversation's states for one combination of arguments, as far as computed."""
 
@@ -128,6 +145,8 @@ class _History:
         self.turn_was_hidden = False
         self.states_since_user = 0  # kept states showing the latest user message
         self.final: Optional[List[State]] = None  # states_now(), until an event comes
+        self.stripped: List[State] = []  # stripped() of the first kept states, handed out
+        self.unlikely_intent = False  # a kept state follows action_unlikely_intent
         self.steps = 0  # states computed (tests and logs)
 
     def same_source(self, tracker: DialogueStateTracker, domain: Domain) -> bool:
@@ -200,6 +219,20 @@ class _History:
             self.final = self.states + ([] if state is None else [state])
         return self.final
 
+    def handed_out(self, fresh: Optional[int]) -> List[State]:
+        """``states_now()`` for a caller that edits only its last ``fresh`` states: those
+        are fresh copies, the ones before the store's own stripped copies (the same objects
+        at every call; nothing edits them: see ``FeaturizerStates``). ``fresh`` None, or a
+        kept state after ``action_unlikely_intent`` (which a featurizer can drop before it
+        slices), gives fresh copies of all."""
+        states = self.states_now()
+        if fresh is None or self.unlikely_intent:
+            return copied(states)
+        lead = max(0, len(states) - fresh)  # <= len(self.states): fresh >= 1
+        while len(self.stripped) < lead:
+            self.stripped.append(stripped(self.states[len(self.stripped)]))
+        return self.stripped[:lead] + copied(states[lead:])
+
     def _keep(self, state: State) -> None:
         if self.states and SLOTS in state:
             previous = self.states[-1].get(SLOTS)
@@ -207,6 +240,8 @@ class _History:
                 state[SLOTS] = previous  # memory: slots change at few steps
         self.states.append(state)
         self.states_since_user += 1
+        if state.get(PREVIOUS_ACTION, {}).get(ACTION_NAME) == ACTION_UNLIKELY_INTENT_NAME:
+            self.unlikely_intent = True
 
     def _step(self, hide_rule_turn: bool, last_ml_action: Optional[Dict[Text, Text]],
               turn_was_hidden: bool) -> Tuple[Optional[State], Optional[Dict], bool]:
@@ -242,8 +277,13 @@ class DialogueStates:
 
     def past_states(self, tracker: DialogueStateTracker, domain: Domain,
                     omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
-                    rule_only_data: Optional[Dict[Text, Any]] = None) -> List[State]:
-        """What ``tracker.past_states(domain, ...)`` returns (a new list of new dicts)."""
+                    rule_only_data: Optional[Dict[Text, Any]] = None,
+                    fresh: Optional[int] = None) -> List[State]:
+        """What ``tracker.past_states(domain, ...)`` returns (a new list of new dicts).
+
+        ``fresh``: the caller edits (and reads) only its last ``fresh`` states, and reads the
+        ones before only as Rasa's featurizers leave them: only those are fresh copies
+        (``_History.handed_out``; ``FeaturizerStates`` says when that holds)."""
         if not self._cacheable(tracker, domain):
             self.uncached += 1
             return tracker.past_states(domain, omit_unset_slots=omit_unset_slots,
@@ -255,7 +295,7 @@ class DialogueStates:
         with self._lock:
             history = self._history(tracker, domain, variant, omit_unset_slots,
                                     ignore_rule_only_turns, rule_only_data)
-            return copied(history.states_now())
+            return history.handed_out(fresh)
 
     def _cacheable(self, tracker: Any, domain: Any) -> bool:
         return (SUPPORTED_RASA and self.conversations > 0
@@ -292,9 +332,51 @@ class DialogueStates:
         history.saw(tracker)
         return history
 
+    def for_featurizer(self, featurizer: Any) -> Any:
+        """The ``_create_states`` for a loaded policy's featurizer."""
+        if type(featurizer) is MaxHistoryTrackerFeaturizer:
+            return FeaturizerStates(self, featurizer.max_history)
+        return self.past_states
+
     def forget(self) -> None:
         with self._lock:
             self._histories.clear()
+
+
+class FeaturizerStates:
+    """``_create_states`` for one ``MaxHistoryTrackerFeaturizer`` (what Rasa 3.6's
+    memoization, rule and TED policies predict with), handing out fresh copies of only the
+    states it edits.
+
+    Its ``prediction_states`` takes the states, drops those after ``action_unlikely_intent``
+    if asked, keeps the last ``max_history`` (all if None), and then edits only what it
+    kept: the last state's user sub-state (``_choose_last_user_input``) and, in every state,
+    the user's text where the intent is there (``_remove_user_text_if_intent``). So:
+
+    - with a ``max_history``, only the last ``max_history`` states are seen at all;
+    - without one, every state is seen, but one before the last is only read once the text
+      is taken out, which its stripped copy already shows: only the last one must be fresh.
+      That holds while no state shares a sub-state with the last one, which only TED's
+      substitutions make (``ignore_rule_only_turns``): then every state is a fresh copy.
+
+    Copying every state at every call was a tenth of a production replica's CPU in long
+    conversations (py-spy, docs/operations.md).
+    """
+
+    def __init__(self, store: DialogueStates, max_history: Optional[int]) -> None:
+        self.store = store
+        self.max_history = max_history
+
+    def __call__(self, tracker: DialogueStateTracker, domain: Domain,
+                 omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
+                 rule_only_data: Optional[Dict[Text, Any]] = None) -> List[State]:
+        if self.max_history:
+            fresh: Optional[int] = self.max_history
+        else:
+            fresh = None if ignore_rule_only_turns else 1
+        return self.store.past_states(tracker, domain, omit_unset_slots=omit_unset_slots,
+                                      ignore_rule_only_turns=ignore_rule_only_turns,
+                                      rule_only_data=rule_only_data, fresh=fresh)
 
 
 # One per process, shared by the policies of the loaded model, which size it (bot/policies.py;

@@ -101,7 +101,7 @@ class SharedDialogueStates:
         kept = int(policy.config.get("kept_dialogues", KEPT_DIALOGUES))
         if kept > 0 and policy.featurizer is not None:
             SHARED.conversations = max(SHARED.conversations, kept)
-            policy.featurizer._create_states = SHARED.past_states
+            policy.featurizer._create_states = SHARED.for_featurizer(policy.featurizer)
         return policy
 
 

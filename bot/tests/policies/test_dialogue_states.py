@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from rasa.shared.core.constants import PREVIOUS_ACTION, USER
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop,
                                      DefinePrevUserUtteredFeaturization, EntitiesAdded,
@@ -25,7 +26,9 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
 from rasa.shared.core.training_data.structures import StoryGraph
 
-from bot.dialogue_states import SHARED, DialogueStates
+from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+
+from bot.dialogue_states import SHARED, DialogueStates, FeaturizerStates, stripped
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL = ROOT / "bot" / "models" / "aisle.tar.gz"
@@ -193,6 +196,109 @@ def test_memory_is_bounded_and_active_loops_undo_as_in_rasa(domain, stories):
 
 # --- the trained model's policies, with and without the store ---------------------------
 
+def featurizers() -> list:
+    """The featurizer of each policy (memoization, rule, TED) with the arguments it predicts
+    with, and the one case that gets fresh copies of every state (no max_history, TED's
+    substitutions)."""
+    return [(MaxHistoryTrackerFeaturizer(max_history=history), ignore)
+            for history, ignore in ((5, False), (None, False), (5, True), (None, True))]
+
+
+def with_texts(events: list, keep_featurization: bool) -> list:
+    """Copies of a story's events as a conversation logs them: each message with its text
+    (the stories have only intents), and, unless ``keep_featurization``, without the
+    processor's ``DefinePrevUserUtteredFeaturization`` (so every user state shows the text
+    and the intent, as the latest message's does until that event)."""
+    result = []
+    for event in copy.deepcopy(events):
+        if isinstance(event, DefinePrevUserUtteredFeaturization) and not keep_featurization:
+            continue
+        if isinstance(event, UserUttered) and not event.text:
+            event.text = f"a message meaning {event.intent_name}"
+            event.use_text_for_featurization = None  # as a parsed message's, until defined
+        result.append(event)
+    return result
+
+
+def prediction_states(featurizer, create_states, tracker, domain, ignore, use_text) -> list:
+    featurizer._create_states = create_states
+    try:
+        return featurizer.prediction_states(
+            [tracker], domain, use_text_for_last_user_input=use_text,
+            ignore_rule_only_turns=ignore, rule_only_data=None,
+            ignore_action_unlikely_intent=True)[0]
+    finally:
+        del featurizer._create_states
+
+
+def test_featurizers_get_rasas_states_with_fresh_copies_of_only_what_they_edit(domain, stories):
+    """At every event of every story, each policy's featurizer ends with the same states
+    (text or intent for the last message, both ways) from the store's answer as from
+    Rasa's, the same sub-states shared; only the states it edits are fresh copies, and what
+    the store keeps stays Rasa's states after thousands of such edits."""
+    store = DialogueStates()
+    sliced = whole = with_text = 0
+    for index, events in enumerate(stories[::2]):
+        tracker = session(f"f-{index}", domain)
+        for event in with_texts(events, keep_featurization=index % 2 == 0):
+            tracker.update(event)
+            for featurizer, ignore in featurizers():
+                rasa = featurizer._create_states
+                ours = store.for_featurizer(featurizer)
+                for use_text in (False, True):
+                    expected = prediction_states(featurizer, rasa, tracker, domain, ignore,
+                                                 use_text)
+                    got = prediction_states(featurizer, ours, tracker, domain, ignore,
+                                            use_text)
+                    assert got == expected, (index, len(tracker.events), featurizer.max_history,
+                                             ignore, use_text)
+                    assert shared_parts(got) == shared_parts(expected)
+                answer = ours(tracker, domain, ignore_rule_only_turns=ignore)
+                history = store._histories[tracker.sender_id][(False, ignore, None)]
+                kept = [state for state in answer if any(state is s for s in history.stripped)]
+                fresh = len(answer) - len(kept)
+                assert answer[:len(kept)] == kept  # the kept ones come first
+                if featurizer.max_history:
+                    assert fresh == min(len(answer), featurizer.max_history)
+                elif ignore:
+                    assert fresh == len(answer)
+                else:
+                    assert fresh == min(len(answer), 1)
+                sliced += len(kept) > 0
+                whole += fresh == len(answer)
+                with_text += any(TEXT in state.get(USER, {}) and INTENT in state[USER]
+                                 for state in rasa(tracker, domain)[:-1])
+        check(store, tracker, domain)  # the kept states are still Rasa's
+        for history in store._histories[tracker.sender_id].values():
+            assert history.stripped == [stripped(state) for state in
+                                        history.states[:len(history.stripped)]]
+    assert sliced > 1000 and whole > 1000 and with_text > 1000, (sliced, whole, with_text)
+
+
+def test_after_action_unlikely_intent_every_state_is_a_fresh_copy(domain, stories):
+    """A featurizer drops the states after ``action_unlikely_intent`` before it keeps its
+    last ``max_history``: then the states it keeps reach back further than the last ones,
+    and the store hands out fresh copies of all."""
+    store = DialogueStates()
+    featurizer = MaxHistoryTrackerFeaturizer(max_history=2)
+    tracker = session("unlikely", domain)
+    for events in stories[:3]:
+        for event in copy.deepcopy(events):
+            tracker.update(event)
+    tracker.update(UserUttered("hi", {"name": "greet", "confidence": 1.0}))
+    for _ in range(4):
+        tracker.update(ActionExecuted("action_unlikely_intent"))
+    tracker.update(ActionExecuted("utter_greet"))
+    ours = store.for_featurizer(featurizer)
+    for use_text in (False, True):
+        expected = prediction_states(featurizer, featurizer._create_states, tracker, domain,
+                                     False, use_text)
+        assert prediction_states(featurizer, ours, tracker, domain, False, use_text) == expected
+    answer = ours(tracker, domain)
+    history = store._histories["unlikely"][(False, False, None)]
+    assert history.unlikely_intent and not any(
+        state is kept for state in answer for kept in history.stripped)
+
 
 @pytest.fixture(scope="module")
 def policies(action_server, tmp_path_factory):
@@ -225,7 +331,9 @@ def test_the_model_policies_take_their_states_from_one_store(policies):
     assert [type(policy) for policy in policy_list] == [
         CachedMemoizationPolicy, CachedRulePolicy, CachedTEDPolicy]
     for policy in policy_list:
-        assert policy.featurizer._create_states == SHARED.past_states
+        create_states = policy.featurizer._create_states
+        assert isinstance(create_states, FeaturizerStates) and create_states.store is SHARED
+        assert create_states.max_history == policy.featurizer.max_history
     assert SHARED.conversations >= 500
 
 
@@ -243,7 +351,7 @@ def predictions(policy_list, tracker, domain, rule_only_data) -> list:
 
 def with_store(policy_list, store):
     for policy in policy_list:
-        policy.featurizer._create_states = store.past_states
+        policy.featurizer._create_states = store.for_featurizer(policy.featurizer)
 
 
 def without_store(policy_list):
