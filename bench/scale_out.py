@@ -356,7 +356,9 @@ def fault_drill(stack: AssistantStack, shoppers: int) -> dict:
 
 def profile(stack: AssistantStack, seconds: float) -> dict:
     """py-spy on the Rasa replica, the action server and storefront_api under the closed
-    loop: the share of samples per top function (own time) and per package (cumulative)."""
+    loop: the share of samples per top function (own time) and per package (cumulative).
+    Only the thread holding the GIL is sampled (``--gil``): where the Python CPU goes, not
+    the threads waiting on a queue or a socket."""
     spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
     if not spy:
         return {"skipped": "py-spy is not installed (PY_SPY=/path/to/py-spy)"}
@@ -365,7 +367,8 @@ def profile(stack: AssistantStack, seconds: float) -> dict:
                "storefront_api": stack.pid("storefront_api-0")}
     spies = {name: subprocess.Popen([spy, "record", "--pid", str(pid), "--duration",
                                      str(int(seconds)), "--format", "raw", "--rate", "100",
-                                     "--nonblocking", "--output", str(out / f"{name}.txt")],
+                                     "--gil", "--nonblocking",
+                                     "--output", str(out / f"{name}.txt")],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for name, pid in targets.items()}
     cpu_before = {name: _cpu_seconds(pid) for name, pid in targets.items()}
@@ -414,7 +417,7 @@ def _collapse(raw: str) -> dict:
         if not stack or not count.isdigit():
             continue
         samples = int(count)
-        frames = stack.split(";")  # py-spy leaves out idle threads unless asked (--idle)
+        frames = stack.split(";")  # the thread holding the GIL (--gil)
         total += samples
         own[frames[-1].split(" (")[0] + " " + _where(frames[-1])] += samples
         seen = set()

@@ -30,8 +30,9 @@ before. ``AISLE_ACTION_CALL_JSON=rasa`` keeps Rasa's encoding.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Dict, List, Optional
+
+from bot.choices import chosen
 
 _KEPT = "_aisle_json"  # the attribute an event's JSON is kept under
 enabled = True  # bench/rasa_turn_cpu.py switches it between rounds
@@ -97,11 +98,7 @@ def install() -> bool:
     True if installed. Call before Rasa starts."""
     from rasa.core.actions.action import RemoteAction
 
-    choice = os.environ.get("AISLE_ACTION_CALL_JSON", "kept").strip().lower() or "kept"
-    if choice not in ("kept", "rasa"):
-        raise SystemExit(f"AISLE_ACTION_CALL_JSON={choice!r}: use 'kept' (the default) "
-                         "or 'rasa'")
-    if choice == "rasa":
+    if chosen("AISLE_ACTION_CALL_JSON", "kept", "rasa") == "rasa":
         return False
     original = getattr(RemoteAction._action_call_format, "_rasa",
                        RemoteAction._action_call_format)

@@ -38,13 +38,14 @@ so every model the processor loads (at start and through PUT /model) runs with i
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.graph import ExecutionContext, GraphNode, GraphNodeHook, GraphSchema
 from rasa.engine.runner.interface import GraphRunner
 from rasa.engine.storage.storage import ModelStorage
+
+from bot import choices
 
 logger = logging.getLogger(__name__)
 
@@ -240,10 +241,7 @@ class PlainGraphRunner(GraphRunner):
 
 def chosen() -> str:
     """The runner AISLE_GRAPH_RUNNER names: ``plain`` (the default) or ``dask``."""
-    choice = os.environ.get(ENV, "").strip().lower() or "plain"
-    if choice not in CHOICES:
-        raise SystemExit(f"{ENV}={choice!r}: expected one of {', '.join(CHOICES)}")
-    return choice
+    return choices.chosen(ENV, *CHOICES)
 
 
 def install() -> bool:

@@ -30,12 +30,12 @@ connections. What changes nothing:
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any, Dict, Tuple
 
 import aiohttp
 
 from bot import action_call_json
+from bot.choices import chosen
 
 KEEPALIVE_SECONDS = 2.0
 # (loop id, URL, headers, auth) -> (the loop, its session)
@@ -105,10 +105,7 @@ def install() -> bool:
     from rasa.core import run
     from rasa.utils.endpoints import EndpointConfig
 
-    choice = os.environ.get("AISLE_HTTP_SESSIONS", "kept").strip().lower() or "kept"
-    if choice not in ("kept", "new"):
-        raise SystemExit(f"AISLE_HTTP_SESSIONS={choice!r}: use 'kept' (the default) or 'new'")
-    if choice == "new":
+    if chosen("AISLE_HTTP_SESSIONS", "kept", "new") == "new":
         return False
     original = getattr(EndpointConfig.session, "_rasa", EndpointConfig.session)
 

@@ -33,7 +33,6 @@ process; ``AISLE_TRACKER_COPY=replay`` keeps Rasa's. Training (`rasa train`) is 
 from __future__ import annotations
 
 import copy as copying
-import os
 from typing import Any
 
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
@@ -41,6 +40,8 @@ from rasa.shared.core.events import (ActionExecuted, ActionReverted, FollowupAct
                                      Restarted, SessionStarted, UserUttered,
                                      UserUtteranceReverted)
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.choices import chosen
 
 enabled = True  # bench/rasa_turn_cpu.py switches it between rounds
 
@@ -99,11 +100,7 @@ def can_copy_from_state(tracker: DialogueStateTracker) -> bool:
 def install() -> bool:
     """Makes ``DialogueStateTracker.copy`` build from the state (unless
     AISLE_TRACKER_COPY=replay); True if installed. Call before Rasa starts."""
-    choice = os.environ.get("AISLE_TRACKER_COPY", "state").strip().lower() or "state"
-    if choice not in ("state", "replay"):
-        raise SystemExit(f"AISLE_TRACKER_COPY={choice!r}: use 'state' (the default) or "
-                         "'replay'")
-    if choice == "replay":
+    if chosen("AISLE_TRACKER_COPY", "state", "replay") == "replay":
         return False
     original = getattr(DialogueStateTracker.copy, "_rasa", DialogueStateTracker.copy)
 
