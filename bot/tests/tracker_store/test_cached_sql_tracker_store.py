@@ -320,3 +320,22 @@ async def test_inserts_are_built_once_per_size_and_bind_their_values(database_ur
     await cached.save(tracker)
     assert len(cached._inserts) == 2
     assert len((await plain.retrieve("binds")).events) == len(read.events) + 80
+
+
+async def test_the_marker_is_built_once_and_reads_only_its_own_conversation(database_url):
+    """The SELECT that checks a kept conversation is compiled once, and its conversation id
+    is a bound value: ids that look like SQL, LIKE patterns or placeholders check their own
+    conversation only, so another replica's write to one is seen there and nowhere else."""
+    cached, replica = stores(database_url)
+    senders = ["x' OR '1'='1", "x%", "x_", "%(sender_id)s", "x"]
+    kept = {sender: await kept_conversation(cached, sender) for sender in senders}
+    assert list(cached._markers) == [database_url.split(":")[0].split("+")[0]]
+    theirs = await replica.retrieve("x%")
+    turn(theirs, "boots", cart="c9")
+    await replica.save(theirs)
+    for sender in senders:
+        now = await cached.retrieve(sender)
+        assert (now is kept[sender]) == (sender != "x%"), sender
+        assert state(now) == state(await replica.retrieve(sender))
+    assert (await cached.retrieve("x%")).get_slot("cart_id") == "c9"
+    assert len(cached._markers) == 1
