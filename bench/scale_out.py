@@ -15,7 +15,9 @@ comes from this second process. In order:
    the same closed loop at 16 conversations against one replica (searches, FAQs,
    thank-yous, as bench/chat_turns.py's capacity), on the embedded stack `make run` starts
    (SQLite, in-memory lock store) and on one replica of the production topology. The
-   ratios are the figures that count (machines differ; only the same run compares).
+   ratios are the figures that count (machines differ; only the same run compares). Beside
+   turns/s, the CPU time the Rasa process took a turn in each closed loop, and its ratio:
+   the steadier figure on a shared machine, where wall time also counts the others' use.
 2. The same open-loop load (N conversations, one message each every interval) to one
    Rasa replica, then spread over two (each conversation on one replica): turns/s and the
    search turn's p50/p95. Meanwhile, the consumer of Rasa's events: events written per
@@ -187,7 +189,19 @@ async def aisle_capacity(stack: AssistantStack, seconds: float, concurrency: int
         chat = Chat(http, stack.rasa_urls[0], stack.rasa_headers)
         messages = Messages(seed=3)
         await closed_loop(chat, messages, 4, 5)  # warm: first searches, caches, pools
-        return await closed_loop(chat, messages, concurrency, seconds)
+        return await with_cpu_per_turn(stack.pid("rasa-0"),
+                                       closed_loop(chat, messages, concurrency, seconds))
+
+
+async def with_cpu_per_turn(pid: int, loop) -> dict:
+    """The closed loop's result, with the CPU time the Rasa process spent a turn in it
+    (all its threads): steadier than turns/s on a shared machine, where the loop's wall
+    time also counts what others take of the two cores."""
+    before = _cpu_seconds(pid)
+    result = await loop
+    result["rasa_cpu_ms_per_turn"] = round(
+        1000 * (_cpu_seconds(pid) - before) / max(1, result["turns"]), 1)
+    return result
 
 
 async def open_loop_on(stack: AssistantStack, replicas: int, conversations: int,
@@ -387,6 +401,11 @@ def profile(stack: AssistantStack, seconds: float) -> dict:
     return result
 
 
+def cpu_ratio(bare: dict, aisle: dict) -> float:
+    """How many times less CPU a turn Aisle's Rasa process took than the bare bot's."""
+    return round(bare["rasa_cpu_ms_per_turn"] / max(0.1, aisle["rasa_cpu_ms_per_turn"]), 2)
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -489,7 +508,8 @@ def main() -> int:
     log("1. the bare bot (rasa init), closed loop at 16 conversations")
     with BareBot(model) as bare:
         asyncio.run(bare_closed_loop(bare.url, 4, 5))  # warm
-        result["bare_bot"] = asyncio.run(bare_closed_loop(bare.url, 16, args.seconds))
+        result["bare_bot"] = asyncio.run(with_cpu_per_turn(
+            bare.proc.pid, bare_closed_loop(bare.url, 16, args.seconds)))
     log(f"   {result['bare_bot']['turns_per_s']} turns/s")
 
     (ROOT / "var").mkdir(exist_ok=True)
@@ -500,8 +520,12 @@ def main() -> int:
                 result["aisle_embedded"] = asyncio.run(aisle_capacity(embedded, args.seconds))
         result["aisle_embedded_over_bare_bot"] = round(
             result["aisle_embedded"]["turns_per_s"] / result["bare_bot"]["turns_per_s"], 2)
+        result["aisle_embedded_over_bare_bot_by_cpu"] = cpu_ratio(
+            result["bare_bot"], result["aisle_embedded"])
         log(f"   {result['aisle_embedded']['turns_per_s']} turns/s, "
-            f"{result['aisle_embedded_over_bare_bot']}x the bare bot")
+            f"{result['aisle_embedded_over_bare_bot']}x the bare bot; Rasa's CPU a turn "
+            f"{result['aisle_embedded']['rasa_cpu_ms_per_turn']} ms, "
+            f"{result['aisle_embedded_over_bare_bot_by_cpu']}x less than the bare bot's")
     shop, tracker = create_postgres_database("aisle_bench_shop"), \
         create_postgres_database("aisle_bench_rasa")
     queue = own_queue()
@@ -519,8 +543,12 @@ def main() -> int:
                 result["aisle"] = asyncio.run(aisle_capacity(stack, args.seconds))
                 result["aisle_over_bare_bot"] = round(
                     result["aisle"]["turns_per_s"] / result["bare_bot"]["turns_per_s"], 2)
+                result["aisle_over_bare_bot_by_cpu"] = cpu_ratio(result["bare_bot"],
+                                                                 result["aisle"])
                 log(f"   {result['aisle']['turns_per_s']} turns/s, "
-                    f"{result['aisle_over_bare_bot']}x the bare bot")
+                    f"{result['aisle_over_bare_bot']}x the bare bot; Rasa's CPU a turn "
+                    f"{result['aisle']['rasa_cpu_ms_per_turn']} ms, "
+                    f"{result['aisle_over_bare_bot_by_cpu']}x less than the bare bot's")
                 if args.profile:
                     log(f"   profiling for {args.profile:.0f} s (py-spy)")
                     step(result, "profile", lambda: profile(stack, args.profile))
