@@ -47,6 +47,9 @@ def main() -> int:
         run([str(HERE / "rasa_turn_cpu.py")] + (["--rounds", "1"] if quick else []),
             python=str(HERE.parent / ".venv-bot" / "bin" / "python"),
             env={"PYTHONPATH": str(HERE.parent)}),
+        run([str(HERE / "dialogue_state_copies.py")] + (["--calls", "50"] if quick else []),
+            python=str(HERE.parent / ".venv-bot" / "bin" / "python"),
+            env={"PYTHONPATH": str(HERE.parent)}),
         run([str(HERE / "chat_turns.py")] + (["--quick"] if quick else [])),
         run([str(HERE / "channel_latency.py")] + (["--turns", "4", "--turns-at-20", "2"]
                                                    if quick else [])),
