@@ -7,16 +7,15 @@ from __future__ import annotations
 import copy
 
 import pytest
-from rasa.shared.core.events import (ActionExecuted, ActionReverted, ActiveLoop,
-                                     FollowupAction, LoopInterrupted, Restarted,
-                                     SessionStarted, SlotSet, UserUttered,
+from rasa.shared.core.events import (ActionExecuted, ActiveLoop, FollowupAction,
+                                     LoopInterrupted, Restarted, SlotSet, UserUttered,
                                      UserUtteranceReverted)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import tracker_copy
 from bot.tests.rasa_server_process import module_after_rasa_server
-from bot.tests.policies.test_dialogue_states import (domain, session,  # noqa: F401
-                                                     stories)
+from bot.tests.policies.test_dialogue_states import (domain, long_conversation,  # noqa: F401
+                                                     session, stories)
 
 
 def snapshot(tracker: DialogueStateTracker) -> dict:
@@ -77,19 +76,9 @@ def test_a_follow_up_action_the_processor_cleared_is_in_the_copy(domain):
 
 def test_a_long_conversation_with_undos_a_restart_and_a_new_session(domain, stories):
     tracker = session("long", domain)
-    for number, events in enumerate(stories[:40]):
-        for event in copy.deepcopy(events):
-            tracker.update(event)
-        if number % 4 == 1:
-            tracker.update(UserUtteranceReverted())
-        elif number % 4 == 2:
-            tracker.update(ActionReverted())
-        elif number == 11:
-            tracker.update(Restarted())
-        elif number == 33:
-            tracker.update(ActionExecuted("action_session_start"))
-            tracker.update(SessionStarted())
-        check(tracker)
+    for within_a_story in long_conversation(tracker, stories):
+        if not within_a_story:
+            check(tracker)
     assert len(tracker.events) > 500
 
 

@@ -81,6 +81,27 @@ def session(sender: str, domain: Domain) -> DialogueStateTracker:
     return tracker
 
 
+def long_conversation(tracker: DialogueStateTracker, stories: list, count: int = 40):
+    """``count`` stories one after another in the tracker's conversation, with an undo of
+    the user's message, an undo of an action, a restart and a new session on the way;
+    yields True after each event of a story, False after each story (and its undo, restart
+    or new session)."""
+    for number, events in enumerate(stories[:count]):
+        for event in copy.deepcopy(events):
+            tracker.update(event)
+            yield True
+        if number % 4 == 1:
+            tracker.update(UserUtteranceReverted())
+        elif number % 4 == 2:
+            tracker.update(ActionReverted())
+        elif number == 11:
+            tracker.update(Restarted())
+        elif number == 33:
+            tracker.update(ActionExecuted("action_session_start"))
+            tracker.update(SessionStarted())
+        yield False
+
+
 def shared_parts(states: list) -> list:
     """Which states share one user (or previous action) sub-state object: Rasa's
     featurizers edit the user sub-state of the last state, the others see it too."""
@@ -118,21 +139,12 @@ def test_long_conversations_rewinds_restarts_and_new_sessions(domain, stories):
     tracker = session("long", domain)
     policies_use = [variants(domain)[1], variants(domain)[2], variants(domain)[1]]
     longest = 0
-    for number, events in enumerate(stories[:40]):
-        for event in copy.deepcopy(events):
-            tracker.update(event)
+    for within_a_story in long_conversation(tracker, stories):
+        if within_a_story:
             check(store, tracker, domain, policies_use)
-        if number % 4 == 1:
-            tracker.update(UserUtteranceReverted())
-        elif number % 4 == 2:
-            tracker.update(ActionReverted())
-        elif number == 11:
-            tracker.update(Restarted())
-        elif number == 33:
-            tracker.update(ActionExecuted("action_session_start"))
-            tracker.update(SessionStarted())
-        check(store, tracker, domain)
-        longest = max(longest, len(tracker.past_states(domain)))
+        else:
+            check(store, tracker, domain)
+            longest = max(longest, len(tracker.past_states(domain)))
     assert longest > 100  # states, as many as a long conversation has
 
 
