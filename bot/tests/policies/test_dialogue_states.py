@@ -409,6 +409,20 @@ def test_policies_predict_the_same_with_the_store(policies, stories, restored):
         ted.config["cached_predictions"] = remembered
 
 
+def actions_taken(agent, sender: str, messages: list) -> list:
+    """The messages handled by the agent one after another in one conversation; each
+    action's name, policy and confidence (to 6 digits), from the stored tracker."""
+    loop = asyncio.new_event_loop()
+    try:
+        for text in messages:
+            loop.run_until_complete(agent.handle_text(text, sender_id=sender))
+        tracker = loop.run_until_complete(agent.tracker_store.retrieve(sender))
+    finally:
+        loop.close()
+    return [(e.action_name, e.policy, round(e.confidence or 0, 6))
+            for e in tracker.events if isinstance(e, ActionExecuted)]
+
+
 def test_a_conversation_goes_the_same_way_with_the_store(policies, restored):
     """Greetings, FAQs (answered by a custom action) and thanks: the same actions, under the
     same policy names, with the same confidences; the store's states are computed once a
@@ -419,15 +433,7 @@ def test_a_conversation_goes_the_same_way_with_the_store(policies, restored):
                          "is there a size guide", "many thanks"] * 3
 
     def converse(sender):
-        loop = asyncio.new_event_loop()
-        try:
-            for text in messages:
-                loop.run_until_complete(agent.handle_text(text, sender_id=sender))
-            tracker = loop.run_until_complete(agent.tracker_store.retrieve(sender))
-        finally:
-            loop.close()
-        return [(e.action_name, e.policy, round(e.confidence or 0, 6))
-                for e in tracker.events if isinstance(e, ActionExecuted)]
+        return actions_taken(agent, sender, messages)
 
     without_store(policy_list)
     plain = converse("without")

@@ -9,7 +9,6 @@ states are formatted for Rasa's debug line exactly when that line can be logged.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import logging
@@ -29,7 +28,7 @@ from bot.policies import CachedRulePolicy, rule_debug_logged
 from bot.rule_matching import RuleIndex
 # the model, the stories and a session start, as the dialogue state tests make them
 from bot.tests.policies.test_dialogue_states import (  # noqa: F401  (fixtures)
-    domain, policies, session, stories)
+    actions_taken, domain, policies, session, stories)
 
 
 def rule_of(policies) -> CachedRulePolicy:
@@ -200,15 +199,7 @@ def test_a_conversation_goes_the_same_way_with_the_shortcuts(policies):
                    "my parcel arrived damaged and late", "thanks", "bye"])
 
     def converse(sender):
-        loop = asyncio.new_event_loop()
-        try:
-            for text in messages:
-                loop.run_until_complete(agent.handle_text(text, sender_id=sender))
-            tracker = loop.run_until_complete(agent.tracker_store.retrieve(sender))
-        finally:
-            loop.close()
-        return [(e.action_name, e.policy, round(e.confidence or 0, 6))
-                for e in tracker.events if isinstance(e, ActionExecuted)]
+        return actions_taken(agent, sender, messages)
 
     try:
         rule.fast_rules = False
