@@ -196,7 +196,9 @@ async def aisle_capacity(stack: AssistantStack, seconds: float, concurrency: int
 async def with_cpu_per_turn(pid: int, loop) -> dict:
     """The closed loop's result, with the CPU time the Rasa process spent a turn in it
     (all its threads): steadier than turns/s on a shared machine, where the loop's wall
-    time also counts what others take of the two cores."""
+    time also counts what others take of the two cores. The Rasa process only: Aisle's turn
+    also costs its action server, storefront_api and database, the bare bot's has no others;
+    and the loop's first message of each conversation counts in the CPU, not in the turns."""
     before = _cpu_seconds(pid)
     result = await loop
     result["rasa_cpu_ms_per_turn"] = round(
@@ -372,7 +374,8 @@ def profile(stack: AssistantStack, seconds: float) -> dict:
     """py-spy on the Rasa replica, the action server and storefront_api under the closed
     loop: the share of samples per top function (own time) and per package (cumulative).
     Only the thread holding the GIL is sampled (``--gil``): where the Python CPU goes, not
-    the threads waiting on a queue or a socket."""
+    the threads waiting on a queue or a socket, nor native code that lets the GIL go
+    (TensorFlow's kernels, numpy's), whose share it understates."""
     spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
     if not spy:
         return {"skipped": "py-spy is not installed (PY_SPY=/path/to/py-spy)"}

@@ -113,14 +113,20 @@ def copied(states: List[State]) -> List[State]:
     return result
 
 
+def _after_unlikely_intent(state: State) -> bool:
+    return state.get(PREVIOUS_ACTION, {}).get(ACTION_NAME) == ACTION_UNLIKELY_INTENT_NAME
+
+
 def stripped(state: State) -> State:
-    """A copy of a state as every featurizer of Rasa 3.6 leaves it when it is not the last
-    one: the user's text taken out where the intent is there
-    (``TrackerFeaturizer._remove_user_text_if_intent``, the same condition)."""
-    copy = {kind: dict(sub_state) for kind, sub_state in state.items()}
+    """A state as every featurizer of Rasa 3.6 leaves it when it is not the last one: the
+    user's text taken out where the intent is there
+    (``TrackerFeaturizer._remove_user_text_if_intent``, the same condition). A new dict
+    whose sub-states are the kept state's own, but for a user sub-state that loses its text
+    (a copy): nobody edits them (``FeaturizerStates``), so they cost no memory twice."""
+    copy = dict(state)
     user = copy.get(USER)
     if user and user.get(INTENT) and user.get(TEXT):
-        del user[TEXT]
+        copy[USER] = {kind: value for kind, value in user.items() if kind != TEXT}
     return copy
 
 
@@ -223,10 +229,11 @@ class _History:
         """``states_now()`` for a caller that edits only its last ``fresh`` states: those
         are fresh copies, the ones before the store's own stripped copies (the same objects
         at every call; nothing edits them: see ``FeaturizerStates``). ``fresh`` None, or a
-        kept state after ``action_unlikely_intent`` (which a featurizer can drop before it
-        slices), gives fresh copies of all."""
+        state after ``action_unlikely_intent`` (which a featurizer drops before it slices:
+        its window then reaches further back), gives fresh copies of all."""
         states = self.states_now()
-        if fresh is None or self.unlikely_intent:
+        if fresh is None or self.unlikely_intent or (
+                states and _after_unlikely_intent(states[-1])):
             return copied(states)
         lead = max(0, len(states) - fresh)  # <= len(self.states): fresh >= 1
         while len(self.stripped) < lead:
@@ -240,7 +247,7 @@ class _History:
                 state[SLOTS] = previous  # memory: slots change at few steps
         self.states.append(state)
         self.states_since_user += 1
-        if state.get(PREVIOUS_ACTION, {}).get(ACTION_NAME) == ACTION_UNLIKELY_INTENT_NAME:
+        if _after_unlikely_intent(state):
             self.unlikely_intent = True
 
     def _step(self, hide_rule_turn: bool, last_ml_action: Optional[Dict[Text, Text]],
@@ -381,5 +388,6 @@ class FeaturizerStates:
 
 # One per process, shared by the policies of the loaded model, which size it (bot/policies.py;
 # until one does, Rasa's own computation). About 120 KB per conversation and combination of
-# arguments at 160 states (a conversation of about 30 turns), two combinations in use.
+# arguments at 160 states (a conversation of about 30 turns), two combinations in use, and
+# some 40 KB more for the stripped states handed out (a dict each; their sub-states shared).
 SHARED = DialogueStates(conversations=0)

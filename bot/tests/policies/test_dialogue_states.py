@@ -312,6 +312,31 @@ def test_after_action_unlikely_intent_every_state_is_a_fresh_copy(domain, storie
         state is kept for state in answer for kept in history.stripped)
 
 
+def test_right_after_action_unlikely_intent_every_state_is_a_fresh_copy(domain, stories):
+    """The prediction right after ``action_unlikely_intent``: the last state (not kept yet)
+    follows it, so the featurizer drops it and its window starts one state further back; with
+    a window of one, that is the state it edits. (Found by a review: the store had handed out
+    its own stripped copy there.)"""
+    for ignore in (False, True):
+        store = DialogueStates()
+        featurizer = MaxHistoryTrackerFeaturizer(max_history=1)
+        tracker = session(f"unlikely-last-{ignore}", domain)
+        for events in stories[:2]:
+            for event in with_texts(events, keep_featurization=True):
+                tracker.update(event)
+        tracker.update(ActionExecuted("action_listen"))
+        tracker.update(UserUttered("hello there", {"name": "greet", "confidence": 1.0}))
+        ours = store.for_featurizer(featurizer)
+        for end in ("action_unlikely_intent", "utter_greet"):
+            tracker.update(ActionExecuted(end))
+            for use_text in (True, False, True):
+                expected = prediction_states(featurizer, featurizer._create_states, tracker,
+                                             domain, ignore, use_text)
+                assert prediction_states(featurizer, ours, tracker, domain, ignore,
+                                         use_text) == expected, (ignore, end, use_text)
+        check(store, tracker, domain)  # the kept states are still Rasa's
+
+
 @pytest.fixture(scope="module")
 def policies(action_server, tmp_path_factory):
     """The trained model, with Aisle's tracker store (which keeps a conversation's tracker
