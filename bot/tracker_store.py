@@ -57,11 +57,13 @@ import functools
 import itertools
 import json
 import logging
+import os
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Text, Tuple, TypeVar
 
 import sqlalchemy as sa
+from rasa.core.constants import POSTGRESQL_SCHEMA
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -166,12 +168,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             # No pre-ping: a read on a dropped connection is made again (see above).
             url = self.engine.url
             self.engine.dispose()
-            self.engine = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=10)
+            # the schema Rasa's store was told to use (POSTGRESQL_SCHEMA), as its engine had
+            schema = os.environ.get(POSTGRESQL_SCHEMA)
+            connect = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema else {}
+            self.engine = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=10, **connect)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
             threads = POOL_SIZE
             # reads on connections of their own, in autocommit for good (switching a pooled
             # connection there and back is a round trip each time)
-            self._reader = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=10,
+            self._reader = sa.create_engine(url, pool_size=POOL_SIZE, max_overflow=10, **connect,
                                             isolation_level="AUTOCOMMIT")
         self.events_table = self.SQLEvent.__table__
         if self._reader is None:

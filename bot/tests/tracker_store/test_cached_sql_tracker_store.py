@@ -339,3 +339,35 @@ async def test_the_marker_is_built_once_and_reads_only_its_own_conversation(data
         assert state(now) == state(await replica.retrieve(sender))
     assert (await cached.retrieve("x%")).get_slot("cart_id") == "c9"
     assert len(cached._markers) == 1
+
+
+async def test_a_postgresql_schema_set_for_rasa_is_the_one_read_and_written(monkeypatch):
+    """POSTGRESQL_SCHEMA (Rasa's setting) puts the events in that schema: this store's own
+    connections use it too, for reads and writes, and nothing lands in ``public``."""
+    url, drop = _postgres_database()
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable")
+    try:
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(sa.text("CREATE SCHEMA shop_bot"))
+        monkeypatch.setenv("POSTGRESQL_SCHEMA", "shop_bot")
+        cached, plain = stores(url)
+        tracker = await kept_conversation(cached, "schema")
+        turn(tracker, "scarves", cart="c11")
+        await cached.save(tracker)
+        assert state(await cached.retrieve("schema")) == state(await plain.retrieve("schema"))
+        every_event = len((await plain.retrieve_full_tracker("schema")).events)
+        with engine.connect() as connection:
+            tables = connection.execute(sa.text(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'events'"
+            )).scalars().all()
+            stored = connection.execute(sa.text(
+                "SELECT count(*) FROM shop_bot.events WHERE sender_id = 'schema'")).scalar()
+        assert tables == ["shop_bot"] and stored == every_event == 8
+        for store in (cached, plain):
+            store.engine.dispose()
+        cached._reader.dispose()
+        engine.dispose()
+    finally:
+        drop()
