@@ -49,7 +49,8 @@ intent (confidence to 6 digits) and entities, in every round of every variant (t
 if not). Results also in bench/results/rasa_turn_cpu.json.
 
 With ``--py-spy SECONDS`` and py-spy on the PATH (or PY_SPY=...), one more round per
-variant runs under ``py-spy record`` (for at most that long; its samples, collapsed stacks
+variant runs under ``py-spy record --gil`` (for at most that long; only the thread holding
+the GIL, so where the Python CPU goes; its samples, collapsed stacks
 with their counts, in bench/results/rasa_turn_cpu_<variant>.txt), not counted in the
 figures.
 
@@ -256,7 +257,7 @@ def main() -> None:
                 output = RESULTS / f"rasa_turn_cpu_{variant}.txt"
                 recorder = subprocess.Popen(
                     [spy, "record", "--pid", str(os.getpid()), "--duration",
-                     str(int(args.spy_seconds)), "--rate", "200", "--nonblocking",
+                     str(int(args.spy_seconds)), "--rate", "200", "--nonblocking", "--gil",
                      "--format", "raw", "--output", str(output)], stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL)
                 time.sleep(1.0)
