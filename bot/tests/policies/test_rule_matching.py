@@ -25,7 +25,6 @@ from rasa.shared.nlu.constants import INTENT
 
 import bot.policies as policies_module
 from bot.policies import CachedRulePolicy, rule_debug_logged
-from bot.rule_matching import RuleIndex
 # the model, the stories and a session start, as the dialogue state tests make them
 from bot.tests.policies.test_dialogue_states import (  # noqa: F401  (fixtures)
     actions_taken, domain, policies, session, stories)
