@@ -26,6 +26,7 @@ from rasa.shared.exceptions import RasaException
 
 import bot.graph_runner as graph_runner
 from bot.graph_runner import PlainGraphRunner
+from bot.tests.conversations import conversation
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "bot" / "models" / "aisle.tar.gz"
@@ -317,14 +318,10 @@ def test_a_conversation_goes_through_the_same_events(model):
 
     def converse(runner, sender):
         agent.processor.graph_runner = runner
-        loop = asyncio.new_event_loop()
         try:
-            for text in messages:
-                loop.run_until_complete(agent.handle_text(text, sender_id=sender))
-            tracker = loop.run_until_complete(agent.tracker_store.retrieve(sender))
+            tracker = conversation(agent, sender, messages)
         finally:
             agent.processor.graph_runner = plain
-            loop.close()
         result = []
         for event in tracker.events:
             data = comparable(event.as_dict())

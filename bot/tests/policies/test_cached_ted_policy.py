@@ -8,16 +8,15 @@ fallback."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 from rasa.core.agent import Agent
 from rasa.core.policies.policy import Policy
 from rasa.core.policies.ted_policy import TEDPolicy
-from rasa.shared.core.events import ActionExecuted
 
 from bot.policies import CachedTEDPolicy, frozen
+from bot.tests.conversations import actions_taken
 
 MODEL = Path(__file__).resolve().parents[3] / "bot" / "models" / "aisle.tar.gz"
 MESSAGES = ["hi there", "what is your return policy?", "thanks!", "do you ship abroad",
@@ -50,16 +49,10 @@ def converse(agent, sender: str, monkeypatch) -> tuple[list, list, int]:
         predictions.append(list(probabilities)) or make(self, probabilities, **kw)))
     monkeypatch.setattr(TEDPolicy, "predict_action_probabilities", lambda self, *a, **kw: (
         asked.append(1) or ask(self, *a, **kw)))
-    loop = asyncio.new_event_loop()
     try:
-        for text in MESSAGES:
-            loop.run_until_complete(agent.handle_text(text, sender_id=sender))
-        tracker = loop.run_until_complete(agent.tracker_store.retrieve(sender))
+        actions = actions_taken(agent, sender, MESSAGES)
     finally:
-        loop.close()
         monkeypatch.undo()
-    actions = [(e.action_name, e.policy, round(e.confidence or 0, 6))
-               for e in tracker.events if isinstance(e, ActionExecuted)]
     return predictions, actions, len(asked)
 
 

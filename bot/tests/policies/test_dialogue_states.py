@@ -7,7 +7,6 @@ new steps."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import glob
 import logging
@@ -29,6 +28,7 @@ from rasa.shared.core.training_data.structures import StoryGraph
 from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
 
 from bot.dialogue_states import SHARED, DialogueStates, FeaturizerStates, stripped
+from bot.tests.conversations import actions_taken
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL = ROOT / "bot" / "models" / "aisle.tar.gz"
@@ -432,20 +432,6 @@ def test_policies_predict_the_same_with_the_store(policies, stories, restored):
         assert compared > 100 and store.appended > store.recomputed
     finally:
         ted.config["cached_predictions"] = remembered
-
-
-def actions_taken(agent, sender: str, messages: list) -> list:
-    """The messages handled by the agent one after another in one conversation; each
-    action's name, policy and confidence (to 6 digits), from the stored tracker."""
-    loop = asyncio.new_event_loop()
-    try:
-        for text in messages:
-            loop.run_until_complete(agent.handle_text(text, sender_id=sender))
-        tracker = loop.run_until_complete(agent.tracker_store.retrieve(sender))
-    finally:
-        loop.close()
-    return [(e.action_name, e.policy, round(e.confidence or 0, 6))
-            for e in tracker.events if isinstance(e, ActionExecuted)]
 
 
 def test_a_conversation_goes_the_same_way_with_the_store(policies, restored):

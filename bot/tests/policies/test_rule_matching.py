@@ -26,8 +26,9 @@ from rasa.shared.nlu.constants import INTENT
 import bot.policies as policies_module
 from bot.policies import CachedRulePolicy, rule_debug_logged
 # the model, the stories and a session start, as the dialogue state tests make them
+from bot.tests.conversations import actions_taken
 from bot.tests.policies.test_dialogue_states import (  # noqa: F401  (fixtures)
-    actions_taken, domain, policies, session, stories)
+    domain, policies, session, stories)
 
 
 def rule_of(policies) -> CachedRulePolicy:
