@@ -1,5 +1,6 @@
 """Aisle's own NLU components for Rasa (referenced by module path in config.yml).
 
+- ``emoji_words.EmojiWordsTokenizer``: Rasa's whitespace tokens, with emoji read as words.
 - ``sentence_encoder``: a small pretrained sentence model (MiniLM) run in plain numpy.
 - ``sentence_featurizer.SentenceFeaturizer``: its vectors as dense features.
 - ``intent_classifier.TwoViewIntentClassifier``: intents from the word and character

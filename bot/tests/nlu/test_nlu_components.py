@@ -23,7 +23,7 @@ from rasa.model_training import train_nlu
 CONFIG = {
     "recipe": "default.v1", "language": "en", "assistant_id": "test",
     "pipeline": [
-        {"name": "WhitespaceTokenizer"},
+        {"name": "bot.nlu.emoji_words.EmojiWordsTokenizer"},
         {"name": "CountVectorsFeaturizer"},
         {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1,
          "max_ngram": 4},
@@ -147,6 +147,41 @@ def test_entities_come_from_the_saved_crf(parse):
     entities = parse("do you have red boots")["entities"]
     assert [(e["entity"], e["value"], e["extractor"]) for e in entities] == [
         ("color", "red", "SavedCRFEntityExtractor")]
+
+
+def test_emoji_are_read_as_the_words_they_stand_for():
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.emoji_words import EmojiWordsTokenizer
+
+    def tokens(tokenizer, text):
+        return [(t.text, t.start, t.end) for t in tokenizer.tokenize(Message({"text": text}),
+                                                                     "text")]
+
+    ours = EmojiWordsTokenizer(EmojiWordsTokenizer.get_default_config())
+    rasas = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+    # Each emoji of the table is a word at the emoji's own place; the words around it keep
+    # their places, so entities found after it are still cut from the right characters.
+    assert tokens(ours, "➕🛒 the blue one") == [
+        ("add", 0, 1), ("cart", 1, 2), ("the", 3, 6), ("blue", 7, 11), ("one", 12, 15)]
+    # Emoji presentation selectors, skin tones and gendered sequences read the same.
+    assert tokens(ours, "ok bye ✌️") == [("ok", 0, 2), ("bye", 3, 6), ("bye", 7, 9)]
+    assert [t for t, _, _ in tokens(ours, "👍🏽 🙅‍♀️")] == ["ok", "no"]
+    # A message of emoji alone is its words (Rasa keeps the whole text as one token).
+    assert tokens(rasas, "👍") == [("👍", 0, 1)]
+    assert tokens(ours, "👍") == [("ok", 0, 1)]
+    # Emoji off the table, and text without emoji, are tokenized exactly as Rasa does.
+    for text in ("so annoying 🙄", "hello there :)", "KX-48213, size 10!", "🙃"):
+        assert tokens(ours, text) == tokens(rasas, text)
+
+
+def test_an_emoji_message_is_understood_and_its_entities_keep_their_place(parse):
+    assert parse("📦 ?")["intent"]["name"] == "track_order"
+    text = "🛒 do you have red boots"
+    entities = parse(text)["entities"]
+    assert [(e["entity"], e["value"], text[e["start"]:e["end"]]) for e in entities] == [
+        ("color", "red", "red")]
 
 
 def test_what_follows_the_word_size_is_a_size(parse):
