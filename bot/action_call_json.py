@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional
 
-from bot.choices import chosen
+from bot.choices import chosen, rasas_own, replace
 
 _KEPT = "_aisle_json"  # the attribute an event's JSON is kept under
 enabled = True  # bench/rasa_turn_cpu.py switches it between rounds
@@ -100,13 +100,11 @@ def install() -> bool:
 
     if chosen("AISLE_ACTION_CALL_JSON", "kept", "rasa") == "rasa":
         return False
-    original = getattr(RemoteAction._action_call_format, "_rasa",
-                       RemoteAction._action_call_format)
+    original = rasas_own(RemoteAction, "_action_call_format")
 
     def _action_call_format(self: Any, tracker: Any, domain: Any) -> Dict[str, Any]:
         body = original(self, tracker, domain)
         return ActionCall(body, list(tracker.events)) if enabled else body
 
-    _action_call_format._rasa = original  # type: ignore[attr-defined]
-    RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
+    replace(RemoteAction, "_action_call_format", _action_call_format, original)
     return True

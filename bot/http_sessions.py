@@ -35,7 +35,7 @@ from typing import Any, Dict, Tuple
 import aiohttp
 
 from bot import action_call_json
-from bot.choices import chosen
+from bot.choices import chosen, rasas_own, replace
 
 KEEPALIVE_SECONDS = 2.0
 # (loop id, URL, headers, auth) -> (the loop, its session)
@@ -107,15 +107,13 @@ def install() -> bool:
 
     if chosen("AISLE_HTTP_SESSIONS", "kept", "new") == "new":
         return False
-    original = getattr(EndpointConfig.session, "_rasa", EndpointConfig.session)
+    original = rasas_own(EndpointConfig, "session")
 
     def session(self: EndpointConfig) -> Any:
         return _Entered(kept_session(self)) if enabled else original(self)
 
-    session._rasa = original  # type: ignore[attr-defined]
-    EndpointConfig.session = session  # type: ignore[method-assign]
-
-    original_configure = getattr(run.configure_app, "_rasa", run.configure_app)
+    replace(EndpointConfig, "session", session, original)
+    original_configure = rasas_own(run, "configure_app")
 
     def configure_app(*args: Any, **kwargs: Any) -> Any:
         app = original_configure(*args, **kwargs)
@@ -126,6 +124,5 @@ def install() -> bool:
         app.register_listener(close_sessions, "after_server_stop")
         return app
 
-    configure_app._rasa = original_configure  # type: ignore[attr-defined]
-    run.configure_app = configure_app
+    replace(run, "configure_app", configure_app, original_configure)
     return True

@@ -41,15 +41,14 @@ from rasa.shared.core.events import (ActionExecuted, ActionReverted, FollowupAct
                                      UserUtteranceReverted)
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.choices import chosen
+from bot.choices import chosen, rasas_own, replace
 
 enabled = True  # bench/rasa_turn_cpu.py switches it between rounds
 
 
 def replayed_copy(tracker: DialogueStateTracker) -> DialogueStateTracker:
     """Rasa's copy: every event replayed on a new tracker."""
-    return DialogueStateTracker.copy._rasa(tracker) if hasattr(  # type: ignore[attr-defined]
-        DialogueStateTracker.copy, "_rasa") else DialogueStateTracker.copy(tracker)
+    return rasas_own(DialogueStateTracker, "copy")(tracker)
 
 
 _REPLAY = object()  # the follow-up action only a replay can tell
@@ -102,13 +101,12 @@ def install() -> bool:
     AISLE_TRACKER_COPY=replay); True if installed. Call before Rasa starts."""
     if chosen("AISLE_TRACKER_COPY", "state", "replay") == "replay":
         return False
-    original = getattr(DialogueStateTracker.copy, "_rasa", DialogueStateTracker.copy)
+    original = rasas_own(DialogueStateTracker, "copy")
 
     def copy(self: DialogueStateTracker) -> Any:
         if enabled and can_copy_from_state(self):
             return state_copy(self)
         return original(self)
 
-    copy._rasa = original  # type: ignore[attr-defined]
-    DialogueStateTracker.copy = copy  # type: ignore[method-assign]
+    replace(DialogueStateTracker, "copy", copy, original)
     return True

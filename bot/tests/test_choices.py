@@ -27,3 +27,20 @@ def test_any_other_value_stops_the_process_with_the_two_it_takes(monkeypatch, va
     message = str(stopped.value)
     assert message.startswith("AISLE_EXAMPLE_SETTING=") and repr(value.strip().lower()) in message
     assert "use 'kept' (the default) or 'rasa'" in message
+
+
+def test_a_replacement_installed_twice_still_wraps_rasas_own():
+    from bot.choices import rasas_own, replace
+
+    class Owner:
+        @staticmethod
+        def greet(name):
+            return f"hello {name}"
+
+    rasa = Owner.greet
+    for _ in range(2):  # a second install must not wrap the first replacement
+        original = rasas_own(Owner, "greet")
+        replace(Owner, "greet", lambda name, original=original: original(name).upper(),
+                original)
+    assert rasas_own(Owner, "greet") is rasa
+    assert Owner.greet("ana") == "HELLO ANA"
