@@ -263,8 +263,19 @@ class ActionAskCsat(Action):
         return [SlotSet("handoff_id", None), LISTEN]
 
 
+# A row of stars typed as a rating; the NLU reads it as "<n> stars" (bot/nlu/emoji_words.py).
+STAR_ROW = re.compile("(?:[⭐🌟★]\ufe0f?){2,}")
+
+
+def stars_in(text: str) -> int:
+    """How many stars the longest row of two or more in ``text`` has (0 without one)."""
+    return max((len(row.group().replace("\ufe0f", "")) for row in STAR_ROW.finditer(text)),
+               default=0)
+
+
 def rating_of(tracker: Tracker) -> int | None:
-    """The 1-5 the shopper chose (the button's entity, or the number they typed)."""
+    """The 1-5 the shopper chose (the button's entity, the number they typed, or a row of
+    stars: "⭐⭐⭐⭐")."""
     for value in entity_values(tracker, "csat"):
         try:
             rating = int(float(str(value).strip()))
@@ -272,7 +283,8 @@ def rating_of(tracker: Tracker) -> int | None:
             continue
         if 1 <= rating <= 5:
             return rating
-    return None
+    stars = stars_in((tracker.latest_message or {}).get("text") or "")
+    return stars if 1 <= stars <= 5 else None
 
 
 class ActionRecordCsat(Action):

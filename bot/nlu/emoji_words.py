@@ -40,7 +40,7 @@ EMOJI_WORDS: Dict[Text, Text] = {
     "👎": "no", "🙅": "no", "🚫": "no", "✋": "stop", "🛑": "stop",
     "👇": "more", "⬇": "more", "⏬": "more",
     # social
-    "🙏": "thanks", "👋": "hi", "✌": "bye", "⭐": "star", "🌟": "star",
+    "🙏": "thanks", "👋": "hi", "✌": "bye", "⭐": "star", "🌟": "star", "★": "star",
     "❤": "love", "😍": "love", "🥰": "love", "😂": "funny", "🤣": "funny",
     "😡": "angry", "😠": "angry", "🤬": "angry", "🤖": "bot",
     # reaching the shop
@@ -52,10 +52,24 @@ EMOJI = re.compile("(" + "|".join(sorted(map(re.escape, EMOJI_WORDS), key=len, r
 _WORD = re.compile(r"\w")
 
 
+# Two or more stars in a row are a rating ("⭐⭐⭐⭐ four"): read as "4 stars", the way ratings
+# are typed, the number on the first star and "stars" on the rest. One star stays "star"
+# ("you're a star ⭐").
+STAR_RUN = re.compile(f"(?:[⭐🌟★][{_MODIFIERS}]*){{2,}}")
+
+
 def emoji_tokens(text: Text) -> List[Token]:
     """A token for each emoji of the table in ``text``: the word, at the emoji's place."""
-    return [Token(EMOJI_WORDS[match.group(1)], match.start(), end=match.end())
-            for match in EMOJI.finditer(text)]
+    tokens, runs = [], list(STAR_RUN.finditer(text))
+    for run in runs:
+        first_star = EMOJI.match(text, run.start())
+        stars = len(EMOJI.findall(text, run.start(), run.end()))
+        tokens += [Token(str(stars), run.start(), end=first_star.end()),
+                   Token("stars", first_star.end(), end=run.end())]
+    for match in EMOJI.finditer(text):
+        if not any(run.start() <= match.start() < run.end() for run in runs):
+            tokens.append(Token(EMOJI_WORDS[match.group(1)], match.start(), end=match.end()))
+    return tokens
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER,

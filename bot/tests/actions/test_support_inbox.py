@@ -127,6 +127,17 @@ def test_the_rating_is_read_from_the_button_or_the_typed_number(tracker_for, ent
     assert rating_of(tracker) == rating
 
 
+@pytest.mark.parametrize("text, entities, rating", [
+    ("⭐⭐⭐⭐ four, would have been five", [], 4), ("⭐️⭐️⭐️⭐️⭐️", [], 5),
+    ("★★☆☆☆", [], 2), ("you're a star ⭐", [], None), ("⭐" * 7, [], None),
+    # a number the NLU found wins over the stars around it
+    ("⭐⭐ no, 3", [{"entity": "csat", "value": "3"}], 3)])
+def test_a_row_of_stars_is_a_rating(tracker_for, text, entities, rating):
+    tracker = tracker_for(latest_message={"intent": "rate_support", "text": text,
+                                          "entities": entities})
+    assert rating_of(tracker) == rating
+
+
 @pytest.mark.asyncio
 async def test_a_rating_nobody_asked_for_is_thanked_and_not_recorded(shop, tracker_for,
                                                                     dispatcher, domain,

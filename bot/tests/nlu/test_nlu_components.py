@@ -168,6 +168,10 @@ def test_emoji_are_read_as_the_words_they_stand_for():
     # Emoji presentation selectors, skin tones and gendered sequences read the same.
     assert tokens(ours, "ok bye ✌️") == [("ok", 0, 2), ("bye", 3, 6), ("bye", 7, 9)]
     assert [t for t, _, _ in tokens(ours, "👍🏽 🙅‍♀️")] == ["ok", "no"]
+    # Two stars or more are a rating, read as it is typed; one star is a star.
+    assert tokens(ours, "⭐⭐⭐⭐ four") == [("4", 0, 1), ("stars", 1, 4), ("four", 5, 9)]
+    assert tokens(ours, "⭐️⭐️⭐️") == [("3", 0, 2), ("stars", 2, 6)]
+    assert [t for t, _, _ in tokens(ours, "you're a star ⭐")][-1] == "star"
     # A message of emoji alone is its words (Rasa keeps the whole text as one token).
     assert tokens(rasas, "👍") == [("👍", 0, 1)]
     assert tokens(ours, "👍") == [("ok", 0, 1)]
