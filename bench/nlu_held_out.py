@@ -39,7 +39,7 @@ SETS = ["robustness.yml", "robustness_unseen.yml", "robustness_outside.yml",
         "robustness_fresh.yml", "robustness_sealed.yml", "robustness_sixth.yml",
         "robustness_seventh.yml", "robustness_eighth.yml", "robustness_ninth.yml",
         "robustness_tenth.yml", "robustness_eleventh.yml", "robustness_twelfth.yml",
-        "robustness_thirteenth.yml"]
+        "robustness_thirteenth.yml", "robustness_fourteenth.yml"]
 FALLBACK = "nlu_fallback"
 # Skills that act on a cart, an order or the catalog: an out-of-scope message that reaches
 # one of them starts something nobody asked for (issue 14 counts these).
