@@ -263,13 +263,15 @@ class ActionAskCsat(Action):
         return [SlotSet("handoff_id", None), LISTEN]
 
 
-# A row of stars typed as a rating; the NLU reads it as "<n> stars" (bot/nlu/emoji_words.py).
-STAR_ROW = re.compile("(?:[⭐🌟★]\ufe0f?){2,}")
+# A row of stars typed as a rating, as the NLU reads it ("<n> stars", bot/nlu/emoji_words.py):
+# two or more, each maybe followed by an emoji selector, a joiner, a skin tone or a sign.
+STAR = "[⭐🌟★]"
+STAR_ROW = re.compile(f"(?:{STAR}[\ufe0f\u200d\U0001F3FB-\U0001F3FF\u2640\u2642]*){{2,}}")
 
 
 def stars_in(text: str) -> int:
     """How many stars the longest row of two or more in ``text`` has (0 without one)."""
-    return max((len(row.group().replace("\ufe0f", "")) for row in STAR_ROW.finditer(text)),
+    return max((len(re.findall(STAR, row.group())) for row in STAR_ROW.finditer(text)),
                default=0)
 
 
@@ -279,7 +281,7 @@ def rating_of(tracker: Tracker) -> int | None:
     for value in entity_values(tracker, "csat"):
         try:
             rating = int(float(str(value).strip()))
-        except ValueError:
+        except (ValueError, OverflowError):  # "five", "nan", "inf"
             continue
         if 1 <= rating <= 5:
             return rating

@@ -17,6 +17,7 @@ Only emoji whose meaning in a shop's chat is settled are in the table. Left out 
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Dict, List, Text
 
@@ -54,21 +55,26 @@ _WORD = re.compile(r"\w")
 
 # Two or more stars in a row are a rating ("⭐⭐⭐⭐ four"): read as "4 stars", the way ratings
 # are typed, the number on the first star and "stars" on the rest. One star stays "star"
-# ("you're a star ⭐").
+# ("you're a star ⭐"). A `csat` entity found on the number has the star as its value (an
+# entity's value is the text under its token): the rating action counts the stars itself.
 STAR_RUN = re.compile(f"(?:[⭐🌟★][{_MODIFIERS}]*){{2,}}")
 
 
 def emoji_tokens(text: Text) -> List[Token]:
-    """A token for each emoji of the table in ``text``: the word, at the emoji's place."""
-    tokens, runs = [], list(STAR_RUN.finditer(text))
-    for run in runs:
-        first_star = EMOJI.match(text, run.start())
-        stars = len(EMOJI.findall(text, run.start(), run.end()))
-        tokens += [Token(str(stars), run.start(), end=first_star.end()),
-                   Token("stars", first_star.end(), end=run.end())]
-    for match in EMOJI.finditer(text):
-        if not any(run.start() <= match.start() < run.end() for run in runs):
-            tokens.append(Token(EMOJI_WORDS[match.group(1)], match.start(), end=match.end()))
+    """A token for each emoji of the table in ``text``: the word, at the emoji's place, in
+    order. One pass over the text (a shopper's message may hold thousands of emoji)."""
+    tokens: List[Token] = []
+    position = 0
+    for run in [*STAR_RUN.finditer(text), None]:
+        gap_end = run.start() if run else len(text)
+        tokens += [Token(EMOJI_WORDS[match.group(1)], match.start(), end=match.end())
+                   for match in EMOJI.finditer(text, position, gap_end)]
+        if run:
+            first_star = EMOJI.match(text, run.start())
+            stars = len(EMOJI.findall(text, run.start(), run.end()))
+            tokens += [Token(str(stars), run.start(), end=first_star.end()),
+                       Token("stars", first_star.end(), end=run.end())]
+            position = run.end()
     return tokens
 
 
@@ -82,8 +88,17 @@ class EmojiWordsTokenizer(WhitespaceTokenizer):
         text = message.get(attribute)
         if not text or not EMOJI.search(text):
             return tokens
-        words = emoji_tokens(text)
         # For a message without a word ("👍") the parent returns the whole text as one
         # token: that placeholder goes, the emoji's words take its place.
-        tokens = [token for token in tokens if _WORD.search(token.text)] + words
-        return sorted(tokens, key=lambda token: token.start)
+        words = [token for token in tokens if _WORD.search(token.text)]
+        # An emoji Rasa kept inside a token of its own ("12345🛒6", a URL, a line Rasa kept
+        # whole) stays part of it: tokens must not overlap, or an entity ending on the inner
+        # token would be cut short.
+        starts = [token.start for token in words]
+        for token in emoji_tokens(text):
+            # the last of Rasa's tokens to start before this one ends: the only one that
+            # can overlap it (Rasa's tokens do not overlap each other)
+            last = bisect.bisect_left(starts, token.end) - 1
+            if last < 0 or words[last].end <= token.start:
+                words.append(token)
+        return sorted(words, key=lambda token: token.start)

@@ -121,7 +121,8 @@ async def test_resolving_asks_for_a_rating_with_buttons_on_the_web(tracker_for, 
 @pytest.mark.parametrize("entities, rating", [
     ([{"entity": "csat", "value": 5}], 5), ([{"entity": "csat", "value": "4"}], 4),
     ([{"entity": "csat", "value": "4.0"}], 4), ([{"entity": "csat", "value": 9}], None),
-    ([{"entity": "csat", "value": "five"}], None), ([], None)])
+    ([{"entity": "csat", "value": "five"}], None), ([{"entity": "csat", "value": "inf"}], None),
+    ([{"entity": "csat", "value": "nan"}], None), ([], None)])
 def test_the_rating_is_read_from_the_button_or_the_typed_number(tracker_for, entities, rating):
     tracker = tracker_for(latest_message={"intent": "rate_support", "entities": entities})
     assert rating_of(tracker) == rating
@@ -129,7 +130,8 @@ def test_the_rating_is_read_from_the_button_or_the_typed_number(tracker_for, ent
 
 @pytest.mark.parametrize("text, entities, rating", [
     ("⭐⭐⭐⭐ four, would have been five", [], 4), ("⭐️⭐️⭐️⭐️⭐️", [], 5),
-    ("★★☆☆☆", [], 2), ("you're a star ⭐", [], None), ("⭐" * 7, [], None),
+    ("★★☆☆☆", [], 2), ("⭐\u200d⭐\u200d⭐", [], 3), ("you're a star ⭐", [], None),
+    ("⭐" * 7, [], None),
     # a number the NLU found wins over the stars around it
     ("⭐⭐ no, 3", [{"entity": "csat", "value": "3"}], 3)])
 def test_a_row_of_stars_is_a_rating(tracker_for, text, entities, rating):

@@ -178,6 +178,28 @@ def test_emoji_are_read_as_the_words_they_stand_for():
     # Emoji off the table, and text without emoji, are tokenized exactly as Rasa does.
     for text in ("so annoying 🙄", "hello there :)", "KX-48213, size 10!", "🙃"):
         assert tokens(ours, text) == tokens(rasas, text)
+    # An emoji Rasa keeps inside a token of its own stays part of it: no two tokens overlap
+    # (an entity ending on an inner token would be cut short).
+    for text in ("order 12345🛒6", "http://x.co/1🛒2", "你好 👍", "🛒2 please"):
+        assert tokens(ours, text) == tokens(rasas, text)
+    assert tokens(ours, "⭐⭐⭐⭐5") == [("4", 0, 1), ("⭐5", 3, 5)]
+
+
+def test_emoji_tokens_never_overlap_and_stay_inside_the_text():
+    import random
+
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.nlu.emoji_words import EMOJI_WORDS, EmojiWordsTokenizer
+
+    tokenizer = EmojiWordsTokenizer(EmojiWordsTokenizer.get_default_config())
+    pieces = [*EMOJI_WORDS, *"ab1 2.,#@/:-⭐★☆", "\u200d", "\ufe0f", "hi", "KX-48213", "你"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        found = tokenizer.tokenize(Message({"text": text}), "text")
+        assert all(0 <= t.start < t.end <= len(text) for t in found), text
+        assert all(a.end <= b.start for a, b in zip(found, found[1:])), text
 
 
 def test_an_emoji_message_is_understood_and_its_entities_keep_their_place(parse):
