@@ -30,6 +30,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.ratings import stars_in
+
 from .common import call_context, entity_values, latest_intent, web_channel, web_payload
 from .forms import AisleFormValidation
 from .orders import find_email, find_order_number
@@ -261,18 +263,6 @@ class ActionAskCsat(Action):
         if web_channel(tracker):
             dispatcher.utter_message(json_message=web_payload(handoff="ended"))
         return [SlotSet("handoff_id", None), LISTEN]
-
-
-# A row of stars typed as a rating, as the NLU reads it ("<n> stars", bot/nlu/emoji_words.py):
-# two or more, each maybe followed by an emoji selector, a joiner, a skin tone or a sign.
-STAR = "[⭐🌟★]"
-STAR_ROW = re.compile(f"(?:{STAR}[\ufe0f\u200d\U0001F3FB-\U0001F3FF\u2640\u2642]*){{2,}}")
-
-
-def stars_in(text: str) -> int:
-    """How many stars the longest row of two or more in ``text`` has (0 without one)."""
-    return max((len(re.findall(STAR, row.group())) for row in STAR_ROW.finditer(text)),
-               default=0)
 
 
 def rating_of(tracker: Tracker) -> int | None:

@@ -26,6 +26,8 @@ from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.ratings import MODIFIERS, STAR_ROW
+
 # The word each emoji stands for (U+FE0F, the emoji presentation selector, and skin tones
 # are matched after it, so "✌️" and "✌" and "👍🏽" read the same).
 EMOJI_WORDS: Dict[Text, Text] = {
@@ -47,25 +49,22 @@ EMOJI_WORDS: Dict[Text, Text] = {
     # reaching the shop
     "📧": "email", "✉": "email", "📞": "phone", "☎": "phone", "📱": "phone",
 }
-_MODIFIERS = "\ufe0f\u200d\U0001F3FB-\U0001F3FF\u2640\u2642"
 EMOJI = re.compile("(" + "|".join(sorted(map(re.escape, EMOJI_WORDS), key=len, reverse=True))
-                   + f")[{_MODIFIERS}]*")
+                   + f")[{MODIFIERS}]*")
 _WORD = re.compile(r"\w")
-
-
-# Two or more stars in a row are a rating ("⭐⭐⭐⭐ four"): read as "4 stars", the way ratings
-# are typed, the number on the first star and "stars" on the rest. One star stays "star"
-# ("you're a star ⭐"). A `csat` entity found on the number has the star as its value (an
-# entity's value is the text under its token): the rating action counts the stars itself.
-STAR_RUN = re.compile(f"(?:[⭐🌟★][{_MODIFIERS}]*){{2,}}")
 
 
 def emoji_tokens(text: Text) -> List[Token]:
     """A token for each emoji of the table in ``text``: the word, at the emoji's place, in
-    order. One pass over the text (a shopper's message may hold thousands of emoji)."""
+    order. One pass over the text (a shopper's message may hold thousands of emoji).
+
+    A row of stars (bot/ratings.py) is a rating, read as it is typed: "⭐⭐⭐⭐" is "4" on
+    the first star and "stars" on the rest. A `csat` entity found on the number has the
+    star as its value (an entity's value is the text under its token): the rating action
+    counts the stars itself."""
     tokens: List[Token] = []
     position = 0
-    for run in [*STAR_RUN.finditer(text), None]:
+    for run in [*STAR_ROW.finditer(text), None]:
         gap_end = run.start() if run else len(text)
         tokens += [Token(EMOJI_WORDS[match.group(1)], match.start(), end=match.end())
                    for match in EMOJI.finditer(text, position, gap_end)]
