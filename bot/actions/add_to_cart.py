@@ -121,6 +121,10 @@ def _is_new_search(tracker: Tracker) -> bool:
         for entity in (tracker.latest_message or {}).get("entities") or [])
 
 
+# The actions that ask for a size or a colour (the next message may answer it).
+ASKS_THE_VARIANT = ("action_add_to_cart", "action_yes_to_what_was_shown")
+
+
 def _question_still_open(tracker: Tracker) -> bool:
     """Whether the bot's last turn before this message was our size/colour question."""
     seen_message = False
@@ -129,8 +133,26 @@ def _question_still_open(tracker: Tracker) -> bool:
             seen_message = True
         elif (seen_message and event.get("event") == "action"
               and event.get("name") != "action_listen"):
-            return event.get("name") == "action_add_to_cart"
+            return event.get("name") in ASKS_THE_VARIANT
     return False
+
+
+def shown_last_turn(tracker: Tracker) -> str | None:
+    """What the bot's turn before this message showed: ``"results"`` (search results),
+    ``"product"`` (one product's details), or None (nothing found, or something else)."""
+    seen_message = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_message:
+                return None
+            seen_message = True
+        elif seen_message and kind == "slot" and event.get("value"):
+            if event.get("name") == "search_results":
+                return "results"
+            if event.get("name") == "product_id":
+                return "product"
+    return None
 
 
 def names_another_product(tracker: Tracker, product: dict[str, Any]) -> bool:
@@ -301,3 +323,23 @@ class ActionAddToCart(Action):
             return [SlotSet("quantity", None), SlotSet("awaiting_variant", False)]
         dispatcher.utter_message(response="utter_cart_refused", detail=problem.detail)
         return [SlotSet("quantity", None), SlotSet("awaiting_variant", False)]
+
+
+class ActionYesToWhatWasShown(Action):
+    """A bare "yes", "ok" or thumbs-up right after the results or a product's details.
+    Nothing was asked, so it is read as interest: after a product's details, that product is
+    wanted (added, or its size or colour asked, as "add it to my cart" would); after
+    results, the shopper is asked which one; after a search that found nothing, what to
+    look for."""
+
+    def name(self) -> str:
+        return "action_yes_to_what_was_shown"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        shown = shown_last_turn(tracker)
+        if shown == "product":
+            return await ActionAddToCart().run(dispatcher, tracker, domain)
+        dispatcher.utter_message(response="utter_which_result" if shown == "results"
+                                 else "utter_ask_what_to_search")
+        return [SlotSet("awaiting_variant", False), SlotSet("offered_alert", False)]

@@ -485,7 +485,10 @@ class ActionSelectProduct(Action):
         if web_channel(tracker):
             dispatcher.utter_message(json_message=web_payload(
                 type="product_cards", cards=[product_card(product)]))
-        return [SlotSet("product_id", product["id"]), SlotSet("awaiting_variant", False)]
+        # Another product looked at: an earlier back-in-stock offer is over (a "yes" now is
+        # to this product).
+        return [SlotSet("product_id", product["id"]), SlotSet("awaiting_variant", False),
+                SlotSet("offered_alert", False)]
 
 
 class ActionRefineOrFallback(Action):

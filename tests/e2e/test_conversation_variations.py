@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 
-from conversation_steps import add_first_result, wait_for_bot_text
+from conversation_steps import CHOICES, add_first_result, wait_for_bot_text
 from test_conversations import checkout_to_payment_link, pay_by_card
 
 from assistant_stack import texts
@@ -120,3 +120,23 @@ def test_shipping_times_for_a_named_country_are_that_countrys(assistant, sender)
     answer = texts(assistant.say(sender, "how long does shipping take to Germany?"))
     assert "delivery times to germany" in answer, answer
     assert "australia" not in answer and "canada" not in answer, answer
+
+
+def test_a_bare_yes_to_the_results_then_to_a_product_is_interest(assistant, sender):
+    assert "found" in texts(assistant.say(sender, "show me hoodies"))
+    asked = texts(assistant.say(sender, "ok"))
+    assert "which one would you like" in asked and "didn't quite get" not in asked, asked
+    first = assistant.slot(sender, "search_results")[0]
+    details = texts(assistant.say(sender, "the first one"))
+    assert first["name"].lower() in details, details
+    said = texts(assistant.say(sender, "yes"))
+    for _ in range(2):  # its size, then its colour, at most: the first choice offered
+        choices = CHOICES.search(said)
+        if not choices:
+            break
+        said = texts(assistant.say(sender, choices.group(1).split(",")[0].strip()))
+    assert "added" in said or "out of stock" in said, said
+    if "added" in said:
+        status, cart = assistant.api("GET", f"/api/carts/{assistant.slot(sender, 'cart_id')}")
+        assert status == 200 and [line["product_id"] for line in cart["lines"]] == \
+            [first["product_id"]], cart
