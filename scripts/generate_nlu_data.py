@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from nlu_data import faq, service, shopping, styles, voices  # noqa: E402
+from nlu_data import courtesy, faq, service, shopping, styles, voices  # noqa: E402
 from nlu_data.vocab import ORDINALS, SHIPPING, Fillers  # noqa: E402
 
 OUT = REPO / "bot" / "data" / "nlu"
@@ -305,6 +305,7 @@ def main() -> int:
                 kept.append(example)
             rendered[skill][intent] = kept
     voices_left_out = add_voices(rendered, seen, held_out)
+    courtesy_left_out = add_courtesy(rendered, seen, held_out, random.Random(SEED + 2))
     OUT.mkdir(parents=True, exist_ok=True)
     for skill, intents in rendered.items():
         extra = shared_extras() if skill == "core" else ""
@@ -312,6 +313,8 @@ def main() -> int:
         print(f"{skill}: " + ", ".join(f"{i} {len(e)}" for i, e in intents.items()))
     print(f"left out {left_out} generated examples that were held-out messages")
     print(f"left out {voices_left_out} phrasings of scripts/nlu_data/voices.py that were "
+          "held-out messages")
+    print(f"left out {courtesy_left_out} phrasings of scripts/nlu_data/courtesy.py that were "
           "held-out messages")
     return 0
 
@@ -327,8 +330,25 @@ def add_voices(rendered: dict[str, dict[str, list[str]]], seen: dict[str, str],
     unknown = sorted({intent for intent, _ in verbatim} - set(skill_of))
     if unknown:
         raise SystemExit(f"verbatim phrasings of intents no skill has: {unknown}")
+    return _append(rendered, verbatim, seen, held_out, "voice")
+
+
+def add_courtesy(rendered: dict[str, dict[str, list[str]]], seen: dict[str, str],
+                 held_out: set[str], rng: random.Random) -> int:
+    """Append the social messages of scripts/nlu_data/courtesy.py (other languages, and the
+    situation around them), last and with their own random sequence (so that everything
+    before stays as it was). Returns how many were left out for being held-out messages."""
+    drawn = [(intent, courtesy.sentences(intent, count, rng))
+             for intent, count in courtesy.COUNTS.items()]
+    return _append(rendered, drawn, seen, held_out, "courtesy phrasing")
+
+
+def _append(rendered: dict[str, dict[str, list[str]]],
+            phrasings_by_intent: list[tuple[str, list[str]]], seen: dict[str, str],
+            held_out: set[str], kind: str) -> int:
+    skill_of = {intent: skill for skill, intents in rendered.items() for intent in intents}
     left_out = 0
-    for intent, phrasings in verbatim:
+    for intent, phrasings in phrasings_by_intent:
         kept = rendered[skill_of[intent]][intent]
         for example in phrasings:
             if normalised(example) in held_out:
@@ -337,7 +357,7 @@ def add_voices(rendered: dict[str, dict[str, list[str]]], seen: dict[str, str],
             key = plain_text(example).lower()
             if key in seen:
                 if seen[key] != intent:
-                    print(f"  skipped voice (also {seen[key]}): {intent}: {example}")
+                    print(f"  skipped {kind} (also {seen[key]}): {intent}: {example}")
                 continue
             seen[key] = intent
             kept.append(example)
