@@ -310,6 +310,23 @@ VOICES["search_products"] = [
     "I dont know what its called, the hat that folds up at the bottom, like fishermen wear",
     "cycling gear, [cycling helmet](product_type) mainly",
     "looking for [midi dresses](product_type) in [burgundy](color) size [L](size) please and thank you",
+    # needs, not products: the occasion, the activity or the person (the search reads them
+    # as products: storefront_api/catalog/search/needs.py)
+    "need a gift for my dad, he's into hiking",
+    "birthday present for my sister, she does a lot of yoga",
+    "what should I get my boyfriend, he's always cold",
+    "something to wear to my cousin's wedding",
+    "I've got a job interview on monday and nothing to wear",
+    "off skiing in january, what do I need to stay warm",
+    "kit for my first half marathon",
+    "what's good for walking the dog in the rain",
+    "present for my mum, she likes cooking",
+    "stuff for lounging at home this winter",
+    "going camping next weekend, what should I bring",
+    "any ideas for a teenager who's into the gym",
+    "looking for a gift for my girlfriend",
+    "something smart for the office",
+    "beach holiday next month, need a few bits",
 ]
 
 VOICES["search_cheaper"] = [

@@ -7,8 +7,9 @@ is a vectorised comparison, every facet a vectorised count, so a search costs on
 index lookups plus one query for the page's titles and images, whatever the filters.
 
 When the words as typed match nothing, the search relaxes step by step and says so in
-``query``: typos corrected against the catalog vocabulary, then partial words in titles,
-then any of the words instead of all of them.
+``query``: a need read as products ("for a wedding": dresses, suits; ``needs.py``), typos
+corrected against the catalog vocabulary, then partial words in titles, then any of the
+words instead of all of them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Category, SearchFacetValue, SearchTerm
+from . import needs
 from . import snapshot as snapshots
 from .snapshot import Snapshot
 from .text import Vocabulary, query_phrases, query_terms, words
@@ -244,8 +246,9 @@ async def _full_text(session: AsyncSession, terms: list[str], any_term: bool,
 
 async def _full_text_query(session: AsyncSession, terms: list[str], any_term: bool,
                            vocabulary: Vocabulary, want_title: bool) -> _Matched:
-    # The last word may still be being typed: match it as a prefix unless it is a known word.
-    prefix = not any_term and not vocabulary.knows(terms[-1])
+    # The last word may still be being typed: match it as a prefix unless it is a known word
+    # (of the catalog, or a need's: "skiing" is not the start of "skirt").
+    prefix = not any_term and not vocabulary.knows(terms[-1]) and not needs.is_need(terms[-1])
     if session.bind.dialect.name == "sqlite":
         quoted = [f'"{t}"' for t in terms]
         if prefix:
@@ -492,17 +495,29 @@ class SearchResult:
 async def _matching_rows(session, snap: Snapshot, cache: _Cache, terms: list[str],
                          params: SearchParams) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """Rows matching the words (and filters), trying stricter readings of the words first:
-    as typed, typos corrected, partial words in titles, then any of the words."""
+    as typed, a need read as products, typos corrected, partial words in titles, then any of
+    the words."""
     if not terms:
         rows = np.flatnonzero(snap.active)
         return rows[await _filter(session, snap, rows, params, cache)], None, {}
     want_title = params.sort == "relevance"
-    corrected = cache.vocabulary.correct_all(terms)
+    need = needs.reading(terms, cache.vocabulary.knows)
+    # An occasion or a person is no typo: "wedding" is not corrected into "bedding".
+    corrected = cache.vocabulary.correct_all(
+        [t for t in terms if not needs.is_need(t)] if need else terms)
     best = corrected or terms
     relaxed = {"relaxed": True, "corrected": " ".join(best) if best != terms else None}
     version = snap.text_version
     attempts = [(lambda: _full_text(session, terms, False, cache.vocabulary, want_title,
                                     version), {})]
+    if need and need.named:  # "a warm jacket for skiing": jackets
+        attempts.append((lambda: _full_text(session, need.named, False, cache.vocabulary,
+                                             want_title, version),
+                         {"relaxed": True, "corrected": " ".join(need.named)}))
+    if need and need.suggested:  # "something for skiing": coats, jackets, gloves, ...
+        attempts.append((lambda: _full_text(session, need.suggested, True, cache.vocabulary,
+                                             want_title, version),
+                         {"relaxed": True, "corrected": " ".join(need.suggested)}))
     if corrected and corrected != terms:
         attempts.append((lambda: _full_text(session, corrected, False, cache.vocabulary,
                                              want_title, version),
