@@ -14,8 +14,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from .cart import CART_BUTTONS, GONE_CART_STATUSES
-from .common import (as_int, button, call_context, entity_value, money, utter_unavailable,
-                     variant_name, web_buttons)
+from .common import (as_int, button, call_context, entity_value, items_text, money,
+                     utter_unavailable, variant_name, web_buttons)
 from .search import (ActionSearchProducts, chosen_product_id, message_subject,
                      narrows_what_was_shown, offer_matches, refine_search,
                      wanted_product_words, words)
@@ -297,7 +297,7 @@ class ActionAddToCart(Action):
         line = next(line for line in cart["lines"] if line["variant_id"] == variant_id)
         dispatcher.utter_message(
             response="utter_added_to_cart", quantity=quantity, name=line["title"],
-            variant=variant_name(line), item_count=cart["item_count"],
+            variant=variant_name(line), items=items_text(cart["item_count"]),
             subtotal=money(cart["totals"]["subtotal"]),
             buttons=web_buttons(tracker, [button("View cart", "view_cart"), *CART_BUTTONS]))
         return [SlotSet("cart_id", cart["token"]), SlotSet("product_id", line["product_id"]),

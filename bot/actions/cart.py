@@ -15,8 +15,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .common import (as_int, as_ordinal, button, call_context, entity_value, money,
-                     utter_unavailable, variant_name, web_buttons)
+from .common import (as_int, as_ordinal, button, call_context, entity_value, items_text,
+                     money, utter_unavailable, variant_name, web_buttons)
 from .search import words
 from .storefront import CallContext, StorefrontProblem, StorefrontUnavailable, storefront
 
@@ -74,7 +74,7 @@ def show_cart(dispatcher: CollectingDispatcher, tracker: Tracker,
         dispatcher.utter_message(response="utter_cart_empty",
                                  saved=saved_text(cart) if cart else "")
         return
-    dispatcher.utter_message(response="utter_cart", item_count=cart["item_count"],
+    dispatcher.utter_message(response="utter_cart", items=items_text(cart["item_count"]),
                              lines=cart_lines_text(cart), totals=cart_totals_text(cart),
                              saved=saved_text(cart), buttons=web_buttons(tracker, CART_BUTTONS))
 
@@ -252,7 +252,7 @@ class ActionCartReminder(Action):
         count = as_int(entity_value(tracker, "item_count")) or 0
         total = entity_value(tracker, "cart_total")
         code = entity_value(tracker, "promo_code")
-        items = "1 item" if count == 1 else f"{count} items" if count else "items"
+        items = items_text(count) if count else "items"
         dispatcher.utter_message(
             response="utter_cart_reminder", items=items,
             total=f" ({total})" if total else "",

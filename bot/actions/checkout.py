@@ -19,8 +19,8 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from .cart import cart_or_none
-from .common import (button, call_context, entity_value, money, utter_unavailable,
-                     variant_name, web_buttons)
+from .common import (button, call_context, entity_value, items_text, money,
+                     utter_unavailable, variant_name, web_buttons)
 from .forms import AisleFormValidation
 from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
 
@@ -248,7 +248,8 @@ class ActionPrepareCheckout(Action):
         if not cart or not cart.get("lines"):
             dispatcher.utter_message(response="utter_checkout_cart_empty")
             return [SlotSet("checkout_ready", False)]
-        dispatcher.utter_message(response="utter_checkout_start", item_count=cart["item_count"],
+        dispatcher.utter_message(response="utter_checkout_start",
+                                 items=items_text(cart["item_count"]),
                                  subtotal=money(cart["totals"]["subtotal"]))
         return [SlotSet("checkout_ready", True), SlotSet("awaiting_checkout_confirmation", False)]
 

@@ -160,6 +160,12 @@ def web_buttons(tracker: Tracker, buttons: list[dict[str, str]]) -> list[dict[st
     return buttons if web_channel(tracker) else []
 
 
+def items_text(count: Any) -> str:
+    """"1 item", "3 items"."""
+    count = as_int(count) or 0
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
 def variant_name(variant: dict[str, Any] | None) -> str:
     """" (Pink / 41)" for a variant, or for a cart or checkout line (whose own "title" is
     the product's)."""

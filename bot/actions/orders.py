@@ -15,8 +15,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from .common import call_context, entity_value, latest_intent, money, utter_unavailable, \
-    web_channel
+from .common import call_context, entity_value, items_text, latest_intent, money, \
+    utter_unavailable, web_channel
 from .forms import AisleFormValidation
 from .storefront import StorefrontProblem, StorefrontUnavailable, storefront
 
@@ -131,11 +131,10 @@ def describe_shipment(shipment: dict) -> str:
 
 
 def describe_order(order: dict) -> str:
-    count = order.get("item_count", 0)
     total = money((order.get("totals") or {}).get("total"))
     lines = [f"Order {order['number']}: {order.get('status_label') or order.get('status')}. "
              f"{order.get('status_detail', '')}".strip(),
-             f"{count} item{'s' if count != 1 else ''}, {total}."]
+             f"{items_text(order.get('item_count'))}, {total}."]
     lines += [describe_shipment(s) for s in order.get("shipments") or []]
     return "\n".join(lines)
 
@@ -186,7 +185,7 @@ class ActionConfirmCancel(Action):
             dispatcher.utter_message(text=not_cancellable_reason(order))
             return [SlotSet("confirming_cancel", False)]
         total = money((order.get("totals") or {}).get("total"))
-        question = (f"Order {order['number']} ({order.get('item_count', 0)} items, {total}) "
+        question = (f"Order {order['number']} ({items_text(order.get('item_count'))}, {total}) "
                     "hasn't shipped yet. Cancel it and refund the payment to your card?")
         if web_channel(tracker):
             dispatcher.utter_message(text=question, buttons=[

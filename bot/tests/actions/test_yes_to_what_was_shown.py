@@ -59,6 +59,7 @@ async def test_yes_to_a_product_with_one_variant_adds_it(shop, tracker_for, disp
         events=turn("action_select_product", ("product_id", product["id"])))
     await ActionYesToWhatWasShown().run(dispatcher, tracker, domain)
     assert uttered(dispatcher) == ["utter_added_to_cart"]
+    assert dispatcher.messages[0]["items"] == "1 item"  # not "1 items"
     cart = shop.get(f"/api/carts/{tracker.get_slot('cart_id')}")
     assert [line["variant_id"] for line in cart["lines"]] == [product["variants"][0]["id"]]
 
