@@ -139,19 +139,24 @@ def _question_still_open(tracker: Tracker) -> bool:
 
 def shown_last_turn(tracker: Tracker) -> str | None:
     """What the bot's turn before this message showed: ``"results"`` (search results),
-    ``"product"`` (one product's details), or None (nothing found, or something else)."""
-    seen_message = False
+    ``"product"`` (one product's details, by action_select_product: a product added to the
+    cart also sets ``product_id``, and a "yes" to that must not add it again), or None
+    (nothing found, or something else)."""
+    seen_message, set_in_turn, actions = False, set(), set()
     for event in reversed(tracker.events):
         kind = event.get("event")
         if kind == "user":
             if seen_message:
-                return None
+                break
             seen_message = True
         elif seen_message and kind == "slot" and event.get("value"):
-            if event.get("name") == "search_results":
-                return "results"
-            if event.get("name") == "product_id":
-                return "product"
+            set_in_turn.add(event.get("name"))
+        elif seen_message and kind == "action":
+            actions.add(event.get("name"))
+    if "search_results" in set_in_turn:
+        return "results"
+    if "product_id" in set_in_turn and "action_select_product" in actions:
+        return "product"
     return None
 
 

@@ -29,6 +29,9 @@ def test_what_the_last_turn_showed(tracker_for):
     assert shown_last_turn(tracker_for(events=nothing, latest_message=YES)) is None
     # results shown two turns ago are not what the shopper answers now
     assert shown_last_turn(tracker_for(events=results + nothing, latest_message=YES)) is None
+    # a product just added also sets product_id: a "yes" to that adds nothing again
+    added = turn("action_add_to_cart", ("product_id", 7), ("cart_id", "tok"))
+    assert shown_last_turn(tracker_for(events=added, latest_message=YES)) is None
 
 
 async def test_yes_to_the_results_asks_which_one(shop, tracker_for, dispatcher, domain,

@@ -7,8 +7,8 @@ is a vectorised comparison, every facet a vectorised count, so a search costs on
 index lookups plus one query for the page's titles and images, whatever the filters.
 
 When the words as typed match nothing, the search relaxes step by step and says so in
-``query``: a need read as products ("for a wedding": dresses, suits; ``needs.py``), typos
-corrected against the catalog vocabulary, then partial words in titles, then any of the
+``query``: typos corrected against the catalog vocabulary, a need read as products ("for a
+wedding": dresses, suits; ``needs.py``), then partial words in titles, then any of the
 words instead of all of them.
 """
 
@@ -495,33 +495,37 @@ class SearchResult:
 async def _matching_rows(session, snap: Snapshot, cache: _Cache, terms: list[str],
                          params: SearchParams) -> tuple[np.ndarray, np.ndarray | None, dict]:
     """Rows matching the words (and filters), trying stricter readings of the words first:
-    as typed, a need read as products, typos corrected, partial words in titles, then any of
+    as typed, typos corrected, a need read as products, partial words in titles, then any of
     the words."""
     if not terms:
         rows = np.flatnonzero(snap.active)
         return rows[await _filter(session, snap, rows, params, cache)], None, {}
     want_title = params.sort == "relevance"
-    need = needs.reading(terms, cache.vocabulary.knows)
-    # An occasion or a person is no typo: "wedding" is not corrected into "bedding".
+    knows = cache.vocabulary.knows
+    # An occasion or a person the catalog does not know is no typo: "wedding" is not
+    # corrected into "bedding", "wife" not into "wide". Known words stay ("running").
     corrected = cache.vocabulary.correct_all(
-        [t for t in terms if not needs.is_need(t)] if need else terms)
-    best = corrected or terms
+        [t for t in terms if knows(t) or not needs.is_need(t)])
+    # what the shopper named, without the needs and the people ("hoodie for my dad": hoodie)
+    named = [t for t in corrected if not needs.is_need(t)]
+    best = named or corrected or terms
     relaxed = {"relaxed": True, "corrected": " ".join(best) if best != terms else None}
     version = snap.text_version
     attempts = [(lambda: _full_text(session, terms, False, cache.vocabulary, want_title,
                                     version), {})]
-    if need and need.named:  # "a warm jacket for skiing": jackets
-        attempts.append((lambda: _full_text(session, need.named, False, cache.vocabulary,
-                                             want_title, version),
-                         {"relaxed": True, "corrected": " ".join(need.named)}))
-    if need and need.suggested:  # "something for skiing": coats, jackets, gloves, ...
-        attempts.append((lambda: _full_text(session, need.suggested, True, cache.vocabulary,
-                                             want_title, version),
-                         {"relaxed": True, "corrected": " ".join(need.suggested)}))
     if corrected and corrected != terms:
         attempts.append((lambda: _full_text(session, corrected, False, cache.vocabulary,
                                              want_title, version),
                          {"corrected": " ".join(corrected)}))
+    suggested = needs.suggested(terms, knows)
+    if named and named != corrected:  # "a warm jacket for skiing", "hoodie for my dad"
+        attempts.append((lambda: _full_text(session, named, False, cache.vocabulary,
+                                             want_title, version),
+                         {"relaxed": True, "corrected": " ".join(named)}))
+    if suggested:  # "something for skiing": coats, jackets, gloves, ...
+        attempts.append((lambda: _full_text(session, suggested, True, cache.vocabulary,
+                                             want_title, version),
+                         {"relaxed": True, "corrected": " ".join(suggested)}))
     attempts.append((lambda: _partial_words(session, best), relaxed))
     if len(best) > 1:
         attempts.append((lambda: _full_text(session, best, True, cache.vocabulary, want_title,

@@ -12,15 +12,15 @@ correction used to make them into the nearest catalog word: "wedding" became "be
 - CONTEXT holds words about the person or the moment ("dad", "birthday", "gift") that say
   nothing about the product: never corrected, never required.
 
-``reading()`` tells the search engine what to try when the words as typed matched nothing:
-the product the shopper named, if any ("a warm jacket for skiing": jackets), or else any of
-the needs' product words ("for skiing": jackets, gloves, beanies, ...).
+The search engine (engine.py) leaves need and context words the catalog does not know out of
+its typo correction, tries the product words the shopper named without the needs ("a warm
+jacket for skiing": jackets), then any of the needs' product words (``suggested``: "for
+skiing": coats, jackets, gloves, ...).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .text import singulars
 
@@ -66,17 +66,12 @@ child children baby toddler teen teenager friend friends grandma grandpa nan gra
 grandad sister brother boss colleague someone somebody he she him her they them his
 their loves likes like nice good great best ideal perfect recommend recommendation
 suggest suggestion ideas idea occasion outfit wear wearing stay keep go going next week
-month weekend tomorrow today day days night always usually help
+month weekend tomorrow today day days night always usually help weather
 """.split())
 
 
-@dataclass(frozen=True)
-class Reading:
-    named: list[str]      # the catalog's words the shopper named themselves ("jacket")
-    suggested: list[str]  # the catalog's words for the needs ("coat", "gloves", ...)
-
-
 def is_need(word: str) -> bool:
+    """A need or context word (or its singular): never corrected, never a prefix."""
     return any(w in NEEDS or w in CONTEXT for w in (word, *singulars(word)))
 
 
@@ -87,15 +82,12 @@ def _needed(word: str) -> tuple[str, ...]:
     return ()
 
 
-def reading(terms: list[str], knows: Callable[[str], bool]) -> Reading | None:
-    """How to read a query that names a need, or None when none of its words is a need or
-    context word (the other attempts are the right ones then)."""
-    if not any(is_need(term) for term in terms):
-        return None
-    named = [t for t in terms if not is_need(t) and knows(t)]
-    suggested: list[str] = []
+def suggested(terms: list[str], knows: Callable[[str], bool]) -> list[str]:
+    """The catalog's words for the needs among ``terms`` ("skiing": coat, jacket, ...), at
+    most MAX_WORDS; [] when no term is a need."""
+    words: list[str] = []
     for term in terms:
         for word in _needed(term):
-            if word not in suggested and word not in named and knows(word):
-                suggested.append(word)
-    return Reading(named=named[:MAX_WORDS], suggested=suggested[:MAX_WORDS])
+            if word not in words and knows(word):
+                words.append(word)
+    return words[:MAX_WORDS]
