@@ -16,9 +16,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from .cart import CART_BUTTONS, GONE_CART_STATUSES
 from .common import (as_int, button, call_context, entity_value, items_text, money,
                      utter_unavailable, variant_name, web_buttons)
-from .search import (ActionSearchProducts, chosen_product_id, message_subject,
-                     narrows_what_was_shown, offer_matches, refine_search,
-                     wanted_product_words, words)
+from .search import (ActionSearchProducts, bot_action_before, chosen_product_id,
+                     message_subject, narrows_what_was_shown, offer_matches, previous_turn,
+                     refine_search, wanted_product_words, words)
 from .storefront import CallContext, StorefrontProblem, StorefrontUnavailable, storefront
 from .support import ActionFallback
 
@@ -127,14 +127,7 @@ ASKS_THE_VARIANT = ("action_add_to_cart", "action_yes_to_what_was_shown")
 
 def _question_still_open(tracker: Tracker) -> bool:
     """Whether the bot's last turn before this message was our size/colour question."""
-    seen_message = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            seen_message = True
-        elif (seen_message and event.get("event") == "action"
-              and event.get("name") != "action_listen"):
-            return event.get("name") in ASKS_THE_VARIANT
-    return False
+    return bot_action_before(tracker) in ASKS_THE_VARIANT
 
 
 def shown_last_turn(tracker: Tracker) -> str | None:
@@ -142,17 +135,9 @@ def shown_last_turn(tracker: Tracker) -> str | None:
     ``"product"`` (one product's details, by action_select_product: a product added to the
     cart also sets ``product_id``, and a "yes" to that must not add it again), or None
     (nothing found, or something else)."""
-    seen_message, set_in_turn, actions = False, set(), set()
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_message:
-                break
-            seen_message = True
-        elif seen_message and kind == "slot" and event.get("value"):
-            set_in_turn.add(event.get("name"))
-        elif seen_message and kind == "action":
-            actions.add(event.get("name"))
+    turn = previous_turn(tracker)
+    set_in_turn = {e.get("name") for e in turn if e.get("event") == "slot" and e.get("value")}
+    actions = {e.get("name") for e in turn if e.get("event") == "action"}
     if "search_results" in set_in_turn:
         return "results"
     if "product_id" in set_in_turn and "action_select_product" in actions:

@@ -186,18 +186,26 @@ def refines_last_search(tracker: Tracker) -> bool:
     return bool(message_filters(tracker)) or _audience_only(subject)
 
 
-def bot_action_before(tracker: Tracker) -> str | None:
-    """The bot's last action before the shopper's latest message (not listening)."""
+def previous_turn(tracker: Tracker) -> list[dict[str, Any]]:
+    """The events of the bot's turn before the shopper's latest message (between that
+    message and the one before it), newest first."""
+    turn: list[dict[str, Any]] = []
     seen_message = False
     for event in reversed(tracker.events or []):
         if event.get("event") == "user":
             if seen_message:
-                return None
+                break
             seen_message = True
-        elif (seen_message and event.get("event") == "action"
-              and event.get("name") not in ("action_listen", None)):
-            return event.get("name")
-    return None
+        elif seen_message:
+            turn.append(event)
+    return turn
+
+
+def bot_action_before(tracker: Tracker) -> str | None:
+    """The bot's last action before the shopper's latest message (not listening)."""
+    return next((event.get("name") for event in previous_turn(tracker)
+                 if event.get("event") == "action"
+                 and event.get("name") not in ("action_listen", None)), None)
 
 
 def narrows_what_was_shown(tracker: Tracker) -> bool:
